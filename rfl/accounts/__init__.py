@@ -1,0 +1,1 @@
+"""Organisations, users, authentication."""

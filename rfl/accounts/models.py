@@ -1,0 +1,98 @@
+"""Organisations of the Family Links Network, their users, API tokens and login throttling."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rfl.db import Base, CreatedAt, IdMixin, UpdatedAt, UTCDateTime
+
+
+class SocietyType(StrEnum):
+    NATIONAL_SOCIETY = "national_society"
+    ICRC_DELEGATION = "icrc_delegation"
+    CENTRAL_TRACING_AGENCY = "central_tracing_agency"
+
+
+class Role(StrEnum):
+    CASEWORKER = "caseworker"
+    TRACING_OFFICER = "tracing_officer"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+def _enum_column(enum: type[StrEnum], name: str) -> sa.Enum:
+    # Stored as text with a CHECK constraint: portable, and adding a value is a plain migration.
+    return sa.Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Society(IdMixin, Base):
+    """An organisation of the Family Links Network ("society" for short)."""
+
+    __tablename__ = "societies"
+
+    code: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    type: Mapped[SocietyType] = mapped_column(_enum_column(SocietyType, "society_type"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    country: Mapped[str | None] = mapped_column(sa.String(2))
+    created_at: Mapped[CreatedAt]
+
+    users: Mapped[list[User]] = relationship(back_populates="society")
+
+
+class User(IdMixin, Base):
+    __tablename__ = "users"
+
+    society_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("societies.id"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[Role] = mapped_column(_enum_column(Role, "user_role"))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Optimistic concurrency: an UPDATE names the version it read, so a stale write fails (412).
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+
+    society: Mapped[Society] = relationship(back_populates="users", lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's declarative protocol)
+
+
+class ApiToken(IdMixin, Base):
+    """A bearer token; only the SHA-256 of the token is stored, so a database dump grants no access."""
+
+    __tablename__ = "api_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    created_at: Mapped[CreatedAt]
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginFailure(IdMixin, Base):
+    """One failed login, kept for the throttling window.
+
+    The email and client address are stored only as keyed hashes: enough to count failures, useless for
+    learning who tried to log in from where.
+    """
+
+    __tablename__ = "login_failures"
+
+    email_key: Mapped[bytes] = mapped_column(sa.LargeBinary(32), index=True)
+    client_key: Mapped[bytes] = mapped_column(sa.LargeBinary(32), index=True)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

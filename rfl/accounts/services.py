@@ -1,0 +1,338 @@
+"""Accounts: societies, users, login and API tokens. Services flush; the caller commits."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes, hmac
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rfl.accounts.models import ApiToken, LoginFailure, Role, Society, SocietyType, User
+from rfl.accounts.passwords import Passwords, password_problems
+from rfl.errors import (
+    AuthenticationRequired,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    TooManyAttempts,
+    ValidationFailed,
+)
+from rfl.http.pagination import Page, paginate
+from rfl.settings import LoginThrottle
+
+TOKEN_PREFIX = "rfl_"  # noqa: S105 (a public prefix that makes leaked tokens easy to scan for)
+TOKEN_BYTES = 32  # 256 random bits
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated user on whose behalf a service acts."""
+
+    user_id: uuid.UUID
+    society_id: uuid.UUID
+    society_code: str
+    role: Role
+    token_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+# --- societies ------------------------------------------------------------------------------------
+
+
+def create_society(
+    session: Session, *, code: str, name: str, type: SocietyType, country: str | None
+) -> Society:
+    errors = _society_problems(code, name, type, country)
+    if errors:
+        raise ValidationFailed(errors)
+    code = code.strip().upper()
+    if session.scalar(sa.select(Society.id).where(Society.code == code)) is not None:
+        raise Conflict("A society with this code already exists.")
+    society = Society(code=code, name=name.strip(), type=type, country=country.upper() if country else None)
+    session.add(society)
+    session.flush()
+    return society
+
+
+def _society_problems(code: str, name: str, type: SocietyType, country: str | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not code.strip() or len(code.strip()) > 16 or not all(c.isalnum() or c == "-" for c in code.strip()):
+        errors["code"] = ["Must be 1 to 16 letters, digits or hyphens."]
+    if not name.strip() or len(name) > 200:
+        errors["name"] = ["Must be 1 to 200 characters."]
+    if country is not None and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        errors["country"] = ["Must be an ISO 3166-1 alpha-2 code."]
+    if type is SocietyType.NATIONAL_SOCIETY and country is None:
+        errors["country"] = ["A national society has a country."]
+    return errors
+
+
+def get_society_by_code(session: Session, code: str) -> Society:
+    society = session.scalar(sa.select(Society).where(Society.code == code.strip().upper()))
+    if society is None:
+        raise NotFound("No society has this code.")
+    return society
+
+
+# --- users ----------------------------------------------------------------------------------------
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    session: Session,
+    passwords: Passwords,
+    *,
+    society: Society,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+) -> User:
+    """Create a user in ``society``. Authorisation is the caller's (see ``create_user_as``)."""
+    problems = password_problems(password)
+    if problems:
+        raise ValidationFailed({"password": problems})
+    user = User(
+        society=society,
+        email=normalise_email(email),
+        name=name.strip(),
+        role=role,
+        password_hash=passwords.hash(password),
+        active=True,
+    )
+    session.add(user)
+    _flush_unique(session, "A user with this email already exists.")
+    return user
+
+
+def create_user_as(
+    session: Session,
+    passwords: Passwords,
+    actor: Actor,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    society_code: str | None = None,
+) -> User:
+    """An admin creates a user, only ever in the admin's own society."""
+    _require_admin(actor)
+    if society_code is not None and society_code.strip().upper() != actor.society_code:
+        raise PermissionDenied("Admins create users only in their own society.")
+    society = session.get_one(Society, actor.society_id)
+    return create_user(
+        session, passwords, society=society, email=email, name=name, role=role, password=password
+    )
+
+
+def get_user_as(session: Session, actor: Actor, user_id: uuid.UUID) -> User:
+    """A user of the actor's own society; any other answers NotFound, as if it did not exist."""
+    user = session.get(User, user_id)
+    if user is None or user.society_id != actor.society_id:
+        raise NotFound("No such user.")
+    return user
+
+
+def list_users_as(session: Session, actor: Actor, *, limit: int, cursor: str | None) -> Page[User]:
+    _require_admin(actor)
+    statement = sa.select(User).where(User.society_id == actor.society_id)
+    return paginate(
+        session, statement, created_at=User.created_at, object_id=User.id, limit=limit, cursor=cursor
+    )
+
+
+EDITABLE_USER_FIELDS = frozenset({"name", "role", "active"})
+
+
+def update_user_as(session: Session, actor: Actor, user: User, changes: Mapping[str, Any]) -> User:
+    _require_admin(actor)
+    unknown = set(changes) - EDITABLE_USER_FIELDS
+    if unknown:
+        raise ValidationFailed({name: ["This field cannot be changed."] for name in sorted(unknown)})
+    if user.id == actor.user_id and (
+        changes.get("active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN
+    ):
+        # An admin who demotes or deactivates themself may leave the society with no admin at all.
+        raise Conflict("Admins cannot demote or deactivate themselves.")
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if changes.get("active") is False:
+        _revoke_all_tokens(session, user)
+    session.flush()
+    return user
+
+
+def _require_admin(actor: Actor) -> None:
+    if actor.role is not Role.ADMIN:
+        raise PermissionDenied("Only admins manage users.")
+
+
+def _flush_unique(session: Session, message: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(message) from None
+
+
+# --- login and tokens -----------------------------------------------------------------------------
+
+
+class Authenticator:
+    """Logs users in and throttles failures, without revealing whether an email exists."""
+
+    def __init__(
+        self,
+        passwords: Passwords,
+        throttle: LoginThrottle,
+        *,
+        secret_key: str,
+        token_ttl: timedelta,
+        record_even_if_failing: Callable[[Callable[[Session], None]], None],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self._passwords = passwords
+        self._throttle = throttle
+        self._secret_key = secret_key.encode()
+        self._token_ttl = token_ttl
+        # Failures must be remembered although the request that saw them fails and rolls back.
+        self._record_even_if_failing = record_even_if_failing
+        self._sleep = sleep
+
+    def login(
+        self, session: Session, *, email: str, password: str, client_address: str, now: datetime
+    ) -> IssuedToken:
+        email_key = self._keyed_hash(b"email", normalise_email(email))
+        client_key = self._keyed_hash(b"client", client_address)
+        self._refuse_if_locked(session, email_key, client_key, now)
+        user = session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+        password_ok = self._passwords.verify(user.password_hash if user else None, password)
+        if user is None or not password_ok or not user.active:
+            self._record_failure(session, email_key, client_key, now)
+            raise AuthenticationRequired("The email or password is wrong.")
+        if self._passwords.needs_rehash(user.password_hash):
+            user.password_hash = self._passwords.hash(password)
+        session.execute(sa.delete(LoginFailure).where(LoginFailure.email_key == email_key))
+        return issue_token(session, user, now=now, ttl=self._token_ttl)
+
+    def _keyed_hash(self, purpose: bytes, value: str) -> bytes:
+        mac = hmac.HMAC(self._secret_key, hashes.SHA256())
+        mac.update(purpose + b"\x00" + value.encode())
+        return mac.finalize()
+
+    def _refuse_if_locked(self, session: Session, email_key: bytes, client_key: bytes, now: datetime) -> None:
+        window_start = now - self._throttle.window
+        waits = [
+            self._lock_remaining(
+                session,
+                LoginFailure.email_key == email_key,
+                self._throttle.max_failures_per_email,
+                window_start,
+                now,
+            ),
+            self._lock_remaining(
+                session,
+                LoginFailure.client_key == client_key,
+                self._throttle.max_failures_per_client,
+                window_start,
+                now,
+            ),
+        ]
+        longest = max(waits)
+        if longest > 0:
+            raise TooManyAttempts("Too many failed logins; try again later.", retry_after_seconds=longest)
+
+    def _lock_remaining(
+        self,
+        session: Session,
+        criterion: sa.ColumnElement[bool],
+        limit: int,
+        window_start: datetime,
+        now: datetime,
+    ) -> int:
+        """Seconds until fewer than ``limit`` failures remain in the window (0 when not locked)."""
+        times = list(
+            session.scalars(
+                sa.select(LoginFailure.failed_at)
+                .where(criterion, LoginFailure.failed_at > window_start)
+                .order_by(LoginFailure.failed_at.desc())
+                .limit(limit)
+            )
+        )
+        if len(times) < limit:
+            return 0
+        return max(1, math.ceil((times[-1] + self._throttle.window - now).total_seconds()))
+
+    def _record_failure(self, session: Session, email_key: bytes, client_key: bytes, now: datetime) -> None:
+        window_start = now - self._throttle.window
+
+        def record(failure_session: Session) -> None:
+            failure_session.add(LoginFailure(email_key=email_key, client_key=client_key, failed_at=now))
+            failure_session.execute(sa.delete(LoginFailure).where(LoginFailure.failed_at <= window_start))
+
+        self._record_even_if_failing(record)
+        earlier = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.email_key == email_key, LoginFailure.failed_at > window_start)
+        )
+        self._sleep(
+            min(self._throttle.max_delay_seconds, self._throttle.delay_step_seconds * ((earlier or 0) + 1))
+        )
+
+
+def hash_token(token: str) -> bytes:
+    # A plain hash suffices: the token has 256 random bits, so nothing can be guessed from its digest.
+    return hashlib.sha256(token.encode()).digest()
+
+
+def issue_token(session: Session, user: User, *, now: datetime, ttl: timedelta) -> IssuedToken:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    record = ApiToken(user=user, token_hash=hash_token(token), expires_at=now + ttl)
+    session.add(record)
+    session.flush()
+    return IssuedToken(token=token, expires_at=record.expires_at)
+
+
+def authenticate_token(session: Session, token: str, *, now: datetime) -> Actor:
+    record = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if record is None or record.revoked_at is not None or record.expires_at <= now or not record.user.active:
+        raise AuthenticationRequired("The token is invalid, expired or revoked.")
+    user = record.user
+    return Actor(
+        user_id=user.id,
+        society_id=user.society_id,
+        society_code=user.society.code,
+        role=user.role,
+        token_id=record.id,
+    )
+
+
+def revoke_token(session: Session, actor: Actor, *, now: datetime) -> None:
+    if actor.token_id is None:
+        return
+    record = session.get_one(ApiToken, actor.token_id)
+    record.revoked_at = now
+    session.flush()
+
+
+def _revoke_all_tokens(session: Session, user: User) -> None:
+    session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))

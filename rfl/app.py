@@ -1,0 +1,125 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, Response, send_from_directory
+from flask_smorest import Api
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from rfl.accounts import blueprint as accounts_blueprint
+from rfl.accounts.passwords import Passwords
+from rfl.accounts.services import Authenticator
+from rfl.db import db, utcnow
+from rfl.errors import Conflict, PreconditionFailed
+from rfl.health import blueprint as health_blueprint
+from rfl.http.auth import public
+from rfl.http.errors import handle_domain_error, register_error_handlers
+from rfl.http.logging import configure_logging, init_request_logging
+from rfl.http.schemas import ProblemSchema
+from rfl.instance import prepare_instance
+from rfl.settings import Environment, Settings
+
+API_VERSION = "1.0.0"
+SWAGGER_UI_STATIC = "/api/docs/static/"
+
+
+class RflApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api with the project's own error shape instead of its default handlers."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self) -> None:
+        register_error_handlers(self._app)
+
+
+def create_app(
+    config: Settings | Mapping[str, str] | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Flask:
+    """Build the application.
+
+    ``config`` is a ``Settings`` object, or a mapping of ``RFL_*`` variables read instead of the
+    environment, or None to read the environment. ``clock`` and ``sleep`` are injectable for tests.
+    """
+    settings = config if isinstance(config, Settings) else Settings.from_env(config)
+    settings = prepare_instance(settings)
+    configure_logging(settings.log_level)
+
+    app = Flask("rfl", instance_path=str(settings.instance_dir))
+    app.config.update(_flask_config(settings))
+    app.extensions["rfl.settings"] = settings
+    app.extensions["rfl.clock"] = clock
+    db.init_app(app, settings.database_url)
+    _init_services(app, settings, sleep)
+
+    api = RflApi(app, spec_kwargs={"info": {"description": "Restoring Family Links case management API."}})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for blueprint in (health_blueprint.blp, accounts_blueprint.blp):
+        api.register_blueprint(blueprint)
+    _serve_swagger_ui_assets(app)
+
+    init_request_logging(app)
+    app.after_request(_end_transaction)
+    return app
+
+
+def _flask_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "SECRET_KEY": settings.secret_key,
+        "MAX_CONTENT_LENGTH": settings.max_content_length,
+        "TESTING": settings.env is Environment.TESTING,
+        "API_TITLE": "rfl",
+        "API_VERSION": API_VERSION,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": SWAGGER_UI_STATIC,
+    }
+
+
+def _init_services(app: Flask, settings: Settings, sleep: Callable[[float], None]) -> None:
+    passwords = Passwords(settings.password_hashing)
+    app.extensions["rfl.passwords"] = passwords
+    app.extensions["rfl.authenticator"] = Authenticator(
+        passwords,
+        settings.login_throttle,
+        secret_key=settings.secret_key,
+        token_ttl=settings.token_ttl,
+        record_even_if_failing=db.record_even_if_failing,
+        sleep=sleep,
+    )
+
+
+def _serve_swagger_ui_assets(app: Flask) -> None:
+    """Serve Swagger UI's files from the installed package: the docs page works without internet."""
+
+    @public
+    def swagger_ui_asset(filename: str) -> Response:
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    app.add_url_rule(f"{SWAGGER_UI_STATIC}<path:filename>", "swagger_ui_asset", swagger_ui_asset)
+
+
+def _end_transaction(response: Response) -> Response:
+    """Commit the request's work when it succeeded; roll it back on any error answer."""
+    try:
+        db.end_request(succeeded=response.status_code < 400)
+    except StaleDataError:
+        db.end_request(succeeded=False)
+        return handle_domain_error(
+            PreconditionFailed("The record changed meanwhile; fetch it again and retry.")
+        )
+    except IntegrityError:
+        db.end_request(succeeded=False)
+        return handle_domain_error(Conflict("The change conflicts with another one made meanwhile."))
+    return response

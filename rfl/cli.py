@@ -1,0 +1,199 @@
+"""The ``rfl`` command line: Flask's CLI group plus database, bootstrap, serve and demo commands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+
+from rfl import migrate
+from rfl.accounts import services as accounts
+from rfl.accounts.models import Role, SocietyType
+from rfl.accounts.passwords import password_problems
+from rfl.app import create_app
+from rfl.db import db
+from rfl.errors import RflError, ValidationFailed
+
+
+def _create_app_from_environment() -> Flask:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app_from_environment, add_version_option=False)
+def main() -> None:
+    """rfl: Restoring Family Links case management."""
+
+
+def _fail_on_domain_error(error: RflError) -> None:
+    message = error.detail
+    if isinstance(error, ValidationFailed):
+        message += " " + "; ".join(
+            f"{field}: {' '.join(map(str, msgs))}" for field, msgs in error.errors.items()
+        )
+    raise click.ClickException(message.strip())
+
+
+def _database_url() -> str:
+    return str(current_app.extensions["rfl.settings"].database_url)
+
+
+# --- rfl db -----------------------------------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema migrations."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION (default: head)."""
+    migrate.upgrade(_database_url(), revision)
+    click.echo(f"database at {migrate.current_revision(_database_url())}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION (e.g. -1 or base)."""
+    migrate.downgrade(_database_url(), revision)
+    click.echo(f"database at {migrate.current_revision(_database_url())}")
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and the code's head."""
+    click.echo(f"database: {migrate.current_revision(_database_url())}")
+    click.echo(f"code head: {migrate.head_revision(_database_url())}")
+
+
+# --- rfl societies / users -------------------------------------------------------------------------
+
+
+@main.group("societies")
+def societies_group() -> None:
+    """Organisations of the Family Links Network."""
+
+
+@societies_group.command("create")
+@click.option("--name", required=True, help="Full name, e.g. 'Italian Red Cross'.")
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 country code.")
+@click.option("--code", default=None, help="Short code (default: the country code).")
+@click.option(
+    "--type",
+    "society_type",
+    type=click.Choice([t.value for t in SocietyType]),
+    default=SocietyType.NATIONAL_SOCIETY.value,
+)
+def societies_create(name: str, country: str | None, code: str | None, society_type: str) -> None:
+    """Create a society."""
+    code = code or country
+    if not code:
+        raise click.UsageError("--code is required when there is no --country")
+    try:
+        with db.transaction() as session:
+            society = accounts.create_society(
+                session, code=code, name=name, type=SocietyType(society_type), country=country
+            )
+            click.echo(f"created society {society.code} ({society.id})")
+    except RflError as error:
+        _fail_on_domain_error(error)
+
+
+@main.group("users")
+def users_group() -> None:
+    """User accounts."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--society", "society_code", required=True, help="Society code, e.g. IT.")
+def users_create(email: str, name: str, role: str, society_code: str) -> None:
+    """Create a user; the password is prompted for (twice), or read from stdin when it is not a terminal."""
+    password = _read_new_password()
+    try:
+        with db.transaction() as session:
+            society = accounts.get_society_by_code(session, society_code)
+            user = accounts.create_user(
+                session,
+                current_app.extensions["rfl.passwords"],
+                society=society,
+                email=email,
+                name=name,
+                role=Role(role),
+                password=password,
+            )
+            click.echo(f"created user {user.id} ({user.role.value}, {society.code})")
+    except RflError as error:
+        _fail_on_domain_error(error)
+
+
+def _read_new_password() -> str:
+    """Never from argv (it would show in the process list and shell history)."""
+    if sys.stdin.isatty():
+        password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        lines = sys.stdin.read().splitlines()
+        if not lines or not lines[0]:
+            raise click.UsageError("expected the password on the first line of standard input")
+        password = lines[0]
+        if len(lines) > 1 and lines[1] and lines[1] != password:
+            raise click.UsageError("the password and its confirmation (second line) differ")
+    problems = password_problems(password)
+    if problems:
+        raise click.UsageError(f"password: {' '.join(problems)}")
+    return password
+
+
+# --- rfl serve / demo ------------------------------------------------------------------------------
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API with gunicorn (a production WSGI server)."""
+    run_gunicorn(host, port, workers)
+
+
+def run_gunicorn(host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", None)  # rfl logs each request itself, without query strings
+
+        def load(self) -> Any:
+            return create_app()
+
+    _Server().run()
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--serve/--no-serve", "serve_after", default=True, help="Start the API server afterwards.")
+def demo(host: str, port: int, serve_after: bool) -> None:
+    """Bootstrap demo societies and users (fresh passwords and tokens each run), then serve the API."""
+    from rfl.demo import seed_demo
+
+    with db.transaction() as session:
+        credentials = seed_demo(
+            session, current_app.extensions["rfl.passwords"], now=current_app.extensions["rfl.clock"]()
+        )
+    click.echo("Demo users (passwords and tokens are new on every run):")
+    for line in credentials:
+        click.echo(f"  {line}")
+    click.echo(f"\nAPI: http://{host}:{port}/api/v1   docs: http://{host}:{port}/api/docs")
+    click.echo(f'Try: curl -H "Authorization: Bearer {credentials[0].token}" http://{host}:{port}/api/v1/me')
+    if serve_after:
+        run_gunicorn(host, port, workers=2)

@@ -1,0 +1,63 @@
+"""Demo data for the README's run command, created through the same services as real data."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rfl.accounts import services as accounts
+from rfl.accounts.models import Role, Society, SocietyType, User
+from rfl.accounts.passwords import Passwords
+
+DEMO_SOCIETIES = (
+    ("IT", "Italian Red Cross", SocietyType.NATIONAL_SOCIETY, "IT"),
+    ("DE", "German Red Cross", SocietyType.NATIONAL_SOCIETY, "DE"),
+    ("ICRC-CTA", "ICRC Central Tracing Agency", SocietyType.CENTRAL_TRACING_AGENCY, None),
+)
+DEMO_TOKEN_TTL = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class DemoCredential:
+    email: str
+    role: Role
+    society: str
+    password: str
+    token: str
+
+    def __str__(self) -> str:
+        person = f"{self.society:<9} {self.role.value:<16} {self.email:<34}"
+        return f"{person} password={self.password}  token={self.token}"
+
+
+def seed_demo(session: Session, passwords: Passwords, *, now: datetime) -> list[DemoCredential]:
+    """Create the demo societies and one user per role in each (idempotent; passwords are reset)."""
+    credentials = []
+    for code, name, society_type, country in DEMO_SOCIETIES:
+        society = session.scalar(sa.select(Society).where(Society.code == code)) or accounts.create_society(
+            session, code=code, name=name, type=society_type, country=country
+        )
+        for role in Role:
+            credentials.append(_demo_user(session, passwords, society, role, now))
+    return credentials
+
+
+def _demo_user(
+    session: Session, passwords: Passwords, society: Society, role: Role, now: datetime
+) -> DemoCredential:
+    email = f"{role.value.replace('_', '-')}@{society.code.lower()}.demo.rfl"
+    password = secrets.token_urlsafe(12)
+    user = session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        name = f"Demo {role.value.replace('_', ' ')} ({society.code})"
+        user = accounts.create_user(
+            session, passwords, society=society, email=email, name=name, role=role, password=password
+        )
+    else:
+        user.password_hash = passwords.hash(password)
+    issued = accounts.issue_token(session, user, now=now, ttl=DEMO_TOKEN_TTL)
+    return DemoCredential(email=email, role=role, society=society.code, password=password, token=issued.token)

@@ -1,0 +1,1 @@
+"""The HTTP edge: conventions of docs/api.md implemented once for every area."""

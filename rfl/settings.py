@@ -1,0 +1,158 @@
+"""Settings read once from ``RFL_*`` environment variables into a frozen object.
+
+Development mode (the default) makes a first run work with nothing configured: it creates the instance
+folder, a random secret key and a random local key file there. Production mode never invents secrets: it
+refuses to start unless each one is given explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from rfl.accounts.passwords import Argon2Parameters
+from rfl.errors import ConfigurationError
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TESTING = "testing"
+
+
+@dataclass(frozen=True)
+class LoginThrottle:
+    """Limits on failed logins within a sliding window (api.md, Accounts)."""
+
+    window: timedelta = timedelta(minutes=15)
+    max_failures_per_email: int = 5
+    max_failures_per_client: int = 20
+    # Each recorded failure adds this much delay to the next failed answer, up to ``max_delay_seconds``.
+    delay_step_seconds: float = 0.25
+    max_delay_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Environment
+    instance_dir: Path
+    database_url: str
+    secret_key: str = field(repr=False)
+    key_file: Path
+    token_ttl: timedelta = timedelta(hours=8)
+    max_content_length: int = 1024 * 1024
+    log_level: str = "INFO"
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    password_hashing: Argon2Parameters = field(default_factory=Argon2Parameters)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``environ`` (``os.environ`` by default)."""
+        env_vars = os.environ if environ is None else environ
+        env = _parse_environment(env_vars.get("RFL_ENV", Environment.DEVELOPMENT.value))
+        instance_dir = Path(env_vars.get("RFL_INSTANCE_DIR") or Path.cwd() / "instance").resolve()
+        if env is Environment.PRODUCTION:
+            return _production_settings(env_vars, instance_dir)
+        return _development_settings(env, env_vars, instance_dir)
+
+
+def _parse_environment(raw: str) -> Environment:
+    try:
+        return Environment(raw)
+    except ValueError:
+        choices = ", ".join(e.value for e in Environment)
+        raise ConfigurationError(f"RFL_ENV must be one of: {choices}") from None
+
+
+def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
+    options: dict[str, object] = {"log_level": env_vars.get("RFL_LOG_LEVEL", "INFO").upper()}
+    if "RFL_TOKEN_TTL_MINUTES" in env_vars:
+        options["token_ttl"] = timedelta(minutes=_positive_int(env_vars, "RFL_TOKEN_TTL_MINUTES"))
+    if "RFL_MAX_CONTENT_LENGTH" in env_vars:
+        options["max_content_length"] = _positive_int(env_vars, "RFL_MAX_CONTENT_LENGTH")
+    return options
+
+
+def _positive_int(env_vars: Mapping[str, str], name: str) -> int:
+    try:
+        value = int(env_vars[name])
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive")
+    return value
+
+
+def _production_settings(env_vars: Mapping[str, str], instance_dir: Path) -> Settings:
+    missing = [
+        name for name in ("RFL_DATABASE_URL", "RFL_SECRET_KEY", "RFL_KEY_FILE") if not env_vars.get(name)
+    ]
+    if missing:
+        raise ConfigurationError(f"production mode requires {', '.join(missing)}")
+    secret_key = env_vars["RFL_SECRET_KEY"]
+    if len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigurationError(f"RFL_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    key_file = Path(env_vars["RFL_KEY_FILE"])
+    _check_private_file(key_file, "RFL_KEY_FILE")
+    return Settings(
+        env=Environment.PRODUCTION,
+        instance_dir=instance_dir,
+        database_url=env_vars["RFL_DATABASE_URL"],
+        secret_key=secret_key,
+        key_file=key_file,
+        **_common_options(env_vars),  # type: ignore[arg-type]
+    )
+
+
+def _development_settings(env: Environment, env_vars: Mapping[str, str], instance_dir: Path) -> Settings:
+    database_url = env_vars.get("RFL_DATABASE_URL") or f"sqlite:///{instance_dir / 'rfl.sqlite3'}"
+    key_file = Path(env_vars.get("RFL_KEY_FILE") or instance_dir / "keys.json")
+    secret_key = env_vars.get("RFL_SECRET_KEY") or ""
+    return Settings(
+        env=env,
+        instance_dir=instance_dir,
+        database_url=database_url,
+        secret_key=secret_key,
+        key_file=key_file,
+        **_common_options(env_vars),  # type: ignore[arg-type]
+    )
+
+
+def _check_private_file(path: Path, name: str) -> None:
+    if not path.is_file():
+        raise ConfigurationError(f"{name} does not name an existing file")
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigurationError(f"{name} must not be readable by group or others (chmod 600)")
+
+
+def write_private_file(path: Path, content: bytes) -> None:
+    """Create ``path`` with mode 0600 from the start, so the secret is never briefly world-readable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+
+
+def ensure_development_secret(settings: Settings) -> Settings:
+    """Give a development instance a persistent random secret key, created on first run."""
+    if settings.secret_key:
+        return settings
+    secret_file = settings.instance_dir / "secret_key"
+    if not secret_file.exists():
+        write_private_file(secret_file, secrets.token_urlsafe(48).encode())
+    return settings.with_overrides(secret_key=secret_file.read_text().strip())

@@ -1,0 +1,221 @@
+"""Shared fixtures: a migrated database per test session, one rolled-back transaction per test.
+
+The suite runs on SQLite by default and on PostgreSQL when ``RFL_TEST_DATABASE_URL`` is set (a fresh
+database is created beside the one named there and dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.engine import Engine, make_url
+
+from rfl import create_app, migrate
+from rfl.accounts import services as accounts
+from rfl.accounts.models import Role, Society, SocietyType, User
+from rfl.accounts.passwords import Argon2Parameters
+from rfl.db import db, make_engine
+from rfl.settings import Environment, Settings
+
+T = TypeVar("T")
+
+# Cheap Argon2 for tests only; production defaults are never weakened.
+CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
+DEFAULT_PASSWORD = "correct horse battery staple"
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+
+
+class FakeClock:
+    """A clock the tests move by hand (token expiry, throttling windows)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def _create_database(base_url: str) -> str:
+    """A fresh database beside ``base_url`` (PostgreSQL), or a new SQLite file."""
+    url = make_url(base_url)
+    name = f"rfl_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(base_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> str | None:
+    return os.environ.get("RFL_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(scope="session")
+def make_throwaway_database(
+    postgres_base_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[], str]]:
+    """Factory of empty databases of the suite's kind; all are dropped at the end of the session."""
+    created: list[str] = []
+
+    def make() -> str:
+        if postgres_base_url is None:
+            path = tmp_path_factory.mktemp("db") / "rfl.sqlite3"
+            url = f"sqlite:///{path}"
+        else:
+            url = _create_database(postgres_base_url)
+        created.append(url)
+        return url
+
+    yield make
+    if postgres_base_url is not None:
+        for url in created:
+            _drop_database(postgres_base_url, url)
+
+
+@pytest.fixture
+def throwaway_database_url(make_throwaway_database: Callable[[], str]) -> str:
+    """An empty database of its own, for tests that commit or use several connections."""
+    return make_throwaway_database()
+
+
+@pytest.fixture(scope="session")
+def database_url(make_throwaway_database: Callable[[], str]) -> str:
+    url = make_throwaway_database()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The delays the application asked for (recorded instead of slept)."""
+    return []
+
+
+def make_settings(database_url: str, instance_dir: Path, **overrides: object) -> Settings:
+    settings = Settings(
+        env=Environment.TESTING,
+        instance_dir=instance_dir,
+        database_url=database_url,
+        secret_key=TEST_SECRET_KEY,
+        key_file=instance_dir / "keys.json",
+        password_hashing=CHEAP_ARGON2,
+    )
+    return settings.with_overrides(**overrides)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path / "instance")
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, clock: FakeClock, sleeps: list[float]) -> Iterator[Flask]:
+    """The application with every session inside one transaction that is rolled back after the test."""
+    application = create_app(settings, clock=clock, sleep=sleeps.append)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        db.bind_to(application, connection)
+        # No app context stays pushed: each request (and each helper below) opens and closes its own
+        # session, so one session's rollback never reaches work another session already released.
+        yield application
+        transaction.rollback()
+    db.engine_of(application).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class Factories:
+    """Factory fixtures that create committed-in-the-test-transaction objects through the services."""
+
+    app: Flask
+    clock: FakeClock
+
+    def society(
+        self, code: str | None = None, *, country: str | None = "IT", name: str = "Test Society"
+    ) -> Society:
+        code = code or f"T{uuid.uuid4().hex[:6].upper()}"
+        with self.app.app_context(), db.transaction() as session:
+            return accounts.create_society(
+                session, code=code, name=name, type=SocietyType.NATIONAL_SOCIETY, country=country
+            )
+
+    def user(
+        self,
+        role: Role = Role.CASEWORKER,
+        *,
+        society: Society | None = None,
+        email: str | None = None,
+        password: str = DEFAULT_PASSWORD,
+        active: bool = True,
+    ) -> User:
+        society = society or self.society()
+        with self.app.app_context(), db.transaction() as session:
+            user = accounts.create_user(
+                session,
+                self.app.extensions["rfl.passwords"],
+                society=session.merge(society),
+                email=email or f"user-{uuid.uuid4().hex[:10]}@example.org",
+                name="Test User",
+                role=role,
+                password=password,
+            )
+            user.active = active
+            return user
+
+    def token(self, user: User, *, ttl: timedelta = timedelta(hours=1)) -> str:
+        with self.app.app_context(), db.transaction() as session:
+            return accounts.issue_token(session, session.merge(user), now=self.clock.now, ttl=ttl).token
+
+    def auth(self, user: User) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def scalar(self, statement: sa.Select[tuple[T]]) -> T | None:
+        """Run one query in a short-lived session of its own."""
+        with self.app.app_context():
+            return db.session.scalar(statement)
+
+    def actor_headers(self, role: Role, society: Society | None = None) -> dict[str, str]:
+        return self.auth(self.user(role, society=society))
+
+
+@pytest.fixture
+def make(app: Flask, clock: FakeClock) -> Factories:
+    return Factories(app, clock)
