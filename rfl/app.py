@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -54,7 +55,7 @@ def create_app(
     settings = prepare_instance(settings)
     configure_logging(settings.log_level)
 
-    app = Flask("rfl", instance_path=str(settings.instance_dir))
+    app = Flask("rfl", instance_path=str(settings.instance_dir), static_folder=None)
     app.config.update(_flask_config(settings))
     app.extensions["rfl.settings"] = settings
     app.extensions["rfl.clock"] = clock
@@ -65,6 +66,7 @@ def create_app(
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blueprint in (health_blueprint.blp, accounts_blueprint.blp):
         api.register_blueprint(blueprint)
+    _mark_api_docs_public(app)
     _serve_swagger_ui_assets(app)
 
     init_request_logging(app)
@@ -98,6 +100,21 @@ def _init_services(app: Flask, settings: Settings, sleep: Callable[[float], None
         record_even_if_failing=db.record_even_if_failing,
         sleep=sleep,
     )
+
+
+def _mark_api_docs_public(app: Flask) -> None:
+    """flask-smorest's spec and docs views are public (api.md); state it like every other route."""
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.startswith("api-docs."):
+            app.view_functions[endpoint] = public(_plain_view(view))
+
+
+def _plain_view(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def _serve_swagger_ui_assets(app: Flask) -> None:

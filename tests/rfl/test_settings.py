@@ -1,0 +1,103 @@
+"""Settings: production refuses to start without real secrets; development prepares a first run."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from rfl import create_app, migrate
+from rfl.errors import ConfigurationError
+from rfl.settings import Environment, Settings
+
+STRONG_SECRET = "s" * 48
+
+
+def private_file(path: Path, mode: int = 0o600) -> Path:
+    path.write_text("{}")
+    path.chmod(mode)
+    return path
+
+
+def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    env = {
+        "RFL_ENV": "production",
+        "RFL_DATABASE_URL": "postgresql+psycopg://rfl@db/rfl",
+        "RFL_SECRET_KEY": STRONG_SECRET,
+        "RFL_KEY_FILE": str(private_file(tmp_path / "keys.json")),
+        "RFL_INSTANCE_DIR": str(tmp_path / "instance"),
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v}
+
+
+def test_production_with_every_secret_starts(tmp_path: Path) -> None:
+    settings = Settings.from_env(production_env(tmp_path))
+
+    assert settings.env is Environment.PRODUCTION
+    assert settings.secret_key == STRONG_SECRET
+
+
+@pytest.mark.parametrize("missing", ["RFL_DATABASE_URL", "RFL_SECRET_KEY", "RFL_KEY_FILE"])
+def test_production_refuses_to_start_without_a_secret(tmp_path: Path, missing: str) -> None:
+    with pytest.raises(ConfigurationError, match=missing):
+        Settings.from_env(production_env(tmp_path, **{missing: ""}))
+
+
+def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="RFL_SECRET_KEY"):
+        Settings.from_env(production_env(tmp_path, RFL_SECRET_KEY="short"))
+
+
+def test_production_refuses_a_key_file_others_can_read(tmp_path: Path) -> None:
+    readable = private_file(tmp_path / "open.json", 0o644)
+
+    with pytest.raises(ConfigurationError, match="chmod 600"):
+        Settings.from_env(production_env(tmp_path, RFL_KEY_FILE=str(readable)))
+
+
+def test_production_does_not_invent_an_instance(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        create_app(production_env(tmp_path, RFL_SECRET_KEY=""))
+
+    assert not (tmp_path / "instance").exists()
+
+
+def test_unknown_environment_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="RFL_ENV"):
+        Settings.from_env({"RFL_ENV": "staging"})
+
+
+def test_bad_numbers_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="RFL_TOKEN_TTL_MINUTES"):
+        Settings.from_env({"RFL_TOKEN_TTL_MINUTES": "soon"})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_env({})
+
+    with pytest.raises(AttributeError):
+        settings.secret_key = "changed"  # type: ignore[misc]
+
+
+def test_secret_key_is_not_in_the_repr(tmp_path: Path) -> None:
+    assert STRONG_SECRET not in repr(Settings.from_env(production_env(tmp_path)))
+
+
+def test_development_first_run_creates_instance_secret_and_database(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+
+    app = create_app({"RFL_INSTANCE_DIR": str(instance)})
+
+    settings: Settings = app.extensions["rfl.settings"]
+    assert settings.env is Environment.DEVELOPMENT
+    secret_file = instance / "secret_key"
+    assert stat.S_IMODE(os.stat(secret_file).st_mode) == 0o600
+    assert len(settings.secret_key) >= 32
+    assert settings.database_url == f"sqlite:///{instance / 'rfl.sqlite3'}"
+    assert migrate.current_revision(settings.database_url) == migrate.head_revision(settings.database_url)
+    # A second start reuses the same secret rather than inventing a new one.
+    again = create_app({"RFL_INSTANCE_DIR": str(instance)})
+    assert again.extensions["rfl.settings"].secret_key == settings.secret_key
