@@ -11,7 +11,9 @@ def test_openapi_document_describes_the_api(client: FlaskClient) -> None:
     assert response.status_code == 200
     spec = response.json
     assert spec["openapi"].startswith("3.")
-    assert {"/api/v1/auth/token", "/api/v1/me", "/api/v1/users", "/api/v1/users/{user_id}"} <= set(spec["paths"])
+    assert {"/api/v1/auth/token", "/api/v1/me", "/api/v1/users", "/api/v1/users/{user_id}"} <= set(
+        spec["paths"]
+    )
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert "bearerAuth" in str(spec["paths"]["/api/v1/me"]["get"]["security"])
     assert "security" not in spec["paths"]["/api/v1/auth/token"]["post"]

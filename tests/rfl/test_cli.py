@@ -20,7 +20,18 @@ def test_create_society_and_user(app: Flask, make: Factories) -> None:
     created = invoke(app, ["societies", "create", "--country", "it", "--name", "Italian Red Cross"])
     user = invoke(
         app,
-        ["users", "create", "--email", "Cw@Example.org", "--name", "N", "--role", "caseworker", "--society", "IT"],
+        [
+            "users",
+            "create",
+            "--email",
+            "Cw@Example.org",
+            "--name",
+            "N",
+            "--role",
+            "caseworker",
+            "--society",
+            "IT",
+        ],
         stdin=f"{PASSWORD}\n{PASSWORD}\n",
     )
 
@@ -38,7 +49,8 @@ def test_create_society_and_user(app: Flask, make: Factories) -> None:
 def test_non_national_society_needs_a_code(app: Flask, make: Factories) -> None:
     missing = invoke(app, ["societies", "create", "--name", "CTA", "--type", "central_tracing_agency"])
     created = invoke(
-        app, ["societies", "create", "--name", "CTA", "--type", "central_tracing_agency", "--code", "ICRC-CTA"]
+        app,
+        ["societies", "create", "--name", "CTA", "--type", "central_tracing_agency", "--code", "ICRC-CTA"],
     )
 
     assert missing.exit_code != 0
@@ -58,7 +70,20 @@ def test_duplicate_society_code_is_refused(app: Flask) -> None:
 def test_password_is_never_taken_from_argv(app: Flask) -> None:
     result = invoke(
         app,
-        ["users", "create", "--email", "a@b.org", "--name", "N", "--role", "admin", "--society", "IT", "--password", "x"],
+        [
+            "users",
+            "create",
+            "--email",
+            "a@b.org",
+            "--name",
+            "N",
+            "--role",
+            "admin",
+            "--society",
+            "IT",
+            "--password",
+            "x",
+        ],
     )
 
     assert result.exit_code == 2

@@ -106,9 +106,18 @@ def test_personal_data_in_requests_never_reaches_the_log(
     client.post(
         "/api/v1/users",
         headers=headers,
-        json={"email": f"{MARKER.lower()}@example.org", "name": MARKER, "role": "caseworker", "password": MARKER},
+        json={
+            "email": f"{MARKER.lower()}@example.org",
+            "name": MARKER,
+            "role": "caseworker",
+            "password": MARKER,
+        },
     )
-    client.post("/api/v1/users", headers=headers, json={"email": MARKER, "name": MARKER, "role": MARKER, "password": ""})
+    client.post(
+        "/api/v1/users",
+        headers=headers,
+        json={"email": MARKER, "name": MARKER, "role": MARKER, "password": ""},
+    )
     client.get(f"/api/v1/users?cursor={MARKER}", headers=headers)
 
     logged = log_stream.getvalue()
