@@ -106,7 +106,7 @@ class CheckpointVerifier:
 
     @classmethod
     def from_vkey(cls, vkey: str) -> CheckpointVerifier:
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)
         if len(parts) != 3:
             raise CheckpointError("malformed verifier key")
         name, hash_hex, encoded = parts
@@ -208,8 +208,8 @@ def _parse_signature_line(line: str) -> tuple[str, bytes]:
         blob = base64.b64decode(blob_text, validate=True)
     except (binascii.Error, ValueError):
         raise CheckpointError("malformed signature") from None
-    if len(blob) < 5:
-        raise CheckpointError("malformed signature")
+    if len(blob) < 5 or base64.b64encode(blob).decode("ascii") != blob_text:
+        raise CheckpointError("malformed signature")  # also refuses non-canonical base64
     return name, blob
 
 
