@@ -248,8 +248,10 @@ def latest_consent(consents: Iterable[ConsentRecord], recipient: str) -> Consent
 def decide_disclosure(facts: DisclosureFacts) -> Decision:
     """Allow or deny a disclosure request, with every reason (see the module docstring)."""
     requested = frozenset(facts.requested)
+    record = latest_consent(facts.consents, facts.recipient)
+    refused = record is not None and record.status in (ConsentStatus.REFUSED, ConsentStatus.WITHDRAWN)
     if not requested:
-        return Decision(False, (Reason.NOTHING_REQUESTED,))
+        return Decision(False, (Reason.NOTHING_REQUESTED,), search_closed_only=refused)
 
     subject = facts.subject
     needs_second = subject.minor or subject.deceased
@@ -259,9 +261,6 @@ def decide_disclosure(facts: DisclosureFacts) -> Decision:
         reasons.append(Reason.MATCH_NOT_CONFIRMED)
     if needs_second and not facts.match.second_approval:
         reasons.append(Reason.SECOND_APPROVAL_MISSING)
-
-    record = latest_consent(facts.consents, facts.recipient)
-    refused = record is not None and record.status in (ConsentStatus.REFUSED, ConsentStatus.WITHDRAWN)
     if refused:
         reasons.append(Reason.CONTACT_REFUSED)
 

@@ -154,10 +154,11 @@ def test_planned_truncation_obeys_the_ciphersweet_rule(rows: int, other: int) ->
         assert other > 0
         return
     total = plan.bits + other
-    coincidences = rows / 2**total
-    assert 2 <= coincidences <= math.sqrt(rows) * (1 + 1e-9)
-    # and it is the largest such choice
-    assert rows / 2 ** (total + 1) < 2
+    # exact integer forms of 2 <= rows / 2**total <= sqrt(rows)
+    assert rows >= 2 * 2**total
+    assert rows <= 4**total
+    # and it is the largest such choice: one more bit would leave fewer than 2 coincidences
+    assert rows < 2 * 2 ** (total + 1)
 
 
 @pytest.mark.parametrize("rows", [0, 1, 3, 5])
