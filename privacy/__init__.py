@@ -1,1 +1,157 @@
-"""privacy"""
+"""privacy: the pure privacy engine of rfl (no Flask, no ORM, no rfl imports).
+
+Recipes the application calls; internals live in the submodules.
+
+* Field encryption: :class:`FieldVault` (``encrypt``/``decrypt`` one field, ``encrypt_fields``/
+  ``decrypt_fields`` one row) over a :class:`KeyProvider` (the local :func:`create_key_file` /
+  :func:`load_key_file`) and a :class:`KeyStore` the application implements on its database
+  (:class:`privacy.testing.InMemoryKeyStore` is the reference). Every decryption failure raises
+  :class:`DecryptionError`.
+* Key lifecycle: :func:`rewrap_deks` after ``provider.rotate_kek``, then :func:`retire_kek`;
+  :func:`shred_subject` (or ``FieldVault.shred``) for erasure.
+* Blind indexes: :class:`BlindIndexer`, :class:`BlindIndexSpec`, :func:`plan_index_bits`,
+  :func:`year_band`.
+* Tamper-evident log: :func:`canonical_entry`, :func:`leaf_hash`, :func:`tree_root`,
+  :func:`inclusion_proof`, :func:`consistency_proof`, :func:`verify_inclusion`,
+  :func:`verify_consistency`; checkpoints with :func:`sign_checkpoint` / :func:`verify_checkpoint`.
+* Consent: :func:`decide_disclosure` over :class:`DisclosureFacts`; :func:`could_be_minor`.
+"""
+
+from privacy.blind_index import (
+    BlindIndexer,
+    BlindIndexSpec,
+    BlindIndexValue,
+    IndexPlan,
+    plan_index_bits,
+    year_band,
+)
+from privacy.cache import KeyCache
+from privacy.checkpoint import (
+    Checkpoint,
+    CheckpointSigner,
+    CheckpointVerifier,
+    create_signing_key_file,
+    load_signing_key_file,
+    sign_checkpoint,
+    verify_checkpoint,
+)
+from privacy.consent import (
+    AgeEstimate,
+    Category,
+    ConsentMethod,
+    ConsentRecord,
+    ConsentStatus,
+    Decision,
+    DisclosureFacts,
+    MatchFacts,
+    MatchStatus,
+    PartialDate,
+    Reason,
+    SubjectFacts,
+    could_be_minor,
+    decide_disclosure,
+)
+from privacy.errors import (
+    BlindIndexError,
+    CanonicalEncodingError,
+    CheckpointError,
+    DecryptionError,
+    IndexPlanningError,
+    KekInUseError,
+    KeyConfigurationError,
+    PrivacyError,
+    ProofError,
+    SubjectErasedError,
+)
+from privacy.fields import FieldValue, needs_reencryption
+from privacy.keys import (
+    KekState,
+    KeyProvider,
+    KeyStore,
+    LocalKeyProvider,
+    WrappedDek,
+    create_key_file,
+    load_key_file,
+)
+from privacy.merkle import (
+    canonical_entry,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    tree_root,
+    verify_consistency,
+    verify_inclusion,
+)
+from privacy.vault import (
+    FieldVault,
+    RewrapReport,
+    ShredReport,
+    Subject,
+    retire_kek,
+    rewrap_deks,
+    shred_subject,
+)
+
+__all__ = [
+    "AgeEstimate",
+    "BlindIndexError",
+    "BlindIndexSpec",
+    "BlindIndexValue",
+    "BlindIndexer",
+    "CanonicalEncodingError",
+    "Category",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointSigner",
+    "CheckpointVerifier",
+    "ConsentMethod",
+    "ConsentRecord",
+    "ConsentStatus",
+    "Decision",
+    "DecryptionError",
+    "DisclosureFacts",
+    "FieldValue",
+    "FieldVault",
+    "IndexPlan",
+    "IndexPlanningError",
+    "KekInUseError",
+    "KekState",
+    "KeyCache",
+    "KeyConfigurationError",
+    "KeyProvider",
+    "KeyStore",
+    "LocalKeyProvider",
+    "MatchFacts",
+    "MatchStatus",
+    "PartialDate",
+    "PrivacyError",
+    "ProofError",
+    "Reason",
+    "RewrapReport",
+    "ShredReport",
+    "Subject",
+    "SubjectErasedError",
+    "SubjectFacts",
+    "WrappedDek",
+    "canonical_entry",
+    "consistency_proof",
+    "could_be_minor",
+    "create_key_file",
+    "create_signing_key_file",
+    "decide_disclosure",
+    "inclusion_proof",
+    "leaf_hash",
+    "load_key_file",
+    "load_signing_key_file",
+    "needs_reencryption",
+    "plan_index_bits",
+    "retire_kek",
+    "rewrap_deks",
+    "shred_subject",
+    "sign_checkpoint",
+    "tree_root",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+    "year_band",
+]

@@ -1,0 +1,307 @@
+"""Envelope encryption of fields, KEK rotation, KEK retirement and crypto-shredding over a key store."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from privacy.cache import CachedDek, KeyCache
+from privacy.errors import DecryptionError, KekInUseError, PrivacyError, SubjectErasedError
+from privacy.fields import FieldValue, field_aad, open_sealed, parse_header, seal
+from privacy.fields import needs_reencryption as _token_needs_reencryption
+from privacy.keys import KEY_BYTES, KekState, KeyProvider, KeyStore, WrappedDek, wrap_aad
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A data subject (one person in one record) and the key ring (society) its key is wrapped under."""
+
+    ring_id: str
+    subject_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShredReport:
+    """What a shredding destroyed: the subject's DEK versions (empty if it was already shredded)."""
+
+    subject: Subject
+    destroyed_dek_versions: tuple[int, ...]
+    already_destroyed: bool
+    destroyed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RewrapReport:
+    """Outcome of one pass of :func:`rewrap_deks`.
+
+    ``rewrapped``: DEKs moved to the active KEK. ``skipped``: rows changed by someone else meanwhile
+    (shredded or already rewrapped): nothing to do. ``failed``: (subject id, DEK version) of rows that
+    did not unwrap; they keep their KEK version, which therefore cannot be retired.
+    """
+
+    ring_id: str
+    to_kek_version: int
+    rewrapped: int
+    skipped: int
+    failed: tuple[tuple[str, int], ...]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class FieldVault:
+    """Encrypt and decrypt personal-data fields bound to their place (table, column, row, subject).
+
+    The one recipe the application calls for field data::
+
+        vault = FieldVault(provider, store)
+        token = vault.encrypt(subject, "sightings", "whereabouts", row_id, "Camp 4, tent 12")
+        value = vault.decrypt(subject, "sightings", "whereabouts", row_id, token)
+
+    Every decryption failure raises :class:`~privacy.DecryptionError`. A subject's DEK is created on
+    first encryption (wrapped under the ring's active KEK, stored through ``store``). Unwrapped DEKs and
+    field keys are cached in ``cache`` (see :class:`~privacy.KeyCache` for the expiry bound).
+    """
+
+    def __init__(
+        self,
+        provider: KeyProvider,
+        store: KeyStore,
+        *,
+        cache: KeyCache | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._provider = provider
+        self._store = store
+        self._cache = cache if cache is not None else KeyCache()
+        self._clock = clock
+
+    @property
+    def cache(self) -> KeyCache:
+        return self._cache
+
+    # -- fields ----------------------------------------------------------------------------------------
+
+    def encrypt(
+        self, subject: Subject, table: str, column: str, row_id: str, value: FieldValue | None
+    ) -> bytes | None:
+        if value is None:
+            return None
+        version, entry = self._current_key(subject)
+        aad = field_aad(table, column, row_id, subject.subject_id, version)
+        return seal(entry.field_aead(table, column), version, aad, value)
+
+    def decrypt(
+        self, subject: Subject, table: str, column: str, row_id: str, token: bytes | None
+    ) -> FieldValue | None:
+        if token is None:
+            return None
+        version = parse_header(token)
+        aead = self._field_aead_for_decrypt(subject, version, table, column)
+        return open_sealed(aead, token, field_aad(table, column, row_id, subject.subject_id, version))
+
+    def encrypt_fields(
+        self, subject: Subject, table: str, row_id: str, values: Mapping[str, FieldValue | None]
+    ) -> dict[str, bytes | None]:
+        """Encrypt several columns of one row for one subject (one key lookup for all)."""
+        version, entry = self._current_key(subject)
+        out: dict[str, bytes | None] = {}
+        for column, value in values.items():
+            if value is None:
+                out[column] = None
+                continue
+            aad = field_aad(table, column, row_id, subject.subject_id, version)
+            out[column] = seal(entry.field_aead(table, column), version, aad, value)
+        return out
+
+    def decrypt_fields(
+        self, subject: Subject, table: str, row_id: str, tokens: Mapping[str, bytes | None]
+    ) -> dict[str, FieldValue | None]:
+        """Decrypt several columns of one row; any failure raises one DecryptionError."""
+        out: dict[str, FieldValue | None] = {}
+        for column, token in tokens.items():
+            out[column] = self.decrypt(subject, table, column, row_id, token)
+        return out
+
+    # -- subject keys --------------------------------------------------------------------------------
+
+    def ensure_subject_key(self, subject: Subject) -> int:
+        """Create the subject's DEK if it has none; return its current DEK version."""
+        return self._current_key(subject)[0]
+
+    def current_dek_version(self, subject: Subject) -> int | None:
+        record = self._store.load(subject.ring_id, subject.subject_id)
+        if record is None or record.destroyed:
+            return None
+        return record.dek_version
+
+    def needs_reencryption(self, subject: Subject, token: bytes) -> bool:
+        """True if ``token`` is not under the subject's current DEK version and format."""
+        current = self.current_dek_version(subject)
+        return current is None or _token_needs_reencryption(token, current)
+
+    def rotate_subject_key(self, subject: Subject) -> int:
+        """Give the subject a new DEK version; old versions still decrypt until the application has
+        re-encrypted the fields that :meth:`needs_reencryption` reports and destroyed the old version
+        with :func:`shred_subject` (``dek_version=``)."""
+        record = self._store.load(subject.ring_id, subject.subject_id)
+        if record is not None and record.destroyed:
+            raise SubjectErasedError("the subject's key was destroyed")
+        version = 1 if record is None else record.dek_version + 1
+        created = self._create(subject, version)
+        if created is None:
+            raise PrivacyError("concurrent key rotation for this subject; retry")
+        self._cache.set_current_version(subject.ring_id, subject.subject_id, version)
+        return version
+
+    def shred(self, subject: Subject) -> ShredReport:
+        """Crypto-shred the subject (all DEK versions); see :func:`shred_subject`."""
+        return shred_subject(self._store, subject, cache=self._cache, now=self._clock())
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _create(self, subject: Subject, dek_version: int) -> CachedDek | None:
+        dek = secrets.token_bytes(KEY_BYTES)
+        kek_version = self._provider.active_kek_version(subject.ring_id)
+        aad = wrap_aad(subject.ring_id, subject.subject_id, dek_version, kek_version)
+        wrapped_under, wrapped = self._provider.wrap_dek(subject.ring_id, dek, aad)
+        if wrapped_under != kek_version:  # the active KEK changed between the two calls
+            raise PrivacyError("KEK rotated during key creation; retry")
+        record = WrappedDek(
+            ring_id=subject.ring_id,
+            subject_id=subject.subject_id,
+            dek_version=dek_version,
+            kek_version=kek_version,
+            wrapped=wrapped,
+            created_at=self._clock(),
+        )
+        if not self._store.store(record):
+            return None
+        return self._cache.put(subject.ring_id, subject.subject_id, dek_version, dek)
+
+    def _current_key(self, subject: Subject) -> tuple[int, CachedDek]:
+        version = self._cache.current_version(subject.ring_id, subject.subject_id)
+        if version is not None:
+            entry = self._cache.get(subject.ring_id, subject.subject_id, version)
+            if entry is not None:
+                return version, entry
+        record = self._store.load(subject.ring_id, subject.subject_id)
+        if record is None:
+            created = self._create(subject, 1)
+            if created is not None:
+                self._cache.set_current_version(subject.ring_id, subject.subject_id, 1)
+                return 1, created
+            record = self._store.load(subject.ring_id, subject.subject_id)  # lost an insert race
+            if record is None:
+                raise PrivacyError("key store refused a new key but has none")
+        if record.destroyed:
+            raise SubjectErasedError("the subject's key was destroyed")
+        entry = self._unwrap(record)
+        self._cache.set_current_version(subject.ring_id, subject.subject_id, record.dek_version)
+        return record.dek_version, entry
+
+    def _field_aead_for_decrypt(self, subject: Subject, version: int, table: str, column: str) -> AESGCM:
+        entry = self._cache.get(subject.ring_id, subject.subject_id, version)
+        if entry is None:
+            try:
+                record = self._store.load(subject.ring_id, subject.subject_id, version)
+            except PrivacyError:
+                raise DecryptionError from None
+            if record is None or record.destroyed or record.dek_version != version:
+                raise DecryptionError
+            entry = self._unwrap(record)
+        return entry.field_aead(table, column)
+
+    def _unwrap(self, record: WrappedDek) -> CachedDek:
+        aad = wrap_aad(record.ring_id, record.subject_id, record.dek_version, record.kek_version)
+        try:
+            dek = self._provider.unwrap_dek(record.ring_id, record.kek_version, record.wrapped, aad)
+        except PrivacyError:
+            raise DecryptionError from None
+        return self._cache.put(record.ring_id, record.subject_id, record.dek_version, dek)
+
+
+def shred_subject(
+    store: KeyStore,
+    subject: Subject,
+    *,
+    cache: KeyCache | None = None,
+    now: datetime | None = None,
+    dek_version: int | None = None,
+) -> ShredReport:
+    """Destroy the subject's DEK (every version, or one) so that its fields can never be decrypted.
+
+    Call it in the same transaction that deletes the subject's blind-index rows. The local cache is
+    evicted at once; other processes stop decrypting within their cache TTL (see :class:`KeyCache`).
+    The data is unrecoverable from backups too once the KEK versions that wrapped the DEK in those
+    backups are retired.
+    """
+    at = now if now is not None else _utcnow()
+    destroyed = store.mark_destroyed(subject.ring_id, subject.subject_id, at, dek_version=dek_version)
+    if cache is not None:
+        cache.evict_subject(subject.ring_id, subject.subject_id)
+    versions = tuple(sorted(r.dek_version for r in destroyed))
+    return ShredReport(
+        subject=subject, destroyed_dek_versions=versions, already_destroyed=not versions, destroyed_at=at
+    )
+
+
+def rewrap_deks(
+    store: KeyStore, provider: KeyProvider, ring_id: str, *, batch_size: int = 500
+) -> RewrapReport:
+    """Rewrap every DEK of the ring that is not under the active KEK. No field ciphertext is touched.
+
+    Safe while the system serves: each row is swapped with a compare-and-set, so a concurrent
+    shredding or rewrap wins and the row is just skipped. Resumable: an interrupted run leaves
+    finished rows under the new KEK, and running it again picks up the rest.
+    """
+    active = provider.active_kek_version(ring_id)
+    rewrapped = skipped = 0
+    failed: list[tuple[str, int]] = []
+    for version, state in provider.kek_versions(ring_id).items():
+        if version == active or state is KekState.RETIRED:
+            continue
+        after: tuple[str, int] | None = None
+        while True:
+            page = store.list_by_kek_version(ring_id, version, after=after, limit=batch_size)
+            if not page:
+                break
+            for record in page:
+                after = (record.subject_id, record.dek_version)
+                old_aad = wrap_aad(ring_id, record.subject_id, record.dek_version, record.kek_version)
+                try:
+                    dek = provider.unwrap_dek(ring_id, record.kek_version, record.wrapped, old_aad)
+                except DecryptionError:
+                    failed.append(after)
+                    continue
+                new_aad = wrap_aad(ring_id, record.subject_id, record.dek_version, active)
+                kek_version, wrapped = provider.wrap_dek(ring_id, dek, new_aad)
+                if kek_version != active:
+                    raise PrivacyError("KEK rotated during rewrap; run again")
+                new = WrappedDek(
+                    ring_id=ring_id,
+                    subject_id=record.subject_id,
+                    dek_version=record.dek_version,
+                    kek_version=active,
+                    wrapped=wrapped,
+                    created_at=record.created_at,
+                )
+                if store.store(new, replaces=record):
+                    rewrapped += 1
+                else:
+                    skipped += 1
+    return RewrapReport(ring_id, active, rewrapped, skipped, tuple(failed))
+
+
+def retire_kek(store: KeyStore, provider: KeyProvider, ring_id: str, kek_version: int) -> None:
+    """Retire (destroy) a KEK version, only if it is not active and no stored DEK is wrapped under it."""
+    if kek_version == provider.active_kek_version(ring_id):
+        raise KekInUseError("the active KEK cannot be retired")
+    if store.list_by_kek_version(ring_id, kek_version, limit=1):
+        raise KekInUseError("data keys are still wrapped under this KEK version; rewrap them first")
+    provider.retire_kek(ring_id, kek_version)
