@@ -25,6 +25,7 @@ from rfl.http.errors import handle_domain_error, register_error_handlers
 from rfl.http.logging import configure_logging, init_request_logging
 from rfl.http.schemas import ProblemSchema
 from rfl.instance import prepare_instance
+from rfl.keys import ReloadingKeyProvider, load_signer
 from rfl.settings import Environment, Settings
 
 API_VERSION = "1.0.0"
@@ -90,6 +91,8 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
 
 
 def _init_services(app: Flask, settings: Settings, sleep: Callable[[float], None]) -> None:
+    app.extensions["rfl.keys"] = ReloadingKeyProvider(settings.key_file)
+    app.extensions["rfl.audit_signer"] = load_signer(settings.audit_signing_key_file)
     passwords = Passwords(settings.password_hashing)
     app.extensions["rfl.passwords"] = passwords
     app.extensions["rfl.authenticator"] = Authenticator(

@@ -97,7 +97,12 @@ def societies_create(name: str, country: str | None, code: str | None, society_t
     try:
         with db.transaction() as session:
             society = accounts.create_society(
-                session, code=code, name=name, type=SocietyType(society_type), country=country
+                session,
+                current_app.extensions["rfl.keys"],
+                code=code,
+                name=name,
+                type=SocietyType(society_type),
+                country=country,
             )
             click.echo(f"created society {society.code} ({society.id})")
     except RflError as error:
@@ -188,7 +193,10 @@ def demo(host: str, port: int, serve_after: bool) -> None:
 
     with db.transaction() as session:
         credentials = seed_demo(
-            session, current_app.extensions["rfl.passwords"], now=current_app.extensions["rfl.clock"]()
+            session,
+            current_app.extensions["rfl.passwords"],
+            current_app.extensions["rfl.keys"],
+            now=current_app.extensions["rfl.clock"](),
         )
     click.echo("Demo users (passwords and tokens are new on every run):")
     for line in credentials:

@@ -34,12 +34,14 @@ class DemoCredential:
         return f"{person} password={self.password}  token={self.token}"
 
 
-def seed_demo(session: Session, passwords: Passwords, *, now: datetime) -> list[DemoCredential]:
+def seed_demo(
+    session: Session, passwords: Passwords, key_rings: accounts.KeyRings, *, now: datetime
+) -> list[DemoCredential]:
     """Create the demo societies and one user per role in each (idempotent; passwords are reset)."""
     credentials = []
     for code, name, society_type, country in DEMO_SOCIETIES:
         society = session.scalar(sa.select(Society).where(Society.code == code)) or accounts.create_society(
-            session, code=code, name=name, type=society_type, country=country
+            session, key_rings, code=code, name=name, type=society_type, country=country
         )
         for role in Role:
             credentials.append(_demo_user(session, passwords, society, role, now))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import make_url
 
 from rfl import migrate
+from rfl.keys import ensure_key_files
 from rfl.settings import Environment, Settings, ensure_development_secret
 
 
@@ -14,6 +15,7 @@ def prepare_instance(settings: Settings) -> Settings:
         return settings
     settings.instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings = ensure_development_secret(settings)
+    ensure_key_files(settings.key_file, settings.audit_signing_key_file, settings.checkpoint_origin)
     if _is_sqlite_file(settings.database_url):
         # The embedded default runs with one command, so its schema follows the code automatically.
         migrate.upgrade(settings.database_url)

@@ -47,11 +47,15 @@ class Settings:
     database_url: str
     secret_key: str = field(repr=False)
     key_file: Path
+    audit_signing_key_file: Path
     token_ttl: timedelta = timedelta(hours=8)
     max_content_length: int = 1024 * 1024
     log_level: str = "INFO"
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     password_hashing: Argon2Parameters = field(default_factory=Argon2Parameters)
+
+    # The origin line of signed audit checkpoints: names this log, so it must not change.
+    checkpoint_origin: str = "rfl/audit-log"
 
     @property
     def is_production(self) -> bool:
@@ -81,6 +85,8 @@ def _parse_environment(raw: str) -> Environment:
 
 def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
     options: dict[str, object] = {"log_level": env_vars.get("RFL_LOG_LEVEL", "INFO").upper()}
+    if env_vars.get("RFL_AUDIT_ORIGIN"):
+        options["checkpoint_origin"] = env_vars["RFL_AUDIT_ORIGIN"]
     if "RFL_TOKEN_TTL_MINUTES" in env_vars:
         options["token_ttl"] = timedelta(minutes=_positive_int(env_vars, "RFL_TOKEN_TTL_MINUTES"))
     if "RFL_MAX_CONTENT_LENGTH" in env_vars:
@@ -99,9 +105,8 @@ def _positive_int(env_vars: Mapping[str, str], name: str) -> int:
 
 
 def _production_settings(env_vars: Mapping[str, str], instance_dir: Path) -> Settings:
-    missing = [
-        name for name in ("RFL_DATABASE_URL", "RFL_SECRET_KEY", "RFL_KEY_FILE") if not env_vars.get(name)
-    ]
+    required = ("RFL_DATABASE_URL", "RFL_SECRET_KEY", "RFL_KEY_FILE", "RFL_AUDIT_SIGNING_KEY_FILE")
+    missing = [name for name in required if not env_vars.get(name)]
     if missing:
         raise ConfigurationError(f"production mode requires {', '.join(missing)}")
     secret_key = env_vars["RFL_SECRET_KEY"]
@@ -109,12 +114,17 @@ def _production_settings(env_vars: Mapping[str, str], instance_dir: Path) -> Set
         raise ConfigurationError(f"RFL_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
     key_file = Path(env_vars["RFL_KEY_FILE"])
     _check_private_file(key_file, "RFL_KEY_FILE")
+    signing_key_file = Path(env_vars["RFL_AUDIT_SIGNING_KEY_FILE"])
+    _check_private_file(signing_key_file, "RFL_AUDIT_SIGNING_KEY_FILE")
+    if signing_key_file.resolve() == key_file.resolve():
+        raise ConfigurationError("RFL_AUDIT_SIGNING_KEY_FILE must be kept apart from RFL_KEY_FILE")
     return Settings(
         env=Environment.PRODUCTION,
         instance_dir=instance_dir,
         database_url=env_vars["RFL_DATABASE_URL"],
         secret_key=secret_key,
         key_file=key_file,
+        audit_signing_key_file=signing_key_file,
         **_common_options(env_vars),  # type: ignore[arg-type]
     )
 
@@ -122,6 +132,9 @@ def _production_settings(env_vars: Mapping[str, str], instance_dir: Path) -> Set
 def _development_settings(env: Environment, env_vars: Mapping[str, str], instance_dir: Path) -> Settings:
     database_url = env_vars.get("RFL_DATABASE_URL") or f"sqlite:///{instance_dir / 'rfl.sqlite3'}"
     key_file = Path(env_vars.get("RFL_KEY_FILE") or instance_dir / "keys.json")
+    signing_key_file = Path(
+        env_vars.get("RFL_AUDIT_SIGNING_KEY_FILE") or instance_dir / "audit-signing-key.json"
+    )
     secret_key = env_vars.get("RFL_SECRET_KEY") or ""
     return Settings(
         env=env,
@@ -129,6 +142,7 @@ def _development_settings(env: Environment, env_vars: Mapping[str, str], instanc
         database_url=database_url,
         secret_key=secret_key,
         key_file=key_file,
+        audit_signing_key_file=signing_key_file,
         **_common_options(env_vars),  # type: ignore[arg-type]
     )
 

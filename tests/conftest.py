@@ -25,6 +25,7 @@ from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, Society, SocietyType, User
 from rfl.accounts.passwords import Argon2Parameters
 from rfl.db import db, make_engine
+from rfl.keys import ensure_key_files
 from rfl.settings import Environment, Settings
 
 T = TypeVar("T")
@@ -126,20 +127,33 @@ def sleeps() -> list[float]:
 
 
 def make_settings(database_url: str, instance_dir: Path, **overrides: object) -> Settings:
+    """Testing settings; the key files are created in ``instance_dir`` when missing."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key_file = instance_dir / "keys.json"
+    signing_key_file = instance_dir / "audit-signing-key.json"
+    ensure_key_files(key_file, signing_key_file, "rfl/test-audit-log")
     settings = Settings(
         env=Environment.TESTING,
         instance_dir=instance_dir,
         database_url=database_url,
         secret_key=TEST_SECRET_KEY,
-        key_file=instance_dir / "keys.json",
+        key_file=key_file,
+        audit_signing_key_file=signing_key_file,
         password_hashing=CHEAP_ARGON2,
+        checkpoint_origin="rfl/test-audit-log",
     )
     return settings.with_overrides(**overrides)
 
 
+@pytest.fixture(scope="session")
+def session_instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One instance folder (key files) for the session: the shared database's rings live in it."""
+    return tmp_path_factory.mktemp("instance")
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, tmp_path / "instance")
+def settings(database_url: str, session_instance_dir: Path) -> Settings:
+    return make_settings(database_url, session_instance_dir)
 
 
 @pytest.fixture
@@ -174,7 +188,12 @@ class Factories:
         code = code or f"T{uuid.uuid4().hex[:6].upper()}"
         with self.app.app_context(), db.transaction() as session:
             return accounts.create_society(
-                session, code=code, name=name, type=SocietyType.NATIONAL_SOCIETY, country=country
+                session,
+                self.app.extensions["rfl.keys"],
+                code=code,
+                name=name,
+                type=SocietyType.NATIONAL_SOCIETY,
+                country=country,
             )
 
     def user(

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, hmac
@@ -53,9 +53,14 @@ class IssuedToken:
 # --- societies ------------------------------------------------------------------------------------
 
 
+class KeyRings(Protocol):
+    def add_ring(self, ring_id: str) -> None: ...
+
+
 def create_society(
-    session: Session, *, code: str, name: str, type: SocietyType, country: str | None
+    session: Session, key_rings: KeyRings, *, code: str, name: str, type: SocietyType, country: str | None
 ) -> Society:
+    """Create a society and its own key ring, under which its records' data keys are wrapped."""
     errors = _society_problems(code, name, type, country)
     if errors:
         raise ValidationFailed(errors)
@@ -65,6 +70,7 @@ def create_society(
     society = Society(code=code, name=name.strip(), type=type, country=country.upper() if country else None)
     session.add(society)
     session.flush()
+    key_rings.add_ring(str(society.id))
     return society
 
 

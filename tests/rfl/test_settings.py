@@ -27,6 +27,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "RFL_DATABASE_URL": "postgresql+psycopg://rfl@db/rfl",
         "RFL_SECRET_KEY": STRONG_SECRET,
         "RFL_KEY_FILE": str(private_file(tmp_path / "keys.json")),
+        "RFL_AUDIT_SIGNING_KEY_FILE": str(private_file(tmp_path / "signing.json")),
         "RFL_INSTANCE_DIR": str(tmp_path / "instance"),
     }
     env.update(overrides)
@@ -40,7 +41,9 @@ def test_production_with_every_secret_starts(tmp_path: Path) -> None:
     assert settings.secret_key == STRONG_SECRET
 
 
-@pytest.mark.parametrize("missing", ["RFL_DATABASE_URL", "RFL_SECRET_KEY", "RFL_KEY_FILE"])
+@pytest.mark.parametrize(
+    "missing", ["RFL_DATABASE_URL", "RFL_SECRET_KEY", "RFL_KEY_FILE", "RFL_AUDIT_SIGNING_KEY_FILE"]
+)
 def test_production_refuses_to_start_without_a_secret(tmp_path: Path, missing: str) -> None:
     with pytest.raises(ConfigurationError, match=missing):
         Settings.from_env(production_env(tmp_path, **{missing: ""}))
@@ -56,6 +59,13 @@ def test_production_refuses_a_key_file_others_can_read(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError, match="chmod 600"):
         Settings.from_env(production_env(tmp_path, RFL_KEY_FILE=str(readable)))
+
+
+def test_production_refuses_the_signing_key_in_the_data_key_file(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+
+    with pytest.raises(ConfigurationError, match="apart"):
+        Settings.from_env(env | {"RFL_AUDIT_SIGNING_KEY_FILE": env["RFL_KEY_FILE"]})
 
 
 def test_production_does_not_invent_an_instance(tmp_path: Path) -> None:
@@ -93,8 +103,8 @@ def test_development_first_run_creates_instance_secret_and_database(tmp_path: Pa
 
     settings: Settings = app.extensions["rfl.settings"]
     assert settings.env is Environment.DEVELOPMENT
-    secret_file = instance / "secret_key"
-    assert stat.S_IMODE(os.stat(secret_file).st_mode) == 0o600
+    for secret_file in ("secret_key", "keys.json", "audit-signing-key.json"):
+        assert stat.S_IMODE(os.stat(instance / secret_file).st_mode) == 0o600, secret_file
     assert len(settings.secret_key) >= 32
     assert settings.database_url == f"sqlite:///{instance / 'rfl.sqlite3'}"
     assert migrate.current_revision(settings.database_url) == migrate.head_revision(settings.database_url)
