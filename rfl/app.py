@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from rfl.accounts import blueprint as accounts_blueprint
 from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
+from rfl.audit import blueprint as audit_blueprint
 from rfl.db import db, utcnow
 from rfl.errors import Conflict, PreconditionFailed
 from rfl.health import blueprint as health_blueprint
@@ -65,7 +66,7 @@ def create_app(
 
     api = RflApi(app, spec_kwargs={"info": {"description": "Restoring Family Links case management API."}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (health_blueprint.blp, accounts_blueprint.blp):
+    for blueprint in (health_blueprint.blp, accounts_blueprint.blp, audit_blueprint.blp):
         api.register_blueprint(blueprint)
     _mark_api_docs_public(app)
     _serve_swagger_ui_assets(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sys
 from typing import Any
 
@@ -9,11 +10,15 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
+from privacy import CheckpointError, CheckpointVerifier
 from rfl import migrate
 from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, SocietyType
 from rfl.accounts.passwords import password_problems
 from rfl.app import create_app
+from rfl.audit import services as audit_services
+from rfl.audit.recorder import append_now
+from rfl.audit.services import AuditEntry
 from rfl.db import db
 from rfl.errors import RflError, ValidationFailed
 
@@ -205,3 +210,64 @@ def demo(host: str, port: int, serve_after: bool) -> None:
     click.echo(f'Try: curl -H "Authorization: Bearer {credentials[0].token}" http://{host}:{port}/api/v1/me')
     if serve_after:
         run_gunicorn(host, port, workers=2)
+
+
+# --- rfl audit -------------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+def _audit_cli_entry(action: str) -> AuditEntry:
+    return AuditEntry(action=action, object_type="audit_log")
+
+
+@audit_group.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the current tree head and print it (keep the output outside the system)."""
+    with db.transaction() as session:
+        signed = audit_services.sign_current_checkpoint(
+            session,
+            current_app.extensions["rfl.audit_signer"],
+            origin=current_app.extensions["rfl.settings"].checkpoint_origin,
+            now=current_app.extensions["rfl.clock"](),
+        )
+        append_now(session, [_audit_cli_entry("audit.checkpoint")])
+    click.echo(signed.note, nl=False)
+
+
+@audit_group.command("public-key")
+def audit_public_key() -> None:
+    """Print the verifier key (C2SP vkey) of the checkpoint signing key, for auditors."""
+    click.echo(current_app.extensions["rfl.audit_signer"].verifier().vkey)
+
+
+@audit_group.command("verify")
+@click.option(
+    "--against", type=click.File("r"), help="A checkpoint exported earlier with `rfl audit checkpoint`."
+)
+@click.option("--key", "vkey", default=None, help="Verifier key (vkey) to check signatures with.")
+def audit_verify(against: Any, vkey: str | None) -> None:
+    """Recompute every leaf and the root, check every stored checkpoint and, with --against, that the
+    log is an append-only extension of an exported one. Exits 1 naming the first problem."""
+    try:
+        verifier = (
+            CheckpointVerifier.from_vkey(vkey)
+            if vkey
+            else current_app.extensions["rfl.audit_signer"].verifier()
+        )
+    except CheckpointError:
+        raise click.BadParameter("not a verifier key of the form name+hash+key", param_hint="--key") from None
+    origin = current_app.extensions["rfl.settings"].checkpoint_origin
+    with db.transaction() as session:
+        result = audit_services.verify_log(
+            session, verifier, origin=origin, against=against.read() if against else None
+        )
+        append_now(session, [_audit_cli_entry("audit.verify")])
+    if not result.ok:
+        for problem in result.problems:
+            click.echo(f"FAIL: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {result.size} entries, root {base64.b64encode(result.root).decode()}")

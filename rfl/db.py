@@ -98,7 +98,9 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: transactions queue (busy timeout) instead of failing
+        # when two of them read and then both try to write, e.g. to append to the audit log.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class _DatabaseState:
@@ -159,20 +161,33 @@ class Database:
         pending: list[Callable[[Session], None]] = g.setdefault("rfl_failure_work", [])
         pending.append(work)
 
+    def before_commit(self, work: Callable[[Session], None]) -> None:
+        """Run ``work`` in the request's session just before it commits (not if the request fails)."""
+        pending: list[Callable[[Session], None]] = g.setdefault("rfl_commit_work", [])
+        pending.append(work)
+
     def end_request(self, succeeded: bool) -> None:
-        """The request boundary: commit the request's work, or roll it back and keep only failure records."""
-        session = self.current_session()
-        if session is None:
-            return
+        """The request boundary.
+
+        Success: run the before-commit work, then commit. Failure: roll back, then run and commit only
+        the work registered with ``record_even_if_failing``.
+        """
         if succeeded:
-            session.commit()
+            work: list[Callable[[Session], None]] = g.pop("rfl_commit_work", [])
+        else:
+            g.pop("rfl_commit_work", None)
+            work = g.pop("rfl_failure_work", [])
+            open_session = self.current_session()
+            if open_session is not None:
+                open_session.rollback()
+            if not work:
+                return
+        if not work and self.current_session() is None:
             return
-        session.rollback()
-        failure_work: list[Callable[[Session], None]] = g.pop("rfl_failure_work", [])
-        for work in failure_work:
-            work(session)
-        if failure_work:
-            session.commit()
+        session = self.session
+        for item in work:
+            item(session)
+        session.commit()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

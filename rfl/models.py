@@ -1,7 +1,17 @@
 """Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from rfl.accounts.models import ApiToken, LoginFailure, Society, User
+from rfl.audit.models import AuditCheckpoint, AuditEvent
 from rfl.db import Base
 from rfl.http.idempotency import IdempotencyRecord
 
-__all__ = ["ApiToken", "Base", "IdempotencyRecord", "LoginFailure", "Society", "User"]
+__all__ = [
+    "ApiToken",
+    "AuditCheckpoint",
+    "AuditEvent",
+    "Base",
+    "IdempotencyRecord",
+    "LoginFailure",
+    "Society",
+    "User",
+]

@@ -20,14 +20,18 @@ from rfl.accounts.schemas import (
     UserPatchSchema,
     UserSchema,
 )
+from rfl.audit.recorder import record
+from rfl.audit.services import AuditEntry, Outcome
 from rfl.db import db
-from rfl.errors import ValidationFailed
+from rfl.errors import AuthenticationRequired, PermissionDenied, TooManyAttempts, ValidationFailed
 from rfl.http.auth import ANY_ROLE, current_actor, public, require_roles
 from rfl.http.conditional import etag_for, require_if_match
 from rfl.http.idempotency import idempotent
 from rfl.http.merge_patch import apply_merge_patch
 from rfl.http.pagination import Page
 from rfl.http.schemas import PageQuerySchema
+
+_USER_FIELDS = ("email", "name", "role", "password")
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Authentication and users")
 
@@ -43,13 +47,26 @@ def _now() -> Any:
 def issue_token(credentials: dict[str, str]) -> services.IssuedToken:
     """Log in: exchange email and password for a bearer token."""
     authenticator: services.Authenticator = current_app.extensions["rfl.authenticator"]
-    return authenticator.login(
-        db.session,
-        email=credentials["email"],
-        password=credentials["password"],
-        client_address=request.remote_addr or "",
-        now=_now(),
+    try:
+        issued = authenticator.login(
+            db.session,
+            email=credentials["email"],
+            password=credentials["password"],
+            client_address=request.remote_addr or "",
+            now=_now(),
+        )
+    except AuthenticationRequired:
+        record(AuditEntry(action="auth.login", outcome=Outcome.FAILED))  # no email: it may be anyone's
+        raise
+    except TooManyAttempts:
+        record(AuditEntry(action="auth.login", outcome=Outcome.DENIED))
+        raise
+    record(
+        AuditEntry(
+            action="auth.login", actor=issued.actor, object_type="user", object_id=str(issued.actor.user_id)
+        )
     )
+    return issued
 
 
 @blp.route("/auth/token", methods=["DELETE"])
@@ -57,7 +74,9 @@ def issue_token(credentials: dict[str, str]) -> services.IssuedToken:
 @blp.response(204)
 def revoke_token() -> None:
     """Log out: revoke the token presented with this request."""
-    services.revoke_token(db.session, current_actor(), now=_now())
+    actor = current_actor()
+    services.revoke_token(db.session, actor, now=_now())
+    record(AuditEntry(action="auth.logout", actor=actor, object_type="user", object_id=str(actor.user_id)))
 
 
 @blp.route("/me", methods=["GET"])
@@ -75,16 +94,27 @@ def me() -> User:
 @idempotent(services.get_user_as)
 def create_user(fields: dict[str, Any]) -> User:
     """Create a user in the admin's own society."""
-    return services.create_user_as(
-        db.session,
-        current_app.extensions["rfl.passwords"],
-        current_actor(),
-        email=fields["email"],
-        name=fields["name"],
-        role=fields["role"],
-        password=fields["password"],
-        society_code=fields.get("society"),
+    actor = current_actor()
+    try:
+        user = services.create_user_as(
+            db.session,
+            current_app.extensions["rfl.passwords"],
+            actor,
+            email=fields["email"],
+            name=fields["name"],
+            role=fields["role"],
+            password=fields["password"],
+            society_code=fields.get("society"),
+        )
+    except PermissionDenied:
+        record(AuditEntry(action="user.create", outcome=Outcome.DENIED, actor=actor, object_type="user"))
+        raise
+    record(
+        AuditEntry(
+            action="user.create", actor=actor, object_type="user", object_id=str(user.id), fields=_USER_FIELDS
+        )
     )
+    return user
 
 
 @blp.route("/users", methods=["GET"])
@@ -130,6 +160,15 @@ def update_user(patch: dict[str, Any], user_id: uuid.UUID) -> tuple[User, int, d
         raise ValidationFailed(cast(dict[str, list[str]], error.messages)) from None
     changes = {name: value for name, value in patched.items() if getattr(user, name) != value}
     services.update_user_as(db.session, actor, user, changes)
+    record(
+        AuditEntry(
+            action="user.update",
+            actor=actor,
+            object_type="user",
+            object_id=str(user.id),
+            fields=tuple(changes),
+        )
+    )
     return _user_response(user)
 
 

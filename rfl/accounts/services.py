@@ -48,6 +48,7 @@ class Actor:
 class IssuedToken:
     token: str
     expires_at: datetime
+    actor: Actor
 
 
 # --- societies ------------------------------------------------------------------------------------
@@ -315,21 +316,24 @@ def issue_token(session: Session, user: User, *, now: datetime, ttl: timedelta) 
     record = ApiToken(user=user, token_hash=hash_token(token), expires_at=now + ttl)
     session.add(record)
     session.flush()
-    return IssuedToken(token=token, expires_at=record.expires_at)
+    return IssuedToken(token=token, expires_at=record.expires_at, actor=actor_of(user, token_id=record.id))
+
+
+def actor_of(user: User, *, token_id: uuid.UUID | None = None) -> Actor:
+    return Actor(
+        user_id=user.id,
+        society_id=user.society_id,
+        society_code=user.society.code,
+        role=user.role,
+        token_id=token_id,
+    )
 
 
 def authenticate_token(session: Session, token: str, *, now: datetime) -> Actor:
     record = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if record is None or record.revoked_at is not None or record.expires_at <= now or not record.user.active:
         raise AuthenticationRequired("The token is invalid, expired or revoked.")
-    user = record.user
-    return Actor(
-        user_id=user.id,
-        society_id=user.society_id,
-        society_code=user.society.code,
-        role=user.role,
-        token_id=record.id,
-    )
+    return actor_of(record.user, token_id=record.id)
 
 
 def revoke_token(session: Session, actor: Actor, *, now: datetime) -> None:

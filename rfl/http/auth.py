@@ -17,6 +17,8 @@ from flask_smorest import Blueprint
 
 from rfl.accounts.models import Role
 from rfl.accounts.services import Actor, authenticate_token
+from rfl.audit.recorder import record
+from rfl.audit.services import AuditEntry, Outcome
 from rfl.db import db
 from rfl.errors import AuthenticationRequired, PermissionDenied
 
@@ -53,12 +55,16 @@ def require_roles(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
             actor = _authenticate()
             if actor.role not in allowed:
                 log.warning(
-                    "access_denied",
-                    extra={
-                        "user_id": str(actor.user_id),
-                        "role": actor.role.value,
-                        "endpoint": request.endpoint,
-                    },
+                    "access_denied", extra={"user_id": str(actor.user_id), "endpoint": request.endpoint}
+                )
+                record(
+                    AuditEntry(
+                        action="access.denied",
+                        outcome=Outcome.DENIED,
+                        actor=actor,
+                        object_type="endpoint",
+                        object_id=request.endpoint,
+                    )
                 )
                 raise PermissionDenied("Your role may not perform this action.")
             g.actor = actor

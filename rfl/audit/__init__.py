@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: every read of personal data and every change."""

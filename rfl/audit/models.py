@@ -1,0 +1,53 @@
+"""Audit events (leaves of a Merkle tree, in one order) and signed checkpoints of that tree."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rfl.db import Base, UTCDateTime
+
+BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class AuditEvent(Base):
+    """One entry: who did what to which object, naming fields but never their values.
+
+    ``seq`` is the entry's index in the Merkle tree (0, 1, 2, ... without gaps); ``leaf_hash`` is the
+    RFC 6962 leaf hash of the entry's canonical form, so verification can recompute and compare it.
+    """
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
+    actor_society_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    object_type: Mapped[str | None] = mapped_column(sa.String(64))
+    object_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    fields: Mapped[list[str]] = mapped_column(sa.JSON)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    leaf_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent seq={self.seq} id={self.id}>"
+
+
+class AuditCheckpoint(Base):
+    """A signed tree head (C2SP tlog-checkpoint signed note) of the first ``tree_size`` entries."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    note: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<AuditCheckpoint tree_size={self.tree_size}>"

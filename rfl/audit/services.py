@@ -1,0 +1,255 @@
+"""Appending to, checkpointing and verifying the audit log.
+
+Order: entries are appended inside the transaction of the action they record, under a lock that
+serialises appenders (a PostgreSQL transaction-level advisory lock; SQLite transactions are already
+serialised, see ``rfl.db``). The next index is read under that lock, so concurrent requests can never
+give two entries the same index or leave a gap: the tree never forks, and an entry is in the tree
+exactly when its action committed. The primary key on ``seq`` backs this up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from privacy import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointSigner,
+    CheckpointVerifier,
+    ProofError,
+    canonical_entry,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    sign_checkpoint,
+    tree_root,
+    verify_checkpoint,
+    verify_consistency,
+)
+from rfl.accounts.services import Actor
+from rfl.audit.models import AuditCheckpoint, AuditEvent
+
+# An arbitrary constant naming the audit log's advisory lock on PostgreSQL.
+AUDIT_LOCK_KEY = 0x52464C_4155_4454
+# A checkpoint is signed automatically whenever the log crosses a multiple of this size.
+CHECKPOINT_INTERVAL = 256
+
+
+class Outcome:
+    OK = "ok"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What is to be logged; ids, action and field names only (never values)."""
+
+    action: str
+    outcome: str = Outcome.OK
+    actor: Actor | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    fields: tuple[str, ...] = field(default_factory=tuple)
+    request_id: str | None = None
+
+
+def canonical_form(event: AuditEvent) -> bytes:
+    """The bytes whose leaf hash enters the tree: every column but the hash itself."""
+    return canonical_entry(
+        {
+            "seq": event.seq,
+            "id": str(event.id),
+            "occurred_at": event.occurred_at.isoformat(),
+            "actor_user_id": _text(event.actor_user_id),
+            "actor_society_id": _text(event.actor_society_id),
+            "action": event.action,
+            "outcome": event.outcome,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "fields": list(event.fields),
+            "request_id": event.request_id,
+        }
+    )
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def append(
+    session: Session,
+    entries: Sequence[AuditEntry],
+    *,
+    now: datetime,
+    signer: CheckpointSigner | None = None,
+    origin: str = "",
+) -> list[AuditEvent]:
+    """Append ``entries`` in order within the session's transaction (they commit with it)."""
+    if not entries:
+        return []
+    _lock_log(session)
+    next_seq = _log_size(session)
+    events = []
+    for offset, entry in enumerate(entries):
+        event = AuditEvent(
+            seq=next_seq + offset,
+            id=uuid.uuid4(),
+            occurred_at=now,
+            actor_user_id=entry.actor.user_id if entry.actor else None,
+            actor_society_id=entry.actor.society_id if entry.actor else None,
+            action=entry.action,
+            outcome=entry.outcome,
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            fields=sorted(entry.fields),
+            request_id=entry.request_id,
+        )
+        event.leaf_hash = leaf_hash(canonical_form(event))
+        session.add(event)
+        events.append(event)
+    session.flush()
+    new_size = next_seq + len(entries)
+    if signer is not None and next_seq // CHECKPOINT_INTERVAL != new_size // CHECKPOINT_INTERVAL:
+        sign_current_checkpoint(session, signer, origin=origin, now=now)
+    return events
+
+
+def _lock_log(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+
+
+def _log_size(session: Session) -> int:
+    highest = session.scalar(sa.select(sa.func.max(AuditEvent.seq)))
+    return 0 if highest is None else highest + 1
+
+
+def leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
+    statement = sa.select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)
+    if size is not None:
+        statement = statement.where(AuditEvent.seq < size)
+    return list(session.scalars(statement))
+
+
+def sign_current_checkpoint(
+    session: Session, signer: CheckpointSigner, *, origin: str, now: datetime
+) -> AuditCheckpoint:
+    """Sign the current tree head, unless the latest checkpoint already covers it."""
+    _lock_log(session)
+    hashes = leaf_hashes(session)
+    latest = latest_checkpoint(session)
+    if latest is not None and latest.tree_size == len(hashes):
+        return latest
+    root = tree_root(hashes)
+    note = sign_checkpoint(Checkpoint(origin=origin, size=len(hashes), root=root), signer)
+    checkpoint = AuditCheckpoint(tree_size=len(hashes), root_hash=root, note=note, created_at=now)
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    return session.scalar(sa.select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
+
+
+# --- proofs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    seq: int
+    leaf_hash: bytes
+    proof: list[bytes]
+
+
+def inclusion_proofs_for_object(session: Session, object_id: str) -> tuple[int, bytes, list[InclusionProof]]:
+    """(tree size, root, an inclusion proof for each entry about ``object_id``)."""
+    hashes = leaf_hashes(session)
+    seqs = session.scalars(
+        sa.select(AuditEvent.seq).where(AuditEvent.object_id == object_id).order_by(AuditEvent.seq)
+    )
+    proofs = [InclusionProof(seq, hashes[seq], inclusion_proof(hashes, seq)) for seq in seqs]
+    return len(hashes), tree_root(hashes), proofs
+
+
+def consistency_from(session: Session, from_size: int) -> tuple[int, bytes, bytes, list[bytes]]:
+    """(current size, root at ``from_size``, current root, consistency proof)."""
+    hashes = leaf_hashes(session)
+    if not 0 < from_size <= len(hashes):
+        raise ValueError("from_size must be between 1 and the current tree size")
+    return len(hashes), tree_root(hashes, from_size), tree_root(hashes), consistency_proof(hashes, from_size)
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    ok: bool
+    size: int
+    root: bytes
+    problems: list[str]
+    checkpoint: AuditCheckpoint | None
+
+
+def verify_log(
+    session: Session, verifier: CheckpointVerifier, *, origin: str, against: str | None = None
+) -> Verification:
+    """Recompute every leaf and the root; check every stored checkpoint, and ``against`` if given.
+
+    ``problems`` names the first bad entry where one can be named, in the order checks found them.
+    """
+    events = list(session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq)))
+    problems = _entry_problems(events)
+    hashes = [leaf_hash(canonical_form(event)) for event in events]
+    checkpoints = list(session.scalars(sa.select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size)))
+    for stored in checkpoints:
+        problems.extend(_checkpoint_problems(stored.note, verifier, origin, hashes, "stored checkpoint"))
+    if against is not None:
+        problems.extend(_checkpoint_problems(against, verifier, origin, hashes, "exported checkpoint"))
+    return Verification(
+        ok=not problems,
+        size=len(hashes),
+        root=tree_root(hashes),
+        problems=problems,
+        checkpoint=checkpoints[-1] if checkpoints else None,
+    )
+
+
+def _entry_problems(events: Sequence[AuditEvent]) -> list[str]:
+    for index, event in enumerate(events):
+        if event.seq != index:
+            return [f"entry {index}: missing (the next present is {event.seq}); entries removed or reordered"]
+        if leaf_hash(canonical_form(event)) != event.leaf_hash:
+            return [f"entry {index} (id {event.id}): altered; its content no longer matches its leaf hash"]
+    return []
+
+
+def _checkpoint_problems(
+    note: str, verifier: CheckpointVerifier, origin: str, hashes: Sequence[bytes], label: str
+) -> list[str]:
+    try:
+        checkpoint = verify_checkpoint(note, verifier, origin=origin)
+    except CheckpointError:
+        return [f"{label}: signature or format invalid"]
+    if checkpoint.size > len(hashes):
+        return [f"{label} of size {checkpoint.size}: the log has only {len(hashes)} entries; entries removed"]
+    if checkpoint.size == 0:
+        return []
+    try:
+        proof = consistency_proof(hashes, checkpoint.size)
+        verify_consistency(checkpoint.size, len(hashes), proof, checkpoint.root, tree_root(hashes))
+    except ProofError:
+        # Only the checkpoint's root is known, so the damage is located to its range, not one entry.
+        return [
+            f"{label} of size {checkpoint.size}: the log does not extend it; entries before index "
+            f"{checkpoint.size} were altered, inserted, removed or reordered"
+        ]
+    return []
