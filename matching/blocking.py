@@ -1,0 +1,117 @@
+"""Blocking: several keys per record, united, each block bounded in size.
+
+A pair becomes a candidate when the two records share at least one key whose block is small enough.
+Common names (Mohammed) make huge blocks that are dropped; their combinations with a birth-year window,
+a second name or the father's name stay small and keep the pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from matching.records import Prepared, Vocabulary
+
+Ints = npt.NDArray[np.int64]
+DEFAULT_MAX_BLOCK = 3000  # pairs a single key may contribute (left count x right count)
+YEAR_WINDOW = 2  # a name+year key is emitted for each year of the birth interval widened by this
+MAX_YEARS = 12
+
+
+def record_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
+    """The blocking keys of one record (strings; equal strings put two records in one block)."""
+    toks = [vocab.tokens[t] for t in rec.names]
+    keys: list[str] = []
+    skels = [t.skeleton if len(t.skeleton) >= 2 else "=" + t.latin for t in toks]
+    years: Sequence[int] = ()
+    if rec.born is not None:
+        lo, hi = rec.born.year_lo - YEAR_WINDOW, rec.born.year_hi + YEAR_WINDOW
+        if hi - lo <= MAX_YEARS:
+            years = range(lo, hi + 1)
+    for tok, s in zip(toks, skels, strict=True):
+        keys.append("n|" + s)
+        keys.append("m|" + tok.phonetic)
+        keys.append("l|" + tok.latin[:4])
+        keys.extend(f"y|{s}|{y}" for y in years)
+    head = sorted(set(skels[:5]))
+    keys.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
+    if rec.father and skels:
+        f = vocab.tokens[rec.father[0]].skeleton
+        keys.extend(f"f|{s}|{f}" for s in skels[:3])
+    if rec.mother and skels:
+        mo = vocab.tokens[rec.mother[0]].skeleton
+        keys.extend(f"mo|{s}|{mo}" for s in skels[:3])
+    if rec.phone:
+        keys.append("ph|" + rec.phone)
+    if rec.document:
+        keys.append("doc|" + rec.document)
+    if rec.born is not None and rec.born.full:
+        keys.append(f"dob|{rec.born.year_lo}-{rec.born.month}-{rec.born.day}")
+    return keys
+
+
+@dataclass
+class BlockingStats:
+    keys: int
+    blocks_dropped: int
+    candidate_pairs: int
+
+
+def _key_ids(keysets: Iterable[list[str]], index: dict[str, int]) -> tuple[Ints, Ints]:
+    recs: list[int] = []
+    ids: list[int] = []
+    for r, keys in enumerate(keysets):
+        for k in set(keys):
+            i = index.get(k)
+            if i is None:
+                i = len(index)
+                index[k] = i
+            recs.append(r)
+            ids.append(i)
+    return np.asarray(ids, dtype=np.int64), np.asarray(recs, dtype=np.int64)
+
+
+def candidate_pairs(
+    left: Sequence[Prepared],
+    right: Sequence[Prepared] | None,
+    vocab: Vocabulary,
+    *,
+    max_block: int = DEFAULT_MAX_BLOCK,
+) -> tuple[Ints, Ints, BlockingStats]:
+    """Candidate pairs (left positions, right positions), sorted and unique.
+
+    With ``right=None`` (deduplication) the pairs are within ``left`` and each appears once (i < j).
+    """
+    index: dict[str, int] = {}
+    ka, ra = _key_ids((record_keys(r, vocab) for r in left), index)
+    if right is None:
+        kb, rb = ka, ra
+    else:
+        kb, rb = _key_ids((record_keys(r, vocab) for r in right), index)
+    n_keys = len(index)
+    count_a = np.bincount(ka, minlength=n_keys)
+    count_b = np.bincount(kb, minlength=n_keys)
+    size = count_a * count_b
+    keep = (size > 0) & (size <= max_block)
+    dropped = int((size > max_block).sum())
+    order_b = np.argsort(kb, kind="stable")
+    kb_sorted, rb_sorted = kb[order_b], rb[order_b]
+    sel = keep[ka]
+    ka_k, ra_k = ka[sel], ra[sel]
+    start = np.searchsorted(kb_sorted, ka_k, side="left")
+    cnt = count_b[ka_k]
+    total = int(cnt.sum())
+    li = np.repeat(ra_k, cnt)
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    ri = rb_sorted[np.repeat(start, cnt) + offsets]
+    if right is None:
+        lo, hi = np.minimum(li, ri), np.maximum(li, ri)
+        mask = lo != hi
+        li, ri = lo[mask], hi[mask]
+    n_right = np.int64(len(left) if right is None else len(right))
+    codes = np.unique(li * n_right + ri)
+    li, ri = codes // n_right, codes % n_right
+    return li, ri, BlockingStats(n_keys, dropped, len(li))

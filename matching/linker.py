@@ -1,0 +1,335 @@
+"""Batch linkage of two record sets (or deduplication of one): block, compare, fit, score, explain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from matching.blocking import DEFAULT_MAX_BLOCK, BlockingStats, candidate_pairs
+from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, Columns, compare
+from matching.errors import InputError, MatchingError
+from matching.model import Model, Session, probability
+from matching.records import Prepared, RecordTable, Vocabulary, prepare
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Progress = Callable[[str], None]
+CHUNK = 100_000
+RANDOM_PAIRS = 200_000
+_KIND = {0: "similar spelling", 1: "same", 2: "same consonants", 3: "sounds alike"}
+
+
+@dataclass(frozen=True)
+class TokenMatch:
+    left: str
+    right: str
+    similarity: float
+    how: str
+
+
+@dataclass(frozen=True)
+class FieldEvidence:
+    """What one comparison contributed: an officer reads ``field``, ``level`` and ``weight`` (bits)."""
+
+    field: str
+    level: str
+    weight: float
+    left: str = ""
+    right: str = ""
+    alignment: tuple[TokenMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    match_weight: float
+    match_probability: float
+    fields: tuple[FieldEvidence, ...]
+
+    def as_text(self) -> str:
+        lines = [f"match probability {self.match_probability:.3f} (weight {self.match_weight:+.1f} bits)"]
+        for f in self.fields:
+            line = f"  {f.field}: {f.level} ({f.weight:+.1f})"
+            if f.alignment:
+                line += "  " + ", ".join(f"{t.left} = {t.right} ({t.how})" for t in f.alignment)
+            elif f.left or f.right:
+                line += f"  {f.left!r} / {f.right!r}"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def _token_freq(vocab: Vocabulary, tokens: npt.NDArray[np.int32]) -> Floats:
+    freq = vocab.frequencies()
+    out = np.zeros(tokens.shape, dtype=np.float64)
+    ok = tokens >= 0
+    out[ok] = freq[tokens[ok]]
+    return out
+
+
+def tf_mean(vocab: Vocabulary) -> float:
+    """Expected frequency of the name two random people share: sum f^3 / sum f^2 over names."""
+    counts = np.asarray(vocab.skeleton_counts, dtype=np.float64)
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        return 0.0
+    f = counts / max(1.0, counts.sum() / 3.0)
+    return float((f**3).sum() / (f**2).sum())
+
+
+def compare_all(
+    vocab: Vocabulary, ca: Columns, cb: Columns, ia: Ints, ib: Ints
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int32]]:
+    """Levels and matched tokens (for TF) of all pairs, computed in chunks to bound memory."""
+    levels = np.empty((len(ia), len(COMPARISONS)), dtype=np.int8)
+    tokens = np.empty((len(ia), len(COMPARISONS)), dtype=np.int32)
+    for s in range(0, len(ia), CHUNK):
+        cmp = compare(vocab, ca, cb, ia[s : s + CHUNK], ib[s : s + CHUNK])
+        levels[s : s + CHUNK] = cmp.levels
+        tokens[s : s + CHUNK] = cmp.tf_tokens
+    return levels, tokens
+
+
+def weigh(
+    model: Model, vocab: Vocabulary, levels: npt.NDArray[np.int8], tokens: npt.NDArray[np.int32]
+) -> tuple[Floats, Floats]:
+    """Match weight (log2 Bayes factor, TF adjusted) and match probability of compared pairs."""
+    w = model.field_weights(levels) + model.tf_adjustments(levels, _token_freq(vocab, tokens))
+    weight = w.sum(axis=1)
+    return weight, probability(weight, model.prior)
+
+
+def explain_pair(model: Model, vocab: Vocabulary, a: Prepared, b: Prepared) -> Explanation:
+    """Per-field evidence for one pair of prepared records, with the token alignment of names."""
+    ca, cb = RecordTable._build([a]), RecordTable._build([b])
+    zero = np.zeros(1, dtype=np.int64)
+    cmp = compare(vocab, ca, cb, zero, zero)
+    fw = model.field_weights(cmp.levels)[0]
+    tf = model.tf_adjustments(cmp.levels, _token_freq(vocab, cmp.tf_tokens))[0]
+    toks = vocab.tokens
+    alignment = tuple(
+        TokenMatch(
+            toks[int(cmp.names.left[0, k])].original,
+            toks[int(cmp.names.right[0, k])].original,
+            round(float(cmp.names.sims[0, k]), 3),
+            _KIND[int(cmp.names.kinds[0, k])],
+        )
+        for k in range(cmp.names.sims.shape[1])
+        if cmp.names.sims[0, k] >= 0.85
+    )
+    raw_fields = {
+        "given_name": "given_name",
+        "birth_place": "birth_place",
+        "place": "place",
+        "address": "address",
+        "father_name": "father_name",
+        "mother_name": "mother_name",
+        "phone": "phone",
+        "document_id": "document_id",
+        "sex": "sex",
+        "nationality": "nationality",
+    }
+    fields = []
+    for c, comp in enumerate(COMPARISONS):
+        lvl = int(cmp.levels[0, c])
+        label = "missing" if lvl == MISSING else comp.levels[lvl]
+        if comp.name == "birth_date":
+            left = a.raw["birth_date"] or (f"age {a.raw['age']}" if a.raw["age"] else "")
+            right = b.raw["birth_date"] or (f"age {b.raw['age']}" if b.raw["age"] else "")
+        elif comp.name in ("other_names", "third_name"):
+            left = " ".join(x for x in (a.raw["given_name"], a.raw["family_name"]) if x) or a.raw["full_name"]
+            right = (
+                " ".join(x for x in (b.raw["given_name"], b.raw["family_name"]) if x) or b.raw["full_name"]
+            )
+        else:
+            key = raw_fields.get(comp.name, comp.name)
+            left, right = a.raw.get(key, ""), b.raw.get(key, "")
+        align = alignment if comp.name == "other_names" else ()
+        if comp.name == "given_name" and cmp.given_sim[0] >= 0:
+            ga, gb = (int(x[0]) for x in cmp.given_tokens)
+            if ga >= 0 and gb >= 0:
+                align = (
+                    TokenMatch(
+                        toks[ga].original, toks[gb].original, round(float(cmp.given_sim[0]), 3), "best match"
+                    ),
+                )
+        fields.append(FieldEvidence(comp.name, label, round(float(fw[c] + tf[c]), 2), left, right, align))
+    w = float(fw.sum() + tf.sum())
+    return Explanation(round(w, 2), float(probability(np.asarray([w]), model.prior)[0]), tuple(fields))
+
+
+@dataclass
+class Links:
+    """Scored candidate pairs of a batch linkage, best first within each left record."""
+
+    left_ids: list[str]
+    right_ids: list[str]
+    left_pos: Ints
+    right_pos: Ints
+    match_weight: Floats
+    match_probability: Floats
+    model: Model
+    blocking: BlockingStats
+    _left: Sequence[Prepared] = field(repr=False, default=())
+    _right: Sequence[Prepared] = field(repr=False, default=())
+    _vocab: Vocabulary | None = field(repr=False, default=None)
+
+    def __len__(self) -> int:
+        return len(self.left_pos)
+
+    def selected(self, threshold: float = 0.5, top_k: int | None = None) -> Ints:
+        """Indices of pairs with probability >= threshold, at most top_k per left record, ranked."""
+        keep = np.nonzero(self.match_probability >= threshold)[0]
+        order = np.lexsort((-self.match_weight[keep], self.left_pos[keep]))
+        keep = keep[order]
+        if top_k is not None and len(keep):
+            lp = self.left_pos[keep]
+            first = np.r_[0, np.nonzero(np.diff(lp))[0] + 1]
+            rank = np.arange(len(keep)) - np.repeat(first, np.diff(np.r_[first, len(keep)]))
+            keep = keep[rank < top_k]
+        return keep
+
+    def rows(
+        self, threshold: float = 0.5, top_k: int | None = None
+    ) -> Iterator[tuple[str, str, float, float]]:
+        for i in self.selected(threshold, top_k):
+            yield (
+                self.left_ids[self.left_pos[i]],
+                self.right_ids[self.right_pos[i]],
+                float(self.match_probability[i]),
+                float(self.match_weight[i]),
+            )
+
+    def explain(self, i: int) -> Explanation:
+        if self._vocab is None:
+            raise MatchingError("these links carry no records to explain")
+        return explain_pair(
+            self.model, self._vocab, self._left[self.left_pos[i]], self._right[self.right_pos[i]]
+        )
+
+
+def prepare_all(
+    records: Sequence[Mapping[str, Any]], vocab: Vocabulary, source: str = "records", first_row: int = 1
+) -> list[Prepared]:
+    """Prepare records, checking ids are unique; errors name the source, row and column."""
+    out: list[Prepared] = []
+    seen: set[str] = set()
+    for n, rec in enumerate(records):
+        try:
+            p = prepare(rec, vocab)
+        except InputError as exc:
+            raise InputError(exc.message, source=source, row=n + first_row, column=exc.column) from None
+        if p.id in seen:
+            raise InputError(f"duplicate id {p.id!r}", source=source, row=n + first_row, column="id")
+        seen.add(p.id)
+        out.append(p)
+    return out
+
+
+class Linker:
+    """Batch linkage with an unsupervised model (or a given one).
+
+    ``fit`` decides whether m and the prior are re-estimated by EM on the blocked pairs of this run;
+    u always comes from random pairs of the data unless a fitted model is given with ``fit=False``.
+    """
+
+    def __init__(
+        self,
+        model: Model | None = None,
+        *,
+        fit: bool = True,
+        max_block: int = DEFAULT_MAX_BLOCK,
+        random_pairs: int = RANDOM_PAIRS,
+        seed: int = 0,
+        progress: Progress | None = None,
+    ) -> None:
+        self.model = model if model is not None else Model()
+        self.fit = fit or model is None
+        self.max_block = max_block
+        self.random_pairs = random_pairs
+        self.seed = seed
+        self.progress = progress or (lambda _msg: None)
+        self.vocab = Vocabulary()
+
+    def link(
+        self,
+        left: Sequence[Mapping[str, Any]] | Sequence[Prepared],
+        right: Sequence[Mapping[str, Any]] | Sequence[Prepared],
+    ) -> Links:
+        a = self._prepared(left, "left")
+        b = self._prepared(right, "right")
+        return self._run(a, b)
+
+    def dedupe(self, records: Sequence[Mapping[str, Any]] | Sequence[Prepared]) -> Links:
+        return self._run(self._prepared(records, "input"), None)
+
+    def _prepared(
+        self, records: Sequence[Mapping[str, Any]] | Sequence[Prepared], source: str
+    ) -> list[Prepared]:
+        if records and isinstance(records[0], Prepared):
+            return [r for r in records if isinstance(r, Prepared)]
+        return prepare_all([r for r in records if not isinstance(r, Prepared)], self.vocab, source)
+
+    def _run(self, a: list[Prepared], b: list[Prepared] | None) -> Links:
+        vocab = self.vocab
+        ta = RecordTable(vocab, a)
+        tb = ta if b is None else RecordTable(vocab, b)
+        self.progress(f"blocking {len(a)} x {len(tb)} records")
+        ia, ib, stats = candidate_pairs(a, b, vocab, max_block=self.max_block)
+        self.progress(f"{stats.candidate_pairs} candidate pairs from {stats.keys} keys")
+        ca, cb = ta.columns(), tb.columns()
+        self.progress(f"comparing {len(ia)} pairs")
+        levels, tokens = compare_all(vocab, ca, cb, ia, ib)
+        if self.fit:
+            self._fit(ca, cb, len(ta), len(tb), levels, dedupe=b is None)
+        weight, prob = weigh(self.model, vocab, levels, tokens)
+        bb = a if b is None else b
+        return Links(ta.ids, tb.ids, ia, ib, weight, prob, self.model, stats, a, bb, vocab)
+
+    def _fit(
+        self, ca: Columns, cb: Columns, na: int, nb: int, blocked: npt.NDArray[np.int8], *, dedupe: bool
+    ) -> None:
+        rng = np.random.default_rng(self.seed)
+        n = min(self.random_pairs, na * nb)
+        ra = rng.integers(0, na, n)
+        rb = rng.integers(0, nb, n)
+        if dedupe:
+            keep = ra != rb
+            ra, rb = ra[keep], rb[keep]
+        self.progress(f"estimating u from {len(ra)} random pairs")
+        random_levels, _ = compare_all(self.vocab, ca, cb, ra, rb)
+        mean = tf_mean(self.vocab)
+        self.model.estimate_u(random_levels, [mean if c.tf else 0.0 for c in self.model.comparisons])
+        if len(blocked):
+            self.progress(f"estimating m by EM on {len(blocked)} candidate pairs")
+            prior = min(0.5, max(min(na, nb) / len(blocked), 1e-4))
+            names = [COMPARISON_NAMES.index(c) for c in ("given_name", "other_names", "third_name")]
+            born = COMPARISON_NAMES.index("birth_date")
+            everything = range(len(COMPARISON_NAMES))
+            others = [c for c in everything if c not in names]
+            sessions = [
+                # Same full birth date: the non-matches are random pairs; m of everything but the date.
+                Session(blocked[:, born] == 5, [c for c in everything if c != born]),
+                # Names agree: the non-matches are namesakes, so they get their own u; m of the date.
+                Session(
+                    (blocked[:, names[0]] >= 2) & (blocked[:, names[1]] >= 2), [born], others, True, True
+                ),
+            ]
+            self.model.fit_em(
+                blocked,
+                sessions=sessions,
+                prior=prior,
+                population=(na * (na - 1) // 2) if dedupe else na * nb,
+            )
+
+
+def link(left: Sequence[Mapping[str, Any]], right: Sequence[Mapping[str, Any]], **kwargs: Any) -> Links:
+    """Link two sets of records (plain mappings of the canonical fields) with an unsupervised model."""
+    return Linker(**kwargs).link(left, right)
+
+
+def dedupe(records: Sequence[Mapping[str, Any]], **kwargs: Any) -> Links:
+    """Find pairs of records in one set that are the same person."""
+    return Linker(**kwargs).dedupe(records)

@@ -1,0 +1,259 @@
+"""Fellegi-Sunter model: m and u probabilities per comparison level, prior, weights, probabilities.
+
+u (how often a level occurs between two different people) comes from random pairs; m (how often it
+occurs for the same person) from expectation-maximisation on blocked pairs, unsupervised; the prior
+(share of blocked pairs that match) from EM as well. Labelled pairs (an officer's confirmations and
+rejections) refine m and u afterwards. Missing fields weigh nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from matching.compare import COMPARISONS, MISSING, Comparison
+from matching.errors import MatchingError
+
+Levels = npt.NDArray[np.int8]
+Floats = npt.NDArray[np.float64]
+_EPS = 1e-6
+TF_CLIP = (-4.0, 4.0)  # bits a term-frequency adjustment may add or remove
+
+
+@dataclass
+class Session:
+    """One EM session: pairs selected by ``rows``; m estimated for ``active`` comparisons.
+
+    ``used`` comparisons (default: ``active``) enter the likelihood; ``free_u`` lets the session fit
+    its own u for non-matches that are not random pairs (e.g. namesakes among name-agreeing pairs), and
+    ``keep_u`` keeps that u for scoring: P(evidence | non-match) = P(names agree) * P(rest | names agree),
+    so fields that go with names (nationality, birth place, the father of a patronymic) are not counted
+    as if they were independent of them.
+    """
+
+    rows: npt.NDArray[np.bool_]
+    active: Sequence[int]
+    used: Sequence[int] | None = None
+    free_u: bool = False
+    keep_u: bool = False
+
+
+@dataclass
+class EMResult:
+    iterations: int
+    converged: bool
+    prior: float
+
+
+def _normalised(v: Floats) -> Floats:
+    v = np.maximum(v, _EPS)
+    return np.asarray(v / v.sum(), dtype=np.float64)
+
+
+def _default_m(n_levels: int) -> Floats:
+    """A starting point for EM: a match usually agrees at the highest level."""
+    base = np.geomspace(0.02, 1.0, n_levels)
+    base[-1] *= 4
+    return _normalised(base)
+
+
+@dataclass
+class Model:
+    """m and u per level of each comparison, and the prior probability that a candidate pair matches."""
+
+    comparisons: Sequence[Comparison] = COMPARISONS
+    m: list[Floats] = field(default_factory=list)
+    u: list[Floats] = field(default_factory=list)
+    prior: float = 0.01
+    tf_mean: list[float] = field(default_factory=list)  # mean matched-token frequency under u, per comparison
+    em: EMResult | None = None
+
+    def __post_init__(self) -> None:
+        if not self.m:
+            self.m = [_default_m(len(c.levels)) for c in self.comparisons]
+        if not self.u:
+            self.u = [_normalised(np.geomspace(1.0, 0.01, len(c.levels))) for c in self.comparisons]
+        if not self.tf_mean:
+            self.tf_mean = [0.0 for _ in self.comparisons]
+
+    # --- estimation -------------------------------------------------------------------------
+    def _counts(self, levels: Levels, weights: Floats | None = None) -> list[Floats]:
+        out = []
+        for c, comp in enumerate(self.comparisons):
+            col = levels[:, c]
+            present = col != MISSING
+            w = None if weights is None else weights[present]
+            out.append(np.bincount(col[present], weights=w, minlength=len(comp.levels)).astype(np.float64))
+        return out
+
+    def estimate_u(self, levels: Levels, tf_freq: Sequence[float] | None = None) -> None:
+        """u from the levels of random pairs (nearly all of which are non-matches)."""
+        if len(levels) == 0:
+            raise MatchingError("no random pairs to estimate u from")
+        self.u = [_normalised(c + 0.5) for c in self._counts(levels)]
+        if tf_freq is not None:
+            self.tf_mean = [float(x) for x in tf_freq]
+
+    def _em(
+        self,
+        levels: Levels,
+        active: Sequence[int],
+        lam: float,
+        *,
+        max_iter: int,
+        tol: float,
+        used: Sequence[int] | None = None,
+        free_u: bool = False,
+        keep_u: bool = False,
+    ) -> tuple[float, int, bool]:
+        """EM for m of the ``active`` comparisons and the prior.
+
+        Only the ``used`` comparisons (default: the active ones) enter the likelihood. With ``free_u``
+        the non-matches of this subset get their own u, put back afterwards unless ``keep_u``.
+        """
+        used = list(active) if used is None else list(used)
+        sub = np.full(levels.shape, MISSING, dtype=np.int8)
+        sub[:, used] = levels[:, used]
+        saved_u = self.u
+        converged = False
+        it = 0
+        for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+            post = self.posterior(sub, lam)
+            counts = self._counts(sub, post)
+            new_m = list(self.m)
+            for c in active:
+                new_m[c] = _normalised(counts[c] + 0.1)
+            if free_u:
+                u_counts = self._counts(sub, 1.0 - post)
+                self.u = [
+                    _normalised(u_counts[c] + 0.5) if c in used else self.u[c] for c in range(len(self.u))
+                ]
+            new_lam = float(np.clip(post.mean(), 1e-6, 0.5))
+            delta = max(float(np.abs(a - b).max()) for a, b in zip(new_m, self.m, strict=True))
+            delta = max(delta, abs(new_lam - lam))
+            self.m, lam = new_m, new_lam
+            if delta < tol:
+                converged = True
+                break
+        if free_u and not keep_u:
+            self.u = saved_u
+        return lam, it, converged
+
+    def fit_em(
+        self,
+        levels: Levels,
+        *,
+        sessions: Sequence[Session] = (),
+        max_iter: int = 100,
+        tol: float = 1e-5,
+        prior: float | None = None,
+        population: int | None = None,
+    ) -> EMResult:
+        """Estimate m and the prior by EM on the levels of blocked pairs, u fixed from random pairs.
+
+        Blocked pairs agree on names far more often than random ones, and EM left alone would call
+        every namesake a match. As Splink does, m is therefore estimated in sessions: each session
+        takes a subset of pairs (rows) selected by agreement on some comparisons and estimates m only
+        for the other comparisons (``active``), whose levels the selection did not condition on. A
+        final pass over all pairs estimates the prior with m held. ``population`` is the number of
+        pairs the blocks were drawn from, so the prior becomes the share of matches among all pairs,
+        which is what random-pair u calls for.
+        """
+        if len(levels) == 0:
+            raise MatchingError("no candidate pairs to estimate the model from")
+        lam = self.prior if prior is None else prior
+        iterations = 0
+        converged = True
+        for session in sessions or [Session(np.ones(len(levels), dtype=bool), range(len(self.comparisons)))]:
+            if session.rows.sum() < 20:
+                continue
+            _, it, ok = self._em(
+                levels[session.rows],
+                list(session.active),
+                lam,
+                max_iter=max_iter,
+                tol=tol,
+                used=session.used,
+                free_u=session.free_u,
+                keep_u=session.keep_u,
+            )
+            iterations += it
+            converged = converged and ok
+        lam, it, ok = self._em(levels, [], lam, max_iter=max_iter, tol=tol, used=range(len(self.comparisons)))
+        self.prior = lam * len(levels) / population if population else lam
+        self.em = EMResult(iterations + it, converged and ok, lam)
+        return self.em
+
+    def refine(
+        self, levels: Levels, is_match: Sequence[bool] | npt.NDArray[np.bool_], *, strength: float = 50.0
+    ) -> None:
+        """Refine m and u from labelled pairs (officers' confirmations and rejections).
+
+        The current estimates count as ``strength`` pseudo-observations, so a handful of labels nudges
+        the model and many labels dominate it.
+        """
+        labels = np.asarray(is_match, dtype=bool)
+        if len(labels) != len(levels):
+            raise MatchingError("one label per pair is needed")
+        for which, sel in (("m", labels), ("u", ~labels)):
+            if not sel.any():
+                continue
+            counts = self._counts(levels[sel])
+            current = self.m if which == "m" else self.u
+            updated = [_normalised(cnt + strength * cur) for cnt, cur in zip(counts, current, strict=True)]
+            if which == "m":
+                self.m = updated
+            else:
+                self.u = updated
+
+    # --- scoring ----------------------------------------------------------------------------
+    def level_weights(self) -> list[Floats]:
+        """log2(m/u) per level of each comparison (the Bayes factor of that level, in bits)."""
+        return [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
+
+    def field_weights(self, levels: Levels) -> Floats:
+        """[pairs, comparisons] weight of each comparison, 0 where missing."""
+        out = np.zeros(levels.shape, dtype=np.float64)
+        for c, w in enumerate(self.level_weights()):
+            col = levels[:, c]
+            present = col != MISSING
+            out[present, c] = w[col[present]]
+        return out
+
+    def tf_adjustments(self, levels: Levels, token_freq: Floats) -> Floats:
+        """Term-frequency adjustment in bits: agreeing on a rare name counts more than on a common one.
+
+        ``token_freq`` holds the frequency of the matched token per pair and comparison (0 where none).
+        """
+        out = np.zeros(levels.shape, dtype=np.float64)
+        for c, comp in enumerate(self.comparisons):
+            if not comp.tf or self.tf_mean[c] <= 0:
+                continue
+            top = len(comp.levels) - 1
+            agree = (levels[:, c] >= top - 1) & (token_freq[:, c] > 0)
+            adj = np.log2(self.tf_mean[c] / np.maximum(token_freq[agree, c], _EPS))
+            out[agree, c] = np.clip(adj, *TF_CLIP)
+        return out
+
+    def posterior(self, levels: Levels, prior: float | None = None) -> Floats:
+        lam = self.prior if prior is None else prior
+        w = self.field_weights(levels).sum(axis=1)
+        return probability(w, lam)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "prior": self.prior,
+            "comparisons": [
+                {"name": c.name, "levels": list(c.levels), "m": self.m[i].tolist(), "u": self.u[i].tolist()}
+                for i, c in enumerate(self.comparisons)
+            ],
+        }
+
+
+def probability(weight: Floats, prior: float) -> Floats:
+    """Match probability from the evidence's log2 Bayes factor and the prior."""
+    logit = weight + np.log2(prior / (1.0 - prior))
+    return np.asarray(1.0 / (1.0 + np.exp2(-np.clip(logit, -60, 60))), dtype=np.float64)

@@ -1,0 +1,377 @@
+"""Name and text normalisation across scripts.
+
+Every name becomes a list of :class:`Token`: the token as written (Unicode-normalised, in its own
+script) and comparable Latin forms derived from it. Transliteration itself is anyascii's; the rules
+here only cover what it leaves inconsistent between the ways the same name is written on a migration
+route (Arabic particles and compounds, abbreviations, Somali and Cyrillic conventions, Ge'ez
+compound names), and each rule has a test in ``tests/matching/test_normalise.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jellyfish
+from anyascii import anyascii
+
+# --- Arabic script -----------------------------------------------------------------------------
+_ARABIC_RANGE = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_ETHIOPIC_RANGE = re.compile(r"[\u1200-\u139f\u2d80-\u2ddf]")
+_CYRILLIC_RANGE = re.compile(r"[\u0400-\u04ff]")
+_HARAKAT = re.compile(r"[\u064b-\u065f\u0670\u06d6-\u06ed]")
+_ARABIC_FOLD = str.maketrans(
+    {
+        "\u0640": None,  # tatweel
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ة": "ه",
+        "ى": "ي",
+        "ی": "ي",  # Persian yeh
+        "ک": "ك",  # Persian kaf
+        "ۀ": "ه",
+        "ؤ": "و",
+        "ئ": "ي",
+    }
+)
+_ARABIC_DROP = {"بن", "ابن", "بنت"}  # patronymic links: X bin Y bin Z lists names, it does not add one
+_ARABIC_JOIN_NEXT = {"عبد", "ابو", "ام"}  # the first word of a compound name
+
+
+def _normalise_arabic_tokens(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    join = ""
+    for i, raw in enumerate(tokens):
+        tok = _HARAKAT.sub("", raw.translate(_ARABIC_FOLD))
+        if not tok:
+            continue
+        if tok in _ARABIC_DROP and i > 0:
+            continue
+        if tok in _ARABIC_JOIN_NEXT and i + 1 < len(tokens):
+            join += tok
+            continue
+        if join:
+            out.append(join + tok)
+            join = ""
+            continue
+        if tok.startswith("ال") and len(tok) >= 4:
+            tok = tok[2:]
+        out.append(tok)
+    if join:
+        out.append(join)
+    return out
+
+
+# --- Latin forms -------------------------------------------------------------------------------
+_ABBREVIATIONS = {
+    "md": "mohammed",
+    "mhd": "mohammed",
+    "mohd": "mohammed",
+    "muhd": "mohammed",
+    "moh": "mohammed",
+    "mohd.": "mohammed",
+    "mohamad": "mohammed",
+}
+_PARTICLES = {"al", "el", "ul", "ad", "as", "ar", "an", "at", "ash", "az", "ed", "es", "er", "en", "et"}
+_PATRONYMIC_LINKS = {"bin", "ibn", "bint", "ben", "binti", "wad", "walad", "ould", "oglu"}
+_JOIN_NEXT = {
+    "abu",
+    "abou",
+    "abo",
+    "umm",
+    "um",
+    "om",
+    "abd",
+    "abdel",
+    "abdul",
+    "abdal",
+    "abdol",
+    "abdil",
+    # Ge'ez compound names are written both joined and apart: Gebre Medhin / Gebremedhin
+    "gebre",
+    "ghebre",
+    "gebra",
+    "wolde",
+    "welde",
+    "walda",
+    "habte",
+    "tekle",
+    "haile",
+    "tesfa",
+    "kidane",
+    "zere",
+}
+_ABD_PREFIX = re.compile(r"^abd(?:el|al|ul|ol|il|e|u|a|ur|ar|er|as|us|ush|ash|ud|ad|an|un|en)?(?=[a-z]{3})")
+_ATTACHED_ARTICLE = re.compile(r"^(?:al|el)(?=[bcdfghjklmnpqrstvwxz][a-z]{3})")
+# Name equivalents across languages that no spelling rule recovers (Yusuf / Joseph). Kept short.
+_EQUIVALENTS = {
+    "joseph": "yusuf",
+    "josef": "yusuf",
+    "yousef": "yusuf",
+    "youssef": "yusuf",
+    "yosef": "yusuf",
+    "abraham": "ibrahim",
+    "moses": "musa",
+    "jesus": "isa",
+    "solomon": "suleiman",
+    "sulayman": "suleiman",
+    "david": "dawit",
+    "dawud": "dawit",
+    "daoud": "dawit",
+    "michael": "mikael",
+    "mikhail": "mikael",
+    "mykhailo": "mikael",
+    "mary": "maryam",
+    "mariam": "maryam",
+    "miriam": "maryam",
+    "alexander": "oleksandr",
+    "aleksandr": "oleksandr",
+    "alexandr": "oleksandr",
+    "olexandr": "oleksandr",
+    "aleksei": "oleksii",
+    "alexei": "oleksii",
+    "alexey": "oleksii",
+    "sergei": "serhii",
+    "sergey": "serhii",
+    "nikolai": "mykola",
+    "nikolay": "mykola",
+    "vladimir": "volodymyr",
+    "dmitri": "dmytro",
+    "dmitry": "dmytro",
+    "pyotr": "petro",
+    "peter": "petro",
+    "pavel": "pavlo",
+    "paul": "pavlo",
+    "elena": "olena",
+    "yelena": "olena",
+    "helena": "olena",
+    "galina": "halyna",
+    "tatiana": "tetiana",
+    "tatyana": "tetiana",
+    "natalia": "nataliia",
+    "natalya": "nataliia",
+    "anna": "hanna",
+    "andrei": "andrii",
+    "andrey": "andrii",
+    "yuri": "yurii",
+    "yury": "yurii",
+    "irina": "iryna",
+    "grigory": "hryhorii",
+    "georgy": "heorhii",
+}
+# Cyrillic transliteration conventions: Vitaliy / Vitalii / Vitaly, Lyubov / Liubov.
+_CYRILLIC_ENDINGS = re.compile(r"(?:iy|yy|yi|ij|ii)$")
+_CYRILLIC_IOTATED = re.compile(r"(?<=[bcdfghklmnprstvz])i(?=[aou])")
+
+
+def _latin_canonical(tok: str) -> str:
+    """The comparable Latin form of one lower-case ASCII token."""
+    tok = _ABBREVIATIONS.get(tok, tok)
+    tok = _ABD_PREFIX.sub("abdul", tok)
+    tok = _ATTACHED_ARTICLE.sub("", tok)
+    tok = _CYRILLIC_ENDINGS.sub("i", tok) if len(tok) > 4 else tok
+    tok = _CYRILLIC_IOTATED.sub("y", tok)
+    return _EQUIVALENTS.get(tok, tok)
+
+
+def _latin_tokens(text: str) -> list[str]:
+    ascii_text = anyascii(text).lower()
+    ascii_text = re.sub(r"[`'’ʿʾ]", "", ascii_text)  # ayn, hamza, apostrophes (Dar'ya)
+    words = [w for w in re.split(r"[^a-z]+", ascii_text.replace("mohd.", "mohd ")) if w]
+    out: list[str] = []
+    join = ""
+    for i, w in enumerate(words):
+        if w in _PARTICLES and i + 1 < len(words):
+            continue
+        if w in _PATRONYMIC_LINKS and 0 < i < len(words) - 1:
+            continue
+        if w in _JOIN_NEXT and i + 1 < len(words) and words[i + 1] not in _PATRONYMIC_LINKS:
+            join += "abdul" if w.startswith("abd") else w
+            continue
+        out.append(join + w)
+        join = ""
+    if join:
+        out.append(join)
+    return out
+
+
+# --- keys --------------------------------------------------------------------------------------
+_SKELETON_DIGRAPHS = [
+    ("ks", "h"),  # x of Aleksandr and Alexander end up with Somali x (= kh)
+    ("kh", "h"),
+    ("ch", "h"),
+    ("x", "h"),  # Khalid / Chaled / Haled, Somali Xasan = Hasan
+    ("sh", "s"),
+    ("th", "t"),
+    ("dh", "d"),
+    ("gh", "k"),
+    ("ph", "f"),
+    ("zh", "j"),
+    ("ck", "k"),
+    ("q", "k"),
+    ("g", "k"),  # Abdulqader / Abdulgader / Abdul Kadir
+    ("c", ""),  # Somali c is ayn: Ciise = Isse, Caasha = Aisha
+    ("v", "f"),
+    ("p", "b"),
+    ("z", "s"),
+]
+_VOWELS = re.compile(r"[aeiouyw]")
+
+
+def skeleton(latin: str) -> str:
+    """Transliteration-aware consonant skeleton: Mohammed, Muhammad, Mhd and محمد all give 'mhmd'."""
+    s = latin
+    if len(s) >= 5 and s[:2] in ("al", "el"):
+        s = s[2:]
+    # a final h after a vowel or from Arabic ta marbuta is silent: Fatimah / Fatima / fatmh
+    if s.endswith("h") and len(s) > 2 and s[-2] not in "kcsgdtz":
+        s = s[:-1]
+    for a, b in _SKELETON_DIGRAPHS:
+        s = s.replace(a, b)
+    s = _VOWELS.sub("", s)
+    return re.sub(r"(.)\1+", r"\1", s)
+
+
+def phonetic(latin: str) -> str:
+    """A phonetic key of the Latin form (metaphone), for spellings that sound alike."""
+    return str(jellyfish.metaphone(latin)) if latin else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One name token: as written (normalised, original script) and its comparable forms."""
+
+    original: str
+    latin: str
+    skeleton: str
+    phonetic: str
+    script: str
+
+
+def script_of(text: str) -> str:
+    if _ARABIC_RANGE.search(text):
+        return "arabic"
+    if _ETHIOPIC_RANGE.search(text):
+        return "ethiopic"
+    if _CYRILLIC_RANGE.search(text):
+        return "cyrillic"
+    return "latin"
+
+
+def clean(text: str) -> str:
+    """NFKC, case folding and collapsed white space."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+@lru_cache(maxsize=200_000)
+def name_tokens(text: str) -> tuple[Token, ...]:
+    """Tokens of one name as written, in order, with particles and patronymic links removed."""
+    text = clean(text)
+    if not text:
+        return ()
+    script = script_of(text)
+    tokens: list[Token] = []
+    if script == "arabic":
+        for word in _normalise_arabic_tokens(re.split(r"[\s\-_.,/]+", text)):
+            for latin in _latin_tokens(word):
+                tokens.append(_token(word, _latin_canonical(latin), script))
+    else:
+        for latin in _latin_tokens(text):
+            canon = _latin_canonical(latin)
+            tokens.append(_token(latin if script == "latin" else canon, canon, script))
+    return tuple(tokens)
+
+
+def _token(original: str, latin: str, script: str) -> Token:
+    return Token(
+        original=original, latin=latin, skeleton=skeleton(latin), phonetic=phonetic(latin), script=script
+    )
+
+
+@lru_cache(maxsize=100_000)
+def plain(text: str) -> str:
+    """A plain comparable form of free text (places, addresses): transliterated, lower case."""
+    return " ".join(re.split(r"[^a-z0-9]+", anyascii(clean(text)).lower())).strip()
+
+
+_COUNTRIES = {
+    "afghanistan": "AF",
+    "syria": "SY",
+    "syrian arab republic": "SY",
+    "iraq": "IQ",
+    "eritrea": "ER",
+    "somalia": "SO",
+    "sudan": "SD",
+    "south sudan": "SS",
+    "libya": "LY",
+    "ukraine": "UA",
+    "russia": "RU",
+    "russian federation": "RU",
+    "ethiopia": "ET",
+    "pakistan": "PK",
+    "iran": "IR",
+    "yemen": "YE",
+    "palestine": "PS",
+    "egypt": "EG",
+    "nigeria": "NG",
+    "mali": "ML",
+    "guinea": "GN",
+    "bangladesh": "BD",
+    "morocco": "MA",
+    "tunisia": "TN",
+    "algeria": "DZ",
+    "lebanon": "LB",
+    "jordan": "JO",
+    "turkey": "TR",
+    "turkiye": "TR",
+    "chad": "TD",
+    "gambia": "GM",
+    "senegal": "SN",
+    "ivory coast": "CI",
+    "cote d ivoire": "CI",
+    "cameroon": "CM",
+    "congo": "CG",
+    "dr congo": "CD",
+    "myanmar": "MM",
+    "belarus": "BY",
+    "georgia": "GE",
+    "armenia": "AM",
+    "kurdistan": "IQ",
+    "stateless": "XX",
+    "سوريا": "SY",
+    "العراق": "IQ",
+    "افغانستان": "AF",
+    "السودان": "SD",
+    "ليبيا": "LY",
+    "الصومال": "SO",
+}
+
+
+def country(text: str) -> str:
+    """ISO 3166-1 alpha-2 code for a code or a country name as a registration wrote it."""
+    t = clean(text)
+    if not t:
+        return ""
+    if len(t) == 2 and t.isascii() and t.isalpha():
+        return t.upper()
+    if t in _COUNTRIES:
+        return _COUNTRIES[t]
+    return _COUNTRIES.get(plain(t), t.upper())
+
+
+def digits(text: str) -> str:
+    return re.sub(r"\D+", "", text)
+
+
+def phone_key(text: str) -> str:
+    """Last eight digits: the same number written with and without country code or trunk zero."""
+    d = digits(text)
+    return d[-8:] if len(d) >= 6 else ""
+
+
+def document_key(text: str) -> str:
+    return re.sub(r"[^0-9A-Z]+", "", anyascii(text).upper())

@@ -1,0 +1,255 @@
+"""Records: validation of the canonical fields and their columnar, prepared form.
+
+A record is a plain mapping of the canonical fields (see ``FIELDS``). :class:`RecordTable` holds many
+prepared records column-wise (numpy arrays of token ids, year intervals, codes) so that comparisons
+run over arrays of candidate pairs rather than pair by pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from matching.dates import BirthDate, birth_date
+from matching.errors import InputError
+from matching.normalise import Token, country, document_key, name_tokens, phone_key, plain
+
+FIELDS = (
+    "id",
+    "given_name",
+    "family_name",
+    "full_name",
+    "alternate_names",
+    "sex",
+    "birth_date",
+    "age",
+    "record_date",
+    "birth_place",
+    "nationality",
+    "father_name",
+    "mother_name",
+    "place",
+    "address",
+    "phone",
+    "document_id",
+)
+NAME_SLOTS = 10  # tokens kept per person's name bag (given, family, full, alternates, in that order)
+PARENT_SLOTS = 4
+
+IntArray = npt.NDArray[np.int32]
+TokenArrays = tuple[IntArray, IntArray, IntArray, npt.NDArray[np.object_], IntArray, IntArray]
+
+
+def _text(record: Mapping[str, Any], key: str) -> str:
+    value = record.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "|".join(str(v) for v in value if v)
+    return str(value)
+
+
+class Vocabulary:
+    """Distinct name tokens, shared by the tables being compared, with their comparable forms."""
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+        self._index: dict[str, int] = {}
+        self._key_index: dict[str, int] = {}
+        self._skel: list[int] = []
+        self._phon: list[int] = []
+        self._latin: list[int] = []
+        self.skeleton_counts: list[int] = []  # records whose name bag holds a token with this skeleton
+        self._arrays: TokenArrays | None = None
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def _key(self, kind: str, value: str) -> int:
+        k = kind + ":" + value
+        i = self._key_index.get(k)
+        if i is None:
+            i = len(self._key_index)
+            self._key_index[k] = i
+        return i
+
+    def add(self, token: Token) -> int:
+        i = self._index.get(token.original)
+        if i is None:
+            i = len(self.tokens)
+            self._index[token.original] = i
+            self.tokens.append(token)
+            skel = self._key("s", token.skeleton if len(token.skeleton) >= 2 else "=" + token.latin)
+            self._skel.append(skel)
+            self._phon.append(self._key("p", token.phonetic))
+            self._latin.append(self._key("l", token.latin))
+            while len(self.skeleton_counts) <= skel:
+                self.skeleton_counts.append(0)
+            self._arrays = None
+        return i
+
+    def count(self, token_ids: Iterable[int]) -> None:
+        for s in {self._skel[t] for t in token_ids}:
+            self.skeleton_counts[s] += 1
+        self._arrays = None
+
+    def arrays(self) -> TokenArrays:
+        """skeleton ids, phonetic ids, latin ids, latin strings, skeleton lengths, Latin-script flags."""
+        if self._arrays is None:
+            latin = np.empty(len(self.tokens), dtype=object)
+            latin[:] = [t.latin for t in self.tokens]
+            self._arrays = (
+                np.asarray(self._skel, dtype=np.int32),
+                np.asarray(self._phon, dtype=np.int32),
+                np.asarray(self._latin, dtype=np.int32),
+                latin,
+                np.asarray([len(t.skeleton) for t in self.tokens], dtype=np.int32),
+                np.asarray([t.script == "latin" for t in self.tokens], dtype=np.int32),
+            )
+        return self._arrays
+
+    def frequencies(self) -> npt.NDArray[np.float64]:
+        """Share of records holding each token's skeleton, per token (term frequency for TF adjustment)."""
+        skel = self.arrays()[0]
+        counts = np.asarray(self.skeleton_counts, dtype=np.float64)
+        total = max(1.0, float(counts.sum()) / 3.0)  # about three name tokens per record
+        return np.maximum(counts[skel], 1.0) / total
+
+
+@dataclass
+class Prepared:
+    """One record in comparable form."""
+
+    id: str
+    names: list[int]
+    given: int
+    father: list[int]
+    mother: list[int]
+    born: BirthDate | None
+    sex: int
+    nationality: str
+    birth_place: str
+    place: str
+    address: str
+    phone: str
+    document: str
+    raw: dict[str, str] = field(repr=False)
+
+
+def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
+    """Validate one record and derive its comparable form; raises :class:`InputError`."""
+    rid = _text(record, "id").strip()
+    if not rid:
+        raise InputError("missing id", column="id")
+    raw = {k: _text(record, k) for k in FIELDS}
+    given_tokens = list(name_tokens(raw["given_name"]))
+    bag: list[int] = []
+    for text in (raw["given_name"], raw["family_name"], raw["full_name"], *raw["alternate_names"].split("|")):
+        for tok in name_tokens(text):
+            t = vocab.add(tok)
+            if t not in bag:
+                bag.append(t)
+    if given_tokens:
+        given = vocab.add(given_tokens[0])
+    elif bag:
+        given = bag[0]
+    else:
+        given = -1
+    father = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["father_name"])))
+    mother = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["mother_name"])))
+    try:
+        born = birth_date(raw["birth_date"], raw["age"], raw["record_date"])
+    except InputError as exc:
+        raise InputError(exc.message, column=exc.column) from None
+    sex_text = raw["sex"].strip().upper()
+    if sex_text not in ("", "F", "M", "U"):
+        raise InputError(f"sex must be F, M, U or empty, not {raw['sex']!r}", column="sex")
+    return Prepared(
+        id=rid,
+        names=bag[:NAME_SLOTS],
+        given=given,
+        father=father[:PARENT_SLOTS],
+        mother=mother[:PARENT_SLOTS],
+        born=born,
+        sex={"F": 1, "M": 2}.get(sex_text, 0),
+        nationality=country(raw["nationality"]),
+        birth_place=plain(raw["birth_place"]),
+        place=plain(raw["place"]),
+        address=plain(raw["address"]),
+        phone=phone_key(raw["phone"]),
+        document=document_key(raw["document_id"]),
+        raw=raw,
+    )
+
+
+def _pad(rows: Sequence[Sequence[int]], width: int) -> IntArray:
+    out = np.full((len(rows), width), -1, dtype=np.int32)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+def _strings(values: Sequence[str]) -> npt.NDArray[np.object_]:
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
+class RecordTable:
+    """Prepared records, column-wise. Built once for batch linkage, or grown record by record."""
+
+    def __init__(self, vocab: Vocabulary, records: Sequence[Prepared] = ()) -> None:
+        self.vocab = vocab
+        self.records: list[Prepared] = []
+        self._columns: dict[str, npt.NDArray[Any]] | None = None
+        self.extend(records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def extend(self, records: Iterable[Prepared]) -> None:
+        for r in records:
+            self.vocab.count(r.names)
+            self.records.append(r)
+        self._columns = None
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.records]
+
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        if self._columns is None:
+            self._columns = self._build(self.records)
+        return self._columns
+
+    def columns_for(self, positions: Sequence[int]) -> dict[str, npt.NDArray[Any]]:
+        """Columns of a few records only (incremental queries), without building the whole table."""
+        return self._build([self.records[i] for i in positions])
+
+    @staticmethod
+    def _build(records: Sequence[Prepared]) -> dict[str, npt.NDArray[Any]]:
+        def born(attr: str, missing: int) -> npt.NDArray[np.int32]:
+            return np.asarray([getattr(r.born, attr) if r.born else missing for r in records], dtype=np.int32)
+
+        return {
+            "names": _pad([r.names for r in records], NAME_SLOTS),
+            "n_names": np.asarray([len(r.names) for r in records], dtype=np.int32),
+            "given": np.asarray([r.given for r in records], dtype=np.int32),
+            "father": _pad([r.father for r in records], PARENT_SLOTS),
+            "mother": _pad([r.mother for r in records], PARENT_SLOTS),
+            "year_lo": born("year_lo", -1),
+            "year_hi": born("year_hi", -1),
+            "month": born("month", 0),
+            "day": born("day", 0),
+            "sex": np.asarray([r.sex for r in records], dtype=np.int8),
+            "nationality": _strings([r.nationality for r in records]),
+            "birth_place": _strings([r.birth_place for r in records]),
+            "place": _strings([r.place for r in records]),
+            "address": _strings([r.address for r in records]),
+            "phone": _strings([r.phone for r in records]),
+            "document": _strings([r.document for r in records]),
+        }

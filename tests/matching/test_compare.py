@@ -1,0 +1,153 @@
+"""Comparisons: levels of each field for hand-made pairs."""
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, STRONG, WEAK, compare, token_similarity
+from matching.records import RecordTable, Vocabulary, prepare
+
+
+def levels(a: dict[str, Any], b: dict[str, Any]) -> dict[str, str]:
+    """Level label of every comparison for one pair."""
+    vocab = Vocabulary()
+    pa, pb = prepare({"id": "a", **a}, vocab), prepare({"id": "b", **b}, vocab)
+    zero = np.zeros(1, dtype=np.int64)
+    got = compare(vocab, RecordTable._build([pa]), RecordTable._build([pb]), zero, zero).levels[0]
+    return {c.name: ("missing" if got[i] == MISSING else c.levels[got[i]]) for i, c in enumerate(COMPARISONS)}
+
+
+def sim(a: str, b: str) -> float:
+    vocab = Vocabulary()
+    from matching.normalise import name_tokens
+
+    ta, tb = vocab.add(name_tokens(a)[0]), vocab.add(name_tokens(b)[0])
+    s, _ = token_similarity(vocab, np.asarray([ta]), np.asarray([tb]))
+    return float(s[0])
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("محمد", "Mohammed"),
+        ("Youssef", "Yusuf"),
+        ("Khalid", "Chaled"),
+        ("Tesfaye", "Tesfai"),
+        ("يوسف", "Yousef"),
+    ],
+)
+def test_spellings_of_one_name_are_strongly_similar(a: str, b: str) -> None:
+    assert sim(a, b) >= STRONG
+
+
+@pytest.mark.parametrize(("a", "b"), [("Ahmad", "Olga"), ("Rawan", "Sami"), ("محمد", "Ali")])
+def test_different_names_are_not(a: str, b: str) -> None:
+    assert sim(a, b) < WEAK
+
+
+def test_same_token_is_exact() -> None:
+    assert sim("Rawan", "rawan") == 1.0
+
+
+def test_swapped_name_order_costs_nothing() -> None:
+    got = levels(
+        {"given_name": "Rawan", "family_name": "Haddad"}, {"given_name": "Haddad", "family_name": "Rawan"}
+    )
+    assert got["given_name"] == "exact"
+    assert got["other_names"] == "exact"
+
+
+def test_missing_family_name_is_missing_not_disagreement() -> None:
+    got = levels({"given_name": "Ahmad", "family_name": "Rizai"}, {"given_name": "Ahmad"})
+    assert got["given_name"] == "exact"
+    assert got["other_names"] == "missing"
+
+
+def test_extra_patronymic_still_aligns() -> None:
+    got = levels({"full_name": "Osman Siddig Mohammed"}, {"given_name": "Osman", "family_name": "Mohammed"})
+    assert got["given_name"] == "exact"
+    assert got["other_names"] == "exact"
+    assert got["third_name"] == "missing"
+
+
+def test_sibling_differs_on_given_name() -> None:
+    got = levels(
+        {"given_name": "Rawan", "family_name": "Haddad"}, {"given_name": "Sami", "family_name": "Haddad"}
+    )
+    assert got["given_name"] == "disagree"
+    assert got["other_names"] in ("disagree", "weak fuzzy")
+
+
+def test_given_name_must_meet_a_name_on_both_sides() -> None:
+    # the sought person's given name is the other's family name (a sibling's child, a namesake)
+    got = levels(
+        {"given_name": "Dawit", "family_name": "Fisseha"},
+        {"given_name": "Selemun", "family_name": "Dawit Fisseha"},
+    )
+    assert got["given_name"] == "disagree"
+
+
+def test_alternate_names_join_the_bag() -> None:
+    got = levels(
+        {"given_name": "روان", "family_name": "عطار", "alternate_names": "Rawan Attar"},
+        {"given_name": "Rawan", "family_name": "Attar"},
+    )
+    assert got["given_name"] in ("exact", "strong fuzzy")  # روان itself meets Rawan by its consonants
+    assert got["other_names"] == "exact"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "label"),
+    [
+        ("1990-05-04", "1990-05-04", "exact"),
+        ("1990-05-04", "1990-04-05", "day and month swapped or one typo"),
+        ("1990-05-04", "1990-05-14", "day and month swapped or one typo"),
+        ("1990-05-04", "1990", "same year"),
+        ("1990-05-04", "1990-01-01", "same year"),
+        ("1990", "1991", "within a year"),
+        ("1990", "1993", "within 3 years"),
+        ("1990", "2001", "far apart"),
+        ("1990", "", "missing"),
+    ],
+)
+def test_birth_date_levels(a: str, b: str, label: str) -> None:
+    assert levels({"birth_date": a}, {"birth_date": b})["birth_date"] == label
+
+
+def test_age_range_overlapping_a_year_is_within_a_year() -> None:
+    got = levels({"age": "30-35", "record_date": "2020-06-01"}, {"birth_date": "1987"})
+    assert got["birth_date"] == "within a year"
+
+
+def test_sex_nationality_phone_document() -> None:
+    got = levels(
+        {"sex": "M", "nationality": "AF", "phone": "+93 75 801 0556", "document_id": "P123456"},
+        {"sex": "U", "nationality": "Afghanistan", "phone": "0758010556", "document_id": "P123457"},
+    )
+    assert got["sex"] == "missing"
+    assert got["nationality"] == "agree"
+    assert got["phone"] == "agree"
+    assert got["document_id"] == "similar"
+    assert levels({"sex": "M"}, {"sex": "F"})["sex"] == "disagree"
+
+
+def test_parents_names_across_scripts() -> None:
+    got = levels(
+        {"father_name": "Ahmad Salim", "mother_name": "Huda"},
+        {"father_name": "أحمد سالم", "mother_name": "Samira"},
+    )
+    assert got["father_name"] == "two names agree"
+    assert got["mother_name"] == "disagree"
+
+
+def test_places_fuzzy() -> None:
+    got = levels(
+        {"birth_place": "Kandahar", "place": "Lesvos"}, {"birth_place": "Qandahar", "place": "Calais"}
+    )
+    assert got["birth_place"] == "fuzzy"
+    assert got["place"] == "disagree"
+
+
+def test_every_comparison_is_listed_once() -> None:
+    assert len(set(COMPARISON_NAMES)) == len(COMPARISONS)

@@ -1,0 +1,91 @@
+"""Batch linkage end to end on hand-made records, and the explanation an officer reads."""
+
+import pytest
+
+from matching import InputError, Linker, MatchingError, dedupe, link
+
+from .conftest import TRUTH
+
+
+def test_link_ranks_the_true_sighting_first(left: list[dict[str, str]], right: list[dict[str, str]]) -> None:
+    links = link(left, right)
+    best: dict[str, str] = {}
+    for lid, rid, _p, _w in links.rows(threshold=0.0, top_k=1):
+        best[lid] = rid
+    for lid, rid in TRUTH:
+        assert best[lid] == rid
+
+
+def test_top_k_and_threshold(left: list[dict[str, str]], right: list[dict[str, str]]) -> None:
+    links = link(left, right)
+    rows = list(links.rows(threshold=0.0, top_k=1))
+    assert len({r[0] for r in rows}) == len(rows)
+    assert all(p >= 0.9 for _l, _r, p, _w in links.rows(threshold=0.9))
+
+
+def test_probabilities_and_weights_agree_in_order(
+    left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    links = link(left, right)
+    order_w = sorted(range(len(links)), key=lambda i: links.match_weight[i])
+    probs = [links.match_probability[i] for i in order_w]
+    assert probs == sorted(probs)
+
+
+def test_explanation_lists_every_field_with_level_and_weight(
+    left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    links = link(left, right)
+    i = next(
+        i
+        for i in range(len(links))
+        if (links.left_ids[links.left_pos[i]], links.right_ids[links.right_pos[i]]) == ("L1", "R1")
+    )
+    exp = links.explain(i)
+    fields = {f.field: f for f in exp.fields}
+    assert fields["birth_date"].level == "day and month swapped or one typo"
+    assert fields["birth_date"].left == "1990-05-04"
+    assert fields["sex"].weight > 0
+    given = fields["given_name"]
+    assert given.alignment[0].left == "mohammed"
+    assert given.alignment[0].right == "محمد"
+    names = fields["other_names"].alignment
+    assert ("khatib", "خطيب") in {(t.left, t.right) for t in names}
+    assert exp.match_weight == pytest.approx(sum(f.weight for f in exp.fields), abs=0.05)
+    assert exp.match_probability == pytest.approx(links.match_probability[i], abs=1e-3)
+    assert "given_name" in exp.as_text()
+
+
+def test_sibling_scores_below_the_person(left: list[dict[str, str]], right: list[dict[str, str]]) -> None:
+    # L6 Rawan Haddad's brother R6 Sami shares family name and both parents
+    links = link(left, right)
+    scores = {
+        (links.left_ids[a], links.right_ids[b]): w
+        for a, b, w in zip(links.left_pos, links.right_pos, links.match_weight, strict=True)
+    }
+    assert scores[("L6", "R6")] < min(scores[t] for t in TRUTH)
+
+
+def test_dedupe_finds_the_duplicate(left: list[dict[str, str]]) -> None:
+    dup = dict(left[0], id="L1-again", given_name="Muhammad")
+    links = dedupe([*left, dup])
+    top = max(range(len(links)), key=lambda i: links.match_weight[i])
+    assert {links.left_ids[links.left_pos[top]], links.right_ids[links.right_pos[top]]} == {"L1", "L1-again"}
+
+
+def test_bad_records_raise_input_error_with_row_and_column(left: list[dict[str, str]]) -> None:
+    left[2]["birth_date"] = "1990-02-30"
+    with pytest.raises(InputError) as err:
+        Linker().link(left, [])
+    assert (err.value.row, err.value.column) == (3, "birth_date")
+    assert isinstance(err.value, MatchingError)
+
+
+def test_duplicate_ids_raise(left: list[dict[str, str]]) -> None:
+    with pytest.raises(InputError, match="duplicate id"):
+        link(left, [left[0], left[0]])
+
+
+def test_records_without_candidates_link_to_nothing() -> None:
+    links = link([{"id": "a", "given_name": "Rawan"}], [{"id": "b", "given_name": "Olga"}])
+    assert list(links.rows(threshold=0.0)) == []

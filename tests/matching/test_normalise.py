@@ -1,0 +1,148 @@
+"""Normalisation rules: each rule added beyond anyascii has a test here."""
+
+import pytest
+
+from matching.normalise import clean, country, document_key, name_tokens, phone_key, plain, skeleton
+
+
+def latin(text: str) -> list[str]:
+    return [t.latin for t in name_tokens(text)]
+
+
+def skeletons(text: str) -> list[str]:
+    return [t.skeleton for t in name_tokens(text)]
+
+
+def test_nfkc_and_case_folding() -> None:
+    assert clean("  ＭＯＨＡＭＭＥＤ\u00a0Ali ") == "mohammed ali"
+
+
+def test_original_script_is_kept_beside_the_latin_form() -> None:
+    (tok,) = name_tokens("يوسف")
+    assert tok.original == "يوسف"
+    assert tok.script == "arabic"
+    assert tok.latin == "ywsf"
+
+
+def test_arabic_harakat_tatweel_and_alif_forms_are_folded() -> None:
+    assert name_tokens("مُحَمَّـد")[0].original == "محمد"
+    assert name_tokens("إبراهيم")[0].original == name_tokens("ابراهيم")[0].original
+
+
+def test_arabic_ta_marbuta_and_alif_maqsura() -> None:
+    assert name_tokens("فاطمة")[0].original == "فاطمه"
+    assert name_tokens("مصطفى")[0].original == "مصطفي"
+
+
+def test_arabic_article_is_dropped_in_arabic_script() -> None:
+    assert name_tokens("الخطيب")[0].original == "خطيب"
+
+
+@pytest.mark.parametrize(
+    "written", ["Abd al-Rahman", "Abdulrahman", "Abdel Rahman", "Abd-el-Rahman", "Abdul Rahman"]
+)
+def test_abd_compounds_become_one_token(written: str) -> None:
+    assert latin(written) == ["abdulrahman"]
+
+
+def test_abd_compound_in_arabic_script_has_the_same_skeleton() -> None:
+    assert skeletons("عبد الرحمن") == skeletons("Abdulrahman") == ["bdlrhmn"]
+
+
+def test_abu_and_umm_join_the_next_name() -> None:
+    assert latin("Abu Bakr") == ["abubakr"]
+    assert latin("Umm Kulthum") == ["ummkulthum"]
+
+
+def test_particles_al_el_are_dropped_when_separate() -> None:
+    assert latin("Al-Khatib") == latin("al Khatib") == latin("El Khatib") == ["khatib"]
+
+
+def test_attached_article_before_a_consonant_is_dropped() -> None:
+    assert latin("Alkhatib") == ["khatib"]
+    assert latin("Alisher") == ["alisher"]  # a vowel follows: not an article
+
+
+def test_patronymic_links_are_dropped() -> None:
+    assert latin("Mohammed bin Salman bin Abdulaziz") == ["mohammed", "salman", "abdulaziz"]
+    assert latin("Fatima bint Ali") == ["fatima", "ali"]
+
+
+@pytest.mark.parametrize("abbrev", ["Md.", "Mohd", "Mhd", "Md"])
+def test_abbreviations_of_mohammed(abbrev: str) -> None:
+    assert latin(abbrev + " Ali")[0] == "mohammed"
+
+
+@pytest.mark.parametrize("spelling", ["Mohammed", "Muhammad", "Mohamed", "Mohamad", "Mhd", "محمد", "Maxamed"])
+def test_skeleton_of_mohammed(spelling: str) -> None:
+    assert skeletons(spelling) == ["mhmd"]
+
+
+def test_somali_x_is_h_and_c_is_ayn() -> None:
+    assert skeleton("xasan") == skeleton("hasan")
+    assert skeleton("ciise") == skeleton("isse")
+    assert skeleton("caasha") == skeleton("aisha")
+
+
+def test_khalid_chaled_haled_share_a_skeleton() -> None:
+    assert skeleton("khalid") == skeleton("chaled") == skeleton("haled")
+
+
+def test_final_silent_h() -> None:
+    assert skeleton("fatimah") == skeleton("fatima") == skeletons("فاطمة")[0]
+
+
+def test_qaf_variants() -> None:
+    assert skeletons("Abdulqader") == skeletons("Abdul Kadir") == skeletons("Abdulgader")
+
+
+def test_cyrillic_is_transliterated_and_apostrophes_dropped() -> None:
+    assert latin("Дарья") == ["darya"]
+    assert name_tokens("Олександр")[0].script == "cyrillic"
+
+
+def test_cyrillic_endings_and_iotated_vowels() -> None:
+    assert latin("Vitaliy") == latin("Vitalii") == ["vitali"]
+    assert latin("Liubov") == latin("Lyubov")
+
+
+def test_cyrillic_name_equivalents() -> None:
+    assert latin("Aleksandr") == latin("Alexander") == latin("Oleksandr") == ["oleksandr"]
+    assert latin("Irina") == latin("Iryna")
+
+
+def test_cross_language_equivalents() -> None:
+    assert latin("Joseph") == latin("Youssef") == ["yusuf"]
+
+
+def test_geez_is_transliterated() -> None:
+    assert latin("ሙሴ ተስፋይ ኪዳነ") == ["muse", "tesfay", "kidane"]
+
+
+def test_geez_compound_names_join() -> None:
+    assert latin("Gebre Medhin") == latin("Gebremedhin") == ["gebremedhin"]
+
+
+def test_tigrinya_ending_variants_share_a_skeleton() -> None:
+    assert skeleton("tesfaye") == skeleton("tesfai") == skeleton("tesfay")
+
+
+def test_empty_name_has_no_tokens() -> None:
+    assert name_tokens("") == ()
+    assert name_tokens(" - ") == ()
+
+
+def test_country_names_and_codes() -> None:
+    assert country("Afghanistan") == country("af") == "AF"
+    assert country("Syria") == "SY"
+    assert country("") == ""
+
+
+def test_phone_and_document_keys() -> None:
+    assert phone_key("+218 93 526 3771") == phone_key("00218935263771") == phone_key("0935263771")
+    assert phone_key("12") == ""
+    assert document_key("p-771 626 39") == "P77162639"
+
+
+def test_plain_text() -> None:
+    assert plain("Przemyśl, Poland") == "przemysl poland"
