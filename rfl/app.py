@@ -14,6 +14,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from privacy import KeyCache
 from rfl.accounts import blueprint as accounts_blueprint
 from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
@@ -27,6 +28,7 @@ from rfl.http.logging import configure_logging, init_request_logging
 from rfl.http.schemas import ProblemSchema
 from rfl.instance import prepare_instance
 from rfl.keys import ReloadingKeyProvider, load_signer
+from rfl.records import blueprint as records_blueprint
 from rfl.settings import Environment, Settings
 
 API_VERSION = "1.0.0"
@@ -66,7 +68,12 @@ def create_app(
 
     api = RflApi(app, spec_kwargs={"info": {"description": "Restoring Family Links case management API."}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blueprint in (health_blueprint.blp, accounts_blueprint.blp, audit_blueprint.blp):
+    for blueprint in (
+        health_blueprint.blp,
+        accounts_blueprint.blp,
+        records_blueprint.blp,
+        audit_blueprint.blp,
+    ):
         api.register_blueprint(blueprint)
     _mark_api_docs_public(app)
     _serve_swagger_ui_assets(app)
@@ -93,6 +100,7 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
 
 def _init_services(app: Flask, settings: Settings, sleep: Callable[[float], None]) -> None:
     app.extensions["rfl.keys"] = ReloadingKeyProvider(settings.key_file)
+    app.extensions["rfl.key_cache"] = KeyCache()
     app.extensions["rfl.audit_signer"] = load_signer(settings.audit_signing_key_file)
     passwords = Passwords(settings.password_hashing)
     app.extensions["rfl.passwords"] = passwords

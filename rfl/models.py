@@ -4,14 +4,20 @@ from rfl.accounts.models import ApiToken, LoginFailure, Society, User
 from rfl.audit.models import AuditCheckpoint, AuditEvent
 from rfl.db import Base
 from rfl.http.idempotency import IdempotencyRecord
+from rfl.records.models import BlindIndexEntry, DataKey, RecordEdit, Sighting, TracingRequest
 
 __all__ = [
     "ApiToken",
     "AuditCheckpoint",
     "AuditEvent",
     "Base",
+    "BlindIndexEntry",
+    "DataKey",
     "IdempotencyRecord",
     "LoginFailure",
+    "RecordEdit",
+    "Sighting",
     "Society",
+    "TracingRequest",
     "User",
 ]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import ParamSpec, Protocol, TypeVar
+from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, hmac
@@ -30,12 +30,7 @@ MAX_KEY_LENGTH = 255
 P = ParamSpec("P")
 
 
-class HasId(Protocol):
-    @property
-    def id(self) -> uuid.UUID: ...
-
-
-R = TypeVar("R", bound=HasId)
+R = TypeVar("R")
 
 
 class IdempotencyRecord(IdMixin, Base):
@@ -73,12 +68,21 @@ def idempotent(
             if previous is not None:
                 return load(session, actor, previous)
             created = view(*args, **kwargs)
-            _remember_result(session, actor, key, created.id)
+            _remember_result(session, actor, key, _created_id(created))
             return created
 
         return wrapper
 
     return decorator
+
+
+def _created_id(created: object) -> uuid.UUID:
+    """The id of what a view created: a mapped object, or a representation mapping with an ``id``."""
+    if isinstance(created, tuple):
+        created = created[0]
+    if isinstance(created, Mapping):
+        return uuid.UUID(str(created["id"]))
+    return uuid.UUID(str(getattr(created, "id")))  # noqa: B009 (any object with an id)
 
 
 def _validate_key(key: str) -> None:

@@ -1,0 +1,1 @@
+"""Tracing requests and sightings: encrypted records, blind indexes, name search."""

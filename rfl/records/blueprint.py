@@ -1,0 +1,163 @@
+"""Routes of tracing requests and sightings (the same conventions for both record types)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app, request
+from flask_smorest import Blueprint
+
+from rfl.accounts.models import Role
+from rfl.accounts.services import Actor
+from rfl.audit.recorder import record as audit
+from rfl.db import db
+from rfl.errors import ValidationFailed
+from rfl.http.auth import current_actor, require_roles
+from rfl.http.conditional import etag_for, require_if_match
+from rfl.http.idempotency import idempotent
+from rfl.http.pagination import Page
+from rfl.records import services
+from rfl.records.models import RecordMixin
+from rfl.records.schemas import (
+    RecordListQuerySchema,
+    RecordPageSchema,
+    SearchResultSchema,
+    SearchSchema,
+    SightingInputSchema,
+    SightingSchema,
+    TracingRequestInputSchema,
+    TracingRequestSchema,
+)
+from rfl.records.services import RecordType, RecordView
+
+blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Tracing requests and sightings")
+
+RECORD_USERS = (Role.CASEWORKER, Role.TRACING_OFFICER)
+Representation = tuple[dict[str, Any], int, dict[str, str]]
+
+
+def _crypto(session: Any) -> services.Crypto:
+    app = current_app
+    return services.Crypto(
+        app.extensions["rfl.keys"], app.extensions["rfl.key_cache"], session, app.extensions["rfl.clock"]
+    )
+
+
+def _now() -> Any:
+    return current_app.extensions["rfl.clock"]()
+
+
+def _representation(view: RecordView, status: int = 200) -> Representation:
+    record = view.record
+    body = {key: value for key, value in view.document.items() if key not in ("status", "legal_basis")}
+    body.update(
+        id=record.id,
+        status=record.status.value,
+        society=view.society_code,
+        legal_basis=record.legal_basis.value,
+        minor=record.minor,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+    return body, status, {"ETag": etag_for(record.id, record.version)}
+
+
+class MergePatchSchema(ma.Schema):
+    """A JSON merge patch (RFC 7396) of the record's document; the result is validated as a whole."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+
+def _register(
+    kind: RecordType, path: str, input_schema: type[ma.Schema], output_schema: type[ma.Schema]
+) -> None:
+    name = kind.name
+
+    def load_for_replay(session: Any, actor: Actor, record_id: uuid.UUID) -> Representation:
+        view = services.read_record(session, _crypto(session), actor, kind, record_id, audit=audit)
+        return _representation(view, 201)
+
+    @blp.route(f"/{path}", methods=["POST"], endpoint=f"create_{name}")
+    @require_roles(*RECORD_USERS)
+    @blp.arguments(input_schema)
+    @blp.response(201, output_schema)
+    @idempotent(load_for_replay)
+    def create(document: dict[str, Any]) -> Representation:
+        session = db.session
+        view = services.create_record(
+            session, _crypto(session), current_actor(), kind, document, now=_now(), audit=audit
+        )
+        return _representation(view, 201)
+
+    @blp.route(f"/{path}/<uuid:record_id>", methods=["GET"], endpoint=f"get_{name}")
+    @require_roles(*RECORD_USERS)
+    @blp.response(200, output_schema)
+    def read(record_id: uuid.UUID) -> Representation:
+        session = db.session
+        return _representation(
+            services.read_record(session, _crypto(session), current_actor(), kind, record_id, audit=audit)
+        )
+
+    @blp.route(f"/{path}/<uuid:record_id>", methods=["PATCH"], endpoint=f"update_{name}")
+    @require_roles(*RECORD_USERS)
+    @blp.arguments(MergePatchSchema, content_type="application/merge-patch+json")
+    @blp.response(200, output_schema)
+    def update(patch: dict[str, Any], record_id: uuid.UUID) -> Representation:
+        session, actor = db.session, current_actor()
+        crypto = _crypto(session)
+        current = services.read_record(session, crypto, actor, kind, record_id, audit=audit)
+        require_if_match(request, etag_for(current.record.id, current.record.version))
+
+        def validate(document: Any) -> dict[str, Any]:
+            try:
+                loaded: dict[str, Any] = input_schema().load(document)
+            except ma.ValidationError as error:
+                raise ValidationFailed(error.messages_dict) from None
+            return loaded
+
+        view = services.update_record(
+            session, crypto, actor, kind, current, patch=patch, validate=validate, now=_now(), audit=audit
+        )
+        return _representation(view)
+
+    @blp.route(f"/{path}", methods=["GET"], endpoint=f"list_{name}")
+    @require_roles(*RECORD_USERS)
+    @blp.arguments(RecordListQuerySchema, location="query")
+    @blp.response(200, RecordPageSchema)
+    def listing(query: dict[str, Any]) -> dict[str, Any]:
+        actor = current_actor()
+        page: Page[RecordMixin] = services.list_records(
+            db.session, actor, kind, status=query["status"], limit=query["limit"], cursor=query["cursor"]
+        )
+        items = [_summary(item, actor) for item in page.items]
+        return {"items": items, "next_cursor": page.next_cursor}
+
+    @blp.route(f"/{path}/search", methods=["POST"], endpoint=f"search_{name}")
+    @require_roles(*RECORD_USERS)
+    @blp.arguments(SearchSchema)
+    @blp.response(200, SearchResultSchema)
+    def search(body: dict[str, Any]) -> dict[str, Any]:
+        session = db.session
+        hits = services.search_records(
+            session, _crypto(session), current_actor(), kind, body["q"], limit=body["limit"], audit=audit
+        )
+        return {"items": hits}
+
+
+def _summary(record: RecordMixin, actor: Actor) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "status": record.status.value,
+        "society": actor.society_code,
+        "legal_basis": record.legal_basis.value,
+        "minor": record.minor,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
+
+
+_register(services.TRACING_REQUESTS, "tracing-requests", TracingRequestInputSchema, TracingRequestSchema)
+_register(services.SIGHTINGS, "sightings", SightingInputSchema, SightingSchema)

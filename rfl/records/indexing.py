@@ -1,0 +1,92 @@
+"""Blind-index terms of a person's names, so the database can find candidates without plaintext.
+
+Terms come from the matching library's normalisation (transliteration, particles, case folding) so that
+Mohammed, Muhammad and محمد meet: a Latin token and its consonant skeleton per name token, and the
+skeleton with a five-year birth band (a compound, never the band alone) for blocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from matching import name_tokens
+from privacy import BlindIndexer, BlindIndexError, BlindIndexSpec, BlindIndexValue, plan_index_bits, year_band
+from rfl.records.schemas import parse_partial_date
+
+# Sized for a million index rows: each truncated value stands for several terms (CipherSweet rule).
+EXPECTED_INDEX_ROWS = 1_000_000
+INDEX_BITS = plan_index_bits(EXPECTED_INDEX_ROWS).bits
+INDEX_VERSION = 1
+NAME_TOKEN = "name_token"  # noqa: S105 (an index name, not a secret)
+NAME_SKELETON = "name_skeleton"
+NAME_BIRTH_BAND = "name_birth_band"
+SEARCH_INDEXES = (NAME_TOKEN, NAME_SKELETON)
+
+
+def spec(name: str, key_version: int) -> BlindIndexSpec:
+    return BlindIndexSpec(name=name, version=INDEX_VERSION, bits=INDEX_BITS, key_version=key_version)
+
+
+def name_terms(names: Iterable[str]) -> dict[str, set[str]]:
+    """Search terms of some names: Latin tokens and consonant skeletons of two letters or more."""
+    terms: dict[str, set[str]] = {NAME_TOKEN: set(), NAME_SKELETON: set()}
+    for name in names:
+        for token in name_tokens(name):
+            if len(token.latin) >= 2:
+                terms[NAME_TOKEN].add(token.latin)
+            if len(token.skeleton) >= 2:
+                terms[NAME_SKELETON].add(token.skeleton)
+    return terms
+
+
+def person_names(person: Mapping[str, Any]) -> list[str]:
+    names = [person.get(field) for field in ("given_name", "family_name", "full_name")]
+    return [name for name in [*names, *(person.get("alternate_names") or [])] if name]
+
+
+def birth_year(person: Mapping[str, Any], record_date: date) -> int | None:
+    if person.get("birth_date"):
+        return parse_partial_date(person["birth_date"])[0]
+    age = person.get("age")
+    if isinstance(age, int):
+        return record_date.year - age
+    if isinstance(age, str) and "-" in age:
+        low, high = (int(part) for part in age.split("-"))
+        return record_date.year - (low + high) // 2
+    return None
+
+
+def person_index_values(
+    indexer: BlindIndexer, key_version: int, person: Mapping[str, Any], record_date: date
+) -> list[BlindIndexValue]:
+    terms = name_terms(person_names(person))
+    year = birth_year(person, record_date)
+    compound: set[tuple[str, str]] = set()
+    if year is not None:
+        compound = {(skeleton, year_band(year)) for skeleton in terms[NAME_SKELETON]}
+    values: list[BlindIndexValue] = []
+    for index_name, index_terms in terms.items():
+        values.extend(_values(indexer, spec(index_name, key_version), index_terms))
+    values.extend(_values(indexer, spec(NAME_BIRTH_BAND, key_version), compound))
+    return values
+
+
+def query_index_values(indexer: BlindIndexer, key_version: int, query: str) -> list[BlindIndexValue]:
+    values: list[BlindIndexValue] = []
+    for index_name, index_terms in name_terms([query]).items():
+        values.extend(_values(indexer, spec(index_name, key_version), index_terms))
+    return values
+
+
+def _values(
+    indexer: BlindIndexer, index: BlindIndexSpec, terms: Iterable[str | tuple[str, str]]
+) -> list[BlindIndexValue]:
+    values = []
+    for term in terms:
+        try:
+            values.append(indexer.value(index, term))
+        except BlindIndexError:  # a term too weak to index on its own is left out, never stored
+            continue
+    return values

@@ -1,0 +1,112 @@
+"""The privacy engine's key store (``privacy.KeyStore``) on the application database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from privacy import WrappedDek
+from rfl.records.models import DataKey
+
+
+def _wrapped(row: DataKey) -> WrappedDek:
+    return WrappedDek(
+        ring_id=row.ring_id,
+        subject_id=row.subject_id,
+        dek_version=row.dek_version,
+        kek_version=row.kek_version,
+        wrapped=row.wrapped,
+        created_at=row.created_at,
+        destroyed_at=row.destroyed_at,
+    )
+
+
+class DatabaseKeyStore:
+    """Each call runs in the given session, so key changes commit with the records they belong to."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def store(self, record: WrappedDek, *, replaces: WrappedDek | None = None) -> bool:
+        if replaces is None:
+            if self._row(record.ring_id, record.subject_id, record.dek_version) is not None:
+                return False
+            self._session.add(
+                DataKey(
+                    ring_id=record.ring_id,
+                    subject_id=record.subject_id,
+                    dek_version=record.dek_version,
+                    kek_version=record.kek_version,
+                    wrapped=record.wrapped,
+                    created_at=record.created_at,
+                    destroyed_at=record.destroyed_at,
+                )
+            )
+            self._session.flush()
+            return True
+        # Compare-and-set: only if the row is still exactly what the caller read.
+        result = self._session.execute(
+            sa.update(DataKey)
+            .where(
+                DataKey.ring_id == replaces.ring_id,
+                DataKey.subject_id == replaces.subject_id,
+                DataKey.dek_version == replaces.dek_version,
+                DataKey.kek_version == replaces.kek_version,
+                DataKey.wrapped == replaces.wrapped,
+                DataKey.destroyed_at.is_(None),
+            )
+            .values(kek_version=record.kek_version, wrapped=record.wrapped)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def load(self, ring_id: str, subject_id: str, dek_version: int | None = None) -> WrappedDek | None:
+        if dek_version is not None:
+            row = self._row(ring_id, subject_id, dek_version)
+        else:
+            row = self._session.scalar(
+                sa.select(DataKey)
+                .where(DataKey.ring_id == ring_id, DataKey.subject_id == subject_id)
+                .order_by(DataKey.dek_version.desc())
+                .limit(1)
+            )
+        return None if row is None else _wrapped(row)
+
+    def mark_destroyed(
+        self, ring_id: str, subject_id: str, at: datetime, *, dek_version: int | None = None
+    ) -> Sequence[WrappedDek]:
+        statement = sa.select(DataKey).where(
+            DataKey.ring_id == ring_id, DataKey.subject_id == subject_id, DataKey.destroyed_at.is_(None)
+        )
+        if dek_version is not None:
+            statement = statement.where(DataKey.dek_version == dek_version)
+        rows = list(self._session.scalars(statement.with_for_update()))
+        before = [_wrapped(row) for row in rows]
+        for row in rows:
+            row.wrapped = b""
+            row.destroyed_at = at
+        self._session.flush()
+        return before
+
+    def list_by_kek_version(
+        self, ring_id: str, kek_version: int, *, after: tuple[str, int] | None = None, limit: int = 1000
+    ) -> Sequence[WrappedDek]:
+        statement = sa.select(DataKey).where(
+            DataKey.ring_id == ring_id, DataKey.kek_version == kek_version, DataKey.destroyed_at.is_(None)
+        )
+        if after is not None:
+            subject_id, dek_version = after
+            statement = statement.where(
+                sa.or_(
+                    DataKey.subject_id > subject_id,
+                    sa.and_(DataKey.subject_id == subject_id, DataKey.dek_version > dek_version),
+                )
+            )
+        rows = self._session.scalars(statement.order_by(DataKey.subject_id, DataKey.dek_version).limit(limit))
+        return [_wrapped(row) for row in rows]
+
+    def _row(self, ring_id: str, subject_id: str, dek_version: int) -> DataKey | None:
+        return self._session.get(DataKey, (ring_id, subject_id, dek_version))

@@ -1,0 +1,166 @@
+"""Tracing requests and sightings, their data keys, blind-index rows and edit history.
+
+Personal data lives only in the ``Ciphertext`` columns (see ``rfl.records.fields``); the plaintext
+columns are ids, owning society, status, legal basis, the flags the rules need, and timestamps.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from rfl.accounts.models import _enum_column
+from rfl.db import Base, CreatedAt, IdMixin, UpdatedAt, UTCDateTime
+
+Ciphertext = Annotated[bytes | None, mapped_column(sa.LargeBinary)]
+
+
+class RecordStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class LegalBasis(StrEnum):
+    VITAL_INTEREST = "vital_interest"
+    CONSENT = "consent"
+    PUBLIC_INTEREST = "public_interest"
+    LEGITIMATE_INTEREST = "legitimate_interest"
+
+
+class RecordMixin(IdMixin):
+    society_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("societies.id"), index=True)
+    created_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    status: Mapped[RecordStatus] = mapped_column(_enum_column(RecordStatus, "record_status"), index=True)
+    legal_basis: Mapped[LegalBasis] = mapped_column(_enum_column(LegalBasis, "legal_basis"))
+    flagged_minor: Mapped[bool] = mapped_column(default=False)
+    # Rule 3: true when any reading of the birth date or age could make the person a minor.
+    minor: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 (SQLAlchemy's declared_attr protocol)
+        # Optimistic concurrency: an UPDATE names the version it read, so a stale write fails (412).
+        return {"version_id_col": cls.version}
+
+
+class TracingRequest(RecordMixin, Base):
+    __tablename__ = "tracing_requests"
+
+    sought_subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    enquirer_subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+
+    sought_given_name: Mapped[Ciphertext]
+    sought_family_name: Mapped[Ciphertext]
+    sought_full_name: Mapped[Ciphertext]
+    sought_alternate_names: Mapped[Ciphertext]
+    sought_sex: Mapped[Ciphertext]
+    sought_birth_date: Mapped[Ciphertext]
+    sought_age: Mapped[Ciphertext]
+    sought_birth_place: Mapped[Ciphertext]
+    sought_nationality: Mapped[Ciphertext]
+    sought_father_name: Mapped[Ciphertext]
+    sought_mother_name: Mapped[Ciphertext]
+    sought_languages: Mapped[Ciphertext]
+    sought_distinguishing_marks: Mapped[Ciphertext]
+    sought_document_id: Mapped[Ciphertext]
+    sought_phone: Mapped[Ciphertext]
+    enquirer_full_name: Mapped[Ciphertext]
+    enquirer_relationship: Mapped[Ciphertext]
+    enquirer_phone: Mapped[Ciphertext]
+    enquirer_email: Mapped[Ciphertext]
+    enquirer_address: Mapped[Ciphertext]
+    enquirer_shares_identity_with_sought_person: Mapped[Ciphertext]
+    separation_date: Mapped[Ciphertext]
+    separation_place: Mapped[Ciphertext]
+    separation_circumstances: Mapped[Ciphertext]
+    separation_last_known_place: Mapped[Ciphertext]
+    separation_route: Mapped[Ciphertext]
+    message: Mapped[Ciphertext]
+
+
+class Sighting(RecordMixin, Base):
+    __tablename__ = "sightings"
+
+    found_subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    # Rule 4 needs to know a person is dead without decrypting anything.
+    deceased: Mapped[bool] = mapped_column(default=False)
+    # Rule 10: protection restrictions, honoured everywhere, so kept readable.
+    no_cross_border: Mapped[bool] = mapped_column(default=False)
+    exclude: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+    person_given_name: Mapped[Ciphertext]
+    person_family_name: Mapped[Ciphertext]
+    person_full_name: Mapped[Ciphertext]
+    person_alternate_names: Mapped[Ciphertext]
+    person_sex: Mapped[Ciphertext]
+    person_birth_date: Mapped[Ciphertext]
+    person_age: Mapped[Ciphertext]
+    person_birth_place: Mapped[Ciphertext]
+    person_nationality: Mapped[Ciphertext]
+    person_father_name: Mapped[Ciphertext]
+    person_mother_name: Mapped[Ciphertext]
+    person_languages: Mapped[Ciphertext]
+    person_distinguishing_marks: Mapped[Ciphertext]
+    person_document_id: Mapped[Ciphertext]
+    person_phone: Mapped[Ciphertext]
+    registration_date: Mapped[Ciphertext]
+    registration_place: Mapped[Ciphertext]
+    registration_country: Mapped[Ciphertext]
+    whereabouts_current_place: Mapped[Ciphertext]
+    whereabouts_address: Mapped[Ciphertext]
+    whereabouts_phone: Mapped[Ciphertext]
+    whereabouts_email: Mapped[Ciphertext]
+    condition: Mapped[Ciphertext]
+    seeking_family: Mapped[Ciphertext]
+
+
+class DataKey(Base):
+    """A wrapped data key of one data subject (the privacy engine's key store, on this database)."""
+
+    __tablename__ = "data_keys"
+
+    ring_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    dek_version: Mapped[int] = mapped_column(primary_key=True)
+    kek_version: Mapped[int] = mapped_column(index=True)
+    wrapped: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<DataKey subject={self.subject_id} v{self.dek_version}>"
+
+
+class BlindIndexEntry(IdMixin, Base):
+    """One blind-index value of one record: lets the database find candidates without plaintext."""
+
+    __tablename__ = "blind_index_entries"
+    __table_args__ = (sa.Index("ix_blind_index_lookup", "index_name", "index_version", "value"),)
+
+    record_type: Mapped[str] = mapped_column(sa.String(32))
+    record_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
+    society_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
+    index_name: Mapped[str] = mapped_column(sa.String(32))
+    index_version: Mapped[int]
+    value: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+
+
+class RecordEdit(IdMixin, Base):
+    """Edit history: who changed which fields of which record version, never the values."""
+
+    __tablename__ = "record_edits"
+
+    record_type: Mapped[str] = mapped_column(sa.String(32))
+    record_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
+    version: Mapped[int]
+    actor_user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    changed_fields: Mapped[list[str]] = mapped_column(sa.JSON)
+    edited_at: Mapped[CreatedAt]

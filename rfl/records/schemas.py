@@ -1,0 +1,257 @@
+"""HTTP schemas of records: validation of partial dates, ages, country codes, lengths, enumerations."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+import pycountry
+
+from rfl.http.schemas import StrictSchema
+from rfl.records.models import LegalBasis, RecordStatus
+
+PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+AGE_RANGE = re.compile(r"^(\d{1,3})-(\d{1,3})$")
+SOCIETY_CODE = re.compile(r"^[A-Z0-9-]{1,16}$")
+MAX_AGE = 130
+EARLIEST_YEAR = 1880
+
+
+def parse_partial_date(value: str) -> tuple[int, int | None, int | None]:
+    """(year, month, day) of ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; ValueError if it is not one."""
+    found = PARTIAL_DATE.match(value)
+    if found is None:
+        raise ValueError("not a partial date")
+    year, month, day = (int(part) if part else None for part in found.groups())
+    assert year is not None  # noqa: S101 (the pattern requires it)
+    date(year, month or 1, day or 1)  # raises ValueError for impossible dates
+    return year, month, day
+
+
+class PartialDate(ma.fields.String):
+    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (birth dates are often known only partly)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            year, _, _ = parse_partial_date(text)
+        except ValueError:
+            raise ma.ValidationError("Must be YYYY, YYYY-MM or YYYY-MM-DD, and a real date.") from None
+        if not EARLIEST_YEAR <= year <= date.today().year + 1:
+            raise ma.ValidationError(f"The year must be between {EARLIEST_YEAR} and next year.")
+        return text
+
+
+class Age(ma.fields.Field[int | str]):
+    """An age in years, or a range ``"30-35"``, as of the record's date."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if 0 <= value <= MAX_AGE:
+                return value
+        elif isinstance(value, str) and (found := AGE_RANGE.match(value)):
+            low, high = int(found.group(1)), int(found.group(2))
+            if low <= high <= MAX_AGE:
+                return value
+        raise ma.ValidationError(
+            f"Must be a whole number of years (0 to {MAX_AGE}) or a range such as '30-35'."
+        )
+
+    def _serialize(
+        self, value: int | str | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> int | str | None:
+        return value
+
+
+class CountryCode(ma.fields.String):
+    """ISO 3166-1 alpha-2, upper case."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) != 2 or pycountry.countries.get(alpha_2=text.upper()) is None:
+            raise ma.ValidationError("Must be an ISO 3166-1 alpha-2 country code.")
+        return text.upper()
+
+
+def _text(max_length: int = 200, **kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(validate=ma.validate.Length(min=1, max=max_length), **kwargs)
+
+
+def _names(max_items: int = 20) -> ma.fields.List[str]:
+    return ma.fields.List(_text(), validate=ma.validate.Length(max=max_items))
+
+
+class PersonSchema(StrictSchema):
+    given_name = _text()
+    family_name = _text()
+    full_name = _text(400)
+    alternate_names = _names()
+    sex = ma.fields.String(validate=ma.validate.OneOf(["F", "M", "U"]))
+    birth_date = PartialDate()
+    age = Age()
+    birth_place = _text()
+    nationality = CountryCode()
+    father_name = _text()
+    mother_name = _text()
+    languages = ma.fields.List(_text(60), validate=ma.validate.Length(max=10))
+    distinguishing_marks = _text(2000)
+    flagged_minor = ma.fields.Boolean()
+    document_id = _text(100)
+    phone = _text(50)
+
+    @ma.validates_schema
+    def _has_a_name(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not any(data.get(name) for name in ("given_name", "family_name", "full_name")):
+            raise ma.ValidationError(
+                "At least one of given_name, family_name or full_name is required.", "given_name"
+            )
+
+
+class EnquirerSchema(StrictSchema):
+    full_name = _text(400, required=True)
+    relationship = _text(100)
+    phone = _text(50)
+    email = ma.fields.Email(validate=ma.validate.Length(max=254))
+    address = _text(1000)
+    shares_identity_with_sought_person = ma.fields.Boolean(load_default=False)
+
+
+class SeparationSchema(StrictSchema):
+    date = PartialDate()
+    place = _text()
+    circumstances = _text(2000)
+    last_known_place = _text()
+    route = _text(2000)
+
+
+_legal_basis = {"enum": LegalBasis, "by_value": True}
+
+
+class TracingRequestInputSchema(StrictSchema):
+    """The editable document of a tracing request (create, and the result of a merge patch)."""
+
+    sought_person = ma.fields.Nested(PersonSchema, required=True)
+    enquirer = ma.fields.Nested(EnquirerSchema, required=True)
+    separation = ma.fields.Nested(SeparationSchema, load_default=dict)
+    message = _text(4000)
+    legal_basis = ma.fields.Enum(LegalBasis, by_value=True, required=True)
+    status = ma.fields.Enum(RecordStatus, by_value=True, load_default=RecordStatus.OPEN)
+
+
+class RegistrationSchema(StrictSchema):
+    date = PartialDate(required=True)
+    place = _text()
+    country = CountryCode()
+
+
+class WhereaboutsSchema(StrictSchema):
+    current_place = _text()
+    address = _text(1000)
+    phone = _text(50)
+    email = ma.fields.Email(validate=ma.validate.Length(max=254))
+
+
+class RestrictionsSchema(StrictSchema):
+    no_cross_border = ma.fields.Boolean(load_default=False)
+    excluded = ma.fields.List(
+        ma.fields.String(),
+        load_default=list,
+        validate=ma.validate.Length(max=200),
+        data_key="exclude",
+        attribute="exclude",
+    )
+
+    @ma.validates("excluded")
+    def _society_codes_or_request_ids(self, values: list[str], **kwargs: Any) -> None:
+        for value in values:
+            if SOCIETY_CODE.match(value):
+                continue
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                raise ma.ValidationError(
+                    "Each entry is a society code (e.g. 'IT') or a tracing request id."
+                ) from None
+
+
+CONDITIONS = ("alive", "detained", "hospitalised", "deceased")
+
+
+def _no_restrictions() -> dict[str, Any]:
+    return {"no_cross_border": False, "exclude": []}
+
+
+class SightingInputSchema(StrictSchema):
+    person = ma.fields.Nested(PersonSchema, required=True)
+    registration = ma.fields.Nested(RegistrationSchema, required=True)
+    condition = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["alive", "detained", "hospitalised", "deceased"])
+    )
+    whereabouts = ma.fields.Nested(WhereaboutsSchema, load_default=dict)
+    seeking_family = ma.fields.Boolean(load_default=False)
+    restrictions = ma.fields.Nested(
+        RestrictionsSchema, load_default=lambda: {"no_cross_border": False, "exclude": []}
+    )
+    legal_basis = ma.fields.Enum(LegalBasis, by_value=True, required=True)
+    status = ma.fields.Enum(RecordStatus, by_value=True, load_default=RecordStatus.OPEN)
+
+
+class RecordMetaSchema(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True)
+    society = ma.fields.String(required=True)
+    legal_basis = ma.fields.String(required=True)
+    minor = ma.fields.Boolean(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    updated_at = ma.fields.AwareDateTime(required=True)
+
+
+class TracingRequestSchema(RecordMetaSchema):
+    sought_person = ma.fields.Nested(PersonSchema, required=True)
+    enquirer = ma.fields.Nested(EnquirerSchema, required=True)
+    separation = ma.fields.Nested(SeparationSchema, required=True)
+    message = ma.fields.String(allow_none=True)
+
+
+class SightingSchema(RecordMetaSchema):
+    person = ma.fields.Nested(PersonSchema, required=True)
+    registration = ma.fields.Nested(RegistrationSchema, required=True)
+    condition = ma.fields.String(required=True)
+    whereabouts = ma.fields.Nested(WhereaboutsSchema, required=True)
+    seeking_family = ma.fields.Boolean(required=True)
+    restrictions = ma.fields.Nested(RestrictionsSchema, required=True)
+
+
+class RecordSummarySchema(RecordMetaSchema):
+    """List items: no personal data."""
+
+
+class RecordPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(RecordSummarySchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+class RecordListQuerySchema(StrictSchema):
+    status = ma.fields.Enum(RecordStatus, by_value=True, load_default=None)
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+
+
+class SearchSchema(StrictSchema):
+    q = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=400))
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+
+
+class SearchHitSchema(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    society = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    score = ma.fields.Float(required=True)
+    name = ma.fields.String(allow_none=True, metadata={"description": "Only for the caller's own society."})
+
+
+class SearchResultSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(SearchHitSchema), required=True)

@@ -1,0 +1,534 @@
+"""Record services: create, read, update, list and name search of tracing requests and sightings.
+
+Services take the session, the acting user, the crypto context and an audit sink explicitly; they flush
+and never commit. Visibility: only the owning society's caseworkers and tracing officers read and edit
+a record; to anyone else it does not exist (NotFound), and the refusal is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from rapidfuzz.distance import JaroWinkler
+from sqlalchemy.orm import Session
+
+from matching import name_tokens
+from privacy import (
+    AgeEstimate,
+    BlindIndexer,
+    FieldVault,
+    KeyCache,
+    KeyProvider,
+    PartialDate,
+    could_be_minor,
+)
+from rfl.accounts.models import Role, Society
+from rfl.accounts.services import Actor
+from rfl.audit.services import AuditEntry, Outcome
+from rfl.errors import NotFound, ValidationFailed
+from rfl.http.merge_patch import apply_merge_patch
+from rfl.http.pagination import Page, paginate
+from rfl.records import indexing
+from rfl.records.codec import RecordCodec, subjects_of
+from rfl.records.fields import (
+    NAME_FIELDS,
+    SIGHTING_GROUPS,
+    TRACING_REQUEST_GROUPS,
+    Group,
+    SubjectRole,
+)
+from rfl.records.models import (
+    BlindIndexEntry,
+    RecordEdit,
+    RecordMixin,
+    RecordStatus,
+    Sighting,
+    TracingRequest,
+)
+from rfl.records.schemas import parse_partial_date
+
+AuditSink = Callable[[AuditEntry], None]
+SEARCH_CANDIDATES = 200
+
+
+@dataclass(frozen=True)
+class RecordType:
+    name: str
+    model: type[RecordMixin]
+    groups: tuple[Group, ...]
+    table: str
+    person_group: str
+    subject_columns: Mapping[SubjectRole, str]
+
+
+TRACING_REQUESTS = RecordType(
+    name="tracing_request",
+    model=TracingRequest,
+    groups=TRACING_REQUEST_GROUPS,
+    table=TracingRequest.__tablename__,
+    person_group="sought_person",
+    subject_columns={SubjectRole.SOUGHT: "sought_subject_id", SubjectRole.ENQUIRER: "enquirer_subject_id"},
+)
+SIGHTINGS = RecordType(
+    name="sighting",
+    model=Sighting,
+    groups=SIGHTING_GROUPS,
+    table=Sighting.__tablename__,
+    person_group="person",
+    subject_columns={SubjectRole.FOUND: "found_subject_id"},
+)
+
+
+class Crypto:
+    """The privacy engine as records use it: a vault over this session's key store, and indexers."""
+
+    def __init__(
+        self, provider: KeyProvider, cache: KeyCache, session: Session, clock: Callable[[], datetime]
+    ) -> None:
+        from rfl.records.keystore import DatabaseKeyStore
+
+        self.provider = provider
+        self.vault = FieldVault(provider, DatabaseKeyStore(session), cache=cache, clock=clock)
+
+    def indexer(self, society_id: uuid.UUID) -> tuple[BlindIndexer, int]:
+        ring = str(society_id)
+        return BlindIndexer(self.provider, ring), self.provider.active_index_key_version(ring)
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """A decrypted record as its owner sees it."""
+
+    id: uuid.UUID
+    record: RecordMixin
+    society_code: str
+    document: dict[str, Any]
+
+
+def _subjects(kind: RecordType, record: RecordMixin) -> dict[SubjectRole, Any]:
+    ids = {role: getattr(record, column) for role, column in kind.subject_columns.items()}
+    return subjects_of(record.society_id, ids)
+
+
+def _codec(kind: RecordType, crypto: Crypto) -> RecordCodec:
+    return RecordCodec(crypto.vault, kind.table, kind.groups)
+
+
+def _personal_field_names(kind: RecordType, document: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """Dotted names of the personal fields (those present in ``document`` when given)."""
+    names = []
+    for group in kind.groups:
+        for name, _ in group.fields:
+            dotted = name if group.key is None else f"{group.key}.{name}"
+            if document is None or _lookup(document, dotted) is not None:
+                names.append(dotted)
+    return tuple(names)
+
+
+def _lookup(document: Mapping[str, Any], dotted: str) -> Any:
+    head, _, tail = dotted.partition(".")
+    value = document.get(head)
+    if tail:
+        return value.get(tail) if isinstance(value, Mapping) else None
+    return value
+
+
+def _record_date(kind: RecordType, document: Mapping[str, Any], fallback: date) -> date:
+    """The date ages are measured at: the registration date of a sighting, else the record's creation."""
+    registration = (document.get("registration") or {}).get("date")
+    if kind is SIGHTINGS and registration:
+        year, month, day = parse_partial_date(registration)
+        return date(year, month or 1, day or 1)
+    return fallback
+
+
+def _is_minor(person: Mapping[str, Any], on: date) -> bool:
+    birth = None
+    if person.get("birth_date"):
+        year, month, day = parse_partial_date(person["birth_date"])
+        birth = PartialDate(year, month, day)
+    age = None
+    raw_age = person.get("age")
+    if isinstance(raw_age, int):
+        age = AgeEstimate(raw_age, raw_age, on)
+    elif isinstance(raw_age, str):
+        low, high = (int(part) for part in raw_age.split("-"))
+        age = AgeEstimate(low, high, on)
+    return could_be_minor(on, birth_date=birth, age=age, flagged=bool(person.get("flagged_minor")))
+
+
+def _apply_plain_columns(
+    kind: RecordType, record: RecordMixin, document: Mapping[str, Any], on: date
+) -> None:
+    person = document[kind.person_group]
+    record.status = document.get("status", RecordStatus.OPEN)
+    record.legal_basis = document["legal_basis"]
+    record.flagged_minor = bool(person.get("flagged_minor"))
+    record.minor = _is_minor(person, on)
+    if isinstance(record, Sighting):
+        record.deceased = document["condition"] == "deceased"
+        restrictions = document.get("restrictions") or {}
+        record.no_cross_border = bool(restrictions.get("no_cross_border"))
+        record.exclude = list(restrictions.get("exclude") or [])
+
+
+def _reindex(
+    session: Session,
+    crypto: Crypto,
+    kind: RecordType,
+    record: RecordMixin,
+    *,
+    person: Mapping[str, Any],
+    on: date,
+) -> None:
+    session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.record_id == record.id))
+    indexer, key_version = crypto.indexer(record.society_id)
+    subject_column = next(iter(kind.subject_columns.values()))
+    for value in indexing.person_index_values(indexer, key_version, person, on):
+        session.add(
+            BlindIndexEntry(
+                record_type=kind.name,
+                record_id=record.id,
+                society_id=record.society_id,
+                subject_id=getattr(record, subject_column),
+                index_name=value.index,
+                index_version=value.version,
+                value=value.value,
+            )
+        )
+
+
+# --- create / read / update ------------------------------------------------------------------------
+
+
+def create_record(
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    kind: RecordType,
+    document: Mapping[str, Any],
+    *,
+    now: datetime,
+    audit: AuditSink,
+) -> RecordView:
+    record = kind.model()
+    record.id = uuid.uuid4()
+    record.society_id = actor.society_id
+    record.created_by = actor.user_id
+    for column in kind.subject_columns.values():
+        setattr(record, column, uuid.uuid4())
+    on = _record_date(kind, document, now.date())
+    _apply_plain_columns(kind, record, document, on)
+    _codec(kind, crypto).encrypt(record, _subjects(kind, record), document)
+    session.add(record)
+    session.flush()
+    _reindex(session, crypto, kind, record, person=document[kind.person_group], on=on)
+    session.flush()
+    audit(
+        AuditEntry(
+            action=f"{kind.name}.create",
+            actor=actor,
+            object_type=kind.name,
+            object_id=str(record.id),
+            fields=_personal_field_names(kind, document),
+        )
+    )
+    return RecordView(record.id, record, actor.society_code, _editable_document(kind, record, document))
+
+
+def _editable_document(kind: RecordType, record: RecordMixin, decrypted: Mapping[str, Any]) -> dict[str, Any]:
+    document = dict(decrypted)
+    document["status"] = record.status.value
+    document["legal_basis"] = record.legal_basis.value
+    person = dict(document.get(kind.person_group) or {})
+    if record.flagged_minor:
+        person["flagged_minor"] = True
+    document[kind.person_group] = person
+    if isinstance(record, Sighting):
+        document["restrictions"] = {
+            "no_cross_border": record.no_cross_border,
+            "exclude": list(record.exclude),
+        }
+    return document
+
+
+def _visible_record(
+    session: Session, actor: Actor, kind: RecordType, record_id: uuid.UUID, *, audit: AuditSink, action: str
+) -> RecordMixin:
+    record = session.get(kind.model, record_id)
+    if record is None or record.society_id != actor.society_id:
+        if record is not None:  # another society's record: refuse as if absent, and leave a trace
+            audit(
+                AuditEntry(
+                    action=action,
+                    outcome=Outcome.DENIED,
+                    actor=actor,
+                    object_type=kind.name,
+                    object_id=str(record_id),
+                )
+            )
+        raise NotFound("No such record.")
+    return record
+
+
+def read_record(
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    kind: RecordType,
+    record_id: uuid.UUID,
+    *,
+    audit: AuditSink,
+) -> RecordView:
+    record = _visible_record(session, actor, kind, record_id, audit=audit, action=f"{kind.name}.read")
+    decrypted = _codec(kind, crypto).decrypt(record, _subjects(kind, record))
+    audit(
+        AuditEntry(
+            action=f"{kind.name}.read",
+            actor=actor,
+            object_type=kind.name,
+            object_id=str(record.id),
+            fields=_personal_field_names(kind, decrypted),
+        )
+    )
+    return RecordView(record.id, record, actor.society_code, _editable_document(kind, record, decrypted))
+
+
+def update_record(
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    kind: RecordType,
+    current: RecordView,
+    *,
+    patch: Mapping[str, Any],
+    validate: Callable[[Any], dict[str, Any]],
+    now: datetime,
+    audit: AuditSink,
+) -> RecordView:
+    """Apply a JSON merge patch to the record's editable document; re-encrypt only what changed."""
+    patched = validate(apply_merge_patch(current.document, patch))
+    record = current.record
+    changed_columns, changed_names = _changes(kind, current.document, patched)
+    plain_changes = [
+        name
+        for name in ("status", "legal_basis", "restrictions")
+        if current.document.get(name) != patched.get(name)
+    ]
+    if current.document[kind.person_group].get("flagged_minor", False) != patched[kind.person_group].get(
+        "flagged_minor", False
+    ):
+        plain_changes.append(f"{kind.person_group}.flagged_minor")
+    if not changed_columns and not plain_changes:
+        return current
+    on = _record_date(kind, patched, record.created_at.date())
+    _apply_plain_columns(kind, record, patched, on)
+    _codec(kind, crypto).encrypt(record, _subjects(kind, record), patched, only_columns=changed_columns)
+    session.flush()  # the version check happens here: a concurrent edit raises StaleDataError
+    _reindex(session, crypto, kind, record, person=patched[kind.person_group], on=on)
+    all_changed = sorted([*changed_names, *plain_changes])
+    session.add(
+        RecordEdit(
+            record_type=kind.name,
+            record_id=record.id,
+            version=record.version,
+            actor_user_id=actor.user_id,
+            changed_fields=all_changed,
+            edited_at=now,
+        )
+    )
+    session.flush()
+    audit(
+        AuditEntry(
+            action=f"{kind.name}.update",
+            actor=actor,
+            object_type=kind.name,
+            object_id=str(record.id),
+            fields=tuple(all_changed),
+        )
+    )
+    return RecordView(
+        record.id, record, current.society_code, _editable_document(kind, record, _strip_plain(kind, patched))
+    )
+
+
+def _strip_plain(kind: RecordType, document: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: value for key, value in document.items() if key not in ("status", "legal_basis", "restrictions")
+    }
+
+
+def _changes(
+    kind: RecordType, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[list[str], list[str]]:
+    columns, names = [], []
+    for group in kind.groups:
+        for name, _ in group.fields:
+            dotted = name if group.key is None else f"{group.key}.{name}"
+            if _lookup(before, dotted) != _lookup(after, dotted):
+                columns.append(group.column(name))
+                names.append(dotted)
+    return columns, names
+
+
+def list_records(
+    session: Session,
+    actor: Actor,
+    kind: RecordType,
+    *,
+    status: RecordStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[RecordMixin]:
+    """Summaries of the actor's society's records: nothing personal is decrypted."""
+    statement = sa.select(kind.model).where(kind.model.society_id == actor.society_id)
+    if status is not None:
+        statement = statement.where(kind.model.status == status)
+    return paginate(
+        session,
+        statement,
+        created_at=kind.model.created_at,
+        object_id=kind.model.id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+# --- search -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: uuid.UUID
+    society: str
+    status: str
+    score: float
+    name: str | None
+
+
+def search_records(
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    kind: RecordType,
+    query: str,
+    *,
+    limit: int,
+    audit: AuditSink,
+) -> list[SearchHit]:
+    """Find records by name through the blind indexes, then rank them with the decrypted names.
+
+    Caseworkers search their own society's records. Tracing officers also search other societies'
+    sightings, but only those whose restrictions allow it, and without seeing their names.
+    """
+    societies = _searchable_societies(session, actor, kind)
+    candidates = _index_candidates(session, crypto, kind, query, societies)
+    if not candidates:
+        audit(AuditEntry(action=f"{kind.name}.search", actor=actor, object_type=kind.name))
+        return []
+    records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(candidates))).all()
+    codes = {society.id: society.code for society in societies}
+    query_tokens = [token.latin for token in name_tokens(query)]
+    hits: list[SearchHit] = []
+    codec = _codec(kind, crypto)
+    for record in records:
+        own = record.society_id == actor.society_id
+        if isinstance(record, Sighting) and not own and not _restrictions_allow(record, actor):
+            audit(
+                AuditEntry(
+                    action="sighting.restriction_applied",
+                    outcome=Outcome.DENIED,
+                    actor=actor,
+                    object_type="sighting",
+                    object_id=str(record.id),
+                )
+            )
+            continue
+        person = codec.decrypt(record, _subjects(kind, record), groups=[kind.person_group])[kind.person_group]
+        names = indexing.person_names(person)
+        audit(
+            AuditEntry(
+                action=f"{kind.name}.search_match",
+                actor=actor,
+                object_type=kind.name,
+                object_id=str(record.id),
+                fields=tuple(f"{kind.person_group}.{n}" for n in NAME_FIELDS if person.get(n)),
+            )
+        )
+        hits.append(
+            SearchHit(
+                record.id,
+                codes[record.society_id],
+                record.status.value,
+                _name_score(query_tokens, names),
+                _display_name(person) if own else None,
+            )
+        )
+    audit(AuditEntry(action=f"{kind.name}.search", actor=actor, object_type=kind.name))
+    hits.sort(key=lambda hit: (-hit.score, str(hit.id)))
+    return hits[:limit]
+
+
+def _searchable_societies(session: Session, actor: Actor, kind: RecordType) -> list[Society]:
+    if kind is SIGHTINGS and actor.role is Role.TRACING_OFFICER:
+        return list(session.scalars(sa.select(Society)))
+    return [session.get_one(Society, actor.society_id)]
+
+
+def _restrictions_allow(sighting: Sighting, actor: Actor) -> bool:
+    """Rule 10 for another society's officer: no_cross_border hides the sighting, and so does exclude."""
+    return not sighting.no_cross_border and actor.society_code not in sighting.exclude
+
+
+def _index_candidates(
+    session: Session, crypto: Crypto, kind: RecordType, query: str, societies: Sequence[Society]
+) -> list[uuid.UUID]:
+    conditions = []
+    for society in societies:
+        indexer, key_version = crypto.indexer(society.id)
+        values = indexing.query_index_values(indexer, key_version, query)
+        if not values:
+            raise ValidationFailed({"q": ["Give at least one name of two letters or more."]})
+        for index_name in indexing.SEARCH_INDEXES:
+            wanted = [value.value for value in values if value.index == index_name]
+            if wanted:
+                conditions.append(
+                    sa.and_(
+                        BlindIndexEntry.society_id == society.id,
+                        BlindIndexEntry.index_name == index_name,
+                        BlindIndexEntry.index_version == indexing.INDEX_VERSION,
+                        BlindIndexEntry.value.in_(wanted),
+                    )
+                )
+    if not conditions:
+        return []
+    hits = sa.func.count()
+    statement = (
+        sa.select(BlindIndexEntry.record_id)
+        .where(BlindIndexEntry.record_type == kind.name, sa.or_(*conditions))
+        .group_by(BlindIndexEntry.record_id)
+        .order_by(hits.desc(), BlindIndexEntry.record_id)
+        .limit(SEARCH_CANDIDATES)
+    )
+    return list(session.scalars(statement))
+
+
+def _name_score(query_tokens: Sequence[str], names: Sequence[str]) -> float:
+    """Mean over the query's tokens of the best Jaro-Winkler similarity among the record's name tokens."""
+    record_tokens = {token.latin for name in names for token in name_tokens(name)}
+    if not query_tokens or not record_tokens:
+        return 0.0
+    best = [max(JaroWinkler.normalized_similarity(q, r) for r in record_tokens) for q in query_tokens]
+    return round(sum(best) / len(best), 4)
+
+
+def _display_name(person: Mapping[str, Any]) -> str | None:
+    if person.get("full_name"):
+        return str(person["full_name"])
+    parts = [person.get("given_name"), person.get("family_name")]
+    return " ".join(part for part in parts if part) or None
