@@ -10,9 +10,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from privacy import DecryptionError
 from rfl.errors import (
     AuthenticationRequired,
     Conflict,
@@ -115,6 +116,17 @@ def handle_unexpected_error(error: BaseException) -> Response:
     return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.")
 
 
+def handle_decryption_error(error: DecryptionError) -> Response:
+    """A ciphertext that does not decrypt was moved, altered or shredded: refuse, never guess."""
+    log.error("record_integrity_failure", extra={"endpoint": request.endpoint})
+    return problem(
+        500,
+        "Record integrity failure",
+        "Stored data failed its integrity check and was not returned; it has been logged.",
+        slug="integrity-failure",
+    )
+
+
 def _merge_locations(messages: Mapping[str, Any]) -> dict[str, Any]:
     """webargs nests messages by location ({"json": {...}, "query": {...}}); clients want fields."""
     merged: dict[str, Any] = {}
@@ -128,5 +140,6 @@ def _merge_locations(messages: Mapping[str, Any]) -> dict[str, Any]:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RflError, handle_domain_error)
+    app.register_error_handler(DecryptionError, handle_decryption_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected_error)

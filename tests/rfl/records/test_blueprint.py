@@ -1,0 +1,342 @@
+"""Tracing requests and sightings over HTTP: create, read, patch, list, search, and the refusals."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from rfl.accounts.models import Role, Society
+from rfl.audit.models import AuditEvent
+from rfl.db import db
+from rfl.records.models import RecordEdit, Sighting, TracingRequest
+from tests.conftest import Factories
+from tests.rfl.records.conftest import SIGHTING, TRACING_REQUEST, sighting, tracing_request
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def count(make: Factories, model: type[Any]) -> int:
+    return make.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+def audit_actions(app: Flask) -> list[tuple[str, str, str | None]]:
+    with app.app_context():
+        rows = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq))
+        return [(row.action, row.outcome, row.object_id) for row in rows]
+
+
+class TestCreateAndRead:
+    def test_created_request_reads_back_whole(self, client: FlaskClient, make: Factories) -> None:
+        society = make.society("IT")
+        headers = make.actor_headers(Role.CASEWORKER, society)
+
+        created = client.post("/api/v1/tracing-requests", headers=headers, json=TRACING_REQUEST)
+        read = client.get(f"/api/v1/tracing-requests/{created.json['id']}", headers=headers)
+
+        assert created.status_code == 201
+        assert created.json["status"] == "open"
+        assert created.json["society"] == "IT"
+        assert read.status_code == 200
+        assert read.headers["ETag"] == created.headers["ETag"]
+        assert read.json["sought_person"] == TRACING_REQUEST["sought_person"]
+        assert read.json["enquirer"] == TRACING_REQUEST["enquirer"]
+        assert read.json["separation"] == TRACING_REQUEST["separation"]
+        assert read.json["message"] == TRACING_REQUEST["message"]
+
+    def test_created_sighting_reads_back_whole(self, client: FlaskClient, make: Factories) -> None:
+        headers = make.actor_headers(Role.TRACING_OFFICER)
+
+        created = client.post("/api/v1/sightings", headers=headers, json=SIGHTING)
+        read = client.get(f"/api/v1/sightings/{created.json['id']}", headers=headers)
+
+        assert created.status_code == 201
+        assert read.json["person"] == SIGHTING["person"]
+        assert read.json["whereabouts"] == SIGHTING["whereabouts"]
+        assert read.json["condition"] == "alive"
+        assert read.json["restrictions"] == {"no_cross_border": False, "exclude": []}
+
+    def test_minor_is_decided_from_any_reading_of_age_or_birth_date(
+        self, client: FlaskClient, make: Factories
+    ) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+
+        adult = client.post("/api/v1/sightings", headers=headers, json=sighting(age=40))
+        teen_range = client.post("/api/v1/sightings", headers=headers, json=sighting(age="16-20"))
+        year_only = client.post(
+            "/api/v1/sightings", headers=headers, json=sighting(age=None, birth_date="2006")
+        )
+        flagged = client.post("/api/v1/sightings", headers=headers, json=sighting(age=40, flagged_minor=True))
+
+        assert [r.json["minor"] for r in (adult, teen_range, year_only, flagged)] == [False, True, True, True]
+
+    def test_other_societies_records_answer_404_and_the_attempt_is_audited(
+        self, app: Flask, client: FlaskClient, make: Factories
+    ) -> None:
+        owner = make.actor_headers(Role.CASEWORKER, make.society("IT"))
+        stranger = make.actor_headers(Role.TRACING_OFFICER, make.society("DE", country="DE"))
+        record_id = client.post("/api/v1/sightings", headers=owner, json=SIGHTING).json["id"]
+
+        foreign = client.get(f"/api/v1/sightings/{record_id}", headers=stranger)
+        missing = client.get("/api/v1/sightings/00000000-0000-0000-0000-000000000000", headers=stranger)
+        patch = client.patch(
+            f"/api/v1/sightings/{record_id}",
+            headers=stranger | {"Content-Type": MERGE_PATCH, "If-Match": "*"},
+            data='{"condition": "deceased"}',
+        )
+
+        assert foreign.status_code == missing.status_code == patch.status_code == 404
+        assert foreign.json == missing.json
+        assert ("sighting.read", "denied", record_id) in audit_actions(app)
+
+    def test_auditors_and_admins_read_no_records(self, client: FlaskClient, make: Factories) -> None:
+        society = make.society()
+        record_id = client.post(
+            "/api/v1/tracing-requests",
+            headers=make.actor_headers(Role.CASEWORKER, society),
+            json=TRACING_REQUEST,
+        ).json["id"]
+
+        for role in (Role.AUDITOR, Role.ADMIN):
+            headers = make.actor_headers(role, society)
+            assert client.get(f"/api/v1/tracing-requests/{record_id}", headers=headers).status_code == 403
+            assert (
+                client.post("/api/v1/tracing-requests", headers=headers, json=TRACING_REQUEST).status_code
+                == 403
+            )
+
+    def test_reads_and_creates_are_audited_with_field_names_only(
+        self, app: Flask, client: FlaskClient, make: Factories
+    ) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+        record_id = client.post("/api/v1/tracing-requests", headers=headers, json=TRACING_REQUEST).json["id"]
+        client.get(f"/api/v1/tracing-requests/{record_id}", headers=headers)
+
+        with app.app_context():
+            events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.object_id == record_id)).all()
+        assert [e.action for e in events] == ["tracing_request.create", "tracing_request.read"]
+        assert "sought_person.given_name" in events[1].fields
+        assert "Mohammed" not in str([vars(e) for e in events])
+
+
+class TestValidation:
+    def test_bad_fields_are_named_and_nothing_is_stored(self, client: FlaskClient, make: Factories) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+        body = tracing_request(
+            birth_date="1990-02-30", nationality="XX", age="35-30", sex="male", shoe_size=42
+        )
+        body["legal_basis"] = "because"
+        body["enquirer"] = {"relationship": "brother"}
+        before = count(make, TracingRequest)
+
+        response = client.post("/api/v1/tracing-requests", headers=headers, json=body)
+
+        assert response.status_code == 422
+        errors = response.json["errors"]
+        assert set(errors["sought_person"]) == {"birth_date", "nationality", "age", "sex", "shoe_size"}
+        assert set(errors["enquirer"]) == {"full_name"}
+        assert "legal_basis" in errors
+        assert count(make, TracingRequest) == before
+
+    def test_a_person_needs_a_name(self, client: FlaskClient, make: Factories) -> None:
+        body = sighting(given_name=None, family_name=None)
+
+        response = client.post("/api/v1/sightings", headers=make.actor_headers(Role.CASEWORKER), json=body)
+
+        assert response.status_code == 422
+        assert "given_name" in response.json["errors"]["person"]
+
+    def test_restrictions_are_validated(self, client: FlaskClient, make: Factories) -> None:
+        body = sighting(restrictions={"no_cross_border": "maybe", "exclude": ["not a code!"]})
+
+        response = client.post("/api/v1/sightings", headers=make.actor_headers(Role.CASEWORKER), json=body)
+
+        assert response.status_code == 422
+        assert set(response.json["errors"]["restrictions"]) == {"no_cross_border", "exclude"}
+
+
+class TestPatch:
+    def create(self, client: FlaskClient, headers: dict[str, str]) -> tuple[str, str]:
+        created = client.post("/api/v1/tracing-requests", headers=headers, json=TRACING_REQUEST)
+        return created.json["id"], created.headers["ETag"]
+
+    def test_patch_reencrypts_only_what_changed_and_keeps_history(
+        self, app: Flask, client: FlaskClient, make: Factories
+    ) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+        record_id, etag = self.create(client, headers)
+        with app.app_context():
+            before = db.session.get_one(TracingRequest, uuid.UUID(record_id))
+            unchanged, changed = before.sought_family_name, before.sought_given_name
+
+        response = client.patch(
+            f"/api/v1/tracing-requests/{record_id}",
+            headers=headers | {"Content-Type": MERGE_PATCH, "If-Match": etag},
+            json={"sought_person": {"given_name": "Muhammad", "phone": None}, "status": "closed"},
+        )
+
+        assert response.status_code == 200
+        assert response.json["sought_person"]["given_name"] == "Muhammad"
+        assert "phone" not in response.json["sought_person"]
+        assert response.json["status"] == "closed"
+        assert response.headers["ETag"] != etag
+        with app.app_context():
+            after = db.session.get_one(TracingRequest, uuid.UUID(record_id))
+            assert after.sought_family_name == unchanged
+            assert after.sought_given_name != changed
+            edits = db.session.scalars(sa.select(RecordEdit).where(RecordEdit.record_id == after.id)).all()
+        assert [edit.changed_fields for edit in edits] == [
+            ["sought_person.given_name", "sought_person.phone", "status"]
+        ]
+
+    def test_stale_or_missing_if_match_and_invalid_results_change_nothing(
+        self, client: FlaskClient, make: Factories
+    ) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+        record_id, etag = self.create(client, headers)
+        url = f"/api/v1/tracing-requests/{record_id}"
+        client.patch(
+            url, headers=headers | {"Content-Type": MERGE_PATCH, "If-Match": etag}, json={"message": "new"}
+        )
+
+        stale = client.patch(
+            url, headers=headers | {"Content-Type": MERGE_PATCH, "If-Match": etag}, json={"message": "x"}
+        )
+        missing = client.patch(url, headers=headers | {"Content-Type": MERGE_PATCH}, json={"message": "x"})
+        current = client.get(url, headers=headers)
+        invalid = client.patch(
+            url,
+            headers=headers | {"Content-Type": MERGE_PATCH, "If-Match": current.headers["ETag"]},
+            json={"sought_person": {"birth_date": "tomorrow"}, "enquirer": None},
+        )
+
+        assert stale.status_code == 412
+        assert missing.status_code == 428
+        assert invalid.status_code == 422
+        assert set(invalid.json["errors"]) == {"sought_person", "enquirer"}
+        assert client.get(url, headers=headers).json["message"] == "new"
+
+
+class TestListAndIdempotency:
+    def test_list_gives_summaries_without_personal_data(self, client: FlaskClient, make: Factories) -> None:
+        society = make.society()
+        headers = make.actor_headers(Role.CASEWORKER, society)
+        for _ in range(3):
+            client.post("/api/v1/sightings", headers=headers, json=SIGHTING)
+        client.post("/api/v1/sightings", headers=make.actor_headers(Role.CASEWORKER), json=SIGHTING)
+
+        page = client.get("/api/v1/sightings?status=open&limit=2", headers=headers)
+        rest = client.get(f"/api/v1/sightings?cursor={page.json['next_cursor']}", headers=headers)
+        closed = client.get("/api/v1/sightings?status=closed", headers=headers)
+
+        assert len(page.json["items"]) + len(rest.json["items"]) == 3
+        assert closed.json["items"] == []
+        assert "Muhammad" not in page.get_data(as_text=True)
+        assert set(page.json["items"][0]) == {
+            "id",
+            "status",
+            "society",
+            "legal_basis",
+            "minor",
+            "created_at",
+            "updated_at",
+        }
+
+    def test_a_retried_create_returns_the_first_record(self, client: FlaskClient, make: Factories) -> None:
+        headers = make.actor_headers(Role.CASEWORKER) | {"Idempotency-Key": "field-retry-1"}
+        before = count(make, Sighting)
+
+        first = client.post("/api/v1/sightings", headers=headers, json=SIGHTING)
+        second = client.post("/api/v1/sightings", headers=headers, json=SIGHTING)
+
+        assert first.status_code == second.status_code == 201
+        assert first.json == second.json
+        assert count(make, Sighting) == before + 1
+
+
+class TestSearch:
+    def test_transliterated_and_reordered_names_are_found_and_ranked(
+        self, client: FlaskClient, make: Factories
+    ) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+        ids = {
+            name: client.post(
+                "/api/v1/sightings", headers=headers, json=sighting(given_name=given, family_name=family)
+            ).json["id"]
+            for name, (given, family) in {
+                "latin": ("Muhammad", "Alhassan"),
+                "arabic": ("محمد", "الحسن"),
+                "other": ("Oleksandr", "Kovalenko"),
+            }.items()
+        }
+
+        response = client.post("/api/v1/sightings/search", headers=headers, json={"q": "Hassan Mohammed"})
+
+        found = [hit["id"] for hit in response.json["items"]]
+        assert response.status_code == 200
+        assert ids["latin"] in found
+        assert ids["arabic"] in found
+        assert ids["other"] not in found
+        assert response.json["items"][0]["name"] is not None
+
+    def test_caseworkers_search_only_their_own_society(self, client: FlaskClient, make: Factories) -> None:
+        client.post(
+            "/api/v1/tracing-requests", headers=make.actor_headers(Role.CASEWORKER), json=TRACING_REQUEST
+        )
+
+        response = client.post(
+            "/api/v1/tracing-requests/search",
+            headers=make.actor_headers(Role.CASEWORKER),
+            json={"q": "Mohammed"},
+        )
+
+        assert response.json["items"] == []
+
+    def test_restrictions_are_honoured_in_cross_border_search_and_audited(
+        self, app: Flask, client: FlaskClient, make: Factories
+    ) -> None:
+        italy, germany = make.society("IT"), make.society("DE", country="DE")
+        owner = make.actor_headers(Role.CASEWORKER, italy)
+        open_id = client.post(
+            "/api/v1/sightings", headers=owner, json=sighting(given_name="Tesfaye", family_name="Haile")
+        ).json["id"]
+        hidden_id = client.post(
+            "/api/v1/sightings",
+            headers=owner,
+            json=sighting({"no_cross_border": True}, given_name="Tesfay", family_name="Haile"),
+        ).json["id"]
+        excluded_id = client.post(
+            "/api/v1/sightings",
+            headers=owner,
+            json=sighting({"exclude": ["DE"]}, given_name="Tesfaye", family_name="Hailé"),
+        ).json["id"]
+
+        foreign = client.post(
+            "/api/v1/sightings/search",
+            headers=make.actor_headers(Role.TRACING_OFFICER, germany),
+            json={"q": "Tesfaye Haile"},
+        )
+        home = client.post("/api/v1/sightings/search", headers=owner, json={"q": "Tesfaye Haile"})
+
+        assert [hit["id"] for hit in foreign.json["items"]] == [open_id]
+        assert foreign.json["items"][0]["name"] is None  # another society's person: no identity shown
+        assert foreign.json["items"][0]["society"] == "IT"
+        assert {hit["id"] for hit in home.json["items"]} == {open_id, hidden_id, excluded_id}
+        refusals = [(a, o) for a, o, oid in audit_actions(app) if oid in (hidden_id, excluded_id)]
+        assert refusals.count(("sighting.restriction_applied", "denied")) == 2
+
+    def test_a_query_without_a_usable_name_is_422(self, client: FlaskClient, make: Factories) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+
+        assert client.post("/api/v1/sightings/search", headers=headers, json={"q": "1 2"}).status_code == 422
+        assert client.post("/api/v1/sightings/search", headers=headers, json={}).status_code == 422
+
+
+def test_societies_have_their_own_key_rings(app: Flask, make: Factories) -> None:
+    society = make.society()
+    assert str(society.id) in app.extensions["rfl.keys"]._provider.ring_ids
+    with app.app_context():
+        assert db.session.get(Society, society.id) is not None
