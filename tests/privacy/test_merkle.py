@@ -202,3 +202,11 @@ def test_canonical_entry() -> None:
 def test_canonical_entry_refuses_ambiguous_values(bad: dict[str, Any]) -> None:
     with pytest.raises(CanonicalEncodingError):
         canonical_entry(bad)
+
+
+@pytest.mark.parametrize(("size1", "size2"), [(-1, 5), (-3, -1), (-1, -1)])
+def test_negative_sizes_are_refused(size1: int, size2: int) -> None:
+    with pytest.raises(ProofError):
+        verify_consistency(size1, size2, [bytes(32)], bytes(32), bytes(32))
+    with pytest.raises(ProofError):
+        verify_inclusion(size1, size2, bytes(32), [bytes(32)], bytes(32))
