@@ -1,5 +1,7 @@
 """Benchmark of the privacy engine (not a test): run ``python benchmarks/privacy_bench.py``.
 
+It measures the ``privacy`` package of the checkout it sits in (not an installed copy).
+
 Measures, on a typical record of 15 short fields, field encryption and decryption, DEK unwraps (cold
 and cached) and blind-index values, each also as a ratio to raw AES-GCM on the same data in the same
 run. Raw AES-GCM means one pre-built AESGCM object, a fresh 12-byte nonce per field and the same AAD
@@ -13,14 +15,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's privacy, not an installed one
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+import privacy
 from privacy import (
     BlindIndexer,
     BlindIndexSpec,
@@ -215,7 +222,10 @@ def main() -> None:
     rows = [enc, dec, *bench_unwraps(vault, store, args.subjects, args.repeats)]
     rows += bench_blind(provider, args.records // 4, args.repeats)
 
-    print(f"privacy benchmark: {len(RECORD)}-field record, best of {args.repeats} runs")
+    print(
+        f"privacy benchmark of {Path(privacy.__file__).parent}: "
+        f"{len(RECORD)}-field record, best of {args.repeats} runs"
+    )
     print(f"{'measure':42} {'ours':>14} {'raw':>14} {'time ratio':>13}")
     for row in rows:
         print(row.line())
