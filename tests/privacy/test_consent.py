@@ -130,6 +130,12 @@ def test_expired_consent_is_an_empty_scope_from_its_expiry_on() -> None:
     assert decision.uncovered == {Category.WHEREABOUTS}
 
 
+def test_consent_recorded_after_now_is_not_in_force() -> None:
+    decision = decide_disclosure(facts({Category.WHEREABOUTS}, [consent(minutes=61)], now_minutes=60))
+    assert decision.reasons == (Reason.CONSENT_NOT_YET_IN_FORCE, Reason.SCOPE_NOT_COVERED)
+    assert decide_disclosure(facts({Category.WHEREABOUTS}, [consent(minutes=60)], now_minutes=60)).allowed
+
+
 def test_nothing_requested_is_denied() -> None:
     assert decide_disclosure(facts(set(), [consent()])).reasons == (Reason.NOTHING_REQUESTED,)
 
@@ -361,6 +367,7 @@ def test_nothing_is_released_without_the_rules_being_met(f: DisclosureFacts) -> 
     assert latest.status is ConsentStatus.GIVEN
     assert latest.recipient == f.recipient
     assert latest.expires_at is None or f.now < latest.expires_at
+    assert latest.recorded_at <= f.now
     assert f.requested <= latest.scope
     assert decision.consent_record_id == latest.record_id
     if f.subject.minor:
@@ -382,6 +389,7 @@ def test_whatever_the_rules_allow_is_allowed(f: DisclosureFacts) -> None:
         latest is not None
         and latest.status is ConsentStatus.GIVEN
         and (latest.expires_at is None or f.now < latest.expires_at)
+        and latest.recorded_at <= f.now
         and f.requested <= latest.scope
         and (not f.subject.minor or latest.method in {ConsentMethod.GUARDIAN, ConsentMethod.BEST_INTERESTS})
     )
