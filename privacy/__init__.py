@@ -5,8 +5,9 @@ Recipes the application calls; internals live in the submodules.
 * Field encryption: :class:`FieldVault` (``encrypt``/``decrypt`` one field, ``encrypt_fields``/
   ``decrypt_fields`` one row) over a :class:`KeyProvider` (the local :func:`create_key_file` /
   :func:`load_key_file`) and a :class:`KeyStore` the application implements on its database
-  (:class:`privacy.testing.InMemoryKeyStore` is the reference). Every decryption failure raises
-  :class:`DecryptionError`.
+  (:class:`privacy.testing.InMemoryKeyStore` is the reference, and
+  :func:`privacy.testing.check_key_store_contract` checks a database implementation against it).
+  Every decryption failure raises :class:`DecryptionError`.
 * Key lifecycle: :func:`rewrap_deks` after ``provider.rotate_kek``, then :func:`retire_kek`;
   :func:`shred_subject` (or ``FieldVault.shred``) for erasure.
 * Blind indexes: :class:`BlindIndexer`, :class:`BlindIndexSpec`, :func:`plan_index_bits`,

@@ -10,13 +10,8 @@ def lp(*parts: bytes) -> bytes:
 
     Unambiguous by construction: no choice of parts can produce the encoding of another choice.
     """
-    out = bytearray()
-    for part in parts:
-        if len(part) > _U32_MAX:
-            raise ValueError("part too long for a 32-bit length prefix")
-        out += len(part).to_bytes(4, "big")
-        out += part
-    return bytes(out)
+    # to_bytes raises OverflowError for a part of 4 GiB or more
+    return b"".join([len(part).to_bytes(4, "big") + part for part in parts])
 
 
 def u32(value: int) -> bytes:

@@ -20,7 +20,8 @@ It implements rules 1 to 5 of the domain document (docs/domain.md) and the Conse
 
 Where the rules leave a case open this module takes the cautious reading and says so: a person whose
 birth date and age are both unknown is treated as a possible minor; a withdrawal counts as a refusal of
-contact for rule 2.
+contact for rule 2; a ``given`` record dated after ``now`` is not in force yet (while a later refusal
+or withdrawal always counts).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class Reason(StrEnum):
     CONSENT_REFUSED = "consent_refused"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     CONSENT_EXPIRED = "consent_expired"
+    CONSENT_NOT_YET_IN_FORCE = "consent_recorded_after_now"
     CONSENT_NOT_FROM_GUARDIAN = "consent_not_from_guardian_or_best_interests"
     SCOPE_NOT_COVERED = "scope_does_not_cover_request"
     CONTACT_REFUSED = "contact_refused"
@@ -292,6 +294,9 @@ def _consent_failures(
     if record.expires_at is not None and now >= record.expires_at:
         reasons.append(Reason.CONSENT_EXPIRED)
         uncovered = requested  # an expired consent has an empty scope
+    if record.recorded_at > now:  # clock skew or a back-dated request: not in force yet
+        reasons.append(Reason.CONSENT_NOT_YET_IN_FORCE)
+        uncovered = requested
     if minor and record.method not in MINOR_CONSENT_METHODS:
         reasons.append(Reason.CONSENT_NOT_FROM_GUARDIAN)
     if uncovered:

@@ -169,6 +169,8 @@ def _verify_trivial_consistency(
     size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
 ) -> bool:
     """Handle the cases without tree maths; return True if verified, raise if refused."""
+    if size1 < 0 or size2 < 0:
+        raise ProofError("negative tree size")
     if size2 < size1:
         raise ProofError("the later tree is smaller")
     if size1 == 0:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
-from privacy.keys import WrappedDek
+from privacy.keys import KeyStore, WrappedDek
 
 
 class InMemoryKeyStore:
@@ -80,3 +80,57 @@ class InMemoryKeyStore:
         """Every row, destroyed ones included (for assertions)."""
         with self._lock:
             return list(self._rows.values())
+
+
+def _expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise AssertionError(f"key store contract: {what}")
+
+
+def check_key_store_contract(store: KeyStore, *, ring_id: str = "contract-ring") -> None:
+    """Exercise ``store`` (which must hold nothing for ``ring_id``) and raise AssertionError where it
+    departs from the :class:`~privacy.KeyStore` semantics the library relies on.
+
+    The application runs it against its database implementation (in a rolled-back transaction).
+    """
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    a1 = WrappedDek(ring_id, "a", 1, 1, b"\x01" * 60, t0)
+    a2 = WrappedDek(ring_id, "a", 2, 1, b"\x02" * 60, t0)
+    b1 = WrappedDek(ring_id, "b", 1, 1, b"\x03" * 60, t0)
+    _expect(store.load(ring_id, "a") is None, "load of an unknown subject returns None")
+    _expect(store.store(a1), "a first insert succeeds")
+    _expect(not store.store(dataclasses.replace(a1, wrapped=b"\x09" * 60)), "a second insert is refused")
+    _expect(store.load(ring_id, "a") == a1, "the first insert is kept")
+    _expect(store.store(a2) and store.store(b1), "other versions and subjects insert")
+    _expect(store.load(ring_id, "a") == a2, "load without a version returns the highest version")
+    _expect(store.load(ring_id, "a", 1) == a1, "load with a version returns that version")
+
+    a1_new = dataclasses.replace(a1, kek_version=2, wrapped=b"\x04" * 60)
+    _expect(
+        not store.store(a1_new, replaces=dataclasses.replace(a1, wrapped=b"\x00" * 60)), "a stale swap fails"
+    )
+    _expect(store.store(a1_new, replaces=a1), "a swap against the current row succeeds")
+    _expect(store.load(ring_id, "a", 1) == a1_new, "the swap is visible")
+
+    page1 = store.list_by_kek_version(ring_id, 1, limit=1)
+    _expect([(r.subject_id, r.dek_version) for r in page1] == [("a", 2)], "listing is ordered and limited")
+    page2 = store.list_by_kek_version(ring_id, 1, after=("a", 2), limit=10)
+    _expect([(r.subject_id, r.dek_version) for r in page2] == [("b", 1)], "listing resumes after the cursor")
+    _expect(list(store.list_by_kek_version(ring_id, 2)) == [a1_new], "listing filters by KEK version")
+
+    gone = store.mark_destroyed(ring_id, "a", t0, dek_version=2)
+    _expect([r.dek_version for r in gone] == [2], "destroying one version reports it")
+    destroyed = store.load(ring_id, "a", 2)
+    _expect(
+        destroyed is not None and destroyed.destroyed and destroyed.wrapped == b"",
+        "destroyed rows are erased",
+    )
+    _expect(
+        not store.store(dataclasses.replace(a2, kek_version=2), replaces=a2),
+        "a destroyed row cannot be swapped",
+    )
+    gone = store.mark_destroyed(ring_id, "a", t0)
+    _expect([r.dek_version for r in gone] == [1], "destroying all reports only rows not yet destroyed")
+    _expect(not store.list_by_kek_version(ring_id, 2), "destroyed rows are not listed")
+    _expect(not store.mark_destroyed(ring_id, "a", t0), "destroying again reports nothing")
+    _expect(store.load(ring_id, "b", 1) == b1, "other subjects are untouched")

@@ -7,11 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from privacy.cache import CachedDek, KeyCache
 from privacy.errors import DecryptionError, KekInUseError, PrivacyError, SubjectErasedError
-from privacy.fields import FieldValue, field_aad, open_sealed, parse_header, seal
+from privacy.fields import FieldValue, aad_head, aad_tail, field_aad, open_sealed, parse_header, seal
 from privacy.fields import needs_reencryption as _token_needs_reencryption
 from privacy.keys import KEY_BYTES, KekState, KeyProvider, KeyStore, WrappedDek, wrap_aad
 
@@ -102,7 +100,7 @@ class FieldVault:
         if token is None:
             return None
         version = parse_header(token)
-        aead = self._field_aead_for_decrypt(subject, version, table, column)
+        aead = self._entry_for_decrypt(subject, version).field_aead(table, column)
         return open_sealed(aead, token, field_aad(table, column, row_id, subject.subject_id, version))
 
     def encrypt_fields(
@@ -110,13 +108,15 @@ class FieldVault:
     ) -> dict[str, bytes | None]:
         """Encrypt several columns of one row for one subject (one key lookup for all)."""
         version, entry = self._current_key(subject)
+        tail = aad_tail(row_id, subject.subject_id, version)
         out: dict[str, bytes | None] = {}
         for column, value in values.items():
             if value is None:
                 out[column] = None
                 continue
-            aad = field_aad(table, column, row_id, subject.subject_id, version)
-            out[column] = seal(entry.field_aead(table, column), version, aad, value)
+            out[column] = seal(
+                entry.field_aead(table, column), version, aad_head(table, column) + tail, value
+            )
         return out
 
     def decrypt_fields(
@@ -124,8 +124,20 @@ class FieldVault:
     ) -> dict[str, FieldValue | None]:
         """Decrypt several columns of one row; any failure raises one DecryptionError."""
         out: dict[str, FieldValue | None] = {}
+        entries: dict[int, tuple[CachedDek, bytes]] = {}  # one key lookup per DEK version, not per column
         for column, token in tokens.items():
-            out[column] = self.decrypt(subject, table, column, row_id, token)
+            if token is None:
+                out[column] = None
+                continue
+            version = parse_header(token)
+            hit = entries.get(version)
+            if hit is None:
+                hit = entries[version] = (
+                    self._entry_for_decrypt(subject, version),
+                    aad_tail(row_id, subject.subject_id, version),
+                )
+            entry, tail = hit
+            out[column] = open_sealed(entry.field_aead(table, column), token, aad_head(table, column) + tail)
         return out
 
     # -- subject keys --------------------------------------------------------------------------------
@@ -205,7 +217,7 @@ class FieldVault:
         self._cache.set_current_version(subject.ring_id, subject.subject_id, record.dek_version)
         return record.dek_version, entry
 
-    def _field_aead_for_decrypt(self, subject: Subject, version: int, table: str, column: str) -> AESGCM:
+    def _entry_for_decrypt(self, subject: Subject, version: int) -> CachedDek:
         entry = self._cache.get(subject.ring_id, subject.subject_id, version)
         if entry is None:
             try:
@@ -215,7 +227,7 @@ class FieldVault:
             if record is None or record.destroyed or record.dek_version != version:
                 raise DecryptionError
             entry = self._unwrap(record)
-        return entry.field_aead(table, column)
+        return entry
 
     def _unwrap(self, record: WrappedDek) -> CachedDek:
         aad = wrap_aad(record.ring_id, record.subject_id, record.dek_version, record.kek_version)

@@ -130,6 +130,12 @@ def test_expired_consent_is_an_empty_scope_from_its_expiry_on() -> None:
     assert decision.uncovered == {Category.WHEREABOUTS}
 
 
+def test_consent_recorded_after_now_is_not_in_force() -> None:
+    decision = decide_disclosure(facts({Category.WHEREABOUTS}, [consent(minutes=61)], now_minutes=60))
+    assert decision.reasons == (Reason.CONSENT_NOT_YET_IN_FORCE, Reason.SCOPE_NOT_COVERED)
+    assert decide_disclosure(facts({Category.WHEREABOUTS}, [consent(minutes=60)], now_minutes=60)).allowed
+
+
 def test_nothing_requested_is_denied() -> None:
     assert decide_disclosure(facts(set(), [consent()])).reasons == (Reason.NOTHING_REQUESTED,)
 
@@ -226,6 +232,7 @@ def test_could_be_minor_examples() -> None:
     assert could_be_minor(date(2026, 2, 28), birth_date=date(2008, 2, 29))
 
 
+@settings(deadline=None)  # the machine is shared: no per-example deadline
 @given(
     st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31)), st.integers(1985, 2030), st.booleans()
 )
@@ -240,6 +247,7 @@ def test_partial_birth_date_is_a_minor_iff_some_full_date_in_it_is(
     assert could_be_minor(on, birth_date=partial) == any(could_be_minor(on, birth_date=d) for d in candidates)
 
 
+@settings(deadline=None)  # the machine is shared: no per-example deadline
 @given(
     st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31)), st.integers(0, 40), st.integers(0, 40)
 )
@@ -336,7 +344,7 @@ def second_officer_approved(m: MatchFacts) -> bool:
     )
 
 
-@settings(max_examples=600)
+@settings(max_examples=600, deadline=None)
 @given(disclosure_facts())
 def test_nothing_is_released_without_the_rules_being_met(f: DisclosureFacts) -> None:
     """The issue's claim: nothing is ever allowed without a confirmed match and an active, unexpired,
@@ -359,6 +367,7 @@ def test_nothing_is_released_without_the_rules_being_met(f: DisclosureFacts) -> 
     assert latest.status is ConsentStatus.GIVEN
     assert latest.recipient == f.recipient
     assert latest.expires_at is None or f.now < latest.expires_at
+    assert latest.recorded_at <= f.now
     assert f.requested <= latest.scope
     assert decision.consent_record_id == latest.record_id
     if f.subject.minor:
@@ -367,7 +376,7 @@ def test_nothing_is_released_without_the_rules_being_met(f: DisclosureFacts) -> 
         assert second_officer_approved(f.match)
 
 
-@settings(max_examples=600)
+@settings(max_examples=600, deadline=None)
 @given(disclosure_facts())
 def test_whatever_the_rules_allow_is_allowed(f: DisclosureFacts) -> None:
     """The converse, so the policy is not trivially safe by denying everything."""
@@ -380,6 +389,7 @@ def test_whatever_the_rules_allow_is_allowed(f: DisclosureFacts) -> None:
         latest is not None
         and latest.status is ConsentStatus.GIVEN
         and (latest.expires_at is None or f.now < latest.expires_at)
+        and latest.recorded_at <= f.now
         and f.requested <= latest.scope
         and (not f.subject.minor or latest.method in {ConsentMethod.GUARDIAN, ConsentMethod.BEST_INTERESTS})
     )
@@ -388,6 +398,7 @@ def test_whatever_the_rules_allow_is_allowed(f: DisclosureFacts) -> None:
     assert decide_disclosure(f).allowed == expected
 
 
+@settings(deadline=None)  # the machine is shared: no per-example deadline
 @given(disclosure_facts())
 def test_decisions_explain_themselves(f: DisclosureFacts) -> None:
     decision = decide_disclosure(f)
@@ -402,12 +413,14 @@ def test_decisions_explain_themselves(f: DisclosureFacts) -> None:
         assert len(set(decision.reasons)) == len(decision.reasons)
 
 
+@settings(deadline=None)  # the machine is shared: no per-example deadline
 @given(disclosure_facts(), st.lists(consent_records(), max_size=3))
 def test_records_for_other_recipients_never_matter(f: DisclosureFacts, others: list[ConsentRecord]) -> None:
     noise = tuple(dataclasses.replace(r, recipient="req-other") for r in others)
     assert decide_disclosure(dataclasses.replace(f, consents=f.consents + noise)) == decide_disclosure(f)
 
 
+@settings(deadline=None)  # the machine is shared: no per-example deadline
 @given(disclosure_facts(), CATEGORIES, st.sampled_from(list(Category)))
 def test_all_or_nothing_adding_an_uncovered_category_denies(
     f: DisclosureFacts, scope: frozenset[Category], extra: Category
@@ -428,6 +441,7 @@ def test_all_or_nothing_adding_an_uncovered_category_denies(
     assert denied.uncovered == {extra}
 
 
+@settings(deadline=None)  # the machine is shared: no per-example deadline
 @given(disclosure_facts(), st.sampled_from([ConsentStatus.REFUSED, ConsentStatus.WITHDRAWN]))
 def test_a_later_refusal_or_withdrawal_always_denies(f: DisclosureFacts, status: ConsentStatus) -> None:
     last = max((r.recorded_at for r in f.consents), default=BASE) + timedelta(minutes=1)
@@ -439,6 +453,7 @@ def test_a_later_refusal_or_withdrawal_always_denies(f: DisclosureFacts, status:
     assert decision.search_closed_only
 
 
+@settings(deadline=None)  # the machine is shared: no per-example deadline
 @given(disclosure_facts(), st.randoms(use_true_random=False))
 def test_order_of_records_with_distinct_times_does_not_matter(f: DisclosureFacts, rnd: object) -> None:
     times = [r.recorded_at for r in f.consents]

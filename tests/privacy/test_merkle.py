@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privacy import (
@@ -157,6 +157,7 @@ def test_generated_proofs_verify_for_every_index_and_size() -> None:
                     verify_consistency(size1, size, proof, roots[size1], roots[size - 1])
 
 
+@settings(deadline=None)  # the machine is shared: no per-example deadline
 @given(st.lists(st.binary(max_size=8), min_size=2, max_size=40), st.data())
 def test_a_rewritten_history_is_not_consistent(entries: list[bytes], data: st.DataObject) -> None:
     # Given a log and a later log in which one old entry was altered
@@ -202,3 +203,11 @@ def test_canonical_entry() -> None:
 def test_canonical_entry_refuses_ambiguous_values(bad: dict[str, Any]) -> None:
     with pytest.raises(CanonicalEncodingError):
         canonical_entry(bad)
+
+
+@pytest.mark.parametrize(("size1", "size2"), [(-1, 5), (-3, -1), (-1, -1)])
+def test_negative_sizes_are_refused(size1: int, size2: int) -> None:
+    with pytest.raises(ProofError):
+        verify_consistency(size1, size2, [bytes(32)], bytes(32), bytes(32))
+    with pytest.raises(ProofError):
+        verify_inclusion(size1, size2, bytes(32), [bytes(32)], bytes(32))
