@@ -194,20 +194,37 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
 @click.option("--serve/--no-serve", "serve_after", default=True, help="Start the API server afterwards.")
 def demo(host: str, port: int, serve_after: bool) -> None:
     """Bootstrap demo societies and users (fresh passwords and tokens each run), then serve the API."""
-    from rfl.demo import seed_demo
+    from rfl.demo import seed_demo, seed_demo_records_once
+    from rfl.records.services import Crypto
 
+    app = current_app
+    now = app.extensions["rfl.clock"]()
     with db.transaction() as session:
-        credentials = seed_demo(
-            session,
-            current_app.extensions["rfl.passwords"],
-            current_app.extensions["rfl.keys"],
-            now=current_app.extensions["rfl.clock"](),
+        credentials = seed_demo(session, app.extensions["rfl.passwords"], app.extensions["rfl.keys"], now=now)
+    with db.transaction() as session:
+        crypto = Crypto(
+            app.extensions["rfl.keys"], app.extensions["rfl.key_cache"], session, app.extensions["rfl.clock"]
         )
+        requests, sightings = seed_demo_records_once(session, crypto, credentials, now=now)
+    if requests:
+        click.echo(f"Created {requests} tracing requests (DE, SE) and {sightings} sightings (IT, GR).")
     click.echo("Demo users (passwords and tokens are new on every run):")
     for line in credentials:
         click.echo(f"  {line}")
-    click.echo(f"\nAPI: http://{host}:{port}/api/v1   docs: http://{host}:{port}/api/docs")
-    click.echo(f'Try: curl -H "Authorization: Bearer {credentials[0].token}" http://{host}:{port}/api/v1/me')
+    base = f"http://{host}:{port}"
+    italy = next(c.token for c in credentials if c.society == "IT" and c.role is Role.CASEWORKER)
+    officer = next(c.token for c in credentials if c.society == "DE" and c.role is Role.TRACING_OFFICER)
+    click.echo(f"\nAPI: {base}/api/v1   docs: {base}/api/docs")
+    click.echo("Try:")
+    click.echo(f'  curl -H "Authorization: Bearer {italy}" "{base}/api/v1/sightings?limit=5"')
+    click.echo(
+        f'  curl -H "Authorization: Bearer {italy}" -H "Content-Type: application/json" '
+        f'-d \'{{"q": "Mohammed Al-Hassan"}}\' {base}/api/v1/sightings/search'
+    )
+    click.echo(
+        f'  curl -H "Authorization: Bearer {officer}" -H "Content-Type: application/json" '
+        f'-d \'{{"q": "Tesfaye Haile"}}\' {base}/api/v1/sightings/search   # cross-border, names hidden'
+    )
     if serve_after:
         run_gunicorn(host, port, workers=2)
 

@@ -12,12 +12,22 @@ from sqlalchemy.orm import Session
 from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, Society, SocietyType, User
 from rfl.accounts.passwords import Passwords
+from rfl.audit.recorder import append_now
+from rfl.audit.services import AuditEntry
+from rfl.demo_records import seed_demo_records
+from rfl.records.models import TracingRequest
+from rfl.records.services import Crypto
 
 DEMO_SOCIETIES = (
     ("IT", "Italian Red Cross", SocietyType.NATIONAL_SOCIETY, "IT"),
+    ("GR", "Hellenic Red Cross", SocietyType.NATIONAL_SOCIETY, "GR"),
     ("DE", "German Red Cross", SocietyType.NATIONAL_SOCIETY, "DE"),
+    ("SE", "Swedish Red Cross", SocietyType.NATIONAL_SOCIETY, "SE"),
     ("ICRC-CTA", "ICRC Central Tracing Agency", SocietyType.CENTRAL_TRACING_AGENCY, None),
 )
+# Families ask in these societies; people are registered in the others.
+FAMILY_SOCIETIES = ("DE", "SE")
+REGISTERING_SOCIETIES = ("IT", "GR")
 DEMO_TOKEN_TTL = timedelta(hours=12)
 
 
@@ -28,6 +38,7 @@ class DemoCredential:
     society: str
     password: str
     token: str
+    actor: accounts.Actor
 
     def __str__(self) -> str:
         person = f"{self.society:<9} {self.role.value:<16} {self.email:<34}"
@@ -62,4 +73,31 @@ def _demo_user(
     else:
         user.password_hash = passwords.hash(password)
     issued = accounts.issue_token(session, user, now=now, ttl=DEMO_TOKEN_TTL)
-    return DemoCredential(email=email, role=role, society=society.code, password=password, token=issued.token)
+    return DemoCredential(
+        email=email,
+        role=role,
+        society=society.code,
+        password=password,
+        token=issued.token,
+        actor=issued.actor,
+    )
+
+
+def seed_demo_records_once(
+    session: Session, crypto: Crypto, credentials: list[DemoCredential], *, now: datetime
+) -> tuple[int, int]:
+    """Create the demo records on the first run only; returns how many were created (0, 0 later)."""
+    if session.scalar(sa.select(sa.func.count()).select_from(TracingRequest)):
+        return 0, 0
+    caseworkers = {c.society: c.actor for c in credentials if c.role is Role.CASEWORKER}
+    entries: list[AuditEntry] = []
+    created = seed_demo_records(
+        session,
+        crypto,
+        families=[caseworkers[code] for code in FAMILY_SOCIETIES],
+        registrars=[caseworkers[code] for code in REGISTERING_SOCIETIES],
+        now=now,
+        audit=entries.append,
+    )
+    append_now(session, entries)
+    return created

@@ -44,6 +44,7 @@ from rfl.records.fields import (
 )
 from rfl.records.models import (
     BlindIndexEntry,
+    LegalBasis,
     RecordEdit,
     RecordMixin,
     RecordStatus,
@@ -166,8 +167,8 @@ def _apply_plain_columns(
     kind: RecordType, record: RecordMixin, document: Mapping[str, Any], on: date
 ) -> None:
     person = document[kind.person_group]
-    record.status = document.get("status", RecordStatus.OPEN)
-    record.legal_basis = document["legal_basis"]
+    record.status = RecordStatus(document.get("status", RecordStatus.OPEN))
+    record.legal_basis = LegalBasis(document["legal_basis"])
     record.flagged_minor = bool(person.get("flagged_minor"))
     record.minor = _is_minor(person, on)
     if isinstance(record, Sighting):

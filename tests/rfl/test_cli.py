@@ -7,6 +7,7 @@ from flask import Flask
 
 from rfl.accounts.models import Society, User
 from rfl.cli import main
+from rfl.records.models import TracingRequest
 from tests.conftest import Factories
 
 PASSWORD = "a long enough password"
@@ -105,11 +106,16 @@ def test_mismatched_confirmation_short_password_and_unknown_society_fail(app: Fl
     assert make.scalar(sa.select(User).where(User.email == "a@b.org")) is None
 
 
-def test_demo_prints_working_credentials(app: Flask) -> None:
+def test_demo_prints_working_credentials_and_seeds_records_once(app: Flask, make: Factories) -> None:
     result = invoke(app, ["demo", "--no-serve"])
+    again = invoke(app, ["demo", "--no-serve"])
 
     assert result.exit_code == 0, result.output
-    token = next(line.split("token=")[1] for line in result.output.splitlines() if "token=" in line)
-    me = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-    assert me.status_code == 200
-    assert me.json["role"] == "caseworker"
+    assert "Created 200 tracing requests" in result.output
+    assert "Created" not in again.output
+    token = next(line.split("token=")[1] for line in again.output.splitlines() if "token=" in line)
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    assert client.get("/api/v1/me", headers=headers).json["role"] == "caseworker"
+    assert client.get("/api/v1/sightings", headers=headers).json["items"]
+    assert make.scalar(sa.select(sa.func.count()).select_from(TracingRequest)) == 200
