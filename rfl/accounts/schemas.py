@@ -23,22 +23,17 @@ class TokenSchema(ma.Schema):
     expires_at = ma.fields.AwareDateTime(required=True)
 
 
-class UserSchema(ma.Schema):
-    id = ma.fields.UUID(required=True)
-    email = ma.fields.String(required=True)
-    name = ma.fields.String(required=True)
-    role = ma.fields.Enum(Role, by_value=True, required=True)
-    society = ma.fields.Function(lambda user: user.society.code, required=True)
-    active = ma.fields.Boolean(required=True)
-    created_at = ma.fields.AwareDateTime(required=True)
-
-
 class MeSchema(ma.Schema):
     id = ma.fields.UUID(required=True)
     email = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
     role = ma.fields.Enum(Role, by_value=True, required=True)
     society = ma.fields.Function(lambda user: user.society.code, required=True)
+
+
+class UserSchema(MeSchema):
+    active = ma.fields.Boolean(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
 
 
 class UserCreateSchema(StrictSchema):

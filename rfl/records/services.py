@@ -111,6 +111,26 @@ class RecordView:
     document: dict[str, Any]
 
 
+def _event(
+    kind: RecordType,
+    verb: str,
+    actor: Actor,
+    record_id: uuid.UUID | None = None,
+    fields: Sequence[str] = (),
+    *,
+    outcome: str = Outcome.OK,
+) -> AuditEntry:
+    """The audit entry of an action on a record: ids and field names, never values."""
+    return AuditEntry(
+        action=f"{kind.name}.{verb}",
+        outcome=outcome,
+        actor=actor,
+        object_type=kind.name,
+        object_id=None if record_id is None else str(record_id),
+        fields=tuple(fields),
+    )
+
+
 def _subjects(kind: RecordType, record: RecordMixin) -> dict[SubjectRole, Any]:
     ids = {role: getattr(record, column) for role, column in kind.subject_columns.items()}
     return subjects_of(record.society_id, ids)
@@ -230,15 +250,7 @@ def create_record(
     session.flush()
     _reindex(session, crypto, kind, record, person=document[kind.person_group], on=on)
     session.flush()
-    audit(
-        AuditEntry(
-            action=f"{kind.name}.create",
-            actor=actor,
-            object_type=kind.name,
-            object_id=str(record.id),
-            fields=_personal_field_names(kind, document),
-        )
-    )
+    audit(_event(kind, "create", actor, record.id, _personal_field_names(kind, document)))
     return RecordView(record.id, record, actor.society_code, _editable_document(kind, record, document))
 
 
@@ -259,20 +271,12 @@ def _editable_document(kind: RecordType, record: RecordMixin, decrypted: Mapping
 
 
 def _visible_record(
-    session: Session, actor: Actor, kind: RecordType, record_id: uuid.UUID, *, audit: AuditSink, action: str
+    session: Session, actor: Actor, kind: RecordType, record_id: uuid.UUID, *, audit: AuditSink, verb: str
 ) -> RecordMixin:
     record = session.get(kind.model, record_id)
     if record is None or record.society_id != actor.society_id:
         if record is not None:  # another society's record: refuse as if absent, and leave a trace
-            audit(
-                AuditEntry(
-                    action=action,
-                    outcome=Outcome.DENIED,
-                    actor=actor,
-                    object_type=kind.name,
-                    object_id=str(record_id),
-                )
-            )
+            audit(_event(kind, verb, actor, record_id, outcome=Outcome.DENIED))
         raise NotFound("No such record.")
     return record
 
@@ -286,17 +290,9 @@ def read_record(
     *,
     audit: AuditSink,
 ) -> RecordView:
-    record = _visible_record(session, actor, kind, record_id, audit=audit, action=f"{kind.name}.read")
+    record = _visible_record(session, actor, kind, record_id, audit=audit, verb="read")
     decrypted = _codec(kind, crypto).decrypt(record, _subjects(kind, record))
-    audit(
-        AuditEntry(
-            action=f"{kind.name}.read",
-            actor=actor,
-            object_type=kind.name,
-            object_id=str(record.id),
-            fields=_personal_field_names(kind, decrypted),
-        )
-    )
+    audit(_event(kind, "read", actor, record.id, _personal_field_names(kind, decrypted)))
     return RecordView(record.id, record, actor.society_code, _editable_document(kind, record, decrypted))
 
 
@@ -344,15 +340,7 @@ def update_record(
         )
     )
     session.flush()
-    audit(
-        AuditEntry(
-            action=f"{kind.name}.update",
-            actor=actor,
-            object_type=kind.name,
-            object_id=str(record.id),
-            fields=tuple(all_changed),
-        )
-    )
+    audit(_event(kind, "update", actor, record.id, tuple(all_changed)))
     return RecordView(
         record.id, record, current.society_code, _editable_document(kind, record, _strip_plain(kind, patched))
     )
@@ -430,7 +418,7 @@ def search_records(
     societies = _searchable_societies(session, actor, kind)
     candidates = _index_candidates(session, crypto, kind, query, societies)
     if not candidates:
-        audit(AuditEntry(action=f"{kind.name}.search", actor=actor, object_type=kind.name))
+        audit(_event(kind, "search", actor))
         return []
     records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(candidates))).all()
     codes = {society.id: society.code for society in societies}
@@ -440,27 +428,12 @@ def search_records(
     for record in records:
         own = record.society_id == actor.society_id
         if isinstance(record, Sighting) and not own and not _restrictions_allow(record, actor):
-            audit(
-                AuditEntry(
-                    action="sighting.restriction_applied",
-                    outcome=Outcome.DENIED,
-                    actor=actor,
-                    object_type="sighting",
-                    object_id=str(record.id),
-                )
-            )
+            audit(_event(SIGHTINGS, "restriction_applied", actor, record.id, outcome=Outcome.DENIED))
             continue
         person = codec.decrypt(record, _subjects(kind, record), groups=[kind.person_group])[kind.person_group]
         names = indexing.person_names(person)
-        audit(
-            AuditEntry(
-                action=f"{kind.name}.search_match",
-                actor=actor,
-                object_type=kind.name,
-                object_id=str(record.id),
-                fields=tuple(f"{kind.person_group}.{n}" for n in NAME_FIELDS if person.get(n)),
-            )
-        )
+        revealed = [f"{kind.person_group}.{name}" for name in NAME_FIELDS if person.get(name)]
+        audit(_event(kind, "search_match", actor, record.id, revealed))
         hits.append(
             SearchHit(
                 record.id,
@@ -470,7 +443,7 @@ def search_records(
                 _display_name(person) if own else None,
             )
         )
-    audit(AuditEntry(action=f"{kind.name}.search", actor=actor, object_type=kind.name))
+    audit(_event(kind, "search", actor))
     hits.sort(key=lambda hit: (-hit.score, str(hit.id)))
     return hits[:limit]
 
