@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from rapidfuzz.distance import JaroWinkler
 from sqlalchemy.orm import Session
 
-from matching import name_tokens
+from matching import Token, name_tokens
 from privacy import (
     AgeEstimate,
     BlindIndexer,
@@ -422,7 +422,6 @@ def search_records(
         return []
     records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(candidates))).all()
     codes = {society.id: society.code for society in societies}
-    query_tokens = [token.latin for token in name_tokens(query)]
     hits: list[SearchHit] = []
     codec = _codec(kind, crypto)
     for record in records:
@@ -439,7 +438,7 @@ def search_records(
                 record.id,
                 codes[record.society_id],
                 record.status.value,
-                _name_score(query_tokens, names),
+                _name_score(query, names),
                 _display_name(person) if own else None,
             )
         )
@@ -492,13 +491,34 @@ def _index_candidates(
     return list(session.scalars(statement))
 
 
-def _name_score(query_tokens: Sequence[str], names: Sequence[str]) -> float:
-    """Mean over the query's tokens of the best Jaro-Winkler similarity among the record's name tokens."""
-    record_tokens = {token.latin for name in names for token in name_tokens(name)}
+SAME_SKELETON_SIMILARITY = 0.95
+SKELETON_SUPPORT = 0.8
+
+
+def _name_score(query: str, names: Sequence[str]) -> float:
+    """Mean over the query's tokens of their best similarity to the record's name tokens.
+
+    Uses the matcher's token forms: the same Latin form scores 1, the same transliteration-aware
+    consonant skeleton (Mohammed / Muhammad / محمد) 0.95, anything else its Jaro-Winkler similarity.
+    """
+    query_tokens = name_tokens(query)
+    record_tokens = [token for name in names for token in name_tokens(name)]
     if not query_tokens or not record_tokens:
         return 0.0
-    best = [max(JaroWinkler.normalized_similarity(q, r) for r in record_tokens) for q in query_tokens]
+    best = [max(_token_similarity(q, r) for r in record_tokens) for q in query_tokens]
     return round(sum(best) / len(best), 4)
+
+
+def _token_similarity(a: Token, b: Token) -> float:
+    if a.latin == b.latin:
+        return 1.0
+    similarity = float(JaroWinkler.normalized_similarity(a.latin, b.latin))
+    # Across scripts the consonants are all there is to compare; between two Latin spellings the vowels
+    # are evidence too (Hassan is not Husaini), so there a shared skeleton needs a close spelling.
+    supported = a.script != b.script or similarity >= SKELETON_SUPPORT
+    if len(a.skeleton) >= 3 and a.skeleton == b.skeleton and supported:
+        return max(similarity, SAME_SKELETON_SIMILARITY)
+    return similarity
 
 
 def _display_name(person: Mapping[str, Any]) -> str | None:

@@ -270,6 +270,7 @@ class TestSearch:
                 "latin": ("Muhammad", "Alhassan"),
                 "arabic": ("محمد", "الحسن"),
                 "other": ("Oleksandr", "Kovalenko"),
+                "similar": ("Mohammad", "Husaini"),
             }.items()
         }
 
@@ -280,6 +281,7 @@ class TestSearch:
         assert ids["latin"] in found
         assert ids["arabic"] in found
         assert ids["other"] not in found
+        assert found.index(ids["latin"]) < found.index(ids["similar"])  # Hassan is not Husaini
         assert response.json["items"][0]["name"] is not None
 
     def test_caseworkers_search_only_their_own_society(self, client: FlaskClient, make: Factories) -> None:
