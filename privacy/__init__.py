@@ -75,6 +75,7 @@ from privacy.keys import (
     load_key_file,
 )
 from privacy.merkle import (
+    CompactRange,
     canonical_entry,
     consistency_proof,
     inclusion_proof,
@@ -105,6 +106,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointSigner",
     "CheckpointVerifier",
+    "CompactRange",
     "ConsentMethod",
     "ConsentRecord",
     "ConsentStatus",

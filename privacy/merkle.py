@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from privacy.errors import CanonicalEncodingError, ProofError
 
@@ -215,3 +215,51 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
         raise ProofError("proof too short")
     if not (hmac.compare_digest(fr, root1) and hmac.compare_digest(sr, root2)):
         raise ProofError("root mismatch")
+
+
+class CompactRange:
+    """The right edge of a Merkle tree: the roots of the perfect subtrees that cover leaves [0, size).
+
+    Enough to append leaves and compute the RFC 6962 root without the earlier leaves, so a log can sign
+    a new tree head in O(new leaves + log size) instead of rehashing everything. One hash per set bit
+    of ``size``, largest subtree first.
+    """
+
+    __slots__ = ("_hashes", "_size")
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        if size < 0 or len(hashes) != size.bit_count():
+            raise ProofError("a compact range holds one hash per set bit of its size")
+        _check_hashes(hashes)
+        self._size = size
+        self._hashes = list(hashes)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def hashes(self) -> tuple[bytes, ...]:
+        return tuple(self._hashes)
+
+    def append(self, leaf: bytes) -> None:
+        """Add one leaf hash: merge equal-sized subtrees on the right edge, as a binary counter carries."""
+        node = leaf
+        size = self._size
+        while size & 1:
+            node = node_hash(self._hashes.pop(), node)
+            size >>= 1
+        self._hashes.append(node)
+        self._size += 1
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
+
+    def root(self) -> bytes:
+        if not self._hashes:
+            return EMPTY_ROOT
+        root = self._hashes[-1]
+        for left in reversed(self._hashes[:-1]):
+            root = node_hash(left, root)
+        return root

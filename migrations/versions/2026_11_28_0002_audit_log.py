@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("compact_range", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_audit_checkpoints")),
     )
     op.create_table(

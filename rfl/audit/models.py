@@ -48,6 +48,9 @@ class AuditCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     note: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The tree's right edge at this size (concatenated 32-byte hashes): the next checkpoint hashes only
+    # the entries added since. Verification never trusts it: it recomputes every leaf and root.
+    compact_range: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
     def __repr__(self) -> str:
         return f"<AuditCheckpoint tree_size={self.tree_size}>"

@@ -22,6 +22,7 @@ from privacy import (
     CheckpointError,
     CheckpointSigner,
     CheckpointVerifier,
+    CompactRange,
     ProofError,
     canonical_entry,
     consistency_proof,
@@ -141,18 +142,45 @@ def leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
 def sign_current_checkpoint(
     session: Session, signer: CheckpointSigner, *, origin: str, now: datetime
 ) -> AuditCheckpoint:
-    """Sign the current tree head, unless the latest checkpoint already covers it."""
+    """Sign the current tree head, unless the latest checkpoint already covers it.
+
+    Starts from the latest checkpoint's compact range, so only entries added since are hashed.
+    """
     _lock_log(session)
-    hashes = leaf_hashes(session)
+    size = _log_size(session)
     latest = latest_checkpoint(session)
-    if latest is not None and latest.tree_size == len(hashes):
+    if latest is not None and latest.tree_size == size:
         return latest
-    root = tree_root(hashes)
-    note = sign_checkpoint(Checkpoint(origin=origin, size=len(hashes), root=root), signer)
-    checkpoint = AuditCheckpoint(tree_size=len(hashes), root_hash=root, note=note, created_at=now)
+    compact = _resume_from(latest)
+    compact.extend(
+        session.scalars(
+            sa.select(AuditEvent.leaf_hash).where(AuditEvent.seq >= compact.size).order_by(AuditEvent.seq)
+        )
+    )
+    root = compact.root()
+    note = sign_checkpoint(Checkpoint(origin=origin, size=compact.size, root=root), signer)
+    checkpoint = AuditCheckpoint(
+        tree_size=compact.size,
+        root_hash=root,
+        note=note,
+        created_at=now,
+        compact_range=b"".join(compact.hashes),
+    )
     session.add(checkpoint)
     session.flush()
     return checkpoint
+
+
+def _resume_from(checkpoint: AuditCheckpoint | None) -> CompactRange:
+    """The checkpoint's compact range if it is intact (it reproduces the signed root), else an empty one."""
+    if checkpoint is None or not checkpoint.compact_range:
+        return CompactRange()
+    blob = checkpoint.compact_range
+    try:
+        compact = CompactRange(checkpoint.tree_size, [blob[i : i + 32] for i in range(0, len(blob), 32)])
+    except ProofError:
+        return CompactRange()
+    return compact if compact.root() == checkpoint.root_hash else CompactRange()
 
 
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from privacy import (
     CanonicalEncodingError,
+    CompactRange,
     ProofError,
     canonical_entry,
     consistency_proof,
@@ -211,3 +212,35 @@ def test_negative_sizes_are_refused(size1: int, size2: int) -> None:
         verify_consistency(size1, size2, [bytes(32)], bytes(32), bytes(32))
     with pytest.raises(ProofError):
         verify_inclusion(size1, size2, bytes(32), [bytes(32)], bytes(32))
+
+
+def _leaves(count: int) -> list[bytes]:
+    return [leaf_hash(f"entry {n}".encode()) for n in range(count)]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 100])
+def test_compact_range_root_equals_the_tree_root(size: int) -> None:
+    compact = CompactRange()
+    compact.extend(_leaves(size))
+
+    assert compact.size == size
+    assert compact.root() == tree_root(_leaves(size))
+    assert len(compact.hashes) == size.bit_count()
+
+
+@given(st.integers(0, 200), st.integers(0, 200))
+@settings(max_examples=60, deadline=None)
+def test_a_compact_range_resumes_from_its_stored_hashes(first: int, more: int) -> None:
+    leaves = _leaves(first + more)
+    earlier = CompactRange()
+    earlier.extend(leaves[:first])
+
+    resumed = CompactRange(earlier.size, earlier.hashes)
+    resumed.extend(leaves[first:])
+
+    assert resumed.root() == tree_root(leaves)
+
+
+def test_a_compact_range_with_the_wrong_number_of_hashes_is_refused() -> None:
+    with pytest.raises(ProofError):
+        CompactRange(3, [EMPTY_ROOT])

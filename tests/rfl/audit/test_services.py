@@ -162,3 +162,27 @@ def test_a_forged_checkpoint_is_refused(app: Flask) -> None:
 
     assert not result.ok
     assert "signature" in result.problems[0]
+
+
+def test_later_checkpoints_extend_the_stored_compact_range(app: Flask) -> None:
+    fill_log(app, 5)
+    sign_checkpoint(app)
+    fill_log(app, 6)
+
+    note = sign_checkpoint(app)
+
+    checkpoint = verify_checkpoint(note, app.extensions["rfl.audit_signer"].verifier())
+    assert checkpoint.size == 11
+    assert checkpoint.root == verify(app).root
+    assert verify(app).ok
+
+
+def test_a_damaged_compact_range_is_not_trusted(app: Flask, tamper: Callable[..., None]) -> None:
+    fill_log(app, 5)
+    sign_checkpoint(app)
+    tamper("UPDATE audit_checkpoints SET compact_range = :junk", junk=b"\x00" * 64)
+    fill_log(app, 3)
+
+    note = sign_checkpoint(app)
+
+    assert verify_checkpoint(note, app.extensions["rfl.audit_signer"].verifier()).root == verify(app).root
