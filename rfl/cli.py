@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
-from privacy import CheckpointError, CheckpointVerifier
+from privacy import CheckpointError, CheckpointVerifier, KekInUseError, retire_kek, rewrap_deks
 from rfl import migrate
 from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, SocietyType
@@ -21,6 +21,7 @@ from rfl.audit.recorder import append_now
 from rfl.audit.services import AuditEntry
 from rfl.db import db
 from rfl.errors import RflError, ValidationFailed
+from rfl.records.keystore import DatabaseKeyStore
 
 
 def _create_app_from_environment() -> Flask:
@@ -288,3 +289,55 @@ def audit_verify(against: Any, vkey: str | None) -> None:
             click.echo(f"FAIL: {problem}", err=True)
         sys.exit(1)
     click.echo(f"OK: {result.size} entries, root {base64.b64encode(result.root).decode()}")
+
+
+# --- rfl keys --------------------------------------------------------------------------------------
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Key rings: rotate a society's key-encryption key and retire old versions."""
+
+
+@keys_group.command("rotate")
+@click.option("--society", "society_code", required=True, help="Society code, e.g. IT.")
+@click.option("--resume", is_flag=True, help="Only rewrap what an interrupted rotation left; add no version.")
+def keys_rotate(society_code: str, resume: bool) -> None:
+    """Add a new KEK version to the society's ring and rewrap every data key under it.
+
+    No field ciphertext changes. Safe while the system serves; run it again to finish an interrupted
+    rotation. Retire the old version once every process has reloaded the key file.
+    """
+    provider = current_app.extensions["rfl.keys"]
+    try:
+        with db.transaction() as session:
+            society = accounts.get_society_by_code(session, society_code)
+            ring = str(society.id)
+            version = provider.active_kek_version(ring) if resume else provider.rotate_kek(ring)
+            report = rewrap_deks(DatabaseKeyStore(session), provider, ring)
+            append_now(session, [AuditEntry(action="keys.rotate", object_type="society", object_id=ring)])
+    except RflError as error:
+        _fail_on_domain_error(error)
+    rewrapped, failed = report.rewrapped, len(report.failed)
+    click.echo(f"{society.code}: KEK v{version} active; {rewrapped} data keys rewrapped, {failed} failed")
+    if report.failed:
+        sys.exit(1)
+
+
+@keys_group.command("retire")
+@click.option("--society", "society_code", required=True, help="Society code, e.g. IT.")
+@click.option("--version", "kek_version", required=True, type=int, help="The KEK version to destroy.")
+def keys_retire(society_code: str, kek_version: int) -> None:
+    """Destroy an old KEK version; refused while it is active or any data key is still wrapped under it."""
+    provider = current_app.extensions["rfl.keys"]
+    try:
+        with db.transaction() as session:
+            society = accounts.get_society_by_code(session, society_code)
+            ring = str(society.id)
+            retire_kek(DatabaseKeyStore(session), provider, ring, kek_version)
+            append_now(session, [AuditEntry(action="keys.retire", object_type="society", object_id=ring)])
+    except RflError as error:
+        _fail_on_domain_error(error)
+    except KekInUseError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{society.code}: KEK v{kek_version} retired")
