@@ -20,10 +20,9 @@ from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
 from rfl.audit import blueprint as audit_blueprint
 from rfl.db import db, utcnow
-from rfl.errors import Conflict, PreconditionFailed
 from rfl.health import blueprint as health_blueprint
 from rfl.http.auth import public
-from rfl.http.errors import handle_domain_error, register_error_handlers
+from rfl.http.errors import handle_integrity_error, handle_stale_write, register_error_handlers
 from rfl.http.logging import configure_logging, init_request_logging
 from rfl.http.schemas import ProblemSchema
 from rfl.instance import prepare_instance
@@ -143,12 +142,10 @@ def _end_transaction(response: Response) -> Response:
     """Commit the request's work when it succeeded; roll it back on any error answer."""
     try:
         db.end_request(succeeded=response.status_code < 400)
-    except StaleDataError:
+    except StaleDataError as error:
         db.end_request(succeeded=False)
-        return handle_domain_error(
-            PreconditionFailed("The record changed meanwhile; fetch it again and retry.")
-        )
-    except IntegrityError:
+        return handle_stale_write(error)
+    except IntegrityError as error:
         db.end_request(succeeded=False)
-        return handle_domain_error(Conflict("The change conflicts with another one made meanwhile."))
+        return handle_integrity_error(error)
     return response

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, json, request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from privacy import DecryptionError
@@ -138,8 +140,20 @@ def _merge_locations(messages: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def handle_stale_write(_error: StaleDataError) -> Response:
+    """Two writers raced on one record and this one lost at its UPDATE (the version it read is gone)."""
+    return handle_domain_error(PreconditionFailed("The record changed meanwhile; fetch it again and retry."))
+
+
+def handle_integrity_error(_error: IntegrityError) -> Response:
+    """A concurrent change took a unique value first; the message (which may quote values) is dropped."""
+    return handle_domain_error(Conflict("The change conflicts with another one made meanwhile."))
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RflError, handle_domain_error)
     app.register_error_handler(DecryptionError, handle_decryption_error)
+    app.register_error_handler(StaleDataError, handle_stale_write)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -112,6 +112,9 @@ def _register(
         require_if_match(request, etag_for(current.record.id, current.record.version))
 
         def validate(document: Any) -> dict[str, Any]:
+            if isinstance(document, dict) and document.get("status") is None:
+                # Status has a default for new records; an edit may change it, never drop it.
+                raise ValidationFailed({"status": ["Field may not be null."]})
             try:
                 loaded: dict[str, Any] = input_schema().load(document)
             except ma.ValidationError as error:

@@ -86,8 +86,9 @@ class RecordCodec:
             tokens = {group.column(name): getattr(record, group.column(name)) for name, _ in group.fields}
             plain = self._vault.decrypt_fields(subjects[group.subject], self._table, str(record.id), tokens)
             values = {name: from_stored(plain[group.column(name)], kind) for name, kind in group.fields}
+            present = {name: value for name, value in values.items() if value is not None}
             if group.key is None:
-                document.update(values)
+                document.update(present)
             else:
-                document[group.key] = {name: value for name, value in values.items() if value is not None}
+                document[group.key] = present
         return document

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from rfl.accounts.models import Role, Society
 from rfl.audit.models import AuditEvent
 from rfl.db import db
+from rfl.records import blueprint as records_blueprint
 from rfl.records.models import RecordEdit, Sighting, TracingRequest
 from tests.conftest import Factories
 from tests.rfl.records.conftest import SIGHTING, TRACING_REQUEST, sighting, tracing_request
@@ -218,6 +220,64 @@ class TestPatch:
         assert invalid.status_code == 422
         assert set(invalid.json["errors"]) == {"sought_person", "enquirer"}
         assert client.get(url, headers=headers).json["message"] == "new"
+
+    def test_a_write_that_loses_a_race_is_a_412(
+        self, client: FlaskClient, make: Factories, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Another transaction commits a new version between this request's If-Match check and its UPDATE.
+        headers = make.actor_headers(Role.CASEWORKER)
+        record_id, etag = self.create(client, headers)
+        real_check = records_blueprint.require_if_match
+
+        def check_then_lose_the_race(request: Any, current_etag: str) -> None:
+            real_check(request, current_etag)
+            db.session.execute(
+                sa.update(TracingRequest)
+                .where(TracingRequest.id == uuid.UUID(record_id))
+                .values(version=TracingRequest.version + 1)
+                .execution_options(synchronize_session=False)
+            )
+
+        monkeypatch.setattr(records_blueprint, "require_if_match", check_then_lose_the_race)
+        response = client.patch(
+            f"/api/v1/tracing-requests/{record_id}",
+            headers=headers | {"Content-Type": MERGE_PATCH, "If-Match": etag},
+            json={"message": "lost"},
+        )
+
+        assert response.status_code == 412
+
+    def test_a_request_without_a_message_can_be_patched(self, client: FlaskClient, make: Factories) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+        body = tracing_request()
+        del body["message"]
+        created = client.post("/api/v1/tracing-requests", headers=headers, json=body)
+
+        response = client.patch(
+            f"/api/v1/tracing-requests/{created.json['id']}",
+            headers=headers | {"Content-Type": MERGE_PATCH, "If-Match": created.headers["ETag"]},
+            json={"status": "closed"},
+        )
+
+        assert response.status_code == 200
+        assert "message" not in response.json or response.json["message"] is None
+
+    def test_status_cannot_be_removed(self, client: FlaskClient, make: Factories) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+        record_id, etag = self.create(client, headers)
+        url = f"/api/v1/tracing-requests/{record_id}"
+        closed = client.patch(
+            url, headers=headers | {"Content-Type": MERGE_PATCH, "If-Match": etag}, json={"status": "closed"}
+        )
+
+        response = client.patch(
+            url,
+            headers=headers | {"Content-Type": MERGE_PATCH, "If-Match": closed.headers["ETag"]},
+            json={"status": None},
+        )
+
+        assert response.status_code == 422
+        assert client.get(url, headers=headers).json["status"] == "closed"
 
 
 class TestListAndIdempotency:
