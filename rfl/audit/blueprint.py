@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +40,14 @@ def _exported(what: str, object_id: str | None = None) -> None:
             action=f"audit.{what}", actor=current_actor(), object_type="audit_log", object_id=object_id
         )
     )
+
+
+def _as_id(text: str) -> str | None:
+    """Only an id goes into the log: the audit log is never erased, so no free text typed by a user may."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
 
 
 def _origin() -> str:
@@ -81,9 +90,10 @@ def _decode_seq_cursor(cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "seq":
+        seq = int(number)
+        if prefix != "seq" or not 0 <= seq < 2**63:
             raise ValueError(cursor)
-        return int(number)
+        return seq
     except ValueError:
         raise ValidationFailed({"cursor": ["Not a cursor returned by this API."]}) from None
 
@@ -110,7 +120,7 @@ def checkpoint() -> Response:
 def inclusion_proof(query: dict[str, str]) -> dict[str, Any]:
     """Inclusion proofs, against the current tree, of every entry about one object."""
     size, root, proofs = services.inclusion_proofs_for_object(db.session, query["object_id"])
-    _exported("proof", query["object_id"])
+    _exported("proof", _as_id(query["object_id"]))
     return {"tree_size": size, "root": root, "proofs": proofs}
 
 

@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -34,8 +34,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, object_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), uuid.UUID(object_id)
-    except (ValueError, TypeError, binascii.Error):
+        when = datetime.fromisoformat(created_at)
+        if when.tzinfo is None:
+            raise ValueError("cursor timestamps are aware")
+        when.astimezone(UTC)  # raises OverflowError at the edges of the calendar
+        return when, uuid.UUID(object_id)
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         raise ValidationFailed({"cursor": ["Not a cursor returned by this API."]}) from None
 
 

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import marshmallow as ma
 
 
 class StrictSchema(ma.Schema):
-    """Unknown fields are an error, so a typo in a field name never silently drops data."""
+    """Unknown fields are an error, so a typo in a field name never silently drops data.
+
+    NUL characters are refused everywhere: no text needs them, and PostgreSQL cannot store them.
+    """
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.pre_load
+    def _refuse_nul_characters(self, data: Any, **kwargs: Any) -> Any:
+        if _contains_nul(data):
+            raise ma.ValidationError("Text may not contain NUL characters.")
+        return data
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_contains_nul(item) for item in value)
+    return False
 
 
 class ProblemSchema(ma.Schema):
