@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import uuid
 from typing import Any
 
 import click
@@ -299,6 +300,12 @@ def keys_group() -> None:
     """Key rings: rotate a society's key-encryption key and retire old versions."""
 
 
+def _keys_entry(action: str, society_id: uuid.UUID) -> AuditEntry:
+    return AuditEntry(
+        action=action, owner_society_id=society_id, object_type="society", object_id=str(society_id)
+    )
+
+
 @keys_group.command("rotate")
 @click.option("--society", "society_code", required=True, help="Society code, e.g. IT.")
 @click.option("--resume", is_flag=True, help="Only rewrap what an interrupted rotation left; add no version.")
@@ -315,7 +322,7 @@ def keys_rotate(society_code: str, resume: bool) -> None:
             ring = str(society.id)
             version = provider.active_kek_version(ring) if resume else provider.rotate_kek(ring)
             report = rewrap_deks(DatabaseKeyStore(session), provider, ring)
-            append_now(session, [AuditEntry(action="keys.rotate", object_type="society", object_id=ring)])
+            append_now(session, [_keys_entry("keys.rotate", society.id)])
     except RflError as error:
         _fail_on_domain_error(error)
     rewrapped, failed = report.rewrapped, len(report.failed)
@@ -335,7 +342,7 @@ def keys_retire(society_code: str, kek_version: int) -> None:
             society = accounts.get_society_by_code(session, society_code)
             ring = str(society.id)
             retire_kek(DatabaseKeyStore(session), provider, ring, kek_version)
-            append_now(session, [AuditEntry(action="keys.retire", object_type="society", object_id=ring)])
+            append_now(session, [_keys_entry("keys.retire", society.id)])
     except RflError as error:
         _fail_on_domain_error(error)
     except KekInUseError as error:

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor_user_id", sa.Uuid(), nullable=True),
         sa.Column("actor_society_id", sa.Uuid(), nullable=True),
+        sa.Column("owner_society_id", sa.Uuid(), nullable=True),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("object_type", sa.String(length=64), nullable=True),
@@ -60,6 +61,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_audit_events_actor_user_id"), "audit_events", ["actor_user_id"], unique=False)
     op.create_index(op.f("ix_audit_events_object_id"), "audit_events", ["object_id"], unique=False)
     op.create_index(op.f("ix_audit_events_occurred_at"), "audit_events", ["occurred_at"], unique=False)
+    op.create_index(
+        op.f("ix_audit_events_owner_society_id"), "audit_events", ["owner_society_id"], unique=False
+    )
     if op.get_bind().dialect.name == "postgresql":
         _protect_audit_tables()
 
@@ -124,6 +128,7 @@ def downgrade() -> None:
             END $$
             """
         )
+    op.drop_index(op.f("ix_audit_events_owner_society_id"), table_name="audit_events")
     op.drop_index(op.f("ix_audit_events_occurred_at"), table_name="audit_events")
     op.drop_index(op.f("ix_audit_events_object_id"), table_name="audit_events")
     op.drop_index(op.f("ix_audit_events_actor_user_id"), table_name="audit_events")

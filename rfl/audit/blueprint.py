@@ -59,8 +59,19 @@ def _origin() -> str:
 @blp.arguments(AuditEventQuerySchema, location="query")
 @blp.response(200, AuditEventPageSchema)
 def list_events(query: dict[str, Any]) -> Page[AuditEvent]:
-    """Audit events, oldest first, filtered by actor, action, object and time."""
-    statement = sa.select(AuditEvent)
+    """Audit events of the caller's society, oldest first, filtered by actor, action, object and time.
+
+    A society sees the entries about its own objects (whoever acted), and the entries about no object
+    that its own users caused. Entries about another society's objects stay with that society: even
+    that a record exists, or that a restriction hid it, is that society's to know.
+    """
+    society = current_actor().society_id
+    statement = sa.select(AuditEvent).where(
+        sa.or_(
+            AuditEvent.owner_society_id == society,
+            sa.and_(AuditEvent.owner_society_id.is_(None), AuditEvent.actor_society_id == society),
+        )
+    )
     if query["actor"] is not None:
         statement = statement.where(AuditEvent.actor_user_id == query["actor"])
     if query["action"] is not None:

@@ -27,6 +27,7 @@ class AuditEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
     actor_society_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    owner_society_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
     action: Mapped[str] = mapped_column(sa.String(64), index=True)
     outcome: Mapped[str] = mapped_column(sa.String(16))
     object_type: Mapped[str | None] = mapped_column(sa.String(64))

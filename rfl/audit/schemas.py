@@ -27,6 +27,7 @@ class AuditEventSchema(ma.Schema):
     occurred_at = ma.fields.AwareDateTime(required=True)
     actor_user_id = ma.fields.UUID(allow_none=True, required=True)
     actor_society_id = ma.fields.UUID(allow_none=True, required=True)
+    owner_society_id = ma.fields.UUID(allow_none=True, required=True)
     action = ma.fields.String(required=True)
     outcome = ma.fields.String(required=True)
     object_type = ma.fields.String(allow_none=True, required=True)

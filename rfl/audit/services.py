@@ -55,6 +55,8 @@ class AuditEntry:
     action: str
     outcome: str = Outcome.OK
     actor: Actor | None = None
+    # The society whose object this is: only it sees the entry (None: the actor's society sees it).
+    owner_society_id: uuid.UUID | None = None
     object_type: str | None = None
     object_id: str | None = None
     fields: tuple[str, ...] = field(default_factory=tuple)
@@ -70,6 +72,7 @@ def canonical_form(event: AuditEvent) -> bytes:
             "occurred_at": event.occurred_at.isoformat(),
             "actor_user_id": _text(event.actor_user_id),
             "actor_society_id": _text(event.actor_society_id),
+            "owner_society_id": _text(event.owner_society_id),
             "action": event.action,
             "outcome": event.outcome,
             "object_type": event.object_type,
@@ -105,6 +108,7 @@ def append(
             occurred_at=now,
             actor_user_id=entry.actor.user_id if entry.actor else None,
             actor_society_id=entry.actor.society_id if entry.actor else None,
+            owner_society_id=entry.owner_society_id,
             action=entry.action,
             outcome=entry.outcome,
             object_type=entry.object_type,

@@ -115,18 +115,19 @@ def _event(
     kind: RecordType,
     verb: str,
     actor: Actor,
-    record_id: uuid.UUID | None = None,
+    record: RecordMixin | None = None,
     fields: Sequence[str] = (),
     *,
     outcome: str = Outcome.OK,
 ) -> AuditEntry:
-    """The audit entry of an action on a record: ids and field names, never values."""
+    """The audit entry of an action on a record (owned by the record's society): ids and field names."""
     return AuditEntry(
         action=f"{kind.name}.{verb}",
         outcome=outcome,
         actor=actor,
+        owner_society_id=None if record is None else record.society_id,
         object_type=kind.name,
-        object_id=None if record_id is None else str(record_id),
+        object_id=None if record is None else str(record.id),
         fields=tuple(fields),
     )
 
@@ -250,7 +251,7 @@ def create_record(
     session.flush()
     _reindex(session, crypto, kind, record, person=document[kind.person_group], on=on)
     session.flush()
-    audit(_event(kind, "create", actor, record.id, _personal_field_names(kind, document)))
+    audit(_event(kind, "create", actor, record, _personal_field_names(kind, document)))
     return RecordView(record.id, record, actor.society_code, _editable_document(kind, record, document))
 
 
@@ -276,7 +277,7 @@ def _visible_record(
     record = session.get(kind.model, record_id)
     if record is None or record.society_id != actor.society_id:
         if record is not None:  # another society's record: refuse as if absent, and leave a trace
-            audit(_event(kind, verb, actor, record_id, outcome=Outcome.DENIED))
+            audit(_event(kind, verb, actor, record, outcome=Outcome.DENIED))
         raise NotFound("No such record.")
     return record
 
@@ -292,7 +293,7 @@ def read_record(
 ) -> RecordView:
     record = _visible_record(session, actor, kind, record_id, audit=audit, verb="read")
     decrypted = _codec(kind, crypto).decrypt(record, _subjects(kind, record))
-    audit(_event(kind, "read", actor, record.id, _personal_field_names(kind, decrypted)))
+    audit(_event(kind, "read", actor, record, _personal_field_names(kind, decrypted)))
     return RecordView(record.id, record, actor.society_code, _editable_document(kind, record, decrypted))
 
 
@@ -340,7 +341,7 @@ def update_record(
         )
     )
     session.flush()
-    audit(_event(kind, "update", actor, record.id, tuple(all_changed)))
+    audit(_event(kind, "update", actor, record, tuple(all_changed)))
     return RecordView(
         record.id, record, current.society_code, _editable_document(kind, record, _strip_plain(kind, patched))
     )
@@ -427,12 +428,12 @@ def search_records(
     for record in records:
         own = record.society_id == actor.society_id
         if isinstance(record, Sighting) and not own and not _restrictions_allow(record, actor):
-            audit(_event(SIGHTINGS, "restriction_applied", actor, record.id, outcome=Outcome.DENIED))
+            audit(_event(SIGHTINGS, "restriction_applied", actor, record, outcome=Outcome.DENIED))
             continue
         person = codec.decrypt(record, _subjects(kind, record), groups=[kind.person_group])[kind.person_group]
         names = indexing.person_names(person)
         revealed = [f"{kind.person_group}.{name}" for name in NAME_FIELDS if person.get(name)]
-        audit(_event(kind, "search_match", actor, record.id, revealed))
+        audit(_event(kind, "search_match", actor, record, revealed))
         hits.append(
             SearchHit(
                 record.id,

@@ -16,17 +16,20 @@ from rfl.audit.services import AuditEntry, Verification
 from rfl.db import UTCDateTime, db
 
 
-def fill_log(app: Flask, count: int) -> None:
+def fill_log(app: Flask, count: int, owner: uuid.UUID | None = None) -> None:
+    """Append ``count`` entries about sightings of society ``owner``."""
     with app.app_context(), db.transaction() as session:
-        append_now(
-            session,
-            [
-                AuditEntry(
-                    action="record.read", object_type="sighting", object_id=f"obj-{n}", fields=("given_name",)
-                )
-                for n in range(count)
-            ],
-        )
+        entries = [
+            AuditEntry(
+                action="record.read",
+                owner_society_id=owner,
+                object_type="sighting",
+                object_id=f"obj-{n}",
+                fields=("given_name",),
+            )
+            for n in range(count)
+        ]
+        append_now(session, entries)
 
 
 def sign_checkpoint(app: Flask) -> str:

@@ -9,11 +9,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from privacy import verify_checkpoint, verify_consistency, verify_inclusion
-from rfl.accounts.models import Role
+from rfl.accounts.models import Role, Society
 from rfl.audit.models import AuditEvent
 from rfl.db import db
 from tests.conftest import DEFAULT_PASSWORD, Factories
 from tests.rfl.audit.conftest import fill_log
+from tests.rfl.records.conftest import sighting
 
 
 def actions(app: Flask) -> list[tuple[str, str]]:
@@ -47,8 +48,9 @@ def test_logins_and_refusals_are_audited_without_personal_data(
 
 
 def test_auditor_lists_and_filters_events(app: Flask, client: FlaskClient, make: Factories) -> None:
-    headers = make.actor_headers(Role.AUDITOR)
-    fill_log(app, 5)
+    society = make.society()
+    headers = make.actor_headers(Role.AUDITOR, society)
+    fill_log(app, 5, owner=society.id)
 
     page = client.get("/api/v1/audit/events?limit=3", headers=headers)
     rest = client.get(f"/api/v1/audit/events?cursor={page.json['next_cursor']}", headers=headers)
@@ -112,3 +114,29 @@ def test_bad_audit_queries_are_422(client: FlaskClient, make: Factories) -> None
     assert client.get("/api/v1/audit/proof", headers=headers).status_code == 422
     assert client.get("/api/v1/audit/events?since=yesterday", headers=headers).status_code == 422
     assert client.get("/api/v1/audit/events?cursor=bad", headers=headers).status_code == 422
+
+
+def test_each_society_sees_only_the_entries_about_its_own_objects(
+    app: Flask, client: FlaskClient, make: Factories
+) -> None:
+    italy, germany = make.society("IT"), make.society("DE", country="DE")
+    italian = make.actor_headers(Role.CASEWORKER, italy)
+    hidden = client.post(
+        "/api/v1/sightings",
+        headers=italian,
+        json=sighting({"exclude": ["DE"]}, given_name="Tesfaye", family_name="Haile"),
+    ).json["id"]
+    client.post(
+        "/api/v1/sightings/search",
+        headers=make.actor_headers(Role.TRACING_OFFICER, germany),
+        json={"q": "Tesfaye"},
+    )
+
+    def objects_seen_by(society: Society) -> set[str]:
+        events = client.get(
+            "/api/v1/audit/events?limit=200", headers=make.actor_headers(Role.AUDITOR, society)
+        )
+        return {event["object_id"] for event in events.json["items"]}
+
+    assert hidden in objects_seen_by(italy)  # including that Germany's search was kept from it
+    assert hidden not in objects_seen_by(germany)
