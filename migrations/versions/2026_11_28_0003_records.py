@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("subject_id", sa.Uuid(), nullable=False),
         sa.Column("index_name", sa.String(length=32), nullable=False),
         sa.Column("index_version", sa.Integer(), nullable=False),
+        sa.Column("key_version", sa.Integer(), nullable=False),
         sa.Column("value", sa.LargeBinary(length=32), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_blind_index_entries")),

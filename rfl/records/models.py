@@ -150,6 +150,9 @@ class BlindIndexEntry(IdMixin, Base):
     subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
     index_name: Mapped[str] = mapped_column(sa.String(32))
     index_version: Mapped[int]
+    # The ring's index-key version that computed ``value``: searches query every version in use, so
+    # rotating the index key (rebuild beside, then swap) never hides a record.
+    key_version: Mapped[int]
     value: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rapidfuzz.distance import JaroWinkler
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from matching import Token, name_tokens
@@ -220,6 +221,7 @@ def _reindex(
                 subject_id=getattr(record, subject_column),
                 index_name=value.index,
                 index_version=value.version,
+                key_version=key_version,
                 value=value.value,
             )
         )
@@ -414,35 +416,32 @@ def search_records(
     """Find records by name through the blind indexes, then rank them with the decrypted names.
 
     Caseworkers search their own society's records. Tracing officers also search other societies'
-    sightings, but only those whose restrictions allow it, and without seeing their names.
+    sightings, but only those whose restrictions allow it (filtered in the query, so restricted
+    records never crowd out visible ones), and without seeing their names. Each restricted sighting
+    the query would have found is audited for its own society.
     """
     societies = _searchable_societies(session, actor, kind)
-    candidates = _index_candidates(session, crypto, kind, query, societies)
-    if not candidates:
-        audit(_event(kind, "search", actor))
-        return []
+    matches = _index_matches(session, crypto, kind, query, societies)
+    if kind is SIGHTINGS and len(societies) > 1:
+        for hidden in session.scalars(
+            _restricted_sightings(session, matches, actor).limit(SEARCH_CANDIDATES)
+        ):
+            audit(_event(SIGHTINGS, "restriction_applied", actor, hidden, outcome=Outcome.DENIED))
+    candidates = list(
+        session.scalars(_visible_candidates(session, kind, matches, actor).limit(SEARCH_CANDIDATES))
+    )
     records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(candidates))).all()
     codes = {society.id: society.code for society in societies}
     hits: list[SearchHit] = []
     codec = _codec(kind, crypto)
     for record in records:
         own = record.society_id == actor.society_id
-        if isinstance(record, Sighting) and not own and not _restrictions_allow(record, actor):
-            audit(_event(SIGHTINGS, "restriction_applied", actor, record, outcome=Outcome.DENIED))
-            continue
         person = codec.decrypt(record, _subjects(kind, record), groups=[kind.person_group])[kind.person_group]
-        names = indexing.person_names(person)
         revealed = [f"{kind.person_group}.{name}" for name in NAME_FIELDS if person.get(name)]
         audit(_event(kind, "search_match", actor, record, revealed))
-        hits.append(
-            SearchHit(
-                record.id,
-                codes[record.society_id],
-                record.status.value,
-                _name_score(query, names),
-                _display_name(person) if own else None,
-            )
-        )
+        score = _name_score(query, indexing.person_names(person))
+        name = _display_name(person) if own else None
+        hits.append(SearchHit(record.id, codes[record.society_id], record.status.value, score, name))
     audit(_event(kind, "search", actor))
     hits.sort(key=lambda hit: (-hit.score, str(hit.id)))
     return hits[:limit]
@@ -454,42 +453,79 @@ def _searchable_societies(session: Session, actor: Actor, kind: RecordType) -> l
     return [session.get_one(Society, actor.society_id)]
 
 
-def _restrictions_allow(sighting: Sighting, actor: Actor) -> bool:
-    """Rule 10 for another society's officer: no_cross_border hides the sighting, and so does exclude."""
-    return not sighting.no_cross_border and actor.society_code not in sighting.exclude
-
-
-def _index_candidates(
+def _index_matches(
     session: Session, crypto: Crypto, kind: RecordType, query: str, societies: Sequence[Society]
-) -> list[uuid.UUID]:
+) -> sa.ColumnElement[bool]:
+    """Blind-index rows that match the query, under every index-key version each society has in use."""
+    in_use = session.execute(
+        sa.select(BlindIndexEntry.society_id, BlindIndexEntry.key_version)
+        .where(
+            BlindIndexEntry.record_type == kind.name,
+            BlindIndexEntry.society_id.in_([s.id for s in societies]),
+        )
+        .distinct()
+    ).all()
     conditions = []
-    for society in societies:
-        indexer, key_version = crypto.indexer(society.id)
+    for society_id, key_version in in_use:
+        indexer, _ = crypto.indexer(society_id)
         values = indexing.query_index_values(indexer, key_version, query)
-        if not values:
-            raise ValidationFailed({"q": ["Give at least one name of two letters or more."]})
         for index_name in indexing.SEARCH_INDEXES:
             wanted = [value.value for value in values if value.index == index_name]
             if wanted:
                 conditions.append(
                     sa.and_(
-                        BlindIndexEntry.society_id == society.id,
+                        BlindIndexEntry.society_id == society_id,
+                        BlindIndexEntry.key_version == key_version,
                         BlindIndexEntry.index_name == index_name,
                         BlindIndexEntry.index_version == indexing.INDEX_VERSION,
                         BlindIndexEntry.value.in_(wanted),
                     )
                 )
-    if not conditions:
-        return []
-    hits = sa.func.count()
-    statement = (
-        sa.select(BlindIndexEntry.record_id)
-        .where(BlindIndexEntry.record_type == kind.name, sa.or_(*conditions))
-        .group_by(BlindIndexEntry.record_id)
-        .order_by(hits.desc(), BlindIndexEntry.record_id)
-        .limit(SEARCH_CANDIDATES)
+    if (
+        not indexing.name_terms([query])[indexing.NAME_SKELETON]
+        | indexing.name_terms([query])[indexing.NAME_TOKEN]
+    ):
+        raise ValidationFailed({"q": ["Give at least one name of two letters or more."]})
+    return sa.and_(BlindIndexEntry.record_type == kind.name, sa.or_(sa.false(), *conditions))
+
+
+def _visible_candidates(
+    session: Session, kind: RecordType, matches: sa.ColumnElement[bool], actor: Actor
+) -> sa.Select[uuid.UUID]:
+    """Matching record ids the actor may see, the most index hits first."""
+    statement = sa.select(BlindIndexEntry.record_id).where(matches)
+    if kind is SIGHTINGS:
+        statement = statement.join(Sighting, Sighting.id == BlindIndexEntry.record_id).where(
+            sa.or_(Sighting.society_id == actor.society_id, _restrictions_allow(session, actor))
+        )
+    return statement.group_by(BlindIndexEntry.record_id).order_by(
+        sa.func.count().desc(), BlindIndexEntry.record_id
     )
-    return list(session.scalars(statement))
+
+
+def _restricted_sightings(
+    session: Session, matches: sa.ColumnElement[bool], actor: Actor
+) -> sa.Select[Sighting]:
+    """Other societies' matching sightings that rule 10 hides from the actor."""
+    hidden_ids = (
+        sa.select(BlindIndexEntry.record_id)
+        .join(Sighting, Sighting.id == BlindIndexEntry.record_id)
+        .where(matches, Sighting.society_id != actor.society_id, ~_restrictions_allow(session, actor))
+    )
+    return sa.select(Sighting).where(Sighting.id.in_(hidden_ids)).order_by(Sighting.id)
+
+
+def _restrictions_allow(session: Session, actor: Actor) -> sa.ColumnElement[bool]:
+    """Rule 10 for another society's officer: no_cross_border hides a sighting, and so does exclude."""
+    return sa.and_(Sighting.no_cross_border.is_(False), ~_excludes(session, actor.society_code))
+
+
+def _excludes(session: Session, society_code: str) -> sa.ColumnElement[bool]:
+    """Whether a sighting's ``exclude`` list names the society (JSON containment differs by dialect)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.cast(Sighting.exclude, postgresql.JSONB).contains([society_code])
+    members = sa.func.json_each(Sighting.exclude).table_valued("value")
+    return sa.exists(sa.select(1).select_from(members).where(members.c.value == society_code))
 
 
 SAME_SKELETON_SIMILARITY = 0.95

@@ -14,6 +14,7 @@ from rfl.accounts.models import Role, Society
 from rfl.audit.models import AuditEvent
 from rfl.db import db
 from rfl.records import blueprint as records_blueprint
+from rfl.records import services
 from rfl.records.models import RecordEdit, Sighting, TracingRequest
 from tests.conftest import Factories
 from tests.rfl.records.conftest import SIGHTING, TRACING_REQUEST, sighting, tracing_request
@@ -389,6 +390,26 @@ class TestSearch:
         assert {hit["id"] for hit in home.json["items"]} == {open_id, hidden_id, excluded_id}
         refusals = [(a, o) for a, o, oid in audit_actions(app) if oid in (hidden_id, excluded_id)]
         assert refusals.count(("sighting.restriction_applied", "denied")) == 2
+
+    def test_restricted_records_never_crowd_out_visible_ones(
+        self, client: FlaskClient, make: Factories, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(services, "SEARCH_CANDIDATES", 3)
+        italy, germany = make.society("IT"), make.society("DE", country="DE")
+        for _ in range(5):
+            client.post(
+                "/api/v1/sightings",
+                headers=make.actor_headers(Role.CASEWORKER, italy),
+                json=sighting({"no_cross_border": True}, given_name="Muhammad", family_name="Alhassan"),
+            )
+        officer = make.actor_headers(Role.TRACING_OFFICER, germany)
+        own = client.post(
+            "/api/v1/sightings", headers=officer, json=sighting(given_name="Muhammad", family_name="Smith")
+        )
+
+        response = client.post("/api/v1/sightings/search", headers=officer, json={"q": "Muhammad"})
+
+        assert [hit["id"] for hit in response.json["items"]] == [own.json["id"]]
 
     def test_a_query_without_a_usable_name_is_422(self, client: FlaskClient, make: Factories) -> None:
         headers = make.actor_headers(Role.CASEWORKER)
