@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Flask, Response, send_from_directory
+from flask import Flask, Response, current_app, g, send_from_directory
 from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -62,6 +62,7 @@ def create_app(
     app.config.update(_flask_config(settings))
     app.extensions["rfl.settings"] = settings
     app.extensions["rfl.clock"] = clock
+    app.extensions["rfl.sleep"] = sleep
     db.init_app(app, settings.database_url)
     _init_services(app, settings, sleep)
 
@@ -109,7 +110,7 @@ def _init_services(app: Flask, settings: Settings, sleep: Callable[[float], None
         secret_key=settings.secret_key,
         token_ttl=settings.token_ttl,
         record_even_if_failing=db.record_even_if_failing,
-        sleep=sleep,
+        delay_answer=_delay_answer,
     )
 
 
@@ -138,8 +139,15 @@ def _serve_swagger_ui_assets(app: Flask) -> None:
     app.add_url_rule(f"{SWAGGER_UI_STATIC}<path:filename>", "swagger_ui_asset", swagger_ui_asset)
 
 
+def _delay_answer(seconds: float) -> None:
+    g.rfl_answer_delay = max(seconds, g.get("rfl_answer_delay", 0.0))
+
+
 def _end_transaction(response: Response) -> Response:
-    """Commit the request's work when it succeeded; roll it back on any error answer."""
+    """Commit the request's work when it succeeded; roll it back on any error answer.
+
+    A requested delay (failed logins) is waited out only then, so no transaction or lock is held.
+    """
     try:
         db.end_request(succeeded=response.status_code < 400)
     except StaleDataError as error:
@@ -148,4 +156,8 @@ def _end_transaction(response: Response) -> Response:
     except IntegrityError as error:
         db.end_request(succeeded=False)
         return handle_integrity_error(error)
+    finally:
+        delay = g.pop("rfl_answer_delay", 0.0)
+        if delay:
+            current_app.extensions["rfl.sleep"](delay)
     return response

@@ -214,7 +214,7 @@ class Authenticator:
         secret_key: str,
         token_ttl: timedelta,
         record_even_if_failing: Callable[[Callable[[Session], None]], None],
-        sleep: Callable[[float], None],
+        delay_answer: Callable[[float], None],
     ) -> None:
         self._passwords = passwords
         self._throttle = throttle
@@ -222,7 +222,8 @@ class Authenticator:
         self._token_ttl = token_ttl
         # Failures must be remembered although the request that saw them fails and rolls back.
         self._record_even_if_failing = record_even_if_failing
-        self._sleep = sleep
+        # Slows the failed answer; the caller waits only after the transaction ended (no lock held).
+        self._delay_answer = delay_answer
 
     def login(
         self, session: Session, *, email: str, password: str, client_address: str, now: datetime
@@ -301,7 +302,7 @@ class Authenticator:
             .select_from(LoginFailure)
             .where(LoginFailure.email_key == email_key, LoginFailure.failed_at > window_start)
         )
-        self._sleep(
+        self._delay_answer(
             min(self._throttle.max_delay_seconds, self._throttle.delay_step_seconds * ((earlier or 0) + 1))
         )
 

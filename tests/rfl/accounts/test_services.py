@@ -6,11 +6,14 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.engine import Engine
 
+from rfl import create_app
 from rfl.accounts import services
 from rfl.accounts.models import Role, User
 from rfl.accounts.passwords import Argon2Parameters, Passwords
 from rfl.db import db
+from rfl.settings import Settings
 from tests.conftest import DEFAULT_PASSWORD, Factories, FakeClock
 
 
@@ -23,7 +26,7 @@ def test_login_rehashes_when_parameters_changed(app: Flask, make: Factories, clo
         secret_key="k" * 40,
         token_ttl=timedelta(hours=1),
         record_even_if_failing=lambda work: None,
-        sleep=lambda seconds: None,
+        delay_answer=lambda seconds: None,
     )
 
     with app.app_context(), db.transaction() as session:
@@ -50,3 +53,26 @@ def test_model_reprs_show_ids_only(make: Factories) -> None:
     assert "private.person" not in shown
     assert "Test User" not in shown
     assert "Test Society" not in shown
+
+
+def test_a_failed_login_is_slowed_only_after_its_transaction_ended(
+    settings: Settings, engine: Engine, clock: FakeClock
+) -> None:
+    # On SQLite a transaction holds the database's write lock: sleeping inside it would stall everyone.
+    transactions_open_while_sleeping: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        session = db.current_session()
+        transactions_open_while_sleeping.append(session is not None and session.in_transaction())
+
+    app = create_app(settings, clock=clock, sleep=sleep)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        db.bind_to(app, connection)
+        response = app.test_client().post(
+            "/api/v1/auth/token", json={"email": "nobody@example.org", "password": "wrong password!"}
+        )
+        transaction.rollback()
+
+    assert response.status_code == 401
+    assert transactions_open_while_sleeping == [False]
