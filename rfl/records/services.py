@@ -31,7 +31,7 @@ from privacy import (
 from rfl.accounts.models import Role, Society
 from rfl.accounts.services import Actor
 from rfl.audit.services import AuditEntry, Outcome
-from rfl.errors import NotFound, ValidationFailed
+from rfl.errors import NotFound, PermissionDenied, ValidationFailed
 from rfl.http.merge_patch import apply_merge_patch
 from rfl.http.pagination import Page, paginate
 from rfl.records import indexing
@@ -324,6 +324,10 @@ def update_record(
         "flagged_minor", False
     ):
         plain_changes.append(f"{kind.person_group}.flagged_minor")
+    if "restrictions" in plain_changes and actor.role is not Role.TRACING_OFFICER:
+        # Rule 10: protection restrictions are set by the society's tracing officers.
+        audit(_event(kind, "update", actor, record, ["restrictions"], outcome=Outcome.DENIED))
+        raise PermissionDenied("Only tracing officers change protection restrictions.")
     if not changed_columns and not plain_changes:
         return current
     on = _record_date(kind, patched, record.created_at.date())

@@ -280,6 +280,26 @@ class TestPatch:
         assert response.status_code == 422
         assert client.get(url, headers=headers).json["status"] == "closed"
 
+    def test_only_tracing_officers_change_restrictions(
+        self, app: Flask, client: FlaskClient, make: Factories
+    ) -> None:
+        society = make.society()
+        caseworker = make.actor_headers(Role.CASEWORKER, society)
+        officer = make.actor_headers(Role.TRACING_OFFICER, society)
+        created = client.post(
+            "/api/v1/sightings", headers=caseworker, json=sighting({"no_cross_border": True})
+        )
+        url = f"/api/v1/sightings/{created.json['id']}"
+        patch = {"Content-Type": MERGE_PATCH, "If-Match": created.headers["ETag"]}
+
+        refused = client.patch(url, headers=caseworker | patch, json={"restrictions": None})
+        allowed = client.patch(url, headers=officer | patch, json={"restrictions": {"exclude": ["DE"]}})
+
+        assert refused.status_code == 403
+        assert ("sighting.update", "denied", created.json["id"]) in audit_actions(app)
+        assert allowed.status_code == 200
+        assert allowed.json["restrictions"] == {"no_cross_border": True, "exclude": ["DE"]}
+
 
 class TestListAndIdempotency:
     def test_list_gives_summaries_without_personal_data(self, client: FlaskClient, make: Factories) -> None:
