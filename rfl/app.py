@@ -13,6 +13,7 @@ from flask import Flask, Response, current_app, g, send_from_directory
 from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from privacy import KeyCache
 from rfl.accounts import blueprint as accounts_blueprint
@@ -78,6 +79,10 @@ def create_app(
     _mark_api_docs_public(app)
     _serve_swagger_ui_assets(app)
 
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     init_request_logging(app)
     app.after_request(_end_transaction)
     return app

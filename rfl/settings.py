@@ -54,6 +54,9 @@ class Settings:
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     password_hashing: Argon2Parameters = field(default_factory=Argon2Parameters)
 
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted (login throttling is per
+    # client address, so behind a proxy it must see the real one).
+    trusted_proxies: int = 0
     # The origin line of signed audit checkpoints: names this log, so it must not change.
     checkpoint_origin: str = "rfl/audit-log"
 
@@ -85,6 +88,8 @@ def _parse_environment(raw: str) -> Environment:
 
 def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
     options: dict[str, object] = {"log_level": env_vars.get("RFL_LOG_LEVEL", "INFO").upper()}
+    if "RFL_TRUSTED_PROXIES" in env_vars:
+        options["trusted_proxies"] = _non_negative_int(env_vars, "RFL_TRUSTED_PROXIES")
     if env_vars.get("RFL_AUDIT_ORIGIN"):
         options["checkpoint_origin"] = env_vars["RFL_AUDIT_ORIGIN"]
     if "RFL_TOKEN_TTL_MINUTES" in env_vars:
@@ -101,6 +106,16 @@ def _positive_int(env_vars: Mapping[str, str], name: str) -> int:
         raise ConfigurationError(f"{name} must be an integer") from None
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive")
+    return value
+
+
+def _non_negative_int(env_vars: Mapping[str, str], name: str) -> int:
+    try:
+        value = int(env_vars[name])
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative")
     return value
 
 
