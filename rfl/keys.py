@@ -15,7 +15,6 @@ from typing import TypeVar
 from privacy import (
     CheckpointSigner,
     KekState,
-    KeyConfigurationError,
     LocalKeyProvider,
     create_key_file,
     create_signing_key_file,
@@ -24,7 +23,6 @@ from privacy import (
 )
 
 T = TypeVar("T")
-CHECKPOINT_ORIGIN_PREFIX = "rfl.audit/"
 
 
 class ReloadingKeyProvider:
@@ -87,6 +85,3 @@ def ensure_key_files(key_file: Path, signing_key_file: Path, origin: str) -> Non
 
 def load_signer(signing_key_file: Path) -> CheckpointSigner:
     return load_signing_key_file(signing_key_file)
-
-
-__all__ = ["CHECKPOINT_ORIGIN_PREFIX", "KeyConfigurationError", "ReloadingKeyProvider", "ensure_key_files"]

@@ -43,6 +43,7 @@ from rfl.records.fields import (
     Group,
     SubjectRole,
 )
+from rfl.records.keystore import DatabaseKeyStore
 from rfl.records.models import (
     BlindIndexEntry,
     LegalBasis,
@@ -92,8 +93,6 @@ class Crypto:
     def __init__(
         self, provider: KeyProvider, cache: KeyCache, session: Session, clock: Callable[[], datetime]
     ) -> None:
-        from rfl.records.keystore import DatabaseKeyStore
-
         self.provider = provider
         self.vault = FieldVault(provider, DatabaseKeyStore(session), cache=cache, clock=clock)
 
