@@ -8,6 +8,7 @@ reloading the key file when an unknown ring is asked for.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -26,27 +27,57 @@ T = TypeVar("T")
 
 
 class ReloadingKeyProvider:
-    """A ``privacy.KeyProvider`` over the local key file that reloads it once for an unknown ring."""
+    """A ``privacy.KeyProvider`` over the local key file that follows changes other processes make.
 
-    def __init__(self, path: Path) -> None:
+    Several processes serve the API while the CLI adds rings (new societies), rotates KEKs and retires
+    old versions. The file is reloaded whenever it changed (checked at most every ``check_interval``
+    seconds), and at once for an unknown ring, so no process keeps wrapping under a retired KEK for
+    longer than that interval; retire a version only after it has passed.
+    """
+
+    def __init__(self, path: Path, *, check_interval: float = 1.0) -> None:
         self._path = path
         self._lock = threading.Lock()
+        self._check_interval = check_interval
         self._provider = load_key_file(path)
+        self._loaded_version = self._file_version()
+        self._checked_at = time.monotonic()
+
+    def _file_version(self) -> tuple[int, int]:
+        stat = self._path.stat()
+        return stat.st_mtime_ns, stat.st_size
+
+    def _reload(self) -> LocalKeyProvider:
+        with self._lock:
+            self._provider = load_key_file(self._path)
+            self._loaded_version = self._file_version()
+            self._checked_at = time.monotonic()
+            return self._provider
+
+    def _current(self, ring_id: str) -> LocalKeyProvider:
+        if ring_id not in self._provider.ring_ids:
+            return self._reload()
+        if time.monotonic() - self._checked_at >= self._check_interval:
+            self._checked_at = time.monotonic()
+            if self._file_version() != self._loaded_version:
+                return self._reload()
+        return self._provider
 
     def _with_reload(self, ring_id: str, call: Callable[[LocalKeyProvider], T]) -> T:
-        if ring_id not in self._provider.ring_ids:
-            with self._lock:
-                self._provider = load_key_file(self._path)
-        return call(self._provider)
+        return call(self._current(ring_id))
+
+    @property
+    def ring_ids(self) -> tuple[str, ...]:
+        return self._provider.ring_ids
 
     def has_ring(self, ring_id: str) -> bool:
         return self._with_reload(ring_id, lambda provider: ring_id in provider.ring_ids)
 
     def add_ring(self, ring_id: str) -> None:
-        with self._lock:
-            self._provider = load_key_file(self._path)
-            if ring_id not in self._provider.ring_ids:
-                self._provider.add_ring(ring_id)
+        provider = self._reload()
+        if ring_id not in provider.ring_ids:
+            provider.add_ring(ring_id)
+            self._loaded_version = self._file_version()
 
     def active_kek_version(self, ring_id: str) -> int:
         return self._with_reload(ring_id, lambda p: p.active_kek_version(ring_id))
@@ -70,9 +101,9 @@ class ReloadingKeyProvider:
         return self._with_reload(ring_id, lambda p: p.index_key(ring_id, key_version))
 
     def rotate_kek(self, ring_id: str) -> int:
-        with self._lock:
-            self._provider = load_key_file(self._path)
-            return self._provider.rotate_kek(ring_id)
+        version = self._reload().rotate_kek(ring_id)
+        self._loaded_version = self._file_version()
+        return version
 
 
 def ensure_key_files(key_file: Path, signing_key_file: Path, origin: str) -> None:

@@ -440,6 +440,6 @@ class TestSearch:
 
 def test_societies_have_their_own_key_rings(app: Flask, make: Factories) -> None:
     society = make.society()
-    assert str(society.id) in app.extensions["rfl.keys"]._provider.ring_ids
+    assert str(society.id) in app.extensions["rfl.keys"].ring_ids
     with app.app_context():
         assert db.session.get(Society, society.id) is not None
