@@ -37,8 +37,10 @@ def run_cli(args: list[str]) -> tuple[float, float]:
 
 def read_pairs(path: Path) -> list[tuple[str, str, float, float]]:
     with open(path, newline="", encoding="utf-8") as fh:
-        return [(r["left_id"], r["right_id"], float(r["match_probability"]), float(r["match_weight"]))
-                for r in csv.DictReader(fh)]
+        return [
+            (r["left_id"], r["right_id"], float(r["match_probability"]), float(r["match_weight"]))
+            for r in csv.DictReader(fh)
+        ]
 
 
 def read_truth(folder: Path) -> set[tuple[str, str]]:
@@ -101,8 +103,10 @@ def error_analysis(folder: Path, predicted: set[tuple[str, str]], truth: set[tup
         evidence = sum(bool(r[f].strip()) for f in ("father_name", "mother_name", "phone", "document_id"))
         full_date = len(r["birth_date"]) == 10 and not r["birth_date"].endswith("-01-01")
         thin += not family and evidence == 0 and not full_date
-    print(f"  missed true pairs: {len(misses)}; near-empty sightings among them (one name, no parent, "
-          f"phone, document or exact date): {thin}")
+    print(
+        f"  missed true pairs: {len(misses)}; near-empty sightings among them (one name, no parent, "
+        f"phone, document or exact date): {thin}"
+    )
 
 
 def evaluate(folder: Path, errors: bool) -> None:

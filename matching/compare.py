@@ -29,6 +29,8 @@ SIM_SAME = 1.0
 SIM_SKELETON_LONG = 0.94
 SIM_PHONETIC = 0.92
 SIM_SKELETON_SHORT = 0.90
+SIM_SKELETON_WEAK = 0.86
+SKELETON_SUPPORT = 0.78  # Jaro-Winkler two Latin spellings need before their skeletons count as strong
 STRONG = 0.92
 WEAK = 0.85
 
@@ -40,13 +42,17 @@ class Comparison:
     name: str
     levels: tuple[str, ...]
     tf: bool = False  # term-frequency adjusted on its matched token
+    # Conditional u: when the pair agrees on this other comparison (level >= 2), u comes from random
+    # pairs that agree on it too. Family names repeat given names in patronymic naming, so agreeing on
+    # a second name is far less surprising once the first agreed.
+    after: str = ""
 
 
 NAME_LEVELS = ("disagree", "weak fuzzy", "strong fuzzy", "exact")
 COMPARISONS = (
     Comparison("given_name", NAME_LEVELS, tf=True),
-    Comparison("other_names", NAME_LEVELS, tf=True),
-    Comparison("third_name", ("disagree", "agree")),
+    Comparison("other_names", NAME_LEVELS, tf=True, after="given_name"),
+    Comparison("third_name", ("disagree", "agree"), after="given_name"),
     Comparison(
         "birth_date",
         (
@@ -63,7 +69,8 @@ COMPARISONS = (
     Comparison("birth_place", ("disagree", "fuzzy", "exact")),
     Comparison("place", ("disagree", "fuzzy", "exact")),
     Comparison("address", ("disagree", "fuzzy", "exact")),
-    Comparison("father_name", ("disagree", "weak fuzzy", "first name agrees", "two names agree"), tf=True),
+    # no TF on the father: in patronymic naming his name is the family name, already adjusted
+    Comparison("father_name", ("disagree", "weak fuzzy", "first name agrees", "two names agree")),
     Comparison("mother_name", ("disagree", "weak fuzzy", "first name agrees", "two names agree")),
     Comparison("phone", ("disagree", "agree")),
     Comparison("document_id", ("disagree", "similar", "exact")),
@@ -83,20 +90,24 @@ def token_similarity(
     n = np.int64(len(vocab))
     uniq, inv = np.unique(a.astype(np.int64) * n + b, return_inverse=True)
     ua, ub = uniq // n, uniq % n
-    skel, phon, latin_id, latin, skel_len, is_latin = vocab.arrays()
-    jw = process.cpdist(
-        latin[ua], latin[ub], scorer=JaroWinkler.normalized_similarity, workers=-1, dtype=np.float32
-    )
-    sim = np.asarray(jw, dtype=np.float32)
+    skel, phon, latin_id, latin, skel_len, is_latin, fold = vocab.arrays()
+    scorer = JaroWinkler.normalized_similarity
+    sim = np.asarray(process.cpdist(latin[ua], latin[ub], scorer=scorer, workers=-1, dtype=np.float32))
+    # folded spellings (Chaled / Khalid -> haled / halid) support a skeleton match, they do not replace JW
+    sim_folded = np.asarray(process.cpdist(fold[ua], fold[ub], scorer=scorer, workers=-1, dtype=np.float32))
     kind = np.zeros(len(uniq), dtype=np.int8)
     same_skel = skel[ua] == skel[ub]
     sl = np.minimum(skel_len[ua], skel_len[ub])
+    # Arabic script writes no short vowels: its consonants are all there is to compare. Between two
+    # Latin spellings the vowels are evidence too (Hassan is not Hussein), so the skeleton needs support.
+    cross = is_latin[ua] != is_latin[ub]
+    supported = cross | (np.maximum(sim, sim_folded) >= SKELETON_SUPPORT)
     candidates = (
-        (same_skel & (sl >= 3), SIM_SKELETON_LONG, 2),
+        (same_skel & (sl >= 3) & supported, SIM_SKELETON_LONG, 2),
         (phon[ua] == phon[ub], SIM_PHONETIC, 3),
-        (same_skel & (sl == 2), SIM_SKELETON_SHORT, 2),
-        # Arabic script writes no short vowels: its consonants are all there is to compare
-        (same_skel & (sl == 2) & (is_latin[ua] != is_latin[ub]), SIM_SKELETON_LONG, 2),
+        (same_skel & (sl == 2) & supported, SIM_SKELETON_SHORT, 2),
+        (same_skel & ~supported, SIM_SKELETON_WEAK, 2),
+        (same_skel & (sl == 2) & cross, SIM_SKELETON_LONG, 2),
         ((ua == ub) | (latin_id[ua] == latin_id[ub]), SIM_SAME, 1),
     )
     for mask, value, k in candidates:

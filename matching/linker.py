@@ -12,7 +12,7 @@ import numpy.typing as npt
 from matching.blocking import DEFAULT_MAX_BLOCK, BlockingStats, candidate_pairs
 from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, Columns, compare
 from matching.errors import InputError, MatchingError
-from matching.model import Model, Session, probability
+from matching.model import TF_CLIP, Model, Session, probability
 from matching.records import Prepared, RecordTable, Vocabulary, prepare
 
 Ints = npt.NDArray[np.int64]
@@ -69,14 +69,22 @@ def _token_freq(vocab: Vocabulary, tokens: npt.NDArray[np.int32]) -> Floats:
     return out
 
 
-def tf_mean(vocab: Vocabulary) -> float:
-    """Expected frequency of the name two random people share: sum f^3 / sum f^2 over names."""
-    counts = np.asarray(vocab.skeleton_counts, dtype=np.float64)
-    counts = counts[counts > 0]
-    if counts.size == 0:
-        return 0.0
-    f = counts / max(1.0, counts.sum() / 3.0)
-    return float((f**3).sum() / (f**2).sum())
+def tf_bits(
+    model: Model, vocab: Vocabulary, levels: npt.NDArray[np.int8], tokens: npt.NDArray[np.int32]
+) -> Floats:
+    """Term-frequency adjustments in bits, per pair and comparison.
+
+    When both the given name and another name agree, the pair of names is what a namesake would have
+    to share, so its joint frequency (records holding both) replaces the two single-name adjustments.
+    """
+    tf = model.tf_adjustments(levels, _token_freq(vocab, tokens))
+    g, o = COMPARISON_NAMES.index("given_name"), COMPARISON_NAMES.index("other_names")
+    both = (levels[:, g] >= 2) & (levels[:, o] >= 2) & (tokens[:, g] >= 0) & (tokens[:, o] >= 0)
+    if both.any():
+        f, mean = vocab.pair_frequencies(tokens[both, g], tokens[both, o])
+        tf[both, g] = np.clip(np.log2(mean / f), *TF_CLIP)
+        tf[both, o] = 0.0
+    return tf
 
 
 def compare_all(
@@ -96,7 +104,7 @@ def weigh(
     model: Model, vocab: Vocabulary, levels: npt.NDArray[np.int8], tokens: npt.NDArray[np.int32]
 ) -> tuple[Floats, Floats]:
     """Match weight (log2 Bayes factor, TF adjusted) and match probability of compared pairs."""
-    w = model.field_weights(levels) + model.tf_adjustments(levels, _token_freq(vocab, tokens))
+    w = model.field_weights(levels) + tf_bits(model, vocab, levels, tokens)
     weight = w.sum(axis=1)
     return weight, probability(weight, model.prior)
 
@@ -107,7 +115,7 @@ def explain_pair(model: Model, vocab: Vocabulary, a: Prepared, b: Prepared) -> E
     zero = np.zeros(1, dtype=np.int64)
     cmp = compare(vocab, ca, cb, zero, zero)
     fw = model.field_weights(cmp.levels)[0]
-    tf = model.tf_adjustments(cmp.levels, _token_freq(vocab, cmp.tf_tokens))[0]
+    tf = tf_bits(model, vocab, cmp.levels, cmp.tf_tokens)[0]
     toks = vocab.tokens
     alignment = tuple(
         TokenMatch(
@@ -300,7 +308,7 @@ class Linker:
             ra, rb = ra[keep], rb[keep]
         self.progress(f"estimating u from {len(ra)} random pairs")
         random_levels, _ = compare_all(self.vocab, ca, cb, ra, rb)
-        mean = tf_mean(self.vocab)
+        mean = self.vocab.mean_frequency()
         self.model.estimate_u(random_levels, [mean if c.tf else 0.0 for c in self.model.comparisons])
         if len(blocked):
             self.progress(f"estimating m by EM on {len(blocked)} candidate pairs")
@@ -309,13 +317,22 @@ class Linker:
             born = COMPARISON_NAMES.index("birth_date")
             everything = range(len(COMPARISON_NAMES))
             others = [c for c in everything if c not in names]
+            col = {name: COMPARISON_NAMES.index(name) for name in COMPARISON_NAMES}
+            names_agree = (blocked[:, names[0]] >= 2) & (blocked[:, names[1]] >= 2)
+            # not the father: in patronymic naming his name is the family name, so it agrees with it
+            corroborated = names_agree & (
+                (blocked[:, col["phone"]] == 1) | (blocked[:, col["document_id"]] == 2)
+            )
+            if corroborated.sum() < 30:
+                corroborated |= names_agree & (blocked[:, col["mother_name"]] == 3)
             sessions = [
                 # Same full birth date: the non-matches are random pairs; m of everything but the date.
                 Session(blocked[:, born] == 5, [c for c in everything if c != born]),
-                # Names agree: the non-matches are namesakes, so they get their own u; m of the date.
-                Session(
-                    (blocked[:, names[0]] >= 2) & (blocked[:, names[1]] >= 2), [born], others, True, True
-                ),
+                # Names and a phone or a document (failing enough of those, the mother's full name)
+                # agree: nearly all the same person; m of the date is its distribution there.
+                Session(corroborated, [born], direct=True),
+                # Names agree: the non-matches are namesakes; their u for the other fields, kept for scoring.
+                Session(names_agree, [], others, free_u=True, keep_u=True),
             ]
             self.model.fit_em(
                 blocked,

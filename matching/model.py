@@ -39,6 +39,7 @@ class Session:
     used: Sequence[int] | None = None
     free_u: bool = False
     keep_u: bool = False
+    direct: bool = False  # the rows are (nearly) all matches: m of the active comparisons is their share
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Model:
     m: list[Floats] = field(default_factory=list)
     u: list[Floats] = field(default_factory=list)
     prior: float = 0.01
+    u_after: dict[int, Floats] = field(default_factory=dict)  # conditional u, see Comparison.after
     tf_mean: list[float] = field(default_factory=list)  # mean matched-token frequency under u, per comparison
     em: EMResult | None = None
 
@@ -94,6 +96,14 @@ class Model:
         if len(levels) == 0:
             raise MatchingError("no random pairs to estimate u from")
         self.u = [_normalised(c + 0.5) for c in self._counts(levels)]
+        names = [c.name for c in self.comparisons]
+        self.u_after = {}
+        for c, comp in enumerate(self.comparisons):
+            if comp.after:
+                rows = levels[:, names.index(comp.after)] >= 2
+                counts = self._counts(levels[rows])[c]
+                if counts.sum() >= 50:
+                    self.u_after[c] = _normalised(counts + 0.5)
         if tf_freq is not None:
             self.tf_mean = [float(x) for x in tf_freq]
 
@@ -170,6 +180,12 @@ class Model:
         for session in sessions or [Session(np.ones(len(levels), dtype=bool), range(len(self.comparisons)))]:
             if session.rows.sum() < 20:
                 continue
+            if session.direct:
+                counts = self._counts(levels[session.rows])
+                for c in session.active:
+                    if counts[c].sum() >= 20:
+                        self.m[c] = _normalised(counts[c] + 0.5)
+                continue
             _, it, ok = self._em(
                 levels[session.rows],
                 list(session.active),
@@ -217,10 +233,14 @@ class Model:
     def field_weights(self, levels: Levels) -> Floats:
         """[pairs, comparisons] weight of each comparison, 0 where missing."""
         out = np.zeros(levels.shape, dtype=np.float64)
+        names = [c.name for c in self.comparisons]
         for c, w in enumerate(self.level_weights()):
             col = levels[:, c]
             present = col != MISSING
             out[present, c] = w[col[present]]
+            if c in self.u_after:
+                cond = present & (levels[:, names.index(self.comparisons[c].after)] >= 2)
+                out[cond, c] = np.log2(self.m[c] / self.u_after[c])[col[cond]]
         return out
 
     def tf_adjustments(self, levels: Levels, token_freq: Floats) -> Floats:

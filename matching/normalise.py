@@ -222,6 +222,14 @@ _SKELETON_DIGRAPHS = [
 _VOWELS = re.compile(r"[aeiouyw]")
 
 
+def folded(latin: str) -> str:
+    """The Latin form with transliteration digraphs folded, vowels kept: Chaled and Khalid -> haled, halid."""
+    s = latin
+    for a, b in _SKELETON_DIGRAPHS:
+        s = s.replace(a, b)
+    return re.sub(r"(.)\1+", r"\1", s)
+
+
 def skeleton(latin: str) -> str:
     """Transliteration-aware consonant skeleton: Mohammed, Muhammad, Mhd and محمد all give 'mhmd'."""
     s = latin
@@ -247,6 +255,7 @@ class Token:
 
     original: str
     latin: str
+    folded: str
     skeleton: str
     phonetic: str
     script: str
@@ -288,7 +297,12 @@ def name_tokens(text: str) -> tuple[Token, ...]:
 
 def _token(original: str, latin: str, script: str) -> Token:
     return Token(
-        original=original, latin=latin, skeleton=skeleton(latin), phonetic=phonetic(latin), script=script
+        original=original,
+        latin=latin,
+        folded=folded(latin),
+        skeleton=skeleton(latin),
+        phonetic=phonetic(latin),
+        script=script,
     )
 
 

@@ -39,9 +39,12 @@ FIELDS = (
 )
 NAME_SLOTS = 10  # tokens kept per person's name bag (given, family, full, alternates, in that order)
 PARENT_SLOTS = 4
+PAIR_TOKENS = 6  # names of a bag whose pairs are counted for the joint name frequency
 
 IntArray = npt.NDArray[np.int32]
-TokenArrays = tuple[IntArray, IntArray, IntArray, npt.NDArray[np.object_], IntArray, IntArray]
+TokenArrays = tuple[
+    IntArray, IntArray, IntArray, npt.NDArray[np.object_], IntArray, IntArray, npt.NDArray[np.object_]
+]
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:
@@ -64,6 +67,10 @@ class Vocabulary:
         self._phon: list[int] = []
         self._latin: list[int] = []
         self.skeleton_counts: list[int] = []  # records whose name bag holds a token with this skeleton
+        self.pair_counts: dict[int, int] = {}  # records holding both skeletons (a << 32 | b, a < b)
+        self.n_records = 0
+        self._freq: npt.NDArray[np.float64] | None = None
+        self._pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], float] | None = None
         self._arrays: TokenArrays | None = None
 
     def __len__(self) -> int:
@@ -93,9 +100,18 @@ class Vocabulary:
         return i
 
     def count(self, token_ids: Iterable[int]) -> None:
-        for s in {self._skel[t] for t in token_ids}:
+        """Count one record's name bag for term frequencies: its names, and its pairs of names."""
+        skels = list(dict.fromkeys(self._skel[t] for t in token_ids))
+        for s in skels:
             self.skeleton_counts[s] += 1
-        self._arrays = None
+        head = sorted(skels[:PAIR_TOKENS])
+        for i, a in enumerate(head):
+            for b in head[i + 1 :]:
+                key = (a << 32) | b
+                self.pair_counts[key] = self.pair_counts.get(key, 0) + 1
+        self.n_records += 1
+        self._freq = None
+        self._pairs = None
 
     def arrays(self) -> TokenArrays:
         """skeleton ids, phonetic ids, latin ids, latin strings, skeleton lengths, Latin-script flags."""
@@ -109,15 +125,43 @@ class Vocabulary:
                 latin,
                 np.asarray([len(t.skeleton) for t in self.tokens], dtype=np.int32),
                 np.asarray([t.script == "latin" for t in self.tokens], dtype=np.int32),
+                _strings([t.folded for t in self.tokens]),
             )
         return self._arrays
 
     def frequencies(self) -> npt.NDArray[np.float64]:
         """Share of records holding each token's skeleton, per token (term frequency for TF adjustment)."""
-        skel = self.arrays()[0]
+        if self._freq is None or len(self._freq) != len(self.tokens):
+            skel = self.arrays()[0]
+            counts = np.asarray(self.skeleton_counts, dtype=np.float64)
+            self._freq = np.maximum(counts[skel], 1.0) / max(1, self.n_records)
+        return self._freq
+
+    def mean_frequency(self) -> float:
+        """Expected frequency of the name two random people share: sum f^3 / sum f^2 over names."""
         counts = np.asarray(self.skeleton_counts, dtype=np.float64)
-        total = max(1.0, float(counts.sum()) / 3.0)  # about three name tokens per record
-        return np.maximum(counts[skel], 1.0) / total
+        f = counts[counts > 0] / max(1, self.n_records)
+        return float((f**3).sum() / (f**2).sum()) if f.size else 0.0
+
+    def pair_frequencies(self, tok_a: IntArray, tok_b: IntArray) -> tuple[npt.NDArray[np.float64], float]:
+        """Share of records holding both names (by skeleton), per pair of tokens, and its mean under u."""
+        if self._pairs is None:
+            keys = np.fromiter(self.pair_counts.keys(), dtype=np.int64, count=len(self.pair_counts))
+            counts = np.fromiter(self.pair_counts.values(), dtype=np.float64, count=len(self.pair_counts))
+            order = np.argsort(keys)
+            f = counts / max(1, self.n_records)
+            mean = float((f**3).sum() / (f**2).sum()) if f.size else 0.0
+            self._pairs = (keys[order], f[order], mean)
+        keys, f, mean = self._pairs
+        skel = self.arrays()[0]
+        sa, sb = skel[tok_a].astype(np.int64), skel[tok_b].astype(np.int64)
+        q = (np.minimum(sa, sb) << 32) | np.maximum(sa, sb)
+        out = np.full(len(q), 1.0 / max(1, self.n_records))
+        if keys.size:
+            pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
+            hit = keys[pos] == q
+            out[hit] = f[pos[hit]]
+        return out, mean
 
 
 @dataclass
