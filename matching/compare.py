@@ -28,7 +28,6 @@ Columns = dict[str, npt.NDArray[Any]]
 SIM_SAME = 1.0
 SIM_SKELETON_LONG = 0.94
 SIM_PHONETIC = 0.92
-SIM_SKELETON_SHORT = 0.90
 SIM_SKELETON_WEAK = 0.86
 SKELETON_SUPPORT = 0.78  # Jaro-Winkler two Latin spellings need before their skeletons count as strong
 STRONG = 0.92
@@ -49,6 +48,7 @@ class Comparison:
 
 
 NAME_LEVELS = ("disagree", "weak fuzzy", "strong fuzzy", "exact")
+PARENT_LEVELS = ("disagree", "only a later name agrees", "first name agrees", "two names agree")
 COMPARISONS = (
     Comparison("given_name", NAME_LEVELS, tf=True),
     Comparison("other_names", NAME_LEVELS, tf=True, after="given_name"),
@@ -70,8 +70,8 @@ COMPARISONS = (
     Comparison("place", ("disagree", "fuzzy", "exact")),
     Comparison("address", ("disagree", "fuzzy", "exact")),
     # no TF on the father: in patronymic naming his name is the family name, already adjusted
-    Comparison("father_name", ("disagree", "weak fuzzy", "first name agrees", "two names agree")),
-    Comparison("mother_name", ("disagree", "weak fuzzy", "first name agrees", "two names agree")),
+    Comparison("father_name", PARENT_LEVELS),
+    Comparison("mother_name", PARENT_LEVELS),
     Comparison("phone", ("disagree", "agree")),
     Comparison("document_id", ("disagree", "similar", "exact")),
 )
@@ -105,9 +105,10 @@ def token_similarity(
     candidates = (
         (same_skel & (sl >= 3) & supported, SIM_SKELETON_LONG, 2),
         (phon[ua] == phon[ub], SIM_PHONETIC, 3),
-        (same_skel & (sl == 2) & supported, SIM_SKELETON_SHORT, 2),
+        (same_skel & (sl == 2) & supported, STRONG, 2),
         (same_skel & ~supported, SIM_SKELETON_WEAK, 2),
         (same_skel & (sl == 2) & cross, SIM_SKELETON_LONG, 2),
+        (same_skel & (sl == 1) & cross, STRONG, 2),  # علي / Ali, حواء / Hawa
         ((ua == ub) | (latin_id[ua] == latin_id[ub]), SIM_SAME, 1),
     )
     for mask, value, k in candidates:
@@ -173,6 +174,20 @@ def _best_against_bag(
     j = sims.argmax(axis=1)
     rows = np.arange(p)
     return sims[rows, j], bag[rows, j]
+
+
+def _best_of_given(
+    vocab: Vocabulary, given: npt.NDArray[np.int32], bag: npt.NDArray[np.int32]
+) -> tuple[Floats, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """Best similarity of any of one side's given names to the other side's bag, and the tokens."""
+    best = np.full(len(given), -1.0, dtype=np.float32)
+    tok = np.full(len(given), -1, dtype=np.int32)
+    met = np.full(len(given), -1, dtype=np.int32)
+    for j in range(given.shape[1]):
+        s, t = _best_against_bag(vocab, given[:, j], bag)
+        better = s > best
+        best[better], tok[better], met[better] = s[better], given[better, j], t[better]
+    return best, tok, met
 
 
 def sim_level(s: Floats) -> npt.NDArray[np.int8]:
@@ -245,10 +260,9 @@ def compare(vocab: Vocabulary, ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> 
     bag_a, bag_b = ca["names"][ia], cb["names"][ib]
     names = align(vocab, bag_a, bag_b, 3)
 
-    # given name: the first given name of either side against the other side's whole bag
-    ga, gb = ca["given"][ia], cb["given"][ib]
-    s_ab, t_ab = _best_against_bag(vocab, ga, bag_b)
-    s_ba, t_ba = _best_against_bag(vocab, gb, bag_a)
+    # given name: the given names of either side (as written, transliterated) against the other's bag
+    s_ab, ga, t_ab = _best_of_given(vocab, ca["given"][ia], bag_b)
+    s_ba, gb, t_ba = _best_of_given(vocab, cb["given"][ib], bag_a)
     # both given names must find a partner: a sibling's family name meeting our given name is no match
     use_ab = s_ab <= s_ba
     given_sim = np.where(use_ab, s_ab, s_ba)
@@ -274,10 +288,18 @@ def compare(vocab: Vocabulary, ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> 
     levels[:, 7] = _string_level(ca["place"][ia], cb["place"][ib])
     levels[:, 8] = _string_level(ca["address"][ia], cb["address"][ib])
     for col, name in ((9, "father"), (10, "mother")):
-        al = align(vocab, ca[name][ia], cb[name][ib], 2)
-        lvl = sim_level(al.sims[:, 0])
-        lvl[lvl == 3] = 2
-        lvl[(lvl == 2) & (al.sims[:, 1] >= STRONG)] = 3
+        # A parent's first name is their own; the names after it are their father's and grandfather's
+        # (Robel Yonas is not Yonas), so the first names are compared in place, the rest as a bag.
+        pa, pb = ca[name][ia], cb[name][ib]
+        al = align(vocab, pa, pb, 2)
+        first = np.full(len(ia), -1.0, dtype=np.float32)
+        both = (pa[:, 0] >= 0) & (pb[:, 0] >= 0)
+        first[both], _ = token_similarity(vocab, pa[both, 0], pb[both, 0])
+        lvl = np.full(len(ia), MISSING, dtype=np.int8)
+        lvl[both] = 0
+        lvl[both & (al.sims[:, 0] >= STRONG)] = 1  # only a later name agrees
+        lvl[first >= STRONG] = 2
+        lvl[(first >= STRONG) & (al.sims[:, 1] >= STRONG)] = 3
         levels[:, col] = lvl
         tf_tokens[:, col] = al.left[:, 0]
     levels[:, 11] = _equal_level(ca["phone"][ia], cb["phone"][ib], "")

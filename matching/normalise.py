@@ -29,16 +29,14 @@ _ARABIC_FOLD = str.maketrans(
         "إ": "ا",
         "آ": "ا",
         "ٱ": "ا",
-        "ة": "ه",
         "ى": "ي",
         "ی": "ي",  # Persian yeh
         "ک": "ك",  # Persian kaf
         "ۀ": "ه",
-        "ؤ": "و",
-        "ئ": "ي",
     }
 )
 _ARABIC_DROP = {"بن", "ابن", "بنت"}  # patronymic links: X bin Y bin Z lists names, it does not add one
+_ALLAH_SUFFIX = {"ullah", "ulla", "allah", "alla", "ollah", "olla", "illah", "llah"}
 _ARABIC_JOIN_NEXT = {"عبد", "ابو", "ام"}  # the first word of a compound name
 
 
@@ -57,6 +55,9 @@ def _normalise_arabic_tokens(tokens: list[str]) -> list[str]:
         if join:
             out.append(join + tok)
             join = ""
+            continue
+        if tok == "الله" and out:  # ذبيح الله = ذبيحالله (Zabihullah)
+            out[-1] += tok
             continue
         if tok.startswith("ال") and len(tok) >= 4:
             tok = tok[2:]
@@ -165,6 +166,7 @@ _EQUIVALENTS = {
 }
 # Cyrillic transliteration conventions: Vitaliy / Vitalii / Vitaly, Lyubov / Liubov.
 _CYRILLIC_ENDINGS = re.compile(r"(?:iy|yy|yi|ij|ii)$")
+_CYRILLIC_EI = re.compile(r"(?:ej|ey)$")  # Sergej / Sergey / Sergei
 _CYRILLIC_IOTATED = re.compile(r"(?<=[bcdfghklmnprstvz])i(?=[aou])")
 
 
@@ -174,6 +176,7 @@ def _latin_canonical(tok: str) -> str:
     tok = _ABD_PREFIX.sub("abdul", tok)
     tok = _ATTACHED_ARTICLE.sub("", tok)
     tok = _CYRILLIC_ENDINGS.sub("i", tok) if len(tok) > 4 else tok
+    tok = _CYRILLIC_EI.sub("ei", tok) if len(tok) > 4 else tok
     tok = _CYRILLIC_IOTATED.sub("y", tok)
     return _EQUIVALENTS.get(tok, tok)
 
@@ -192,6 +195,9 @@ def _latin_tokens(text: str) -> list[str]:
         if w in _JOIN_NEXT and i + 1 < len(words) and words[i + 1] not in _PATRONYMIC_LINKS:
             join += "abdul" if w.startswith("abd") else w
             continue
+        if w in _ALLAH_SUFFIX and out and not join:  # Zabih Ullah = Zabihullah, Habib Allah
+            out[-1] += "ullah"
+            continue
         out.append(join + w)
         join = ""
     if join:
@@ -206,7 +212,8 @@ _SKELETON_DIGRAPHS = [
     ("ch", "h"),
     ("x", "h"),  # Khalid / Chaled / Haled, Somali Xasan = Hasan
     ("sh", "s"),
-    ("th", "t"),
+    ("th", "s"),  # tha: Othman / Osman / Usman
+    ("dj", "j"),  # French transliteration: Djamila / Jamila
     ("dh", "d"),
     ("gh", "k"),
     ("ph", "f"),
@@ -235,8 +242,8 @@ def skeleton(latin: str) -> str:
     s = latin
     if len(s) >= 5 and s[:2] in ("al", "el"):
         s = s[2:]
-    # a final h after a vowel or from Arabic ta marbuta is silent: Fatimah / Fatima / fatmh
-    if s.endswith("h") and len(s) > 2 and s[-2] not in "kcsgdtz":
+    # a final -ah is silent (Fatimah / Fatima); Nuh and Saleh keep theirs
+    if s.endswith("ah") and len(s) > 3:
         s = s[:-1]
     for a, b in _SKELETON_DIGRAPHS:
         s = s.replace(a, b)
@@ -286,7 +293,9 @@ def name_tokens(text: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     if script == "arabic":
         for word in _normalise_arabic_tokens(re.split(r"[\s\-_.,/]+", text)):
-            for latin in _latin_tokens(word):
+            # a final ta marbuta or heh is the vowel -a (فاطمة, Persian فاطمه: Fatima), not the h of ح
+            spoken = word[:-1] + "ا" if len(word) > 2 and word[-1] in "ةه" else word
+            for latin in _latin_tokens(spoken):
                 tokens.append(_token(word, _latin_canonical(latin), script))
     else:
         for latin in _latin_tokens(text):

@@ -39,6 +39,7 @@ FIELDS = (
 )
 NAME_SLOTS = 10  # tokens kept per person's name bag (given, family, full, alternates, in that order)
 PARENT_SLOTS = 4
+GIVEN_SLOTS = 3
 PAIR_TOKENS = 6  # names of a bag whose pairs are counted for the joint name frequency
 
 IntArray = npt.NDArray[np.int32]
@@ -170,7 +171,7 @@ class Prepared:
 
     id: str
     names: list[int]
-    given: int
+    given: list[int]
     father: list[int]
     mother: list[int]
     born: BirthDate | None
@@ -197,12 +198,16 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
             t = vocab.add(tok)
             if t not in bag:
                 bag.append(t)
-    if given_tokens:
-        given = vocab.add(given_tokens[0])
-    elif bag:
-        given = bag[0]
-    else:
-        given = -1
+    # the given name, and the first names of the other ways the person is written (transliterations)
+    given: list[int] = []
+    firsts = [given_tokens[:1]] + [list(name_tokens(a))[:1] for a in raw["alternate_names"].split("|")]
+    if not given_tokens:
+        firsts.insert(0, list(name_tokens(raw["full_name"]))[:1])
+    for first in firsts:
+        if first and (t := vocab.add(first[0])) not in given:
+            given.append(t)
+    if not given and bag:
+        given = bag[:1]
     father = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["father_name"])))
     mother = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["mother_name"])))
     try:
@@ -215,7 +220,7 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
     return Prepared(
         id=rid,
         names=bag[:NAME_SLOTS],
-        given=given,
+        given=given[:GIVEN_SLOTS],
         father=father[:PARENT_SLOTS],
         mother=mother[:PARENT_SLOTS],
         born=born,
@@ -282,7 +287,7 @@ class RecordTable:
         return {
             "names": _pad([r.names for r in records], NAME_SLOTS),
             "n_names": np.asarray([len(r.names) for r in records], dtype=np.int32),
-            "given": np.asarray([r.given for r in records], dtype=np.int32),
+            "given": _pad([r.given for r in records], GIVEN_SLOTS),
             "father": _pad([r.father for r in records], PARENT_SLOTS),
             "mother": _pad([r.mother for r in records], PARENT_SLOTS),
             "year_lo": born("year_lo", -1),

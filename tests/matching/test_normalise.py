@@ -30,8 +30,24 @@ def test_arabic_harakat_tatweel_and_alif_forms_are_folded() -> None:
 
 
 def test_arabic_ta_marbuta_and_alif_maqsura() -> None:
-    assert name_tokens("فاطمة")[0].original == "فاطمه"
+    # the final ta marbuta (and Persian heh) is the vowel -a, unlike the final ح of Saleh
+    assert skeletons("فاطمة") == skeletons("فاطمه") == skeletons("Fatima") == ["ftm"]
+    assert skeletons("صالح") == skeletons("Saleh") == ["slh"]
     assert name_tokens("مصطفى")[0].original == "مصطفي"
+
+
+def test_allah_compounds_join() -> None:
+    assert latin("Zabih Ullah") == latin("Zabihullah") == ["zabihullah"]
+    assert len(name_tokens("ذبيح الله")) == 1
+
+
+def test_tha_and_french_dj() -> None:
+    assert skeletons("Uthman") == skeletons("Osman") == skeletons("عثمان")
+    assert skeletons("Djamila") == skeletons("Jamila")
+
+
+def test_cyrillic_ej_ending() -> None:
+    assert latin("Sergej") == latin("Sergey") == latin("Sergei")
 
 
 def test_arabic_article_is_dropped_in_arabic_script() -> None:
