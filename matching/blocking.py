@@ -27,20 +27,30 @@ def record_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
     keys: list[str] = []
     skels = [t.skeleton if len(t.skeleton) >= 2 else "=" + t.latin for t in toks]
     years: Sequence[int] = ()
+    exact_years: Sequence[int] = ()
     if rec.born is not None:
         lo, hi = rec.born.year_lo - YEAR_WINDOW, rec.born.year_hi + YEAR_WINDOW
         if hi - lo <= MAX_YEARS:
             years = range(lo, hi + 1)
+            exact_years = range(rec.born.year_lo - 1, rec.born.year_hi + 2)
+    # for the commonest names: the same name, sex and nationality, born within a year or two
+    profile = f"{rec.sex}|{rec.nationality}" if rec.sex and rec.nationality else ""
     for tok, s in zip(toks, skels, strict=True):
         keys.append("n|" + s)
         keys.append("m|" + tok.phonetic)
         keys.append("l|" + tok.latin[:4])
         keys.extend(f"y|{s}|{y}" for y in years)
+        if profile:
+            keys.extend(f"yp|{s}|{profile}|{y}" for y in exact_years)
     head = sorted(set(skels[:5]))
     keys.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
     if rec.father and skels:
         f = vocab.tokens[rec.father[0]].skeleton
+        # patronymic naming: the father's name is the other side's family name
+        keys.extend(f"nn|{min(s, f)}|{max(s, f)}" for s in skels[:2] if s != f)
         keys.extend(f"f|{s}|{f}" for s in skels[:3])
+        if profile:
+            keys.extend(f"fp|{s}|{f}|{profile}" for s in skels[:3])
     if rec.mother and skels:
         mo = vocab.tokens[rec.mother[0]].skeleton
         keys.extend(f"mo|{s}|{mo}" for s in skels[:3])

@@ -334,12 +334,11 @@ class Linker:
                 # Names agree: the non-matches are namesakes; their u for the other fields, kept for scoring.
                 Session(names_agree, [], others, free_u=True, keep_u=True),
             ]
-            self.model.fit_em(
-                blocked,
-                sessions=sessions,
-                prior=prior,
-                population=(na * (na - 1) // 2) if dedupe else na * nb,
-            )
+            population = (na * (na - 1) // 2) if dedupe else na * nb
+            self.model.fit_em(blocked, sessions=sessions, prior=prior, population=population)
+            # A person is on each side at most about once: no more matches than the smaller side has
+            # records. EM with correlated evidence overestimates the prior; this bounds it.
+            self.model.prior = min(self.model.prior, min(na, nb) / population)
 
 
 def link(left: Sequence[Mapping[str, Any]], right: Sequence[Mapping[str, Any]], **kwargs: Any) -> Links:

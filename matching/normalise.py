@@ -166,6 +166,7 @@ _EQUIVALENTS = {
 }
 # Cyrillic transliteration conventions: Vitaliy / Vitalii / Vitaly, Lyubov / Liubov.
 _CYRILLIC_ENDINGS = re.compile(r"(?:iy|yy|yi|ij|ii)$")
+_CYRILLIC_INITIAL = re.compile(r"^i(?=[aou])")  # Iurii / Yurii, Iaroslav / Yaroslav
 _CYRILLIC_EI = re.compile(r"(?:ej|ey)$")  # Sergej / Sergey / Sergei
 _CYRILLIC_IOTATED = re.compile(r"(?<=[bcdfghklmnprstvz])i(?=[aou])")
 
@@ -178,6 +179,7 @@ def _latin_canonical(tok: str) -> str:
     tok = _CYRILLIC_ENDINGS.sub("i", tok) if len(tok) > 4 else tok
     tok = _CYRILLIC_EI.sub("ei", tok) if len(tok) > 4 else tok
     tok = _CYRILLIC_IOTATED.sub("y", tok)
+    tok = _CYRILLIC_INITIAL.sub("y", tok)
     return _EQUIVALENTS.get(tok, tok)
 
 
@@ -222,7 +224,7 @@ _SKELETON_DIGRAPHS = [
     ("q", "k"),
     ("g", "k"),  # Abdulqader / Abdulgader / Abdul Kadir
     ("c", ""),  # Somali c is ayn: Ciise = Isse, Caasha = Aisha
-    ("v", "f"),
+    ("v", "w"),  # Persian vav: Vahid / Wahid
     ("p", "b"),
     ("z", "s"),
 ]
