@@ -93,14 +93,19 @@ def token_similarity(
     skel, phon, latin_id, latin, skel_len, is_latin, fold = vocab.arrays()
     scorer = JaroWinkler.normalized_similarity
     sim = np.asarray(process.cpdist(latin[ua], latin[ub], scorer=scorer, workers=-1, dtype=np.float32))
-    # folded spellings (Chaled / Khalid -> haled / halid) support a skeleton match, they do not replace JW
-    sim_folded = np.asarray(process.cpdist(fold[ua], fold[ub], scorer=scorer, workers=-1, dtype=np.float32))
-    kind = np.zeros(len(uniq), dtype=np.int8)
     same_skel = skel[ua] == skel[ub]
+    cross = is_latin[ua] != is_latin[ub]
+    # folded spellings (Chaled / Khalid -> haled / halid) support a skeleton match, they do not replace JW
+    sim_folded = sim.copy()
+    need = same_skel & ~cross & (sim < SKELETON_SUPPORT)
+    if need.any():
+        sim_folded[need] = process.cpdist(
+            fold[ua[need]], fold[ub[need]], scorer=scorer, workers=-1, dtype=np.float32
+        )
+    kind = np.zeros(len(uniq), dtype=np.int8)
     sl = np.minimum(skel_len[ua], skel_len[ub])
     # Arabic script writes no short vowels: its consonants are all there is to compare. Between two
     # Latin spellings the vowels are evidence too (Hassan is not Hussein), so the skeleton needs support.
-    cross = is_latin[ua] != is_latin[ub]
     supported = cross | (np.maximum(sim, sim_folded) >= SKELETON_SUPPORT)
     candidates = (
         (same_skel & (sl >= 3) & supported, SIM_SKELETON_LONG, 2),
@@ -128,27 +133,44 @@ class Alignment:
     kinds: npt.NDArray[np.int8]
 
 
-def align(vocab: Vocabulary, bag_a: npt.NDArray[np.int32], bag_b: npt.NDArray[np.int32], k: int) -> Alignment:
+def similarity_matrix(
+    vocab: Vocabulary, bag_a: npt.NDArray[np.int32], bag_b: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int8]]:
+    """Token similarities of two padded bags ([pairs, slots], -1 padded): [pairs, slots_a, slots_b], -1
+    where a slot is empty, and the kind of evidence of each."""
+    # only as many slots as this batch uses
+    wa = max(1, int((bag_a >= 0).sum(axis=1).max(initial=0)))
+    wb = max(1, int((bag_b >= 0).sum(axis=1).max(initial=0)))
+    bag_a, bag_b = bag_a[:, :wa], bag_b[:, :wb]
+    p = len(bag_a)
+    valid = (bag_a >= 0)[:, :, None] & (bag_b >= 0)[:, None, :]
+    sims = np.full((p, wa, wb), -1.0, dtype=np.float32)
+    kinds = np.zeros((p, wa, wb), dtype=np.int8)
+    aa = np.broadcast_to(bag_a[:, :, None], (p, wa, wb))[valid]
+    bb = np.broadcast_to(bag_b[:, None, :], (p, wa, wb))[valid]
+    sims[valid], kinds[valid] = token_similarity(vocab, aa, bb)
+    return sims, kinds
+
+
+def align(
+    vocab: Vocabulary,
+    bag_a: npt.NDArray[np.int32],
+    bag_b: npt.NDArray[np.int32],
+    k: int,
+    matrix: tuple[npt.NDArray[np.float32], npt.NDArray[np.int8]] | None = None,
+) -> Alignment:
     """Align two padded bags of token ids ([pairs, slots], -1 padded): k best disjoint token pairs."""
-    p, ta = bag_a.shape
-    tb = bag_b.shape[1]
-    va = bag_a >= 0
-    vb = bag_b >= 0
-    valid = va[:, :, None] & vb[:, None, :]
-    sims = np.full((p, ta, tb), -1.0, dtype=np.float32)
-    kinds = np.zeros((p, ta, tb), dtype=np.int8)
-    aa = np.broadcast_to(bag_a[:, :, None], (p, ta, tb))[valid]
-    bb = np.broadcast_to(bag_b[:, None, :], (p, ta, tb))[valid]
-    s, kd = token_similarity(vocab, aa, bb)
-    sims[valid] = s
-    kinds[valid] = kd
+    sims, kinds = similarity_matrix(vocab, bag_a, bag_b) if matrix is None else matrix
+    sims = sims.copy()
+    p, ta, tb = sims.shape
     out_s = np.full((p, k), -1.0, dtype=np.float32)
     out_a = np.full((p, k), -1, dtype=np.int32)
     out_b = np.full((p, k), -1, dtype=np.int32)
     out_k = np.zeros((p, k), dtype=np.int8)
     rows = np.arange(p)
     flat = sims.reshape(p, ta * tb)
-    for j in range(k):
+    flat_kinds = kinds.reshape(p, ta * tb)
+    for j in range(min(k, ta, tb)):
         best = flat.argmax(axis=1)
         bs = flat[rows, best]
         i_a, i_b = best // tb, best % tb
@@ -156,38 +178,28 @@ def align(vocab: Vocabulary, bag_a: npt.NDArray[np.int32], bag_b: npt.NDArray[np
         out_s[:, j] = bs
         out_a[ok, j] = bag_a[rows[ok], i_a[ok]]
         out_b[ok, j] = bag_b[rows[ok], i_b[ok]]
-        out_k[ok, j] = kinds.reshape(p, ta * tb)[rows[ok], best[ok]]
+        out_k[ok, j] = flat_kinds[rows[ok], best[ok]]
         sims[rows, i_a, :] = -1.0
         sims[rows, :, i_b] = -1.0
     return Alignment(out_s, out_a, out_b, out_k)
 
 
-def _best_against_bag(
-    vocab: Vocabulary, tok: npt.NDArray[np.int32], bag: npt.NDArray[np.int32]
-) -> tuple[Floats, npt.NDArray[np.int32]]:
-    """Best similarity of one token per pair against the other side's bag, and the token it met."""
-    p, t = bag.shape
-    valid = (tok[:, None] >= 0) & (bag >= 0)
-    sims = np.full((p, t), -1.0, dtype=np.float32)
-    s, _ = token_similarity(vocab, np.broadcast_to(tok[:, None], (p, t))[valid], bag[valid])
-    sims[valid] = s
-    j = sims.argmax(axis=1)
-    rows = np.arange(p)
-    return sims[rows, j], bag[rows, j]
-
-
 def _best_of_given(
-    vocab: Vocabulary, given: npt.NDArray[np.int32], bag: npt.NDArray[np.int32]
+    sims: npt.NDArray[np.float32],
+    is_given: npt.NDArray[np.bool_],
+    bag: npt.NDArray[np.int32],
+    other: npt.NDArray[np.int32],
 ) -> tuple[Floats, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """Best similarity of any of one side's given names to the other side's bag, and the tokens."""
-    best = np.full(len(given), -1.0, dtype=np.float32)
-    tok = np.full(len(given), -1, dtype=np.int32)
-    met = np.full(len(given), -1, dtype=np.int32)
-    for j in range(given.shape[1]):
-        s, t = _best_against_bag(vocab, given[:, j], bag)
-        better = s > best
-        best[better], tok[better], met[better] = s[better], given[better, j], t[better]
-    return best, tok, met
+    """Best similarity of any of one side's given names (rows of sims marked in is_given) to the other
+    side's bag, the given token and the token it met."""
+    p, ta, tb = sims.shape
+    masked = np.where(is_given[:, :ta, None], sims, np.float32(-1.0)).reshape(p, ta * tb)
+    best = masked.argmax(axis=1)
+    rows = np.arange(p)
+    s = masked[rows, best]
+    tok = np.where(s >= 0, bag[rows, best // tb], -1).astype(np.int32)
+    met = np.where(s >= 0, other[rows, best % tb], -1).astype(np.int32)
+    return s, tok, met
 
 
 def sim_level(s: Floats) -> npt.NDArray[np.int8]:
@@ -258,11 +270,13 @@ def compare(vocab: Vocabulary, ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> 
     levels = np.full((p, len(COMPARISONS)), MISSING, dtype=np.int8)
     tf_tokens = np.full((p, len(COMPARISONS)), -1, dtype=np.int32)
     bag_a, bag_b = ca["names"][ia], cb["names"][ib]
-    names = align(vocab, bag_a, bag_b, 3)
+    matrix = similarity_matrix(vocab, bag_a, bag_b)
+    names = align(vocab, bag_a, bag_b, 3, matrix)
 
     # given name: the given names of either side (as written, transliterated) against the other's bag
-    s_ab, ga, t_ab = _best_of_given(vocab, ca["given"][ia], bag_b)
-    s_ba, gb, t_ba = _best_of_given(vocab, cb["given"][ib], bag_a)
+    sims = matrix[0]
+    s_ab, ga, t_ab = _best_of_given(sims, ca["given_slots"][ia], bag_a, bag_b)
+    s_ba, gb, t_ba = _best_of_given(sims.transpose(0, 2, 1), cb["given_slots"][ib], bag_b, bag_a)
     # both given names must find a partner: a sibling's family name meeting our given name is no match
     use_ab = s_ab <= s_ba
     given_sim = np.where(use_ab, s_ab, s_ba)

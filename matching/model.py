@@ -158,7 +158,7 @@ class Model:
         *,
         sessions: Sequence[Session] = (),
         max_iter: int = 100,
-        tol: float = 1e-5,
+        tol: float = 1e-4,
         prior: float | None = None,
         population: int | None = None,
     ) -> EMResult:
@@ -232,15 +232,17 @@ class Model:
 
     def field_weights(self, levels: Levels) -> Floats:
         """[pairs, comparisons] weight of each comparison, 0 where missing."""
-        out = np.zeros(levels.shape, dtype=np.float64)
+        weights = self.level_weights()
+        # one gather from a [comparison, level + 1] table; column 0 is "missing" and weighs nothing
+        table = np.zeros((len(weights), 1 + max(len(w) for w in weights)), dtype=np.float64)
+        for c, w in enumerate(weights):
+            table[c, 1 : 1 + len(w)] = w
+        out: Floats = table[np.arange(len(weights))[None, :], levels.astype(np.intp) + 1]
         names = [c.name for c in self.comparisons]
-        for c, w in enumerate(self.level_weights()):
+        for c, u_after in self.u_after.items():
             col = levels[:, c]
-            present = col != MISSING
-            out[present, c] = w[col[present]]
-            if c in self.u_after:
-                cond = present & (levels[:, names.index(self.comparisons[c].after)] >= 2)
-                out[cond, c] = np.log2(self.m[c] / self.u_after[c])[col[cond]]
+            cond = (col != MISSING) & (levels[:, names.index(self.comparisons[c].after)] >= 2)
+            out[cond, c] = np.log2(self.m[c] / u_after)[col[cond]]
         return out
 
     def tf_adjustments(self, levels: Levels, token_freq: Floats) -> Floats:

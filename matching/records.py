@@ -287,7 +287,10 @@ class RecordTable:
         return {
             "names": _pad([r.names for r in records], NAME_SLOTS),
             "n_names": np.asarray([len(r.names) for r in records], dtype=np.int32),
-            "given": _pad([r.given for r in records], GIVEN_SLOTS),
+            "given_slots": np.asarray(
+                [[t in r.given for t in r.names] + [False] * (NAME_SLOTS - len(r.names)) for r in records],
+                dtype=bool,
+            ).reshape(len(records), NAME_SLOTS),
             "father": _pad([r.father for r in records], PARENT_SLOTS),
             "mother": _pad([r.mother for r in records], PARENT_SLOTS),
             "year_lo": born("year_lo", -1),
