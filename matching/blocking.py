@@ -17,6 +17,15 @@ from matching.records import Prepared, Vocabulary
 
 Ints = npt.NDArray[np.int64]
 DEFAULT_MAX_BLOCK = 3000  # pairs a single key may contribute (left count x right count)
+MIN_BLOCK = 500
+PAIR_BUDGET = 30_000_000  # block bound x larger side: 3000 up to 10,000 records, 500 from 60,000
+
+
+def block_bound(n_left: int, n_right: int) -> int:
+    """Largest block kept for sets of these sizes."""
+    return max(MIN_BLOCK, min(DEFAULT_MAX_BLOCK, PAIR_BUDGET // max(1, n_left, n_right)))
+
+
 YEAR_WINDOW = 2  # a name+year key is emitted for each year of the birth interval widened by this
 MAX_YEARS = 12
 
@@ -89,12 +98,16 @@ def candidate_pairs(
     right: Sequence[Prepared] | None,
     vocab: Vocabulary,
     *,
-    max_block: int = DEFAULT_MAX_BLOCK,
+    max_block: int | None = None,
 ) -> tuple[Ints, Ints, BlockingStats]:
     """Candidate pairs (left positions, right positions), sorted and unique.
 
     With ``right=None`` (deduplication) the pairs are within ``left`` and each appears once (i < j).
+    ``max_block`` bounds the pairs one key may contribute; by default it shrinks as the sets grow
+    (:func:`block_bound`) so that candidate pairs grow about linearly with the data.
     """
+    if max_block is None:
+        max_block = block_bound(len(left), len(left) if right is None else len(right))
     index: dict[str, int] = {}
     ka, ra = _key_ids((record_keys(r, vocab) for r in left), index)
     if right is None:

@@ -90,7 +90,7 @@ def token_similarity(
     n = np.int64(len(vocab))
     uniq, inv = np.unique(a.astype(np.int64) * n + b, return_inverse=True)
     ua, ub = uniq // n, uniq % n
-    skel, phon, latin_id, latin, skel_len, is_latin, fold = vocab.arrays()
+    skel, phon, latin_id, latin, skel_len, is_latin, fold, raw_skel = vocab.arrays()
     scorer = JaroWinkler.normalized_similarity
     sim = np.asarray(process.cpdist(latin[ua], latin[ub], scorer=scorer, workers=-1, dtype=np.float32))
     same_skel = skel[ua] == skel[ub]
@@ -113,7 +113,7 @@ def token_similarity(
         (same_skel & (sl == 2) & supported, STRONG, 2),
         (same_skel & ~supported, SIM_SKELETON_WEAK, 2),
         (same_skel & (sl == 2) & cross, SIM_SKELETON_LONG, 2),
-        (same_skel & (sl == 1) & cross, STRONG, 2),  # علي / Ali, حواء / Hawa
+        ((raw_skel[ua] == raw_skel[ub]) & (sl == 1) & cross, STRONG, 2),  # علي / Ali, عوض / Awed
         ((ua == ub) | (latin_id[ua] == latin_id[ub]), SIM_SAME, 1),
     )
     for mask, value, k in candidates:
@@ -253,6 +253,26 @@ def _date_level(ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> npt.NDArray[np.
     return lvl
 
 
+def _parent_level(
+    vocab: Vocabulary, pa: npt.NDArray[np.int32], pb: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int32]]:
+    """Levels of a parent's name, and the matched token.
+
+    A parent's first name is their own; the names after it are their father's and grandfather's
+    (Robel Yonas is not Yonas), so the first names are compared in place, the rest as a bag.
+    """
+    al = align(vocab, pa, pb, 2)
+    first = np.full(len(pa), -1.0, dtype=np.float32)
+    both = (pa[:, 0] >= 0) & (pb[:, 0] >= 0)
+    first[both], _ = token_similarity(vocab, pa[both, 0], pb[both, 0])
+    lvl = np.full(len(pa), MISSING, dtype=np.int8)
+    lvl[both] = 0
+    lvl[both & (al.sims[:, 0] >= STRONG)] = 1  # only a later name agrees
+    lvl[first >= STRONG] = 2
+    lvl[(first >= STRONG) & (al.sims[:, 1] >= STRONG)] = 3
+    return lvl, al.left[:, 0]
+
+
 @dataclass
 class PairComparison:
     """Levels of every comparison for a batch of pairs, with what the explanation and TF need."""
@@ -299,23 +319,13 @@ def compare(vocab: Vocabulary, ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> 
     levels[:, 4] = _equal_level(ca["sex"][ia], cb["sex"][ib], 0)
     levels[:, 5] = _equal_level(ca["nationality"][ia], cb["nationality"][ib], "")
     levels[:, 6] = _string_level(ca["birth_place"][ia], cb["birth_place"][ib])
+    # the same consonants across scripts (كسلا / Kassala) count as a fuzzy agreement
+    key_a, key_b = ca["birth_place_key"][ia], cb["birth_place_key"][ib]
+    levels[(levels[:, 6] == 0) & (key_a == key_b) & (key_a != ""), 6] = 1
     levels[:, 7] = _string_level(ca["place"][ia], cb["place"][ib])
     levels[:, 8] = _string_level(ca["address"][ia], cb["address"][ib])
     for col, name in ((9, "father"), (10, "mother")):
-        # A parent's first name is their own; the names after it are their father's and grandfather's
-        # (Robel Yonas is not Yonas), so the first names are compared in place, the rest as a bag.
-        pa, pb = ca[name][ia], cb[name][ib]
-        al = align(vocab, pa, pb, 2)
-        first = np.full(len(ia), -1.0, dtype=np.float32)
-        both = (pa[:, 0] >= 0) & (pb[:, 0] >= 0)
-        first[both], _ = token_similarity(vocab, pa[both, 0], pb[both, 0])
-        lvl = np.full(len(ia), MISSING, dtype=np.int8)
-        lvl[both] = 0
-        lvl[both & (al.sims[:, 0] >= STRONG)] = 1  # only a later name agrees
-        lvl[first >= STRONG] = 2
-        lvl[(first >= STRONG) & (al.sims[:, 1] >= STRONG)] = 3
-        levels[:, col] = lvl
-        tf_tokens[:, col] = al.left[:, 0]
+        levels[:, col], tf_tokens[:, col] = _parent_level(vocab, ca[name][ia], cb[name][ib])
     levels[:, 11] = _equal_level(ca["phone"][ia], cb["phone"][ib], "")
     da, db = ca["document"][ia], cb["document"][ib]
     doc = _string_level(da, db)

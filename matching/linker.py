@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matching.blocking import DEFAULT_MAX_BLOCK, BlockingStats, candidate_pairs
+from matching.blocking import BlockingStats, candidate_pairs
 from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, Columns, compare
 from matching.errors import InputError, MatchingError
 from matching.model import TF_CLIP, Model, Session, probability
@@ -20,6 +20,7 @@ Floats = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
 CHUNK = 100_000
 RANDOM_PAIRS = 200_000
+EM_PAIRS = 1_000_000
 _KIND = {0: "similar spelling", 1: "same", 2: "same consonants", 3: "sounds alike"}
 
 
@@ -248,7 +249,7 @@ class Linker:
         model: Model | None = None,
         *,
         fit: bool = True,
-        max_block: int = DEFAULT_MAX_BLOCK,
+        max_block: int | None = None,
         random_pairs: int = RANDOM_PAIRS,
         seed: int = 0,
         progress: Progress | None = None,
@@ -310,6 +311,9 @@ class Linker:
         random_levels, _ = compare_all(self.vocab, ca, cb, ra, rb)
         mean = self.vocab.mean_frequency()
         self.model.estimate_u(random_levels, [mean if c.tf else 0.0 for c in self.model.comparisons])
+        n_blocked = len(blocked)
+        if len(blocked) > EM_PAIRS:  # a random sample estimates m as well and bounds the time
+            blocked = blocked[rng.choice(len(blocked), EM_PAIRS, replace=False)]
         if len(blocked):
             self.progress(f"estimating m by EM on {len(blocked)} candidate pairs")
             prior = min(0.5, max(min(na, nb) / len(blocked), 1e-4))
@@ -335,7 +339,9 @@ class Linker:
                 Session(names_agree, [], others, free_u=True, keep_u=True),
             ]
             population = (na * (na - 1) // 2) if dedupe else na * nb
-            self.model.fit_em(blocked, sessions=sessions, prior=prior, population=population)
+            self.model.fit_em(
+                blocked, sessions=sessions, prior=prior, population=population, n_pairs=n_blocked
+            )
             # A person is on each side at most about once: no more matches than the smaller side has
             # records. EM with correlated evidence overestimates the prior; this bounds it.
             self.model.prior = min(self.model.prior, min(na, nb) / population)

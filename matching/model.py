@@ -161,6 +161,7 @@ class Model:
         tol: float = 1e-4,
         prior: float | None = None,
         population: int | None = None,
+        n_pairs: int | None = None,
     ) -> EMResult:
         """Estimate m and the prior by EM on the levels of blocked pairs, u fixed from random pairs.
 
@@ -199,7 +200,8 @@ class Model:
             iterations += it
             converged = converged and ok
         lam, it, ok = self._em(levels, [], lam, max_iter=max_iter, tol=tol, used=range(len(self.comparisons)))
-        self.prior = lam * len(levels) / population if population else lam
+        # levels may be a sample of n_pairs blocked pairs
+        self.prior = lam * (n_pairs or len(levels)) / population if population else lam
         self.em = EMResult(iterations + it, converged and ok, lam)
         return self.em
 

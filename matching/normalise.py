@@ -47,7 +47,7 @@ def _normalise_arabic_tokens(tokens: list[str]) -> list[str]:
         tok = _HARAKAT.sub("", raw.translate(_ARABIC_FOLD))
         if not tok:
             continue
-        if tok in _ARABIC_DROP and i > 0:
+        if tok in _ARABIC_DROP and i + 1 < len(tokens):
             continue
         if tok in _ARABIC_JOIN_NEXT and i + 1 < len(tokens):
             join += tok
@@ -192,7 +192,7 @@ def _latin_tokens(text: str) -> list[str]:
     for i, w in enumerate(words):
         if w in _PARTICLES and i + 1 < len(words):
             continue
-        if w in _PATRONYMIC_LINKS and 0 < i < len(words) - 1:
+        if w in _PATRONYMIC_LINKS and i < len(words) - 1:  # X bin Y; Ben Ali as a family name
             continue
         if w in _JOIN_NEXT and i + 1 < len(words) and words[i + 1] not in _PATRONYMIC_LINKS:
             join += "abdul" if w.startswith("abd") else w
@@ -209,7 +209,6 @@ def _latin_tokens(text: str) -> list[str]:
 
 # --- keys --------------------------------------------------------------------------------------
 _SKELETON_DIGRAPHS = [
-    ("ks", "h"),  # x of Aleksandr and Alexander end up with Somali x (= kh)
     ("kh", "h"),
     ("ch", "h"),
     ("x", "h"),  # Khalid / Chaled / Haled, Somali Xasan = Hasan
@@ -229,6 +228,7 @@ _SKELETON_DIGRAPHS = [
     ("z", "s"),
 ]
 _VOWELS = re.compile(r"[aeiouyw]")
+_HAS_VOWEL = re.compile(r"[aeiou]")
 
 
 def folded(latin: str) -> str:
@@ -247,6 +247,8 @@ def skeleton(latin: str) -> str:
     # a final -ah is silent (Fatimah / Fatima); Nuh and Saleh keep theirs
     if s.endswith("ah") and len(s) > 3:
         s = s[:-1]
+    if _HAS_VOWEL.search(s):  # Aleksandr = Alexander; a vowel-less Arabic-script form keeps its k+s (كسلا)
+        s = s.replace("ks", "x")
     for a, b in _SKELETON_DIGRAPHS:
         s = s.replace(a, b)
     s = _VOWELS.sub("", s)
@@ -386,6 +388,12 @@ def country(text: str) -> str:
     if t in _COUNTRIES:
         return _COUNTRIES[t]
     return _COUNTRIES.get(plain(t), t.upper())
+
+
+@lru_cache(maxsize=100_000)
+def place_key(text: str) -> str:
+    """Consonant skeleton of a place name, to meet it across scripts (كسلا / Kassala, حمص / Homs)."""
+    return " ".join(t.skeleton for t in name_tokens(text))
 
 
 def digits(text: str) -> str:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from matching.dates import BirthDate, birth_date
 from matching.errors import InputError
-from matching.normalise import Token, country, document_key, name_tokens, phone_key, plain
+from matching.normalise import Token, country, document_key, name_tokens, phone_key, place_key, plain
 
 FIELDS = (
     "id",
@@ -44,7 +44,14 @@ PAIR_TOKENS = 6  # names of a bag whose pairs are counted for the joint name fre
 
 IntArray = npt.NDArray[np.int32]
 TokenArrays = tuple[
-    IntArray, IntArray, IntArray, npt.NDArray[np.object_], IntArray, IntArray, npt.NDArray[np.object_]
+    IntArray,
+    IntArray,
+    IntArray,
+    npt.NDArray[np.object_],
+    IntArray,
+    IntArray,
+    npt.NDArray[np.object_],
+    IntArray,
 ]
 
 
@@ -67,6 +74,7 @@ class Vocabulary:
         self._skel: list[int] = []
         self._phon: list[int] = []
         self._latin: list[int] = []
+        self._raw_skel: list[int] = []  # skeleton as is, also when too short to stand for a name alone
         self.skeleton_counts: list[int] = []  # records whose name bag holds a token with this skeleton
         self.pair_counts: dict[int, int] = {}  # records holding both skeletons (a << 32 | b, a < b)
         self.n_records = 0
@@ -95,6 +103,7 @@ class Vocabulary:
             self._skel.append(skel)
             self._phon.append(self._key("p", token.phonetic))
             self._latin.append(self._key("l", token.latin))
+            self._raw_skel.append(self._key("r", token.skeleton))
             while len(self.skeleton_counts) <= skel:
                 self.skeleton_counts.append(0)
             self._arrays = None
@@ -127,6 +136,7 @@ class Vocabulary:
                 np.asarray([len(t.skeleton) for t in self.tokens], dtype=np.int32),
                 np.asarray([t.script == "latin" for t in self.tokens], dtype=np.int32),
                 _strings([t.folded for t in self.tokens]),
+                np.asarray(self._raw_skel, dtype=np.int32),
             )
         return self._arrays
 
@@ -178,6 +188,7 @@ class Prepared:
     sex: int
     nationality: str
     birth_place: str
+    birth_place_key: str
     place: str
     address: str
     phone: str
@@ -227,6 +238,7 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
         sex={"F": 1, "M": 2}.get(sex_text, 0),
         nationality=country(raw["nationality"]),
         birth_place=plain(raw["birth_place"]),
+        birth_place_key=place_key(raw["birth_place"]),
         place=plain(raw["place"]),
         address=plain(raw["address"]),
         phone=phone_key(raw["phone"]),
@@ -300,6 +312,7 @@ class RecordTable:
             "sex": np.asarray([r.sex for r in records], dtype=np.int8),
             "nationality": _strings([r.nationality for r in records]),
             "birth_place": _strings([r.birth_place for r in records]),
+            "birth_place_key": _strings([r.birth_place_key for r in records]),
             "place": _strings([r.place for r in records]),
             "address": _strings([r.address for r in records]),
             "phone": _strings([r.phone for r in records]),

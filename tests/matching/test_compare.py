@@ -151,3 +151,13 @@ def test_places_fuzzy() -> None:
 
 def test_every_comparison_is_listed_once() -> None:
     assert len(set(COMPARISON_NAMES)) == len(COMPARISONS)
+
+
+def test_one_consonant_names_meet_across_scripts_only() -> None:
+    assert sim("Awed", "عوض") >= STRONG  # both are just 'd' once vowels are gone
+    assert sim("Ali", "علي") >= STRONG
+    assert sim("Awed", "Ode") < STRONG  # two Latin spellings need more than one consonant
+
+
+def test_birth_place_across_scripts_is_fuzzy() -> None:
+    assert levels({"birth_place": "Kassala"}, {"birth_place": "كسلا"})["birth_place"] == "fuzzy"

@@ -162,3 +162,20 @@ def test_phone_and_document_keys() -> None:
 
 def test_plain_text() -> None:
     assert plain("Przemyśl, Poland") == "przemysl poland"
+
+
+def test_patronymic_link_at_the_start_of_a_family_name() -> None:
+    assert latin("Ben Ali") == latin("Bin Ali") == ["ali"]
+
+
+def test_arabic_consonants_keep_k_and_s_apart() -> None:
+    # Aleksandr's ks is Alexander's x, but the vowel-less كسلا is k + s, like Kassala
+    assert skeleton("aleksandr") == skeleton("alexander")
+    assert skeletons("كسلا") == skeletons("Kassala")
+
+
+def test_place_key_across_scripts() -> None:
+    from matching.normalise import place_key
+
+    assert place_key("كسلا") == place_key("Kassala")
+    assert place_key("") == ""
