@@ -78,6 +78,11 @@ COMPARISONS = (
 COMPARISON_NAMES = tuple(c.name for c in COMPARISONS)
 
 
+def _workers(n: int) -> int:
+    """Both cores for big batches; one for small ones, where starting threads costs more than it saves."""
+    return -1 if n >= 20_000 else 1
+
+
 def token_similarity(
     vocab: Vocabulary, a: npt.NDArray[np.integer[Any]], b: npt.NDArray[np.integer[Any]]
 ) -> tuple[Floats, npt.NDArray[np.int8]]:
@@ -92,7 +97,9 @@ def token_similarity(
     ua, ub = uniq // n, uniq % n
     skel, phon, latin_id, latin, skel_len, is_latin, fold, raw_skel = vocab.arrays()
     scorer = JaroWinkler.normalized_similarity
-    sim = np.asarray(process.cpdist(latin[ua], latin[ub], scorer=scorer, workers=-1, dtype=np.float32))
+    sim = np.asarray(
+        process.cpdist(latin[ua], latin[ub], scorer=scorer, workers=_workers(len(ua)), dtype=np.float32)
+    )
     same_skel = skel[ua] == skel[ub]
     cross = is_latin[ua] != is_latin[ub]
     # folded spellings (Chaled / Khalid -> haled / halid) support a skeleton match, they do not replace JW
@@ -100,7 +107,7 @@ def token_similarity(
     need = same_skel & ~cross & (sim < SKELETON_SUPPORT)
     if need.any():
         sim_folded[need] = process.cpdist(
-            fold[ua[need]], fold[ub[need]], scorer=scorer, workers=-1, dtype=np.float32
+            fold[ua[need]], fold[ub[need]], scorer=scorer, workers=_workers(int(need.sum())), dtype=np.float32
         )
     kind = np.zeros(len(uniq), dtype=np.int8)
     sl = np.minimum(skel_len[ua], skel_len[ub])
@@ -217,7 +224,11 @@ def _string_level(a: npt.NDArray[np.object_], b: npt.NDArray[np.object_]) -> npt
     if present.any():
         s = np.asarray(
             process.cpdist(
-                a[present], b[present], scorer=JaroWinkler.normalized_similarity, workers=-1, dtype=np.float32
+                a[present],
+                b[present],
+                scorer=JaroWinkler.normalized_similarity,
+                workers=_workers(int(present.sum())),
+                dtype=np.float32,
             )
         )
         lvl[present] = (s >= 0.97).astype(np.int8) + (s >= 0.85).astype(np.int8)

@@ -80,7 +80,7 @@ class IncrementalIndex:
         own = self._positions.get(rec.id)
         if own is not None:
             positions = positions[positions != own]
-        cb = self.table.columns_for(positions.tolist())
+        cb = self.table.columns_for(positions)
         ca = RecordTable._build([rec])
         ia = np.zeros(len(positions), dtype=np.int64)
         levels, tokens = compare_all(self.vocab, ca, cb, ia, np.arange(len(positions), dtype=np.int64))

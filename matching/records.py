@@ -266,7 +266,8 @@ class RecordTable:
     def __init__(self, vocab: Vocabulary, records: Sequence[Prepared] = ()) -> None:
         self.vocab = vocab
         self.records: list[Prepared] = []
-        self._columns: dict[str, npt.NDArray[Any]] | None = None
+        self._store: dict[str, npt.NDArray[Any]] = {}  # columns with spare capacity, grown by doubling
+        self._built = 0  # records already in the store
         self.extend(records)
 
     def __len__(self) -> int:
@@ -276,20 +277,34 @@ class RecordTable:
         for r in records:
             self.vocab.count(r.names)
             self.records.append(r)
-        self._columns = None
 
     @property
     def ids(self) -> list[str]:
         return [r.id for r in self.records]
 
     def columns(self) -> dict[str, npt.NDArray[Any]]:
-        if self._columns is None:
-            self._columns = self._build(self.records)
-        return self._columns
+        """All records column-wise (views into the store; appended records are added on demand)."""
+        n = len(self.records)
+        if self._built < n:
+            new = self._build(self.records[self._built :])
+            if not self._store:
+                self._store = new
+            else:
+                capacity = len(next(iter(self._store.values())))
+                if n > capacity:
+                    grown = max(n, 2 * capacity)
+                    for key, col in self._store.items():
+                        bigger = np.empty((grown, *col.shape[1:]), dtype=col.dtype)
+                        bigger[: self._built] = col[: self._built]
+                        self._store[key] = bigger
+                for key, col in new.items():
+                    self._store[key][self._built : n] = col
+            self._built = n
+        return {key: col[:n] for key, col in self._store.items()}
 
-    def columns_for(self, positions: Sequence[int]) -> dict[str, npt.NDArray[Any]]:
-        """Columns of a few records only (incremental queries), without building the whole table."""
-        return self._build([self.records[i] for i in positions])
+    def columns_for(self, positions: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
+        """Columns of some records only (incremental queries): a gather from the store."""
+        return {key: col[positions] for key, col in self.columns().items()}
 
     @staticmethod
     def _build(records: Sequence[Prepared]) -> dict[str, npt.NDArray[Any]]:
