@@ -221,6 +221,11 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
         given = bag[:1]
     father = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["father_name"])))
     mother = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["mother_name"])))
+    # Patronymic naming: one registration writes "given + father's name" where another writes a family
+    # name, so the father's first name joins the bag the names are aligned from.
+    bag = bag[:NAME_SLOTS]
+    if father and father[0] not in bag:
+        bag = [*bag[: NAME_SLOTS - 1], father[0]]
     try:
         born = birth_date(raw["birth_date"], raw["age"], raw["record_date"])
     except InputError as exc:
