@@ -122,6 +122,8 @@ def token_similarity(
         (same_skel & (sl == 2) & cross, SIM_SKELETON_LONG, 2),
         ((raw_skel[ua] == raw_skel[ub]) & (sl == 1) & cross, STRONG, 2),  # علي / Ali, عوض / Awed
         ((ua == ub) | (latin_id[ua] == latin_id[ub]), SIM_SAME, 1),
+        # a name in Arabic script and a Latin spelling with the same consonants: as good as the same
+        (same_skel & (sl >= 3) & cross, SIM_SAME, 2),
     )
     for mask, value, k in candidates:
         better = mask & (sim < value)

@@ -161,3 +161,8 @@ def test_one_consonant_names_meet_across_scripts_only() -> None:
 
 def test_birth_place_across_scripts_is_fuzzy() -> None:
     assert levels({"birth_place": "Kassala"}, {"birth_place": "كسلا"})["birth_place"] == "fuzzy"
+
+
+def test_arabic_script_and_latin_with_the_same_consonants_are_exact() -> None:
+    assert sim("عبدالقادر", "Abdelqaadir") == 1.0
+    assert sim("محمد", "Mohamed") == 1.0
