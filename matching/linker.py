@@ -20,6 +20,7 @@ Floats = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
 CHUNK = 100_000
 RANDOM_PAIRS = 200_000
+EXCLUSIVITY = 0.5  # how strongly candidates of one record compete (0: not at all, 1: one match at most)
 EM_PAIRS = 1_000_000
 _KIND = {0: "similar spelling", 1: "same", 2: "same consonants", 3: "sounds alike"}
 
@@ -108,6 +109,28 @@ def weigh(
     w = model.field_weights(levels) + tf_bits(model, vocab, levels, tokens)
     weight = w.sum(axis=1)
     return weight, probability(weight, model.prior)
+
+
+def compete(left: Ints, right: Ints, prob: Floats, prior: float, beta: float) -> tuple[Floats, Floats]:
+    """Candidates of one record compete for it: a person is usually one record on each side.
+
+    With odds o_i of pair i, its probability becomes o_i / (1 + o_i + beta * (sum of the odds of the
+    other candidates of its left record and of its right record)). beta = 1 is the exact posterior when
+    each record matches at most one on the other side; a smaller beta leaves room for the duplicates
+    real data has (two requests for one person, two sightings of one person). The order of a left
+    record's candidates is unchanged by its own competition. Returns the match weight (log2 Bayes factor
+    consistent with the new probability) and the probability.
+    """
+    odds = prob / np.maximum(1.0 - prob, 1e-300)
+    odds = np.minimum(odds, 1e30)
+    n_left = int(left.max(initial=-1)) + 1
+    n_right = int(right.max(initial=-1)) + 1
+    rivals = np.bincount(left, weights=odds, minlength=n_left)[left] - odds
+    rivals += np.bincount(right, weights=odds, minlength=n_right)[right] - odds
+    new = odds / (1.0 + odds + beta * np.maximum(rivals, 0.0))
+    new_odds = new / np.maximum(1.0 - new, 1e-300)
+    weight = np.log2(np.maximum(new_odds, 1e-300)) - np.log2(prior / (1.0 - prior))
+    return weight, new
 
 
 def explain_pair(model: Model, vocab: Vocabulary, a: Prepared, b: Prepared) -> Explanation:
@@ -212,6 +235,7 @@ class Links:
             )
 
     def explain(self, i: int) -> Explanation:
+        """The evidence of pair i on its own (before its record's other candidates compete with it)."""
         if self._vocab is None:
             raise MatchingError("these links carry no records to explain")
         return explain_pair(
@@ -252,9 +276,11 @@ class Linker:
         max_block: int | None = None,
         random_pairs: int = RANDOM_PAIRS,
         seed: int = 0,
+        exclusivity: float = EXCLUSIVITY,
         progress: Progress | None = None,
     ) -> None:
         self.model = model if model is not None else Model()
+        self.exclusivity = exclusivity
         self.fit = fit or model is None
         self.max_block = max_block
         self.random_pairs = random_pairs
@@ -294,6 +320,8 @@ class Linker:
         if self.fit:
             self._fit(ca, cb, len(ta), len(tb), levels, dedupe=b is None)
         weight, prob = weigh(self.model, vocab, levels, tokens)
+        if self.exclusivity > 0 and b is not None:
+            weight, prob = compete(ia, ib, prob, self.model.prior, self.exclusivity)
         bb = a if b is None else b
         return Links(ta.ids, tb.ids, ia, ib, weight, prob, self.model, stats, a, bb, vocab)
 
