@@ -103,7 +103,9 @@ def test_candidates_of_one_record_compete() -> None:
     _w, alone = compete(left, right, prob, 1e-4, 0.0)
     assert np.allclose(alone, prob)  # no competition: unchanged
     w, shared = compete(left, right, prob, 1e-4, 1.0)
-    assert shared[0] < 0.9 and shared[1] < 0.8  # two candidates share left record 0
-    assert shared[0] > shared[1] and w[0] > w[1]  # in the same order
+    assert shared[0] < 0.9
+    assert shared[1] < 0.8
+    assert shared[0] > shared[1]
+    assert w[0] > w[1]
     assert shared[2] == pytest.approx(0.9)  # a lone candidate keeps its probability
     assert shared[0] + shared[1] <= 1.0
