@@ -57,6 +57,7 @@ COMPARISONS = (
         "birth_date",
         (
             "far apart",
+            "precise dates differ",
             "within 3 years",
             "within a year",
             "same year",
@@ -250,18 +251,20 @@ def _date_level(ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> npt.NDArray[np.
     gap = np.maximum(0, np.maximum(lo_a - hi_b, lo_b - hi_a))
     wide = ((hi_a - lo_a) > 1) | ((hi_b - lo_b) > 1)
     lvl = np.zeros(ia.shape, dtype=np.int8)
-    lvl[gap <= 3] = 1
-    lvl[gap <= 1] = 2
-    lvl[(gap == 0) & ~wide] = 3
+    lvl[gap <= 3] = 2
+    lvl[gap <= 1] = 3
+    lvl[(gap == 0) & ~wide] = 4
     full = (lo_a == hi_a) & (lo_b == hi_b) & (d_a > 0) & (d_b > 0)
+    # two precise dates that differ are evidence against, unlike two estimates a year apart
+    lvl[full & (gap <= 3)] = 1
     same_year = full & (lo_a == lo_b)
     swapped = same_year & (mo_a == d_b) & (d_a == mo_b)
     one_off = full & (
         ((lo_a == lo_b) & ((mo_a == mo_b) | (d_a == d_b)))
         | ((np.abs(lo_a - lo_b) <= 10) & (mo_a == mo_b) & (d_a == d_b))
     )
-    lvl[swapped | one_off] = 4
-    lvl[same_year & (mo_a == mo_b) & (d_a == d_b)] = 5
+    lvl[swapped | one_off] = 5
+    lvl[same_year & (mo_a == mo_b) & (d_a == d_b)] = 6
     lvl[(lo_a < 0) | (lo_b < 0)] = MISSING
     return lvl
 

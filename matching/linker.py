@@ -347,6 +347,7 @@ class Linker:
             prior = min(0.5, max(min(na, nb) / len(blocked), 1e-4))
             names = [COMPARISON_NAMES.index(c) for c in ("given_name", "other_names", "third_name")]
             born = COMPARISON_NAMES.index("birth_date")
+            exact_date = len(COMPARISONS[born].levels) - 1
             everything = range(len(COMPARISON_NAMES))
             others = [c for c in everything if c not in names]
             col = {name: COMPARISON_NAMES.index(name) for name in COMPARISON_NAMES}
@@ -359,7 +360,7 @@ class Linker:
                 corroborated |= names_agree & (blocked[:, col["mother_name"]] == 3)
             sessions = [
                 # Same full birth date: the non-matches are random pairs; m of everything but the date.
-                Session(blocked[:, born] == 5, [c for c in everything if c != born]),
+                Session(blocked[:, born] == exact_date, [c for c in everything if c != born]),
                 # Names and a phone or a document (failing enough of those, the mother's full name)
                 # agree: nearly all the same person; m of the date is its distribution there.
                 Session(corroborated, [born], direct=True),

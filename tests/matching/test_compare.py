@@ -106,6 +106,8 @@ def test_alternate_names_join_the_bag() -> None:
         ("1990-05-04", "1990", "same year"),
         ("1990-05-04", "1990-01-01", "same year"),
         ("1990", "1991", "within a year"),
+        ("1990-05-04", "1991-08-12", "precise dates differ"),
+        ("1990-05-04", "1990-09-22", "precise dates differ"),
         ("1990", "1993", "within 3 years"),
         ("1990", "2001", "far apart"),
         ("1990", "", "missing"),
