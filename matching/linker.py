@@ -20,6 +20,7 @@ Floats = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
 CHUNK = 100_000
 RANDOM_PAIRS = 200_000
+RIVAL_CAP = 100.0  # odds (p = 0.99) above which a rival candidate weighs no more
 EXCLUSIVITY = 0.5  # how strongly candidates of one record compete (0: not at all, 1: one match at most)
 EM_PAIRS = 1_000_000
 _KIND = {0: "similar spelling", 1: "same", 2: "same consonants", 3: "sounds alike"}
@@ -121,12 +122,14 @@ def compete(left: Ints, right: Ints, prob: Floats, prior: float, beta: float) ->
     record's candidates is unchanged by its own competition. Returns the match weight (log2 Bayes factor
     consistent with the new probability) and the probability.
     """
-    odds = prob / np.maximum(1.0 - prob, 1e-300)
-    odds = np.minimum(odds, 1e30)
+    odds = np.minimum(prob / np.maximum(1.0 - prob, 1e-300), 1e30)
+    # a rival counts at most as a near-certain match: two overwhelming candidates are duplicates of
+    # one another (two sightings of one person), not rivals, and both keep their probability
+    capped = np.minimum(odds, RIVAL_CAP)
     n_left = int(left.max(initial=-1)) + 1
     n_right = int(right.max(initial=-1)) + 1
-    rivals = np.bincount(left, weights=odds, minlength=n_left)[left] - odds
-    rivals += np.bincount(right, weights=odds, minlength=n_right)[right] - odds
+    rivals = np.bincount(left, weights=capped, minlength=n_left)[left] - capped
+    rivals += np.bincount(right, weights=capped, minlength=n_right)[right] - capped
     new = odds / (1.0 + odds + beta * np.maximum(rivals, 0.0))
     new_odds = new / np.maximum(1.0 - new, 1e-300)
     weight = np.log2(np.maximum(new_odds, 1e-300)) - np.log2(prior / (1.0 - prior))

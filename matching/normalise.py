@@ -110,6 +110,8 @@ _ABD_PREFIX = re.compile(r"^abd(?:el|al|ul|ol|il|e|u|a|ur|ar|er|as|us|ush|ash|ud
 _ATTACHED_ARTICLE = re.compile(r"^(?:al|el)(?=[bcdfghjklmnpqrstvwxz][a-z]{3})")
 # Name equivalents across languages that no spelling rule recovers (Yusuf / Joseph). Kept short.
 _EQUIVALENTS = {
+    # Arabic diminutives of Mohammed that registrations write as the name
+    "hamoudi": "mohammed", "hamudi": "mohammed", "hamada": "mohammed", "mido": "mohammed",
     "joseph": "yusuf",
     "josef": "yusuf",
     "yousef": "yusuf",

@@ -224,8 +224,9 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
     # Patronymic naming: one registration writes "given + father's name" where another writes a family
     # name, so the father's first name joins the bag the names are aligned from.
     bag = bag[:NAME_SLOTS]
-    if father and father[0] not in bag:
-        bag = [*bag[: NAME_SLOTS - 1], father[0]]
+    for t in father[:2]:  # his name, then his father's: the chain a registration may continue
+        if t not in bag:
+            bag = [*bag[: NAME_SLOTS - 1], t]
     try:
         born = birth_date(raw["birth_date"], raw["age"], raw["record_date"])
     except InputError as exc:

@@ -168,3 +168,18 @@ def test_birth_place_across_scripts_is_fuzzy() -> None:
 def test_arabic_script_and_latin_with_the_same_consonants_are_exact() -> None:
     assert sim("عبدالقادر", "Abdelqaadir") == 1.0
     assert sim("محمد", "Mohamed") == 1.0
+
+
+def test_registration_with_given_and_father_name_aligns_with_the_fathers_name() -> None:
+    # the request writes a family name, the sighting "given + father's name"
+    got = levels(
+        {"given_name": "Jamal", "family_name": "Khalil", "father_name": "Ali"},
+        {"given_name": "Jamal", "family_name": "Ali"},
+    )
+    assert got["other_names"] == "exact"
+    # ... or the grandfather's name, the second of the father's names
+    got = levels(
+        {"given_name": "Dawit", "family_name": "Tesfay", "father_name": "Tesfay Filmon"},
+        {"full_name": "Dawit Filmon"},
+    )
+    assert got["other_names"] == "exact"

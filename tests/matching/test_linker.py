@@ -109,3 +109,15 @@ def test_candidates_of_one_record_compete() -> None:
     assert w[0] > w[1]
     assert shared[2] == pytest.approx(0.9)  # a lone candidate keeps its probability
     assert shared[0] + shared[1] <= 1.0
+
+
+def test_two_overwhelming_candidates_do_not_sink_each_other() -> None:
+    import numpy as np
+
+    from matching.linker import compete
+
+    prob = np.array([1 - 1e-9, 1 - 1e-8, 0.7])
+    _w, shared = compete(np.array([0, 0, 0]), np.array([0, 1, 2]), prob, 1e-4, 0.5)
+    assert shared[0] > 0.99
+    assert shared[1] > 0.99  # two sightings of one person
+    assert shared[2] < 0.1  # a weak third beside them

@@ -179,3 +179,7 @@ def test_place_key_across_scripts() -> None:
 
     assert place_key("كسلا") == place_key("Kassala")
     assert place_key("") == ""
+
+
+def test_diminutives_of_mohammed() -> None:
+    assert latin("Hamoudi") == latin("Mido") == ["mohammed"]
