@@ -17,6 +17,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
+from matching.normalise import fits
 from matching.records import Vocabulary
 
 MISSING = -1
@@ -96,13 +97,27 @@ def token_similarity(
     n = np.int64(len(vocab))
     uniq, inv = np.unique(a.astype(np.int64) * n + b, return_inverse=True)
     ua, ub = uniq // n, uniq % n
-    skel, phon, latin_id, latin, skel_len, is_latin, fold, raw_skel = vocab.arrays()
+    skel, phon, latin_id, latin, skel_len, is_latin, fold, raw_skel, pattern, is_arabic = vocab.arrays()
     scorer = JaroWinkler.normalized_similarity
     sim = np.asarray(
         process.cpdist(latin[ua], latin[ub], scorer=scorer, workers=_workers(len(ua)), dtype=np.float32)
     )
     same_skel = skel[ua] == skel[ub]
     cross = is_latin[ua] != is_latin[ub]
+    raw_same = raw_skel[ua] == raw_skel[ub]
+    # An Arabic-script name's long vowels must have a place in the other spelling (محمود is not
+    # Mohammed): checked per distinct token pair, and only where consonants agree across scripts.
+    check = np.nonzero((same_skel | raw_same) & (is_arabic[ua] != is_arabic[ub]))[0]
+    if check.size:
+        ar = np.where(is_arabic[ua[check]], ua[check], ub[check])
+        other = np.where(is_arabic[ua[check]], ub[check], ua[check])
+        ok = np.fromiter(
+            (fits(pattern[x], pattern[y]) for x, y in zip(ar, other, strict=True)),
+            dtype=bool,
+            count=check.size,
+        )
+        same_skel[check[~ok]] = False
+        raw_same[check[~ok]] = False
     # folded spellings (Chaled / Khalid -> haled / halid) support a skeleton match, they do not replace JW
     sim_folded = sim.copy()
     need = same_skel & ~cross & (sim < SKELETON_SUPPORT)
@@ -117,11 +132,12 @@ def token_similarity(
     supported = cross | (np.maximum(sim, sim_folded) >= SKELETON_SUPPORT)
     candidates = (
         (same_skel & (sl >= 3) & supported, SIM_SKELETON_LONG, 2),
-        (phon[ua] == phon[ub], SIM_PHONETIC, 3),
+        # phonetic keys of vowel-less Arabic-script forms say little: Latin and Cyrillic spellings only
+        ((phon[ua] == phon[ub]) & ~is_arabic[ua] & ~is_arabic[ub], SIM_PHONETIC, 3),
         (same_skel & (sl == 2) & supported, STRONG, 2),
         (same_skel & ~supported, SIM_SKELETON_WEAK, 2),
         (same_skel & (sl == 2) & cross, SIM_SKELETON_LONG, 2),
-        ((raw_skel[ua] == raw_skel[ub]) & (sl == 1) & cross, STRONG, 2),  # علي / Ali, عوض / Awed
+        (raw_same & (sl == 1) & cross, STRONG, 2),  # علي / Ali, عوض / Awed
         ((ua == ub) | (latin_id[ua] == latin_id[ub]), SIM_SAME, 1),
         # a name in Arabic script and a Latin spelling with the same consonants: as good as the same
         (same_skel & (sl >= 3) & cross, SIM_SAME, 2),
@@ -307,6 +323,9 @@ def compare(vocab: Vocabulary, ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> 
     tf_tokens = np.full((p, len(COMPARISONS)), -1, dtype=np.int32)
     bag_a, bag_b = ca["names"][ia], cb["names"][ib]
     matrix = similarity_matrix(vocab, bag_a, bag_b)
+    # fathers' names meet the other's own names only; father against father is the father comparison
+    wa, wb = matrix[0].shape[1:]
+    matrix[0][ca["father_slots"][ia, :wa, None] & cb["father_slots"][ib, None, :wb]] = -1.0
     names = align(vocab, bag_a, bag_b, 3, matrix)
 
     # given name: the given names of either side (as written, transliterated) against the other's bag

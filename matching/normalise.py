@@ -29,7 +29,6 @@ _ARABIC_FOLD = str.maketrans(
         "إ": "ا",
         "آ": "ا",
         "ٱ": "ا",
-        "ى": "ي",
         "ی": "ي",  # Persian yeh
         "ک": "ك",  # Persian kaf
         "ۀ": "ه",
@@ -111,7 +110,10 @@ _ATTACHED_ARTICLE = re.compile(r"^(?:al|el)(?=[bcdfghjklmnpqrstvwxz][a-z]{3})")
 # Name equivalents across languages that no spelling rule recovers (Yusuf / Joseph). Kept short.
 _EQUIVALENTS = {
     # Arabic diminutives of Mohammed that registrations write as the name
-    "hamoudi": "mohammed", "hamudi": "mohammed", "hamada": "mohammed", "mido": "mohammed",
+    "hamoudi": "mohammed",
+    "hamudi": "mohammed",
+    "hamada": "mohammed",
+    "mido": "mohammed",
     "joseph": "yusuf",
     "josef": "yusuf",
     "yousef": "yusuf",
@@ -241,6 +243,46 @@ def folded(latin: str) -> str:
     return re.sub(r"(.)\1+", r"\1", s)
 
 
+_LATIN_LONG = [
+    ("ou", "W"),
+    ("oo", "W"),
+    ("u", "W"),
+    ("o", "W"),
+    ("w", "W"),
+    ("ee", "Y"),
+    ("ei", "Y"),
+    ("ie", "Y"),
+    ("i", "Y"),
+    ("e", "Y"),
+    ("y", "Y"),
+    ("a", ""),
+]
+
+
+def vowel_pattern(latin: str, arabic: bool) -> str:
+    """Consonants with the places of u/o (W) and i/e (Y) vowels, to tell Mahmoud from Mohammed.
+
+    Arabic script writes long vowels only (و, ي), so an Arabic-script name's pattern must be found,
+    in order, within a Latin spelling's pattern: محمود (mhmWd) fits Mahmoud but not Mohammed (mWhmYd).
+    """
+    s = folded(latin)
+    if len(s) > 1 and s[0] in "wy":  # a leading w or y is a consonant that spellings drop or keep
+        s = s[1:]
+    if arabic:
+        s = s.replace("w", "W").replace("y", "Y")
+        s = re.sub(r"[aeiou]", "", s)
+    else:
+        for a, b in _LATIN_LONG:
+            s = s.replace(a, b)
+    return re.sub(r"([WY])\1+", r"\1", s)
+
+
+def fits(arabic_pattern: str, latin_pattern: str) -> bool:
+    """Is the Arabic-script pattern a subsequence of the Latin one?"""
+    it = iter(latin_pattern)
+    return all(ch in it for ch in arabic_pattern)
+
+
 def skeleton(latin: str) -> str:
     """Transliteration-aware consonant skeleton: Mohammed, Muhammad, Mhd and محمد all give 'mhmd'."""
     s = latin
@@ -272,6 +314,7 @@ class Token:
     skeleton: str
     phonetic: str
     script: str
+    pattern: str = ""  # see vowel_pattern
 
 
 def script_of(text: str) -> str:
@@ -301,6 +344,9 @@ def name_tokens(text: str) -> tuple[Token, ...]:
         for word in _normalise_arabic_tokens(re.split(r"[\s\-_.,/]+", text)):
             # a final ta marbuta or heh is the vowel -a (فاطمة, Persian فاطمه: Fatima), not the h of ح
             spoken = word[:-1] + "ا" if len(word) > 2 and word[-1] in "ةه" else word
+            # so is a final alif maqsura: مصطفى Mustafa, هدى Huda
+            if spoken.endswith("ى"):
+                spoken = spoken[:-1] + "ا"
             for latin in _latin_tokens(spoken):
                 tokens.append(_token(word, _latin_canonical(latin), script))
     else:
@@ -318,6 +364,7 @@ def _token(original: str, latin: str, script: str) -> Token:
         skeleton=skeleton(latin),
         phonetic=phonetic(latin),
         script=script,
+        pattern=vowel_pattern(latin, script == "arabic"),
     )
 
 

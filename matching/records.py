@@ -52,6 +52,8 @@ TokenArrays = tuple[
     IntArray,
     npt.NDArray[np.object_],
     IntArray,
+    npt.NDArray[np.object_],
+    npt.NDArray[np.bool_],
 ]
 
 
@@ -137,6 +139,8 @@ class Vocabulary:
                 np.asarray([t.script == "latin" for t in self.tokens], dtype=np.int32),
                 _strings([t.folded for t in self.tokens]),
                 np.asarray(self._raw_skel, dtype=np.int32),
+                _strings([t.pattern for t in self.tokens]),
+                np.asarray([t.script == "arabic" for t in self.tokens], dtype=bool),
             )
         return self._arrays
 
@@ -180,7 +184,8 @@ class Prepared:
     """One record in comparable form."""
 
     id: str
-    names: list[int]
+    names: list[int]  # own names first, then the father's names not among them
+    n_own: int
     given: list[int]
     father: list[int]
     mother: list[int]
@@ -223,10 +228,9 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
     mother = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["mother_name"])))
     # Patronymic naming: one registration writes "given + father's name" where another writes a family
     # name, so the father's first name joins the bag the names are aligned from.
-    bag = bag[:NAME_SLOTS]
-    for t in father[:2]:  # his name, then his father's: the chain a registration may continue
-        if t not in bag:
-            bag = [*bag[: NAME_SLOTS - 1], t]
+    extra = [t for t in father[:2] if t not in bag]  # his name, then his father's: the chain continued
+    own = bag[: NAME_SLOTS - len(extra)]
+    bag = own + extra
     try:
         born = birth_date(raw["birth_date"], raw["age"], raw["record_date"])
     except InputError as exc:
@@ -236,7 +240,8 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
         raise InputError(f"sex must be F, M, U or empty, not {raw['sex']!r}", column="sex")
     return Prepared(
         id=rid,
-        names=bag[:NAME_SLOTS],
+        names=bag,
+        n_own=len(own),
         given=given[:GIVEN_SLOTS],
         father=father[:PARENT_SLOTS],
         mother=mother[:PARENT_SLOTS],
@@ -320,6 +325,8 @@ class RecordTable:
         return {
             "names": _pad([r.names for r in records], NAME_SLOTS),
             "n_names": np.asarray([len(r.names) for r in records], dtype=np.int32),
+            "father_slots": np.arange(NAME_SLOTS)[None, :]
+            >= np.asarray([r.n_own for r in records], dtype=np.int32).reshape(len(records), 1),
             "given_slots": np.asarray(
                 [[t in r.given for t in r.names] + [False] * (NAME_SLOTS - len(r.names)) for r in records],
                 dtype=bool,

@@ -183,3 +183,20 @@ def test_registration_with_given_and_father_name_aligns_with_the_fathers_name() 
         {"full_name": "Dawit Filmon"},
     )
     assert got["other_names"] == "exact"
+
+
+def test_mahmoud_is_not_mohammed_across_scripts() -> None:
+    assert sim("محمود", "Mahmoud") == 1.0
+    assert sim("محمود", "Mohammed") < STRONG
+    assert sim("محمد", "Mohammed") == 1.0
+
+
+def test_sibling_sharing_the_father_gains_nothing_from_his_names() -> None:
+    # the father's names join both bags but never align with each other
+    got = levels(
+        {"given_name": "Mohannad", "family_name": "Juburi", "father_name": "Raid Salim"},
+        {"given_name": "Maryam", "family_name": "Juburi", "father_name": "Raid Salim"},
+    )
+    assert got["given_name"] == "disagree"
+    assert got["other_names"] in ("missing", "disagree")
+    assert got["father_name"] == "two names agree"

@@ -33,7 +33,22 @@ def test_arabic_ta_marbuta_and_alif_maqsura() -> None:
     # the final ta marbuta (and Persian heh) is the vowel -a, unlike the final ح of Saleh
     assert skeletons("فاطمة") == skeletons("فاطمه") == skeletons("Fatima") == ["ftm"]
     assert skeletons("صالح") == skeletons("Saleh") == ["slh"]
-    assert name_tokens("مصطفى")[0].original == "مصطفي"
+    assert skeletons("مصطفى") == skeletons("Mustafa")
+
+
+def test_arabic_long_vowels_tell_mahmoud_from_mohammed() -> None:
+    from matching.normalise import fits
+
+    def pattern(text: str) -> str:
+        return name_tokens(text)[0].pattern
+
+    assert fits(pattern("محمود"), pattern("Mahmoud"))
+    assert not fits(pattern("محمود"), pattern("Mouhamad"))
+    assert fits(pattern("محمد"), pattern("Mohammed"))
+    assert fits(pattern("حسين"), pattern("Hussein"))
+    assert not fits(pattern("حسين"), pattern("Hassan"))
+    assert fits(pattern("يوسف"), pattern("Youssef"))
+    assert fits(pattern("هدى"), pattern("Huda"))
 
 
 def test_allah_compounds_join() -> None:
