@@ -209,10 +209,13 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
     raw = {k: _text(record, k) for k in FIELDS}
     given_tokens = list(name_tokens(raw["given_name"]))
     bag: list[int] = []
+    seen: dict[str, int] = {}  # one slot per name: محمد beside its transliteration Mohamed is one name
     for text in (raw["given_name"], raw["family_name"], raw["full_name"], *raw["alternate_names"].split("|")):
         for tok in name_tokens(text):
             t = vocab.add(tok)
-            if t not in bag:
+            key = tok.skeleton if len(tok.skeleton) >= 2 else "=" + tok.latin
+            if t not in bag and key not in seen:
+                seen[key] = t
                 bag.append(t)
     # the given name, and the first names of the other ways the person is written (transliterations)
     given: list[int] = []
