@@ -105,7 +105,9 @@ _JOIN_NEXT = {
     "kidane",
     "zere",
 }
-_ABD_PREFIX = re.compile(r"^abd(?:el|al|ul|ol|il|e|u|a|ur|ar|er|as|us|ush|ash|ud|ad|an|un|en)?(?=[a-z]{3})")
+_ABD_PREFIX = re.compile(
+    r"^abd(?:el|al|ul|ol|il|ur|ar|er|as|us|ush|ash|ud|ad|an|un|en|i|e|u|a|(?=[bcdfghjklmnpqrstvwxz]))(?=[a-z]{3})"
+)
 _ATTACHED_ARTICLE = re.compile(r"^(?:al|el)(?=[bcdfghjklmnpqrstvwxz][a-z]{3})")
 # Name equivalents across languages that no spelling rule recovers (Yusuf / Joseph). Kept short.
 _EQUIVALENTS = {
@@ -178,6 +180,8 @@ _CYRILLIC_IOTATED = re.compile(r"(?<=[bcdfghklmnprstvz])i(?=[aou])")
 def _latin_canonical(tok: str) -> str:
     """The comparable Latin form of one lower-case ASCII token."""
     tok = _ABBREVIATIONS.get(tok, tok)
+    if tok.startswith("cabd"):  # Somali c (ayn): Cabdiqaadir = Abdulqadir, Cabdi = Abdi
+        tok = tok[1:]
     tok = _ABD_PREFIX.sub("abdul", tok)
     tok = _ATTACHED_ARTICLE.sub("", tok)
     tok = _CYRILLIC_ENDINGS.sub("i", tok) if len(tok) > 4 else tok
@@ -286,7 +290,7 @@ def fits(arabic_pattern: str, latin_pattern: str) -> bool:
 def skeleton(latin: str) -> str:
     """Transliteration-aware consonant skeleton: Mohammed, Muhammad, Mhd and محمد all give 'mhmd'."""
     s = latin
-    if len(s) >= 5 and s[:2] in ("al", "el"):
+    if len(s) >= 5 and s[:2] in ("al", "el") and s[2] != "y":  # Al-Obaidi, not Elyas
         s = s[2:]
     # a final -ah is silent (Fatimah / Fatima); Nuh and Saleh keep theirs
     if s.endswith("ah") and len(s) > 3:

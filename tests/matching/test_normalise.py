@@ -198,3 +198,12 @@ def test_place_key_across_scripts() -> None:
 
 def test_diminutives_of_mohammed() -> None:
     assert latin("Hamoudi") == latin("Mido") == ["mohammed"]
+
+
+def test_somali_abdi_compounds() -> None:
+    assert skeletons("Cabdiqaadir") == skeletons("Abdigadir") == skeletons("Abdul Qadir")
+    assert latin("Cabdi") == latin("Abdi") == ["abdi"]  # a name of its own, not a prefix
+
+
+def test_el_before_y_is_no_article() -> None:
+    assert skeletons("Elyas") == skeletons("Ilyas")
