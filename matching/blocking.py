@@ -51,9 +51,11 @@ def record_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
         keys.extend(f"y|{s}|{y}" for y in years)
         if profile:
             keys.extend(f"yp|{s}|{profile}|{y}" for y in exact_years)
-    # a birth month narrows even the commonest name: Mohamed born 1991-01
-    if rec.born is not None and rec.born.month and rec.born.year_lo == rec.born.year_hi:
-        keys.extend(f"ym|{s}|{rec.born.year_lo}-{rec.born.month}" for s in skels[:2])
+    # a birth month, or the very year, narrows even the commonest name: Mohamed born 1991-01
+    if rec.born is not None and rec.born.year_lo == rec.born.year_hi:
+        keys.extend(f"yx|{s}|{rec.born.year_lo}" for s in skels[:2])
+        if rec.born.month:
+            keys.extend(f"ym|{s}|{rec.born.year_lo}-{rec.born.month}" for s in skels[:2])
     head = sorted(set(skels[:5]))
     keys.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
     if rec.father and skels:
