@@ -140,7 +140,7 @@ def token_similarity(
         (raw_same & (sl == 1) & cross, STRONG, 2),  # علي / Ali, عوض / Awed
         ((ua == ub) | (latin_id[ua] == latin_id[ub]), SIM_SAME, 1),
         # a name in Arabic script and a Latin spelling with the same consonants: as good as the same
-        (same_skel & (sl >= 2) & cross, SIM_SAME, 2),
+        (same_skel & (sl >= 3) & cross, SIM_SAME, 2),
     )
     for mask, value, k in candidates:
         better = mask & (sim < value)

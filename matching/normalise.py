@@ -177,9 +177,13 @@ _CYRILLIC_EI = re.compile(r"(?:ej|ey)$")  # Sergej / Sergey / Sergei
 _CYRILLIC_IOTATED = re.compile(r"(?<=[bcdfghklmnprstvz])i(?=[aou])")
 
 
-def _latin_canonical(tok: str) -> str:
-    """The comparable Latin form of one lower-case ASCII token."""
-    tok = _ABBREVIATIONS.get(tok, tok)
+def _latin_canonical(tok: str, *, transliterated: bool = False) -> str:
+    """The comparable Latin form of one lower-case ASCII token.
+
+    ``transliterated``: the token comes from Arabic script, where md is عمد or عماد, not Md. for Mohammed.
+    """
+    if not transliterated:
+        tok = _ABBREVIATIONS.get(tok, tok)
     if tok.startswith("cabd"):  # Somali c (ayn): Cabdiqaadir = Abdulqadir, Cabdi = Abdi
         tok = tok[1:]
     tok = _ABD_PREFIX.sub("abdul", tok)
@@ -352,7 +356,7 @@ def name_tokens(text: str) -> tuple[Token, ...]:
             if spoken.endswith("ى"):
                 spoken = spoken[:-1] + "ا"
             for latin in _latin_tokens(spoken):
-                tokens.append(_token(word, _latin_canonical(latin), script))
+                tokens.append(_token(word, _latin_canonical(latin, transliterated=True), script))
     else:
         for latin in _latin_tokens(text):
             canon = _latin_canonical(latin)

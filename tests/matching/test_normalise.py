@@ -207,3 +207,7 @@ def test_somali_abdi_compounds() -> None:
 
 def test_el_before_y_is_no_article() -> None:
     assert skeletons("Elyas") == skeletons("Ilyas")
+
+
+def test_abbreviations_are_for_latin_spellings_only() -> None:
+    assert latin("عماد") != ["mohammed"]  # Imad: its consonants m, d are not "Md."
