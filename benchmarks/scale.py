@@ -148,6 +148,8 @@ def batch(gen: Recombiner, size: int, match_share: float) -> None:
             raise SystemExit(f"matcher failed:\n{err}")
         with open(out, encoding="utf-8") as fh:
             found = sum(1 for _ in fh) - 1
+    for line in err.splitlines():  # the matcher's own progress: where the time goes
+        print("   ", line)
     m = re.search(r"(\d+) candidate pairs", err)
     pairs = int(m.group(1)) if m else 0
     print(
