@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from matching.blocking import record_keys
 from matching.errors import InputError
@@ -111,6 +112,33 @@ class IncrementalIndex:
             for i in order
             if prob[i] >= threshold
         ]
+
+    def refine(
+        self, labels: Iterable[tuple[Mapping[str, Any] | Prepared, str, bool]], *, strength: float = 50.0
+    ) -> int:
+        """Refine the model from officers' decisions: (record, indexed candidate id, is the same person).
+
+        Returns the number of labelled pairs used. See :meth:`matching.Model.refine`.
+        """
+        rows: list[npt.NDArray[np.int8]] = []
+        outcome: list[bool] = []
+        for record, candidate_id, same in labels:
+            pos = self._positions.get(candidate_id)
+            if pos is None:
+                raise InputError(f"no indexed record {candidate_id!r}", column="id")
+            zero = np.zeros(1, dtype=np.int64)
+            levels, _ = compare_all(
+                self.vocab,
+                RecordTable._build([self._prepare(record)]),
+                self.table.columns_for(np.asarray([pos])),
+                zero,
+                zero,
+            )
+            rows.append(levels[0])
+            outcome.append(same)
+        if rows:
+            self.model.refine(np.stack(rows), np.asarray(outcome, dtype=bool), strength=strength)
+        return len(rows)
 
     def explain(self, record: Mapping[str, Any] | Prepared, candidate_id: str) -> Explanation:
         """Per-field evidence for ``record`` against one indexed record."""
