@@ -20,7 +20,7 @@ from matching.errors import MatchingError
 Levels = npt.NDArray[np.int8]
 Floats = npt.NDArray[np.float64]
 _EPS = 1e-6
-TF_CLIP = (-4.0, 4.0)  # bits a term-frequency adjustment may add or remove
+TF_CLIP = (-3.0, 3.0)  # bits a term-frequency adjustment may add or remove
 
 
 @dataclass

@@ -40,6 +40,9 @@ FIELDS = (
 NAME_SLOTS = 10  # tokens kept per person's name bag (given, family, full, alternates, in that order)
 PARENT_SLOTS = 4
 GIVEN_SLOTS = 3
+# Frequencies are smoothed with this many pseudo-records: a name seen once (often a typo) is not
+# taken for the rarest name of all.
+TF_PSEUDO = 5.0
 PAIR_TOKENS = 6  # names of a bag whose pairs are counted for the joint name frequency
 
 IntArray = npt.NDArray[np.int32]
@@ -149,13 +152,13 @@ class Vocabulary:
         if self._freq is None or len(self._freq) != len(self.tokens):
             skel = self.arrays()[0]
             counts = np.asarray(self.skeleton_counts, dtype=np.float64)
-            self._freq = np.maximum(counts[skel], 1.0) / max(1, self.n_records)
+            self._freq = (counts[skel] + TF_PSEUDO) / max(1, self.n_records)
         return self._freq
 
     def mean_frequency(self) -> float:
         """Expected frequency of the name two random people share: sum f^3 / sum f^2 over names."""
         counts = np.asarray(self.skeleton_counts, dtype=np.float64)
-        f = counts[counts > 0] / max(1, self.n_records)
+        f = (counts[counts > 0] + TF_PSEUDO) / max(1, self.n_records)
         return float((f**3).sum() / (f**2).sum()) if f.size else 0.0
 
     def pair_frequencies(self, tok_a: IntArray, tok_b: IntArray) -> tuple[npt.NDArray[np.float64], float]:
@@ -164,14 +167,14 @@ class Vocabulary:
             keys = np.fromiter(self.pair_counts.keys(), dtype=np.int64, count=len(self.pair_counts))
             counts = np.fromiter(self.pair_counts.values(), dtype=np.float64, count=len(self.pair_counts))
             order = np.argsort(keys)
-            f = counts / max(1, self.n_records)
+            f = (counts + TF_PSEUDO) / max(1, self.n_records)
             mean = float((f**3).sum() / (f**2).sum()) if f.size else 0.0
             self._pairs = (keys[order], f[order], mean)
         keys, f, mean = self._pairs
         skel = self.arrays()[0]
         sa, sb = skel[tok_a].astype(np.int64), skel[tok_b].astype(np.int64)
         q = (np.minimum(sa, sb) << 32) | np.maximum(sa, sb)
-        out = np.full(len(q), 1.0 / max(1, self.n_records))
+        out = np.full(len(q), TF_PSEUDO / max(1, self.n_records))
         if keys.size:
             pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
             hit = keys[pos] == q
