@@ -53,7 +53,7 @@ PARENT_LEVELS = ("disagree", "only a later name agrees", "first name agrees", "t
 COMPARISONS = (
     Comparison("given_name", NAME_LEVELS, tf=True),
     Comparison("other_names", NAME_LEVELS, tf=True, after="given_name"),
-    Comparison("third_name", ("disagree", "agree"), after="given_name"),
+    Comparison("third_name", ("disagree", "agree"), after="other_names"),
     Comparison(
         "birth_date",
         (
