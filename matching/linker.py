@@ -20,7 +20,7 @@ Floats = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
 CHUNK = 100_000
 RANDOM_PAIRS = 200_000
-RIVAL_CAP = 100.0  # odds (p = 0.99) above which a rival candidate weighs no more
+RIVAL_CAP = 10.0  # odds (p = 0.91) above which a rival candidate weighs no more
 EXCLUSIVITY = 0.5  # how strongly candidates of one record compete (0: not at all, 1: one match at most)
 EM_PAIRS = 500_000
 _KIND = {0: "similar spelling", 1: "same", 2: "same consonants", 3: "sounds alike"}

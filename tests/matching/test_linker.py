@@ -120,4 +120,4 @@ def test_two_overwhelming_candidates_do_not_sink_each_other() -> None:
     _w, shared = compete(np.array([0, 0, 0]), np.array([0, 1, 2]), prob, 1e-4, 0.5)
     assert shared[0] > 0.99
     assert shared[1] > 0.99  # two sightings of one person
-    assert shared[2] < 0.1  # a weak third beside them
+    assert shared[2] < 0.25  # a weaker third beside them (0.7 alone)
