@@ -93,6 +93,7 @@ _JOIN_NEXT = {
     "abdil",
     # Ge'ez compound names are written both joined and apart: Gebre Medhin / Gebremedhin
     "gebre",
+    "gebri",
     "ghebre",
     "gebra",
     "wolde",
@@ -355,8 +356,10 @@ def name_tokens(text: str) -> tuple[Token, ...]:
             # so is a final alif maqsura: مصطفى Mustafa, هدى Huda
             if spoken.endswith("ى"):
                 spoken = spoken[:-1] + "ا"
-            for latin in _latin_tokens(spoken):
-                tokens.append(_token(word, _latin_canonical(latin, transliterated=True), script))
+            latins = _latin_tokens(spoken)
+            for latin in latins:
+                canon = _latin_canonical(latin, transliterated=True)
+                tokens.append(_token(word, canon, script, spoken if len(latins) == 1 else ""))
     else:
         for latin in _latin_tokens(text):
             canon = _latin_canonical(latin)
@@ -364,16 +367,41 @@ def name_tokens(text: str) -> tuple[Token, ...]:
     return tuple(tokens)
 
 
-def _token(original: str, latin: str, script: str) -> Token:
+def _token(original: str, latin: str, script: str, spoken: str = "") -> Token:
+    skel, pattern = (
+        _arabic_skeleton(spoken) if spoken else (skeleton(latin), vowel_pattern(latin, script == "arabic"))
+    )
     return Token(
         original=original,
         latin=latin,
         folded=folded(latin),
-        skeleton=skeleton(latin),
+        skeleton=skel,
         phonetic=phonetic(latin),
         script=script,
-        pattern=vowel_pattern(latin, script == "arabic"),
+        pattern=pattern,
     )
+
+
+def _arabic_skeleton(word: str) -> tuple[str, str]:
+    """Skeleton and vowel pattern of an Arabic-script word, letter by letter.
+
+    Transliterating the word at once joins letters into false digraphs (زهرا gives "zhra", read as zh;
+    كهف gives "khf"); one letter at a time, خ is still kh and ز + ه stay z, h.
+    """
+    skel: list[str] = []
+    pattern: list[str] = []
+    for i, ch in enumerate(word):
+        letter = re.sub(r"[`'’ʿʾ]", "", anyascii(ch).lower())
+        for a, b in _SKELETON_DIGRAPHS:
+            letter = letter.replace(a, b)
+        if letter in ("w", "y"):
+            if i > 0:  # a long vowel, except at the start where it is a consonant
+                pattern.append(letter.upper())
+            continue
+        letter = _VOWELS.sub("", letter)
+        skel.append(letter)
+        pattern.append(letter)
+    return (re.sub(r"(.)\1+", r"\1", "".join(skel)), re.sub(r"(.)\1+", r"\1", "".join(pattern)))
 
 
 @lru_cache(maxsize=100_000)

@@ -211,3 +211,9 @@ def test_el_before_y_is_no_article() -> None:
 
 def test_abbreviations_are_for_latin_spellings_only() -> None:
     assert latin("عماد") != ["mohammed"]  # Imad: its consonants m, d are not "Md."
+
+
+def test_arabic_letters_do_not_form_false_digraphs() -> None:
+    # ز + ه is z, h (Zahra), not the zh of Zhanna; خ alone is kh
+    assert skeletons("زهرا") == skeletons("Zahra")
+    assert skeletons("خالد") == skeletons("Khalid")
