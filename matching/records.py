@@ -189,6 +189,7 @@ class Prepared:
     id: str
     names: list[int]  # own names first, then the father's names not among them
     n_own: int
+    n_primary: int  # how many names the person is written with, which decides if a 2nd/3rd can agree
     given: list[int]
     father: list[int]
     mother: list[int]
@@ -213,13 +214,17 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
     given_tokens = list(name_tokens(raw["given_name"]))
     bag: list[int] = []
     seen: dict[str, int] = {}  # one slot per name: محمد beside its transliteration Mohamed is one name
-    for text in (raw["given_name"], raw["family_name"], raw["full_name"], *raw["alternate_names"].split("|")):
+    primary = 0  # names from given, family and full name (not aliases, not the father's)
+    for n, text in enumerate(
+        (raw["given_name"], raw["family_name"], raw["full_name"], *raw["alternate_names"].split("|"))
+    ):
         for tok in name_tokens(text):
             t = vocab.add(tok)
             key = tok.skeleton if len(tok.skeleton) >= 2 else "=" + tok.latin
             if t not in bag and key not in seen:
                 seen[key] = t
                 bag.append(t)
+                primary += n < 3
     # the given name, and the first names of the other ways the person is written (transliterations)
     given: list[int] = []
     firsts = [given_tokens[:1]] + [list(name_tokens(a))[:1] for a in raw["alternate_names"].split("|")]
@@ -248,6 +253,7 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
         id=rid,
         names=bag,
         n_own=len(own),
+        n_primary=min(primary, len(own)),
         given=given[:GIVEN_SLOTS],
         father=father[:PARENT_SLOTS],
         mother=mother[:PARENT_SLOTS],
@@ -330,7 +336,7 @@ class RecordTable:
 
         return {
             "names": _pad([r.names for r in records], NAME_SLOTS),
-            "n_names": np.asarray([len(r.names) for r in records], dtype=np.int32),
+            "n_names": np.asarray([r.n_primary + len(r.names) - r.n_own for r in records], dtype=np.int32),
             "father_slots": np.arange(NAME_SLOTS)[None, :]
             >= np.asarray([r.n_own for r in records], dtype=np.int32).reshape(len(records), 1),
             "given_slots": np.asarray(
