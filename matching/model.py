@@ -185,7 +185,7 @@ class Model:
                 counts = self._counts(levels[session.rows])
                 for c in session.active:
                     if counts[c].sum() >= 20:
-                        self.m[c] = _normalised(counts[c] + 0.5)
+                        self.m[c] = _normalised(counts[c] + 0.1)  # as EM smooths m
                 continue
             _, it, ok = self._em(
                 levels[session.rows],
