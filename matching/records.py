@@ -221,7 +221,9 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
         for tok in name_tokens(text):
             t = vocab.add(tok)
             key = tok.skeleton if len(tok.skeleton) >= 2 else "=" + tok.latin
-            if t not in bag and key not in seen:
+            # an alias that only repeats a name in another script or spelling adds no slot; a name
+            # written twice in the name itself (Mohammed Mohamed Abdullah) keeps both
+            if t not in bag and (n < 3 or key not in seen):
                 seen[key] = t
                 bag.append(t)
                 primary += n < 3
