@@ -325,6 +325,12 @@ class Linker:
         weight, prob = weigh(self.model, vocab, levels, tokens)
         if self.exclusivity > 0 and b is not None:
             weight, prob = compete(ia, ib, prob, self.model.prior, self.exclusivity)
+            if self.fit:  # the prior is the expected share of matches: re-estimate it from the result
+                population = len(ta) * len(tb)
+                for _ in range(3):
+                    self.model.prior = float(np.clip(prob.sum() / population, 1e-9, self.model.prior))
+                    weight, prob = weigh(self.model, vocab, levels, tokens)
+                    weight, prob = compete(ia, ib, prob, self.model.prior, self.exclusivity)
         bb = a if b is None else b
         return Links(ta.ids, tb.ids, ia, ib, weight, prob, self.model, stats, a, bb, vocab)
 

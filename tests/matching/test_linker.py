@@ -121,3 +121,12 @@ def test_two_overwhelming_candidates_do_not_sink_each_other() -> None:
     assert shared[0] > 0.99
     assert shared[1] > 0.99  # two sightings of one person
     assert shared[2] < 0.25  # a weaker third beside them (0.7 alone)
+
+
+def test_prior_is_bounded_by_the_smaller_side(
+    left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    links = link(left, right)
+    assert 0 < links.model.prior <= len(left) / (len(left) * len(right))
+    expected = float(links.match_probability.sum())
+    assert links.model.prior * len(left) * len(right) == pytest.approx(expected, rel=0.5)
