@@ -322,14 +322,15 @@ class Linker:
         levels, tokens = compare_all(vocab, ca, cb, ia, ib)
         if self.fit:
             self._fit(ca, cb, len(ta), len(tb), levels, dedupe=b is None)
-        weight, prob = weigh(self.model, vocab, levels, tokens)
+        evidence, prob = weigh(self.model, vocab, levels, tokens)
+        weight = evidence
         if self.exclusivity > 0 and b is not None:
             weight, prob = compete(ia, ib, prob, self.model.prior, self.exclusivity)
             if self.fit:  # the prior is the expected share of matches: re-estimate it from the result
                 population = len(ta) * len(tb)
                 for _ in range(3):
                     self.model.prior = float(np.clip(prob.sum() / population, 1e-9, self.model.prior))
-                    weight, prob = weigh(self.model, vocab, levels, tokens)
+                    prob = probability(evidence, self.model.prior)
                     weight, prob = compete(ia, ib, prob, self.model.prior, self.exclusivity)
         bb = a if b is None else b
         return Links(ta.ids, tb.ids, ia, ib, weight, prob, self.model, stats, a, bb, vocab)
