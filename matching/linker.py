@@ -320,13 +320,13 @@ class Linker:
         ca, cb = ta.columns(), tb.columns()
         self.progress(f"comparing {len(ia)} pairs")
         levels, tokens = compare_all(vocab, ca, cb, ia, ib)
-        if self.fit:
+        if self.fit and len(ia):  # nothing to learn from when nothing can match
             self._fit(ca, cb, len(ta), len(tb), levels, dedupe=b is None)
         evidence, prob = weigh(self.model, vocab, levels, tokens)
         weight = evidence
         if self.exclusivity > 0 and b is not None:
             weight, prob = compete(ia, ib, prob, self.model.prior, self.exclusivity)
-            if self.fit:  # the prior is the expected share of matches: re-estimate it from the result
+            if self.fit and len(ia):  # the prior is the expected share of matches: re-estimate it
                 population = len(ta) * len(tb)
                 for _ in range(3):
                     self.model.prior = float(np.clip(prob.sum() / population, 1e-9, self.model.prior))
