@@ -17,8 +17,33 @@ from matching.records import Prepared, Vocabulary
 
 Ints = npt.NDArray[np.int64]
 DEFAULT_MAX_BLOCK = 3000  # pairs a single key may contribute (left count x right count)
+MIN_BLOCK = 500
+PAIR_BUDGET = 30_000_000  # block bound x larger side: 3000 up to 10,000 records, 500 from 60,000
+
+
+def block_bound(n_left: int, n_right: int) -> int:
+    """Largest block kept for sets of these sizes."""
+    return max(MIN_BLOCK, min(DEFAULT_MAX_BLOCK, PAIR_BUDGET // max(1, n_left, n_right)))
+
+
 YEAR_WINDOW = 2  # a name+year key is emitted for each year of the birth interval widened by this
 MAX_YEARS = 12
+YEAR_KEYED_NAMES = 4  # names of a record (own names first) that get name + year keys
+
+
+def _parent_keys(rec: Prepared, vocab: Vocabulary, skels: list[str], profile: str) -> list[str]:
+    keys: list[str] = []
+    if rec.father and skels:
+        f = vocab.tokens[rec.father[0]].skeleton
+        # patronymic naming: the father's name is the other side's family name
+        keys.extend(f"nn|{min(s, f)}|{max(s, f)}" for s in skels[:2] if s != f)
+        keys.extend(f"f|{s}|{f}" for s in skels[:3])
+        if profile:
+            keys.extend(f"fp|{s}|{f}|{profile}" for s in skels[:3])
+    if rec.mother and skels:
+        mo = vocab.tokens[rec.mother[0]].skeleton
+        keys.extend(f"mo|{s}|{mo}" for s in skels[:3])
+    return keys
 
 
 def record_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
@@ -27,23 +52,30 @@ def record_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
     keys: list[str] = []
     skels = [t.skeleton if len(t.skeleton) >= 2 else "=" + t.latin for t in toks]
     years: Sequence[int] = ()
+    exact_years: Sequence[int] = ()
     if rec.born is not None:
         lo, hi = rec.born.year_lo - YEAR_WINDOW, rec.born.year_hi + YEAR_WINDOW
         if hi - lo <= MAX_YEARS:
             years = range(lo, hi + 1)
-    for tok, s in zip(toks, skels, strict=True):
+            exact_years = range(rec.born.year_lo - 1, rec.born.year_hi + 2)
+    # for the commonest names: the same name, sex and nationality, born within a year or two
+    profile = f"{rec.sex}|{rec.nationality}" if rec.sex and rec.nationality else ""
+    for i, (tok, s) in enumerate(zip(toks, skels, strict=True)):
         keys.append("n|" + s)
         keys.append("m|" + tok.phonetic)
         keys.append("l|" + tok.latin[:4])
-        keys.extend(f"y|{s}|{y}" for y in years)
+        if i < YEAR_KEYED_NAMES:
+            keys.extend(f"y|{s}|{y}" for y in years)
+            if profile:
+                keys.extend(f"yp|{s}|{profile}|{y}" for y in exact_years)
+    # a birth month, or the very year, narrows even the commonest name: Mohamed born 1991-01
+    if rec.born is not None and rec.born.year_lo == rec.born.year_hi:
+        keys.extend(f"yx|{s}|{rec.born.year_lo}" for s in skels[:2])
+        if rec.born.month:
+            keys.extend(f"ym|{s}|{rec.born.year_lo}-{rec.born.month}" for s in skels[:2])
     head = sorted(set(skels[:5]))
     keys.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
-    if rec.father and skels:
-        f = vocab.tokens[rec.father[0]].skeleton
-        keys.extend(f"f|{s}|{f}" for s in skels[:3])
-    if rec.mother and skels:
-        mo = vocab.tokens[rec.mother[0]].skeleton
-        keys.extend(f"mo|{s}|{mo}" for s in skels[:3])
+    keys.extend(_parent_keys(rec, vocab, skels, profile))
     if rec.phone:
         keys.append("ph|" + rec.phone)
     if rec.document:
@@ -60,18 +92,19 @@ class BlockingStats:
     candidate_pairs: int
 
 
-def _key_ids(keysets: Iterable[list[str]], index: dict[str, int]) -> tuple[Ints, Ints]:
+def _key_hashes(keysets: Iterable[list[str]]) -> tuple[Ints, Ints]:
+    """(key hash, record position) for every distinct key of every record.
+
+    Keys are compared by their 64-bit hash within this process: a collision would only merge two
+    blocks, and at these sizes it practically never happens.
+    """
+    hashes: list[int] = []
     recs: list[int] = []
-    ids: list[int] = []
     for r, keys in enumerate(keysets):
-        for k in set(keys):
-            i = index.get(k)
-            if i is None:
-                i = len(index)
-                index[k] = i
-            recs.append(r)
-            ids.append(i)
-    return np.asarray(ids, dtype=np.int64), np.asarray(recs, dtype=np.int64)
+        distinct = set(keys)
+        hashes.extend(map(hash, distinct))
+        recs.extend([r] * len(distinct))
+    return np.asarray(hashes, dtype=np.int64), np.asarray(recs, dtype=np.int64)
 
 
 def candidate_pairs(
@@ -79,19 +112,24 @@ def candidate_pairs(
     right: Sequence[Prepared] | None,
     vocab: Vocabulary,
     *,
-    max_block: int = DEFAULT_MAX_BLOCK,
+    max_block: int | None = None,
 ) -> tuple[Ints, Ints, BlockingStats]:
     """Candidate pairs (left positions, right positions), sorted and unique.
 
     With ``right=None`` (deduplication) the pairs are within ``left`` and each appears once (i < j).
+    ``max_block`` bounds the pairs one key may contribute; by default it shrinks as the sets grow
+    (:func:`block_bound`) so that candidate pairs grow about linearly with the data.
     """
-    index: dict[str, int] = {}
-    ka, ra = _key_ids((record_keys(r, vocab) for r in left), index)
+    if max_block is None:
+        max_block = block_bound(len(left), len(left) if right is None else len(right))
+    ha, ra = _key_hashes(record_keys(r, vocab) for r in left)
     if right is None:
-        kb, rb = ka, ra
+        hb, rb = ha, ra
     else:
-        kb, rb = _key_ids((record_keys(r, vocab) for r in right), index)
-    n_keys = len(index)
+        hb, rb = _key_hashes(record_keys(r, vocab) for r in right)
+    distinct, inverse = np.unique(np.concatenate([ha, hb]), return_inverse=True)
+    ka, kb = inverse[: len(ha)], inverse[len(ha) :]
+    n_keys = len(distinct)
     count_a = np.bincount(ka, minlength=n_keys)
     count_b = np.bincount(kb, minlength=n_keys)
     size = count_a * count_b
@@ -112,6 +150,8 @@ def candidate_pairs(
         mask = lo != hi
         li, ri = lo[mask], hi[mask]
     n_right = np.int64(len(left) if right is None else len(right))
-    codes = np.unique(li * n_right + ri)
+    codes = li * n_right + ri
+    codes.sort()
+    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
     li, ri = codes // n_right, codes % n_right
     return li, ri, BlockingStats(n_keys, dropped, len(li))

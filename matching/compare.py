@@ -17,6 +17,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
+from matching.normalise import fits
 from matching.records import Vocabulary
 
 MISSING = -1
@@ -28,7 +29,8 @@ Columns = dict[str, npt.NDArray[Any]]
 SIM_SAME = 1.0
 SIM_SKELETON_LONG = 0.94
 SIM_PHONETIC = 0.92
-SIM_SKELETON_SHORT = 0.90
+SIM_SKELETON_WEAK = 0.86
+SKELETON_SUPPORT = 0.78  # Jaro-Winkler two Latin spellings need before their skeletons count as strong
 STRONG = 0.92
 WEAK = 0.85
 
@@ -40,17 +42,23 @@ class Comparison:
     name: str
     levels: tuple[str, ...]
     tf: bool = False  # term-frequency adjusted on its matched token
+    # Conditional u: when the pair agrees on this other comparison (level >= 2), u comes from random
+    # pairs that agree on it too. Family names repeat given names in patronymic naming, so agreeing on
+    # a second name is far less surprising once the first agreed.
+    after: str = ""
 
 
 NAME_LEVELS = ("disagree", "weak fuzzy", "strong fuzzy", "exact")
+PARENT_LEVELS = ("disagree", "only a later name agrees", "first name agrees", "two names agree")
 COMPARISONS = (
     Comparison("given_name", NAME_LEVELS, tf=True),
-    Comparison("other_names", NAME_LEVELS, tf=True),
-    Comparison("third_name", ("disagree", "agree")),
+    Comparison("other_names", NAME_LEVELS, tf=True, after="given_name"),
+    Comparison("third_name", ("disagree", "agree"), after="other_names"),
     Comparison(
         "birth_date",
         (
             "far apart",
+            "precise dates differ",
             "within 3 years",
             "within a year",
             "same year",
@@ -63,12 +71,18 @@ COMPARISONS = (
     Comparison("birth_place", ("disagree", "fuzzy", "exact")),
     Comparison("place", ("disagree", "fuzzy", "exact")),
     Comparison("address", ("disagree", "fuzzy", "exact")),
-    Comparison("father_name", ("disagree", "weak fuzzy", "first name agrees", "two names agree"), tf=True),
-    Comparison("mother_name", ("disagree", "weak fuzzy", "first name agrees", "two names agree")),
+    # no TF on the father: in patronymic naming his name is the family name, already adjusted
+    Comparison("father_name", PARENT_LEVELS),
+    Comparison("mother_name", PARENT_LEVELS),
     Comparison("phone", ("disagree", "agree")),
     Comparison("document_id", ("disagree", "similar", "exact")),
 )
 COMPARISON_NAMES = tuple(c.name for c in COMPARISONS)
+
+
+def _workers(n: int) -> int:
+    """Both cores for big batches; one for small ones, where starting threads costs more than it saves."""
+    return -1 if n >= 20_000 else 1
 
 
 def token_similarity(
@@ -83,21 +97,50 @@ def token_similarity(
     n = np.int64(len(vocab))
     uniq, inv = np.unique(a.astype(np.int64) * n + b, return_inverse=True)
     ua, ub = uniq // n, uniq % n
-    skel, phon, latin_id, latin, skel_len, is_latin = vocab.arrays()
-    jw = process.cpdist(
-        latin[ua], latin[ub], scorer=JaroWinkler.normalized_similarity, workers=-1, dtype=np.float32
+    skel, phon, latin_id, latin, skel_len, is_latin, fold, raw_skel, pattern, is_arabic = vocab.arrays()
+    scorer = JaroWinkler.normalized_similarity
+    sim = np.asarray(
+        process.cpdist(latin[ua], latin[ub], scorer=scorer, workers=_workers(len(ua)), dtype=np.float32)
     )
-    sim = np.asarray(jw, dtype=np.float32)
-    kind = np.zeros(len(uniq), dtype=np.int8)
     same_skel = skel[ua] == skel[ub]
+    cross = is_latin[ua] != is_latin[ub]
+    raw_same = raw_skel[ua] == raw_skel[ub]
+    # An Arabic-script name's long vowels must have a place in the other spelling (محمود is not
+    # Mohammed): checked per distinct token pair, and only where consonants agree across scripts.
+    check = np.nonzero((same_skel | raw_same) & (is_arabic[ua] != is_arabic[ub]))[0]
+    if check.size:
+        ar = np.where(is_arabic[ua[check]], ua[check], ub[check])
+        other = np.where(is_arabic[ua[check]], ub[check], ua[check])
+        ok = np.fromiter(
+            (fits(pattern[x], pattern[y]) for x, y in zip(ar, other, strict=True)),
+            dtype=bool,
+            count=check.size,
+        )
+        same_skel[check[~ok]] = False
+        raw_same[check[~ok]] = False
+    # folded spellings (Chaled / Khalid -> haled / halid) support a skeleton match, they do not replace JW
+    sim_folded = sim.copy()
+    need = same_skel & ~cross & (sim < SKELETON_SUPPORT)
+    if need.any():
+        sim_folded[need] = process.cpdist(
+            fold[ua[need]], fold[ub[need]], scorer=scorer, workers=_workers(int(need.sum())), dtype=np.float32
+        )
+    kind = np.zeros(len(uniq), dtype=np.int8)
     sl = np.minimum(skel_len[ua], skel_len[ub])
+    # Arabic script writes no short vowels: its consonants are all there is to compare. Between two
+    # Latin spellings the vowels are evidence too (Hassan is not Hussein), so the skeleton needs support.
+    supported = cross | (np.maximum(sim, sim_folded) >= SKELETON_SUPPORT)
     candidates = (
-        (same_skel & (sl >= 3), SIM_SKELETON_LONG, 2),
-        (phon[ua] == phon[ub], SIM_PHONETIC, 3),
-        (same_skel & (sl == 2), SIM_SKELETON_SHORT, 2),
-        # Arabic script writes no short vowels: its consonants are all there is to compare
-        (same_skel & (sl == 2) & (is_latin[ua] != is_latin[ub]), SIM_SKELETON_LONG, 2),
+        (same_skel & (sl >= 3) & supported, SIM_SKELETON_LONG, 2),
+        # phonetic keys of vowel-less Arabic-script forms say little: Latin and Cyrillic spellings only
+        ((phon[ua] == phon[ub]) & ~is_arabic[ua] & ~is_arabic[ub], SIM_PHONETIC, 3),
+        (same_skel & (sl == 2) & supported, STRONG, 2),
+        (same_skel & ~supported, SIM_SKELETON_WEAK, 2),
+        (same_skel & (sl == 2) & cross, SIM_SKELETON_LONG, 2),
+        (raw_same & (sl == 1) & cross, STRONG, 2),  # علي / Ali, عوض / Awed
         ((ua == ub) | (latin_id[ua] == latin_id[ub]), SIM_SAME, 1),
+        # a name in Arabic script and a Latin spelling with the same consonants: as good as the same
+        (same_skel & (sl >= 3) & cross, SIM_SAME, 2),
     )
     for mask, value, k in candidates:
         better = mask & (sim < value)
@@ -116,27 +159,44 @@ class Alignment:
     kinds: npt.NDArray[np.int8]
 
 
-def align(vocab: Vocabulary, bag_a: npt.NDArray[np.int32], bag_b: npt.NDArray[np.int32], k: int) -> Alignment:
+def similarity_matrix(
+    vocab: Vocabulary, bag_a: npt.NDArray[np.int32], bag_b: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int8]]:
+    """Token similarities of two padded bags ([pairs, slots], -1 padded): [pairs, slots_a, slots_b], -1
+    where a slot is empty, and the kind of evidence of each."""
+    # only as many slots as this batch uses
+    wa = max(1, int((bag_a >= 0).sum(axis=1).max(initial=0)))
+    wb = max(1, int((bag_b >= 0).sum(axis=1).max(initial=0)))
+    bag_a, bag_b = bag_a[:, :wa], bag_b[:, :wb]
+    p = len(bag_a)
+    valid = (bag_a >= 0)[:, :, None] & (bag_b >= 0)[:, None, :]
+    sims = np.full((p, wa, wb), -1.0, dtype=np.float32)
+    kinds = np.zeros((p, wa, wb), dtype=np.int8)
+    aa = np.broadcast_to(bag_a[:, :, None], (p, wa, wb))[valid]
+    bb = np.broadcast_to(bag_b[:, None, :], (p, wa, wb))[valid]
+    sims[valid], kinds[valid] = token_similarity(vocab, aa, bb)
+    return sims, kinds
+
+
+def align(
+    vocab: Vocabulary,
+    bag_a: npt.NDArray[np.int32],
+    bag_b: npt.NDArray[np.int32],
+    k: int,
+    matrix: tuple[npt.NDArray[np.float32], npt.NDArray[np.int8]] | None = None,
+) -> Alignment:
     """Align two padded bags of token ids ([pairs, slots], -1 padded): k best disjoint token pairs."""
-    p, ta = bag_a.shape
-    tb = bag_b.shape[1]
-    va = bag_a >= 0
-    vb = bag_b >= 0
-    valid = va[:, :, None] & vb[:, None, :]
-    sims = np.full((p, ta, tb), -1.0, dtype=np.float32)
-    kinds = np.zeros((p, ta, tb), dtype=np.int8)
-    aa = np.broadcast_to(bag_a[:, :, None], (p, ta, tb))[valid]
-    bb = np.broadcast_to(bag_b[:, None, :], (p, ta, tb))[valid]
-    s, kd = token_similarity(vocab, aa, bb)
-    sims[valid] = s
-    kinds[valid] = kd
+    sims, kinds = similarity_matrix(vocab, bag_a, bag_b) if matrix is None else matrix
+    sims = sims.copy()
+    p, ta, tb = sims.shape
     out_s = np.full((p, k), -1.0, dtype=np.float32)
     out_a = np.full((p, k), -1, dtype=np.int32)
     out_b = np.full((p, k), -1, dtype=np.int32)
     out_k = np.zeros((p, k), dtype=np.int8)
     rows = np.arange(p)
     flat = sims.reshape(p, ta * tb)
-    for j in range(k):
+    flat_kinds = kinds.reshape(p, ta * tb)
+    for j in range(min(k, ta, tb)):
         best = flat.argmax(axis=1)
         bs = flat[rows, best]
         i_a, i_b = best // tb, best % tb
@@ -144,24 +204,28 @@ def align(vocab: Vocabulary, bag_a: npt.NDArray[np.int32], bag_b: npt.NDArray[np
         out_s[:, j] = bs
         out_a[ok, j] = bag_a[rows[ok], i_a[ok]]
         out_b[ok, j] = bag_b[rows[ok], i_b[ok]]
-        out_k[ok, j] = kinds.reshape(p, ta * tb)[rows[ok], best[ok]]
+        out_k[ok, j] = flat_kinds[rows[ok], best[ok]]
         sims[rows, i_a, :] = -1.0
         sims[rows, :, i_b] = -1.0
     return Alignment(out_s, out_a, out_b, out_k)
 
 
-def _best_against_bag(
-    vocab: Vocabulary, tok: npt.NDArray[np.int32], bag: npt.NDArray[np.int32]
-) -> tuple[Floats, npt.NDArray[np.int32]]:
-    """Best similarity of one token per pair against the other side's bag, and the token it met."""
-    p, t = bag.shape
-    valid = (tok[:, None] >= 0) & (bag >= 0)
-    sims = np.full((p, t), -1.0, dtype=np.float32)
-    s, _ = token_similarity(vocab, np.broadcast_to(tok[:, None], (p, t))[valid], bag[valid])
-    sims[valid] = s
-    j = sims.argmax(axis=1)
+def _best_of_given(
+    sims: npt.NDArray[np.float32],
+    is_given: npt.NDArray[np.bool_],
+    bag: npt.NDArray[np.int32],
+    other: npt.NDArray[np.int32],
+) -> tuple[Floats, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """Best similarity of any of one side's given names (rows of sims marked in is_given) to the other
+    side's bag, the given token and the token it met."""
+    p, ta, tb = sims.shape
+    masked = np.where(is_given[:, :ta, None], sims, np.float32(-1.0)).reshape(p, ta * tb)
+    best = masked.argmax(axis=1)
     rows = np.arange(p)
-    return sims[rows, j], bag[rows, j]
+    s = masked[rows, best]
+    tok = np.where(s >= 0, bag[rows, best // tb], -1).astype(np.int32)
+    met = np.where(s >= 0, other[rows, best % tb], -1).astype(np.int32)
+    return s, tok, met
 
 
 def sim_level(s: Floats) -> npt.NDArray[np.int8]:
@@ -179,7 +243,11 @@ def _string_level(a: npt.NDArray[np.object_], b: npt.NDArray[np.object_]) -> npt
     if present.any():
         s = np.asarray(
             process.cpdist(
-                a[present], b[present], scorer=JaroWinkler.normalized_similarity, workers=-1, dtype=np.float32
+                a[present],
+                b[present],
+                scorer=JaroWinkler.normalized_similarity,
+                workers=_workers(int(present.sum())),
+                dtype=np.float32,
             )
         )
         lvl[present] = (s >= 0.97).astype(np.int8) + (s >= 0.85).astype(np.int8)
@@ -199,20 +267,42 @@ def _date_level(ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> npt.NDArray[np.
     gap = np.maximum(0, np.maximum(lo_a - hi_b, lo_b - hi_a))
     wide = ((hi_a - lo_a) > 1) | ((hi_b - lo_b) > 1)
     lvl = np.zeros(ia.shape, dtype=np.int8)
-    lvl[gap <= 3] = 1
-    lvl[gap <= 1] = 2
-    lvl[(gap == 0) & ~wide] = 3
+    lvl[gap <= 3] = 2
+    lvl[gap <= 1] = 3
+    lvl[(gap == 0) & ~wide] = 4
     full = (lo_a == hi_a) & (lo_b == hi_b) & (d_a > 0) & (d_b > 0)
+    # two precise dates that differ are evidence against, unlike two estimates a year apart
+    lvl[full & (gap <= 3)] = 1
     same_year = full & (lo_a == lo_b)
     swapped = same_year & (mo_a == d_b) & (d_a == mo_b)
     one_off = full & (
         ((lo_a == lo_b) & ((mo_a == mo_b) | (d_a == d_b)))
         | ((np.abs(lo_a - lo_b) <= 10) & (mo_a == mo_b) & (d_a == d_b))
     )
-    lvl[swapped | one_off] = 4
-    lvl[same_year & (mo_a == mo_b) & (d_a == d_b)] = 5
+    lvl[swapped | one_off] = 5
+    lvl[same_year & (mo_a == mo_b) & (d_a == d_b)] = 6
     lvl[(lo_a < 0) | (lo_b < 0)] = MISSING
     return lvl
+
+
+def _parent_level(
+    vocab: Vocabulary, pa: npt.NDArray[np.int32], pb: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int32]]:
+    """Levels of a parent's name, and the matched token.
+
+    A parent's first name is their own; the names after it are their father's and grandfather's
+    (Robel Yonas is not Yonas), so the first names are compared in place, the rest as a bag.
+    """
+    al = align(vocab, pa, pb, 2)
+    first = np.full(len(pa), -1.0, dtype=np.float32)
+    both = (pa[:, 0] >= 0) & (pb[:, 0] >= 0)
+    first[both], _ = token_similarity(vocab, pa[both, 0], pb[both, 0])
+    lvl = np.full(len(pa), MISSING, dtype=np.int8)
+    lvl[both] = 0
+    lvl[both & (al.sims[:, 0] >= STRONG)] = 1  # only a later name agrees
+    lvl[first >= STRONG] = 2
+    lvl[(first >= STRONG) & (al.sims[:, 1] >= STRONG)] = 3
+    return lvl, al.left[:, 0]
 
 
 @dataclass
@@ -232,12 +322,16 @@ def compare(vocab: Vocabulary, ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> 
     levels = np.full((p, len(COMPARISONS)), MISSING, dtype=np.int8)
     tf_tokens = np.full((p, len(COMPARISONS)), -1, dtype=np.int32)
     bag_a, bag_b = ca["names"][ia], cb["names"][ib]
-    names = align(vocab, bag_a, bag_b, 3)
+    matrix = similarity_matrix(vocab, bag_a, bag_b)
+    # fathers' names meet the other's own names only; father against father is the father comparison
+    wa, wb = matrix[0].shape[1:]
+    matrix[0][ca["father_slots"][ia, :wa, None] & cb["father_slots"][ib, None, :wb]] = -1.0
+    names = align(vocab, bag_a, bag_b, 3, matrix)
 
-    # given name: the first given name of either side against the other side's whole bag
-    ga, gb = ca["given"][ia], cb["given"][ib]
-    s_ab, t_ab = _best_against_bag(vocab, ga, bag_b)
-    s_ba, t_ba = _best_against_bag(vocab, gb, bag_a)
+    # given name: the given names of either side (as written, transliterated) against the other's bag
+    sims = matrix[0]
+    s_ab, ga, t_ab = _best_of_given(sims, ca["given_slots"][ia], bag_a, bag_b)
+    s_ba, gb, t_ba = _best_of_given(sims.transpose(0, 2, 1), cb["given_slots"][ib], bag_b, bag_a)
     # both given names must find a partner: a sibling's family name meeting our given name is no match
     use_ab = s_ab <= s_ba
     given_sim = np.where(use_ab, s_ab, s_ba)
@@ -260,15 +354,13 @@ def compare(vocab: Vocabulary, ca: Columns, cb: Columns, ia: Ints, ib: Ints) -> 
     levels[:, 4] = _equal_level(ca["sex"][ia], cb["sex"][ib], 0)
     levels[:, 5] = _equal_level(ca["nationality"][ia], cb["nationality"][ib], "")
     levels[:, 6] = _string_level(ca["birth_place"][ia], cb["birth_place"][ib])
+    # the same consonants across scripts (كسلا / Kassala) count as a fuzzy agreement
+    key_a, key_b = ca["birth_place_key"][ia], cb["birth_place_key"][ib]
+    levels[(levels[:, 6] == 0) & (key_a == key_b) & (key_a != ""), 6] = 1
     levels[:, 7] = _string_level(ca["place"][ia], cb["place"][ib])
     levels[:, 8] = _string_level(ca["address"][ia], cb["address"][ib])
     for col, name in ((9, "father"), (10, "mother")):
-        al = align(vocab, ca[name][ia], cb[name][ib], 2)
-        lvl = sim_level(al.sims[:, 0])
-        lvl[lvl == 3] = 2
-        lvl[(lvl == 2) & (al.sims[:, 1] >= STRONG)] = 3
-        levels[:, col] = lvl
-        tf_tokens[:, col] = al.left[:, 0]
+        levels[:, col], tf_tokens[:, col] = _parent_level(vocab, ca[name][ia], cb[name][ib])
     levels[:, 11] = _equal_level(ca["phone"][ia], cb["phone"][ib], "")
     da, db = ca["document"][ia], cb["document"][ib]
     doc = _string_level(da, db)

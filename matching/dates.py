@@ -14,6 +14,7 @@ from datetime import date
 from matching.errors import InputError
 
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+MAX_ESTIMATE_SPREAD = 3  # years an estimated birth year and an age may span together
 _AGE = re.compile(r"^(\d{1,3})(?:\s*-\s*(\d{1,3}))?$")
 
 
@@ -61,19 +62,27 @@ def parse_age(text: str) -> tuple[int, int]:
 
 
 def birth_date(birth: str, age: str, record_date: str) -> BirthDate | None:
-    """The birth date a record states, or the one its age implies, or None."""
+    """The birth date a record states, or the one its age implies, or None.
+
+    A stated year without month (or a 1 January placeholder) and an age are two estimates: the
+    interval covers both when they are within a few years of each other.
+    """
+    ry = parse_partial_date(record_date, column="record_date")[0] if record_date.strip() else None
+    from_age: tuple[int, int] | None = None
+    if age.strip():
+        lo, hi = parse_age(age)
+        if ry is not None:
+            # Someone aged a at the record date was born between that date minus a+1 years and minus a.
+            from_age = (ry - hi - 1, ry - lo)
     if birth.strip():
         y, mo, d = parse_partial_date(birth)
         if mo == 1 and d == 1:  # the usual placeholder of an estimated year
             mo, d = 0, 0
+        if mo == 0 and from_age is not None:
+            lo_y, hi_y = min(y, from_age[0]), max(y, from_age[1])
+            if hi_y - lo_y <= MAX_ESTIMATE_SPREAD:
+                return BirthDate(lo_y, hi_y)
         return BirthDate(y, y, mo, d)
-    if age.strip():
-        lo, hi = parse_age(age)
-        if not record_date.strip():
-            return None
-        ry = parse_partial_date(record_date, column="record_date")[0]
-        # Someone aged a at the record date was born between that date minus a+1 years and minus a.
-        return BirthDate(ry - hi - 1, ry - lo)
-    if record_date.strip():
-        parse_partial_date(record_date, column="record_date")
+    if from_age is not None:
+        return BirthDate(*from_age)
     return None

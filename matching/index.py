@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from matching.blocking import record_keys
 from matching.errors import InputError
-from matching.linker import Explanation, compare_all, explain_pair, weigh
+from matching.linker import EXCLUSIVITY, Explanation, compare_all, compete, explain_pair, weigh
 from matching.model import Model
 from matching.records import Prepared, RecordTable, Vocabulary, prepare
 
 DEFAULT_MAX_POSTINGS = 2000  # a key shared by more indexed records than this is too common to use
+DEFAULT_MAX_CANDIDATES = 1500  # records scored per query, those sharing the most keys first
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,19 @@ class IncrementalIndex:
     """
 
     def __init__(
-        self, model: Model, *, max_postings: int = DEFAULT_MAX_POSTINGS, vocab: Vocabulary | None = None
+        self,
+        model: Model,
+        *,
+        max_postings: int = DEFAULT_MAX_POSTINGS,
+        max_candidates: int = DEFAULT_MAX_CANDIDATES,
+        exclusivity: float = EXCLUSIVITY,
+        vocab: Vocabulary | None = None,
     ) -> None:
         self.model = model
         self.max_postings = max_postings
+        self.max_candidates = max_candidates
+        self.exclusivity = exclusivity
+        self.max_candidates = max_candidates
         self.vocab = vocab if vocab is not None else Vocabulary()
         self.table = RecordTable(self.vocab)
         self._postings: dict[str, array[int]] = {}
@@ -76,21 +87,58 @@ class IncrementalIndex:
         ]
         if not lists:
             return []
-        positions = np.unique(np.concatenate([np.frombuffer(p, dtype=np.int32) for p in lists]))
+        positions, shared = np.unique(
+            np.concatenate([np.frombuffer(p, dtype=np.int32) for p in lists]), return_counts=True
+        )
+        if len(positions) > self.max_candidates:  # score those sharing the most keys with the query
+            positions = np.sort(
+                positions[np.argpartition(-shared, self.max_candidates)[: self.max_candidates]]
+            )
         own = self._positions.get(rec.id)
         if own is not None:
             positions = positions[positions != own]
-        cb = self.table.columns_for(positions.tolist())
+        cb = self.table.columns_for(positions)
         ca = RecordTable._build([rec])
         ia = np.zeros(len(positions), dtype=np.int64)
         levels, tokens = compare_all(self.vocab, ca, cb, ia, np.arange(len(positions), dtype=np.int64))
         weight, prob = weigh(self.model, self.vocab, levels, tokens)
+        if self.exclusivity > 0:  # the candidates compete for the new record, as in batch linkage
+            weight, prob = compete(
+                ia, np.arange(len(ia), dtype=np.int64), prob, self.model.prior, self.exclusivity
+            )
         order = np.argsort(-weight, kind="stable")[:k]
         return [
             Candidate(self.table.records[int(positions[i])].id, float(prob[i]), float(weight[i]))
             for i in order
             if prob[i] >= threshold
         ]
+
+    def refine(
+        self, labels: Iterable[tuple[Mapping[str, Any] | Prepared, str, bool]], *, strength: float = 50.0
+    ) -> int:
+        """Refine the model from officers' decisions: (record, indexed candidate id, is the same person).
+
+        Returns the number of labelled pairs used. See :meth:`matching.Model.refine`.
+        """
+        rows: list[npt.NDArray[np.int8]] = []
+        outcome: list[bool] = []
+        for record, candidate_id, same in labels:
+            pos = self._positions.get(candidate_id)
+            if pos is None:
+                raise InputError(f"no indexed record {candidate_id!r}", column="id")
+            zero = np.zeros(1, dtype=np.int64)
+            levels, _ = compare_all(
+                self.vocab,
+                RecordTable._build([self._prepare(record)]),
+                self.table.columns_for(np.asarray([pos])),
+                zero,
+                zero,
+            )
+            rows.append(levels[0])
+            outcome.append(same)
+        if rows:
+            self.model.refine(np.stack(rows), np.asarray(outcome, dtype=bool), strength=strength)
+        return len(rows)
 
     def explain(self, record: Mapping[str, Any] | Prepared, candidate_id: str) -> Explanation:
         """Per-field evidence for ``record`` against one indexed record."""

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matching.blocking import DEFAULT_MAX_BLOCK, BlockingStats, candidate_pairs
+from matching.blocking import BlockingStats, candidate_pairs
 from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, Columns, compare
 from matching.errors import InputError, MatchingError
-from matching.model import Model, Session, probability
+from matching.model import TF_CLIP, Model, Session, probability
 from matching.records import Prepared, RecordTable, Vocabulary, prepare
 
 Ints = npt.NDArray[np.int64]
@@ -20,6 +20,9 @@ Floats = npt.NDArray[np.float64]
 Progress = Callable[[str], None]
 CHUNK = 100_000
 RANDOM_PAIRS = 200_000
+RIVAL_CAP = 10.0  # odds (p = 0.91) above which a rival candidate weighs no more
+EXCLUSIVITY = 0.5  # how strongly candidates of one record compete (0: not at all, 1: one match at most)
+EM_PAIRS = 500_000
 _KIND = {0: "similar spelling", 1: "same", 2: "same consonants", 3: "sounds alike"}
 
 
@@ -69,14 +72,22 @@ def _token_freq(vocab: Vocabulary, tokens: npt.NDArray[np.int32]) -> Floats:
     return out
 
 
-def tf_mean(vocab: Vocabulary) -> float:
-    """Expected frequency of the name two random people share: sum f^3 / sum f^2 over names."""
-    counts = np.asarray(vocab.skeleton_counts, dtype=np.float64)
-    counts = counts[counts > 0]
-    if counts.size == 0:
-        return 0.0
-    f = counts / max(1.0, counts.sum() / 3.0)
-    return float((f**3).sum() / (f**2).sum())
+def tf_bits(
+    model: Model, vocab: Vocabulary, levels: npt.NDArray[np.int8], tokens: npt.NDArray[np.int32]
+) -> Floats:
+    """Term-frequency adjustments in bits, per pair and comparison.
+
+    When both the given name and another name agree, the pair of names is what a namesake would have
+    to share, so its joint frequency (records holding both) replaces the two single-name adjustments.
+    """
+    tf = model.tf_adjustments(levels, _token_freq(vocab, tokens))
+    g, o = COMPARISON_NAMES.index("given_name"), COMPARISON_NAMES.index("other_names")
+    both = (levels[:, g] >= 2) & (levels[:, o] >= 2) & (tokens[:, g] >= 0) & (tokens[:, o] >= 0)
+    if both.any():
+        f, mean = vocab.pair_frequencies(tokens[both, g], tokens[both, o])
+        tf[both, g] = np.clip(np.log2(mean / f), *TF_CLIP)
+        tf[both, o] = 0.0
+    return tf
 
 
 def compare_all(
@@ -96,9 +107,33 @@ def weigh(
     model: Model, vocab: Vocabulary, levels: npt.NDArray[np.int8], tokens: npt.NDArray[np.int32]
 ) -> tuple[Floats, Floats]:
     """Match weight (log2 Bayes factor, TF adjusted) and match probability of compared pairs."""
-    w = model.field_weights(levels) + model.tf_adjustments(levels, _token_freq(vocab, tokens))
+    w = model.field_weights(levels) + tf_bits(model, vocab, levels, tokens)
     weight = w.sum(axis=1)
     return weight, probability(weight, model.prior)
+
+
+def compete(left: Ints, right: Ints, prob: Floats, prior: float, beta: float) -> tuple[Floats, Floats]:
+    """Candidates of one record compete for it: a person is usually one record on each side.
+
+    With odds o_i of pair i, its probability becomes o_i / (1 + o_i + beta * (sum of the odds of the
+    other candidates of its left record and of its right record)). beta = 1 is the exact posterior when
+    each record matches at most one on the other side; a smaller beta leaves room for the duplicates
+    real data has (two requests for one person, two sightings of one person). The order of a left
+    record's candidates is unchanged by its own competition. Returns the match weight (log2 Bayes factor
+    consistent with the new probability) and the probability.
+    """
+    odds = np.minimum(prob / np.maximum(1.0 - prob, 1e-300), 1e30)
+    # a rival counts at most as a near-certain match: two overwhelming candidates are duplicates of
+    # one another (two sightings of one person), not rivals, and both keep their probability
+    capped = np.minimum(odds, RIVAL_CAP)
+    n_left = int(left.max(initial=-1)) + 1
+    n_right = int(right.max(initial=-1)) + 1
+    rivals = np.bincount(left, weights=capped, minlength=n_left)[left] - capped
+    rivals += np.bincount(right, weights=capped, minlength=n_right)[right] - capped
+    new = odds / (1.0 + odds + beta * np.maximum(rivals, 0.0))
+    new_odds = new / np.maximum(1.0 - new, 1e-300)
+    weight = np.log2(np.maximum(new_odds, 1e-300)) - np.log2(prior / (1.0 - prior))
+    return weight, new
 
 
 def explain_pair(model: Model, vocab: Vocabulary, a: Prepared, b: Prepared) -> Explanation:
@@ -107,7 +142,7 @@ def explain_pair(model: Model, vocab: Vocabulary, a: Prepared, b: Prepared) -> E
     zero = np.zeros(1, dtype=np.int64)
     cmp = compare(vocab, ca, cb, zero, zero)
     fw = model.field_weights(cmp.levels)[0]
-    tf = model.tf_adjustments(cmp.levels, _token_freq(vocab, cmp.tf_tokens))[0]
+    tf = tf_bits(model, vocab, cmp.levels, cmp.tf_tokens)[0]
     toks = vocab.tokens
     alignment = tuple(
         TokenMatch(
@@ -203,6 +238,7 @@ class Links:
             )
 
     def explain(self, i: int) -> Explanation:
+        """The evidence of pair i on its own (before its record's other candidates compete with it)."""
         if self._vocab is None:
             raise MatchingError("these links carry no records to explain")
         return explain_pair(
@@ -240,12 +276,14 @@ class Linker:
         model: Model | None = None,
         *,
         fit: bool = True,
-        max_block: int = DEFAULT_MAX_BLOCK,
+        max_block: int | None = None,
         random_pairs: int = RANDOM_PAIRS,
         seed: int = 0,
+        exclusivity: float = EXCLUSIVITY,
         progress: Progress | None = None,
     ) -> None:
         self.model = model if model is not None else Model()
+        self.exclusivity = exclusivity
         self.fit = fit or model is None
         self.max_block = max_block
         self.random_pairs = random_pairs
@@ -282,9 +320,18 @@ class Linker:
         ca, cb = ta.columns(), tb.columns()
         self.progress(f"comparing {len(ia)} pairs")
         levels, tokens = compare_all(vocab, ca, cb, ia, ib)
-        if self.fit:
+        if self.fit and len(ia):  # nothing to learn from when nothing can match
             self._fit(ca, cb, len(ta), len(tb), levels, dedupe=b is None)
-        weight, prob = weigh(self.model, vocab, levels, tokens)
+        evidence, prob = weigh(self.model, vocab, levels, tokens)
+        weight = evidence
+        if self.exclusivity > 0 and b is not None:
+            weight, prob = compete(ia, ib, prob, self.model.prior, self.exclusivity)
+            if self.fit and len(ia):  # the prior is the expected share of matches: re-estimate it
+                population = len(ta) * len(tb)
+                for _ in range(3):
+                    self.model.prior = float(np.clip(prob.sum() / population, 1e-9, self.model.prior))
+                    prob = probability(evidence, self.model.prior)
+                    weight, prob = compete(ia, ib, prob, self.model.prior, self.exclusivity)
         bb = a if b is None else b
         return Links(ta.ids, tb.ids, ia, ib, weight, prob, self.model, stats, a, bb, vocab)
 
@@ -300,29 +347,43 @@ class Linker:
             ra, rb = ra[keep], rb[keep]
         self.progress(f"estimating u from {len(ra)} random pairs")
         random_levels, _ = compare_all(self.vocab, ca, cb, ra, rb)
-        mean = tf_mean(self.vocab)
+        mean = self.vocab.mean_frequency()
         self.model.estimate_u(random_levels, [mean if c.tf else 0.0 for c in self.model.comparisons])
+        n_blocked = len(blocked)
+        if len(blocked) > EM_PAIRS:  # a random sample estimates m as well and bounds the time
+            blocked = blocked[rng.choice(len(blocked), EM_PAIRS, replace=False)]
         if len(blocked):
             self.progress(f"estimating m by EM on {len(blocked)} candidate pairs")
             prior = min(0.5, max(min(na, nb) / len(blocked), 1e-4))
             names = [COMPARISON_NAMES.index(c) for c in ("given_name", "other_names", "third_name")]
             born = COMPARISON_NAMES.index("birth_date")
+            exact_date = len(COMPARISONS[born].levels) - 1
             everything = range(len(COMPARISON_NAMES))
             others = [c for c in everything if c not in names]
+            col = {name: COMPARISON_NAMES.index(name) for name in COMPARISON_NAMES}
+            names_agree = (blocked[:, names[0]] >= 2) & (blocked[:, names[1]] >= 2)
+            # not the father: in patronymic naming his name is the family name, so it agrees with it
+            corroborated = names_agree & (
+                (blocked[:, col["phone"]] == 1) | (blocked[:, col["document_id"]] == 2)
+            )
+            if corroborated.sum() < 30:
+                corroborated |= names_agree & (blocked[:, col["mother_name"]] == 3)
             sessions = [
                 # Same full birth date: the non-matches are random pairs; m of everything but the date.
-                Session(blocked[:, born] == 5, [c for c in everything if c != born]),
-                # Names agree: the non-matches are namesakes, so they get their own u; m of the date.
-                Session(
-                    (blocked[:, names[0]] >= 2) & (blocked[:, names[1]] >= 2), [born], others, True, True
-                ),
+                Session(blocked[:, born] == exact_date, [c for c in everything if c != born]),
+                # Names and a phone or a document (failing enough of those, the mother's full name)
+                # agree: nearly all the same person; m of the date is its distribution there.
+                Session(corroborated, [born], direct=True),
+                # Names agree: the non-matches are namesakes; their u for the other fields, kept for scoring.
+                Session(names_agree, [], others, free_u=True, keep_u=True),
             ]
+            population = (na * (na - 1) // 2) if dedupe else na * nb
             self.model.fit_em(
-                blocked,
-                sessions=sessions,
-                prior=prior,
-                population=(na * (na - 1) // 2) if dedupe else na * nb,
+                blocked, sessions=sessions, prior=prior, population=population, n_pairs=n_blocked
             )
+            # A person is on each side at most about once: no more matches than the smaller side has
+            # records. EM with correlated evidence overestimates the prior; this bounds it.
+            self.model.prior = min(self.model.prior, min(na, nb) / population)
 
 
 def link(left: Sequence[Mapping[str, Any]], right: Sequence[Mapping[str, Any]], **kwargs: Any) -> Links:

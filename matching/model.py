@@ -20,7 +20,7 @@ from matching.errors import MatchingError
 Levels = npt.NDArray[np.int8]
 Floats = npt.NDArray[np.float64]
 _EPS = 1e-6
-TF_CLIP = (-4.0, 4.0)  # bits a term-frequency adjustment may add or remove
+TF_CLIP = (-3.0, 3.0)  # bits a term-frequency adjustment may add or remove
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Session:
     used: Sequence[int] | None = None
     free_u: bool = False
     keep_u: bool = False
+    direct: bool = False  # the rows are (nearly) all matches: m of the active comparisons is their share
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Model:
     m: list[Floats] = field(default_factory=list)
     u: list[Floats] = field(default_factory=list)
     prior: float = 0.01
+    u_after: dict[int, Floats] = field(default_factory=dict)  # conditional u, see Comparison.after
     tf_mean: list[float] = field(default_factory=list)  # mean matched-token frequency under u, per comparison
     em: EMResult | None = None
 
@@ -94,6 +96,14 @@ class Model:
         if len(levels) == 0:
             raise MatchingError("no random pairs to estimate u from")
         self.u = [_normalised(c + 0.5) for c in self._counts(levels)]
+        names = [c.name for c in self.comparisons]
+        self.u_after = {}
+        for c, comp in enumerate(self.comparisons):
+            if comp.after:
+                rows = levels[:, names.index(comp.after)] >= 2
+                counts = self._counts(levels[rows])[c]
+                if counts.sum() >= 50:
+                    self.u_after[c] = _normalised(counts + 0.5)
         if tf_freq is not None:
             self.tf_mean = [float(x) for x in tf_freq]
 
@@ -148,9 +158,10 @@ class Model:
         *,
         sessions: Sequence[Session] = (),
         max_iter: int = 100,
-        tol: float = 1e-5,
+        tol: float = 1e-4,
         prior: float | None = None,
         population: int | None = None,
+        n_pairs: int | None = None,
     ) -> EMResult:
         """Estimate m and the prior by EM on the levels of blocked pairs, u fixed from random pairs.
 
@@ -170,6 +181,12 @@ class Model:
         for session in sessions or [Session(np.ones(len(levels), dtype=bool), range(len(self.comparisons)))]:
             if session.rows.sum() < 20:
                 continue
+            if session.direct:
+                counts = self._counts(levels[session.rows])
+                for c in session.active:
+                    if counts[c].sum() >= 20:
+                        self.m[c] = _normalised(counts[c] + 0.1)  # as EM smooths m
+                continue
             _, it, ok = self._em(
                 levels[session.rows],
                 list(session.active),
@@ -183,7 +200,8 @@ class Model:
             iterations += it
             converged = converged and ok
         lam, it, ok = self._em(levels, [], lam, max_iter=max_iter, tol=tol, used=range(len(self.comparisons)))
-        self.prior = lam * len(levels) / population if population else lam
+        # levels may be a sample of n_pairs blocked pairs
+        self.prior = lam * (n_pairs or len(levels)) / population if population else lam
         self.em = EMResult(iterations + it, converged and ok, lam)
         return self.em
 
@@ -216,11 +234,17 @@ class Model:
 
     def field_weights(self, levels: Levels) -> Floats:
         """[pairs, comparisons] weight of each comparison, 0 where missing."""
-        out = np.zeros(levels.shape, dtype=np.float64)
-        for c, w in enumerate(self.level_weights()):
+        weights = self.level_weights()
+        # one gather from a [comparison, level + 1] table; column 0 is "missing" and weighs nothing
+        table = np.zeros((len(weights), 1 + max(len(w) for w in weights)), dtype=np.float64)
+        for c, w in enumerate(weights):
+            table[c, 1 : 1 + len(w)] = w
+        out: Floats = table[np.arange(len(weights))[None, :], levels.astype(np.intp) + 1]
+        names = [c.name for c in self.comparisons]
+        for c, u_after in self.u_after.items():
             col = levels[:, c]
-            present = col != MISSING
-            out[present, c] = w[col[present]]
+            cond = (col != MISSING) & (levels[:, names.index(self.comparisons[c].after)] >= 2)
+            out[cond, c] = np.log2(self.m[c] / u_after)[col[cond]]
         return out
 
     def tf_adjustments(self, levels: Levels, token_freq: Floats) -> Floats:

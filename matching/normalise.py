@@ -29,16 +29,13 @@ _ARABIC_FOLD = str.maketrans(
         "إ": "ا",
         "آ": "ا",
         "ٱ": "ا",
-        "ة": "ه",
-        "ى": "ي",
         "ی": "ي",  # Persian yeh
         "ک": "ك",  # Persian kaf
         "ۀ": "ه",
-        "ؤ": "و",
-        "ئ": "ي",
     }
 )
 _ARABIC_DROP = {"بن", "ابن", "بنت"}  # patronymic links: X bin Y bin Z lists names, it does not add one
+_ALLAH_SUFFIX = {"ullah", "ulla", "allah", "alla", "ollah", "olla", "illah", "llah"}
 _ARABIC_JOIN_NEXT = {"عبد", "ابو", "ام"}  # the first word of a compound name
 
 
@@ -49,7 +46,7 @@ def _normalise_arabic_tokens(tokens: list[str]) -> list[str]:
         tok = _HARAKAT.sub("", raw.translate(_ARABIC_FOLD))
         if not tok:
             continue
-        if tok in _ARABIC_DROP and i > 0:
+        if tok in _ARABIC_DROP and i + 1 < len(tokens):
             continue
         if tok in _ARABIC_JOIN_NEXT and i + 1 < len(tokens):
             join += tok
@@ -57,6 +54,9 @@ def _normalise_arabic_tokens(tokens: list[str]) -> list[str]:
         if join:
             out.append(join + tok)
             join = ""
+            continue
+        if tok == "الله" and out:  # ذبيح الله = ذبيحالله (Zabihullah)
+            out[-1] += tok
             continue
         if tok.startswith("ال") and len(tok) >= 4:
             tok = tok[2:]
@@ -93,6 +93,7 @@ _JOIN_NEXT = {
     "abdil",
     # Ge'ez compound names are written both joined and apart: Gebre Medhin / Gebremedhin
     "gebre",
+    "gebri",
     "ghebre",
     "gebra",
     "wolde",
@@ -105,10 +106,17 @@ _JOIN_NEXT = {
     "kidane",
     "zere",
 }
-_ABD_PREFIX = re.compile(r"^abd(?:el|al|ul|ol|il|e|u|a|ur|ar|er|as|us|ush|ash|ud|ad|an|un|en)?(?=[a-z]{3})")
+_ABD_PREFIX = re.compile(
+    r"^abd(?:el|al|ul|ol|il|ur|ar|er|as|us|ush|ash|ud|ad|an|un|en|i|e|u|a|(?=[bcdfghjklmnpqrstvwxz]))(?=[a-z]{3})"
+)
 _ATTACHED_ARTICLE = re.compile(r"^(?:al|el)(?=[bcdfghjklmnpqrstvwxz][a-z]{3})")
 # Name equivalents across languages that no spelling rule recovers (Yusuf / Joseph). Kept short.
 _EQUIVALENTS = {
+    # Arabic diminutives of Mohammed that registrations write as the name
+    "hamoudi": "mohammed",
+    "hamudi": "mohammed",
+    "hamada": "mohammed",
+    "mido": "mohammed",
     "joseph": "yusuf",
     "josef": "yusuf",
     "yousef": "yusuf",
@@ -165,16 +173,26 @@ _EQUIVALENTS = {
 }
 # Cyrillic transliteration conventions: Vitaliy / Vitalii / Vitaly, Lyubov / Liubov.
 _CYRILLIC_ENDINGS = re.compile(r"(?:iy|yy|yi|ij|ii)$")
+_CYRILLIC_INITIAL = re.compile(r"^i(?=[aou])")  # Iurii / Yurii, Iaroslav / Yaroslav
+_CYRILLIC_EI = re.compile(r"(?:ej|ey)$")  # Sergej / Sergey / Sergei
 _CYRILLIC_IOTATED = re.compile(r"(?<=[bcdfghklmnprstvz])i(?=[aou])")
 
 
-def _latin_canonical(tok: str) -> str:
-    """The comparable Latin form of one lower-case ASCII token."""
-    tok = _ABBREVIATIONS.get(tok, tok)
+def _latin_canonical(tok: str, *, transliterated: bool = False) -> str:
+    """The comparable Latin form of one lower-case ASCII token.
+
+    ``transliterated``: the token comes from Arabic script, where md is عمد or عماد, not Md. for Mohammed.
+    """
+    if not transliterated:
+        tok = _ABBREVIATIONS.get(tok, tok)
+    if tok.startswith("cabd"):  # Somali c (ayn): Cabdiqaadir = Abdulqadir, Cabdi = Abdi
+        tok = tok[1:]
     tok = _ABD_PREFIX.sub("abdul", tok)
     tok = _ATTACHED_ARTICLE.sub("", tok)
     tok = _CYRILLIC_ENDINGS.sub("i", tok) if len(tok) > 4 else tok
+    tok = _CYRILLIC_EI.sub("ei", tok) if len(tok) > 4 else tok
     tok = _CYRILLIC_IOTATED.sub("y", tok)
+    tok = _CYRILLIC_INITIAL.sub("y", tok)
     return _EQUIVALENTS.get(tok, tok)
 
 
@@ -187,10 +205,13 @@ def _latin_tokens(text: str) -> list[str]:
     for i, w in enumerate(words):
         if w in _PARTICLES and i + 1 < len(words):
             continue
-        if w in _PATRONYMIC_LINKS and 0 < i < len(words) - 1:
+        if w in _PATRONYMIC_LINKS and i < len(words) - 1:  # X bin Y; Ben Ali as a family name
             continue
         if w in _JOIN_NEXT and i + 1 < len(words) and words[i + 1] not in _PATRONYMIC_LINKS:
             join += "abdul" if w.startswith("abd") else w
+            continue
+        if w in _ALLAH_SUFFIX and out and not join:  # Zabih Ullah = Zabihullah, Habib Allah
+            out[-1] += "ullah"
             continue
         out.append(join + w)
         join = ""
@@ -201,12 +222,12 @@ def _latin_tokens(text: str) -> list[str]:
 
 # --- keys --------------------------------------------------------------------------------------
 _SKELETON_DIGRAPHS = [
-    ("ks", "h"),  # x of Aleksandr and Alexander end up with Somali x (= kh)
     ("kh", "h"),
     ("ch", "h"),
     ("x", "h"),  # Khalid / Chaled / Haled, Somali Xasan = Hasan
     ("sh", "s"),
-    ("th", "t"),
+    ("th", "s"),  # tha: Othman / Osman / Usman
+    ("dj", "j"),  # French transliteration: Djamila / Jamila
     ("dh", "d"),
     ("gh", "k"),
     ("ph", "f"),
@@ -215,21 +236,72 @@ _SKELETON_DIGRAPHS = [
     ("q", "k"),
     ("g", "k"),  # Abdulqader / Abdulgader / Abdul Kadir
     ("c", ""),  # Somali c is ayn: Ciise = Isse, Caasha = Aisha
-    ("v", "f"),
+    ("v", "w"),  # Persian vav: Vahid / Wahid
     ("p", "b"),
     ("z", "s"),
 ]
 _VOWELS = re.compile(r"[aeiouyw]")
+_HAS_VOWEL = re.compile(r"[aeiou]")
+
+
+def folded(latin: str) -> str:
+    """The Latin form with transliteration digraphs folded, vowels kept: Chaled and Khalid -> haled, halid."""
+    s = latin
+    for a, b in _SKELETON_DIGRAPHS:
+        s = s.replace(a, b)
+    return re.sub(r"(.)\1+", r"\1", s)
+
+
+_LATIN_LONG = [
+    ("ou", "W"),
+    ("oo", "W"),
+    ("u", "W"),
+    ("o", "W"),
+    ("w", "W"),
+    ("ee", "Y"),
+    ("ei", "Y"),
+    ("ie", "Y"),
+    ("i", "Y"),
+    ("e", "Y"),
+    ("y", "Y"),
+    ("a", ""),
+]
+
+
+def vowel_pattern(latin: str, arabic: bool) -> str:
+    """Consonants with the places of u/o (W) and i/e (Y) vowels, to tell Mahmoud from Mohammed.
+
+    Arabic script writes long vowels only (و, ي), so an Arabic-script name's pattern must be found,
+    in order, within a Latin spelling's pattern: محمود (mhmWd) fits Mahmoud but not Mohammed (mWhmYd).
+    """
+    s = folded(latin)
+    if len(s) > 1 and s[0] in "wy":  # a leading w or y is a consonant that spellings drop or keep
+        s = s[1:]
+    if arabic:
+        s = s.replace("w", "W").replace("y", "Y")
+        s = re.sub(r"[aeiou]", "", s)
+    else:
+        for a, b in _LATIN_LONG:
+            s = s.replace(a, b)
+    return re.sub(r"([WY])\1+", r"\1", s)
+
+
+def fits(arabic_pattern: str, latin_pattern: str) -> bool:
+    """Is the Arabic-script pattern a subsequence of the Latin one?"""
+    it = iter(latin_pattern)
+    return all(ch in it for ch in arabic_pattern)
 
 
 def skeleton(latin: str) -> str:
     """Transliteration-aware consonant skeleton: Mohammed, Muhammad, Mhd and محمد all give 'mhmd'."""
     s = latin
-    if len(s) >= 5 and s[:2] in ("al", "el"):
+    if len(s) >= 5 and s[:2] in ("al", "el") and s[2] != "y":  # Al-Obaidi, not Elyas
         s = s[2:]
-    # a final h after a vowel or from Arabic ta marbuta is silent: Fatimah / Fatima / fatmh
-    if s.endswith("h") and len(s) > 2 and s[-2] not in "kcsgdtz":
+    # a final -ah is silent (Fatimah / Fatima); Nuh and Saleh keep theirs
+    if s.endswith("ah") and len(s) > 3:
         s = s[:-1]
+    if _HAS_VOWEL.search(s):  # Aleksandr = Alexander; a vowel-less Arabic-script form keeps its k+s (كسلا)
+        s = s.replace("ks", "x")
     for a, b in _SKELETON_DIGRAPHS:
         s = s.replace(a, b)
     s = _VOWELS.sub("", s)
@@ -247,9 +319,11 @@ class Token:
 
     original: str
     latin: str
+    folded: str
     skeleton: str
     phonetic: str
     script: str
+    pattern: str = ""  # see vowel_pattern
 
 
 def script_of(text: str) -> str:
@@ -277,8 +351,15 @@ def name_tokens(text: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     if script == "arabic":
         for word in _normalise_arabic_tokens(re.split(r"[\s\-_.,/]+", text)):
-            for latin in _latin_tokens(word):
-                tokens.append(_token(word, _latin_canonical(latin), script))
+            # a final ta marbuta or heh is the vowel -a (فاطمة, Persian فاطمه: Fatima), not the h of ح
+            spoken = word[:-1] + "ا" if len(word) > 2 and word[-1] in "ةه" else word
+            # so is a final alif maqsura: مصطفى Mustafa, هدى Huda
+            if spoken.endswith("ى"):
+                spoken = spoken[:-1] + "ا"
+            latins = _latin_tokens(spoken)
+            for latin in latins:
+                canon = _latin_canonical(latin, transliterated=True)
+                tokens.append(_token(word, canon, script, spoken if len(latins) == 1 else ""))
     else:
         for latin in _latin_tokens(text):
             canon = _latin_canonical(latin)
@@ -286,10 +367,41 @@ def name_tokens(text: str) -> tuple[Token, ...]:
     return tuple(tokens)
 
 
-def _token(original: str, latin: str, script: str) -> Token:
-    return Token(
-        original=original, latin=latin, skeleton=skeleton(latin), phonetic=phonetic(latin), script=script
+def _token(original: str, latin: str, script: str, spoken: str = "") -> Token:
+    skel, pattern = (
+        _arabic_skeleton(spoken) if spoken else (skeleton(latin), vowel_pattern(latin, script == "arabic"))
     )
+    return Token(
+        original=original,
+        latin=latin,
+        folded=folded(latin),
+        skeleton=skel,
+        phonetic=phonetic(latin),
+        script=script,
+        pattern=pattern,
+    )
+
+
+def _arabic_skeleton(word: str) -> tuple[str, str]:
+    """Skeleton and vowel pattern of an Arabic-script word, letter by letter.
+
+    Transliterating the word at once joins letters into false digraphs (زهرا gives "zhra", read as zh;
+    كهف gives "khf"); one letter at a time, خ is still kh and ز + ه stay z, h.
+    """
+    skel: list[str] = []
+    pattern: list[str] = []
+    for i, ch in enumerate(word):
+        letter = re.sub(r"[`'’ʿʾ]", "", anyascii(ch).lower())
+        for a, b in _SKELETON_DIGRAPHS:
+            letter = letter.replace(a, b)
+        if letter in ("w", "y"):
+            if i > 0:  # a long vowel, except at the start where it is a consonant
+                pattern.append(letter.upper())
+            continue
+        letter = _VOWELS.sub("", letter)
+        skel.append(letter)
+        pattern.append(letter)
+    return (re.sub(r"(.)\1+", r"\1", "".join(skel)), re.sub(r"(.)\1+", r"\1", "".join(pattern)))
 
 
 @lru_cache(maxsize=100_000)
@@ -361,6 +473,12 @@ def country(text: str) -> str:
     if t in _COUNTRIES:
         return _COUNTRIES[t]
     return _COUNTRIES.get(plain(t), t.upper())
+
+
+@lru_cache(maxsize=100_000)
+def place_key(text: str) -> str:
+    """Consonant skeleton of a place name, to meet it across scripts (كسلا / Kassala, حمص / Homs)."""
+    return " ".join(t.skeleton for t in name_tokens(text))
 
 
 def digits(text: str) -> str:

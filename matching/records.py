@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from matching.dates import BirthDate, birth_date
 from matching.errors import InputError
-from matching.normalise import Token, country, document_key, name_tokens, phone_key, plain
+from matching.normalise import Token, country, document_key, name_tokens, phone_key, place_key, plain
 
 FIELDS = (
     "id",
@@ -39,9 +39,25 @@ FIELDS = (
 )
 NAME_SLOTS = 10  # tokens kept per person's name bag (given, family, full, alternates, in that order)
 PARENT_SLOTS = 4
+GIVEN_SLOTS = 3
+# Frequencies are smoothed with this many pseudo-records: a name seen once (often a typo) is not
+# taken for the rarest name of all.
+TF_PSEUDO = 5.0
+PAIR_TOKENS = 6  # names of a bag whose pairs are counted for the joint name frequency
 
 IntArray = npt.NDArray[np.int32]
-TokenArrays = tuple[IntArray, IntArray, IntArray, npt.NDArray[np.object_], IntArray, IntArray]
+TokenArrays = tuple[
+    IntArray,
+    IntArray,
+    IntArray,
+    npt.NDArray[np.object_],
+    IntArray,
+    IntArray,
+    npt.NDArray[np.object_],
+    IntArray,
+    npt.NDArray[np.object_],
+    npt.NDArray[np.bool_],
+]
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:
@@ -63,7 +79,12 @@ class Vocabulary:
         self._skel: list[int] = []
         self._phon: list[int] = []
         self._latin: list[int] = []
+        self._raw_skel: list[int] = []  # skeleton as is, also when too short to stand for a name alone
         self.skeleton_counts: list[int] = []  # records whose name bag holds a token with this skeleton
+        self.pair_counts: dict[int, int] = {}  # records holding both skeletons (a << 32 | b, a < b)
+        self.n_records = 0
+        self._freq: npt.NDArray[np.float64] | None = None
+        self._pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], float] | None = None
         self._arrays: TokenArrays | None = None
 
     def __len__(self) -> int:
@@ -87,15 +108,25 @@ class Vocabulary:
             self._skel.append(skel)
             self._phon.append(self._key("p", token.phonetic))
             self._latin.append(self._key("l", token.latin))
+            self._raw_skel.append(self._key("r", token.skeleton))
             while len(self.skeleton_counts) <= skel:
                 self.skeleton_counts.append(0)
             self._arrays = None
         return i
 
     def count(self, token_ids: Iterable[int]) -> None:
-        for s in {self._skel[t] for t in token_ids}:
+        """Count one record's name bag for term frequencies: its names, and its pairs of names."""
+        skels = list(dict.fromkeys(self._skel[t] for t in token_ids))
+        for s in skels:
             self.skeleton_counts[s] += 1
-        self._arrays = None
+        head = sorted(skels[:PAIR_TOKENS])
+        for i, a in enumerate(head):
+            for b in head[i + 1 :]:
+                key = (a << 32) | b
+                self.pair_counts[key] = self.pair_counts.get(key, 0) + 1
+        self.n_records += 1
+        self._freq = None
+        self._pairs = None
 
     def arrays(self) -> TokenArrays:
         """skeleton ids, phonetic ids, latin ids, latin strings, skeleton lengths, Latin-script flags."""
@@ -109,15 +140,46 @@ class Vocabulary:
                 latin,
                 np.asarray([len(t.skeleton) for t in self.tokens], dtype=np.int32),
                 np.asarray([t.script == "latin" for t in self.tokens], dtype=np.int32),
+                _strings([t.folded for t in self.tokens]),
+                np.asarray(self._raw_skel, dtype=np.int32),
+                _strings([t.pattern for t in self.tokens]),
+                np.asarray([t.script == "arabic" for t in self.tokens], dtype=bool),
             )
         return self._arrays
 
     def frequencies(self) -> npt.NDArray[np.float64]:
         """Share of records holding each token's skeleton, per token (term frequency for TF adjustment)."""
-        skel = self.arrays()[0]
+        if self._freq is None or len(self._freq) != len(self.tokens):
+            skel = self.arrays()[0]
+            counts = np.asarray(self.skeleton_counts, dtype=np.float64)
+            self._freq = (counts[skel] + TF_PSEUDO) / max(1, self.n_records)
+        return self._freq
+
+    def mean_frequency(self) -> float:
+        """Expected frequency of the name two random people share: sum f^3 / sum f^2 over names."""
         counts = np.asarray(self.skeleton_counts, dtype=np.float64)
-        total = max(1.0, float(counts.sum()) / 3.0)  # about three name tokens per record
-        return np.maximum(counts[skel], 1.0) / total
+        f = (counts[counts > 0] + TF_PSEUDO) / max(1, self.n_records)
+        return float((f**3).sum() / (f**2).sum()) if f.size else 0.0
+
+    def pair_frequencies(self, tok_a: IntArray, tok_b: IntArray) -> tuple[npt.NDArray[np.float64], float]:
+        """Share of records holding both names (by skeleton), per pair of tokens, and its mean under u."""
+        if self._pairs is None:
+            keys = np.fromiter(self.pair_counts.keys(), dtype=np.int64, count=len(self.pair_counts))
+            counts = np.fromiter(self.pair_counts.values(), dtype=np.float64, count=len(self.pair_counts))
+            order = np.argsort(keys)
+            f = (counts + TF_PSEUDO) / max(1, self.n_records)
+            mean = float((f**3).sum() / (f**2).sum()) if f.size else 0.0
+            self._pairs = (keys[order], f[order], mean)
+        keys, f, mean = self._pairs
+        skel = self.arrays()[0]
+        sa, sb = skel[tok_a].astype(np.int64), skel[tok_b].astype(np.int64)
+        q = (np.minimum(sa, sb) << 32) | np.maximum(sa, sb)
+        out = np.full(len(q), TF_PSEUDO / max(1, self.n_records))
+        if keys.size:
+            pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
+            hit = keys[pos] == q
+            out[hit] = f[pos[hit]]
+        return out, mean
 
 
 @dataclass
@@ -125,14 +187,17 @@ class Prepared:
     """One record in comparable form."""
 
     id: str
-    names: list[int]
-    given: int
+    names: list[int]  # own names first, then the father's names not among them
+    n_own: int
+    n_primary: int  # how many names the person is written with, which decides if a 2nd/3rd can agree
+    given: list[int]
     father: list[int]
     mother: list[int]
     born: BirthDate | None
     sex: int
     nationality: str
     birth_place: str
+    birth_place_key: str
     place: str
     address: str
     phone: str
@@ -148,19 +213,37 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
     raw = {k: _text(record, k) for k in FIELDS}
     given_tokens = list(name_tokens(raw["given_name"]))
     bag: list[int] = []
-    for text in (raw["given_name"], raw["family_name"], raw["full_name"], *raw["alternate_names"].split("|")):
+    seen: dict[str, int] = {}  # one slot per name: محمد beside its transliteration Mohamed is one name
+    primary = 0  # names from given, family and full name (not aliases, not the father's)
+    for n, text in enumerate(
+        (raw["given_name"], raw["family_name"], raw["full_name"], *raw["alternate_names"].split("|"))
+    ):
         for tok in name_tokens(text):
             t = vocab.add(tok)
-            if t not in bag:
+            key = tok.skeleton if len(tok.skeleton) >= 2 else "=" + tok.latin
+            # an alias that only repeats a name in another script or spelling adds no slot; a name
+            # written twice in the name itself (Mohammed Mohamed Abdullah) keeps both
+            if t not in bag and (n < 3 or key not in seen):
+                seen[key] = t
                 bag.append(t)
-    if given_tokens:
-        given = vocab.add(given_tokens[0])
-    elif bag:
-        given = bag[0]
-    else:
-        given = -1
+                primary += n < 3
+    # the given name, and the first names of the other ways the person is written (transliterations)
+    given: list[int] = []
+    firsts = [given_tokens[:1]] + [list(name_tokens(a))[:1] for a in raw["alternate_names"].split("|")]
+    if not given_tokens:
+        firsts.insert(0, list(name_tokens(raw["full_name"]))[:1])
+    for first in firsts:
+        if first and (t := vocab.add(first[0])) not in given:
+            given.append(t)
+    if not given and bag:
+        given = bag[:1]
     father = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["father_name"])))
     mother = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["mother_name"])))
+    # Patronymic naming: one registration writes "given + father's name" where another writes a family
+    # name, so the father's first name joins the bag the names are aligned from.
+    extra = [t for t in father[:2] if t not in bag]  # his name, then his father's: the chain continued
+    own = bag[: NAME_SLOTS - len(extra)]
+    bag = own + extra
     try:
         born = birth_date(raw["birth_date"], raw["age"], raw["record_date"])
     except InputError as exc:
@@ -170,14 +253,17 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
         raise InputError(f"sex must be F, M, U or empty, not {raw['sex']!r}", column="sex")
     return Prepared(
         id=rid,
-        names=bag[:NAME_SLOTS],
-        given=given,
+        names=bag,
+        n_own=len(own),
+        n_primary=min(primary, len(own)),
+        given=given[:GIVEN_SLOTS],
         father=father[:PARENT_SLOTS],
         mother=mother[:PARENT_SLOTS],
         born=born,
         sex={"F": 1, "M": 2}.get(sex_text, 0),
         nationality=country(raw["nationality"]),
         birth_place=plain(raw["birth_place"]),
+        birth_place_key=place_key(raw["birth_place"]),
         place=plain(raw["place"]),
         address=plain(raw["address"]),
         phone=phone_key(raw["phone"]),
@@ -205,7 +291,8 @@ class RecordTable:
     def __init__(self, vocab: Vocabulary, records: Sequence[Prepared] = ()) -> None:
         self.vocab = vocab
         self.records: list[Prepared] = []
-        self._columns: dict[str, npt.NDArray[Any]] | None = None
+        self._store: dict[str, npt.NDArray[Any]] = {}  # columns with spare capacity, grown by doubling
+        self._built = 0  # records already in the store
         self.extend(records)
 
     def __len__(self) -> int:
@@ -215,20 +302,34 @@ class RecordTable:
         for r in records:
             self.vocab.count(r.names)
             self.records.append(r)
-        self._columns = None
 
     @property
     def ids(self) -> list[str]:
         return [r.id for r in self.records]
 
     def columns(self) -> dict[str, npt.NDArray[Any]]:
-        if self._columns is None:
-            self._columns = self._build(self.records)
-        return self._columns
+        """All records column-wise (views into the store; appended records are added on demand)."""
+        n = len(self.records)
+        if self._built < n:
+            new = self._build(self.records[self._built :])
+            if not self._store:
+                self._store = new
+            else:
+                capacity = len(next(iter(self._store.values())))
+                if n > capacity:
+                    grown = max(n, 2 * capacity)
+                    for key, col in self._store.items():
+                        bigger = np.empty((grown, *col.shape[1:]), dtype=col.dtype)
+                        bigger[: self._built] = col[: self._built]
+                        self._store[key] = bigger
+                for key, col in new.items():
+                    self._store[key][self._built : n] = col
+            self._built = n
+        return {key: col[:n] for key, col in self._store.items()}
 
-    def columns_for(self, positions: Sequence[int]) -> dict[str, npt.NDArray[Any]]:
-        """Columns of a few records only (incremental queries), without building the whole table."""
-        return self._build([self.records[i] for i in positions])
+    def columns_for(self, positions: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
+        """Columns of some records only (incremental queries): a gather from the store."""
+        return {key: col[positions] for key, col in self.columns().items()}
 
     @staticmethod
     def _build(records: Sequence[Prepared]) -> dict[str, npt.NDArray[Any]]:
@@ -237,8 +338,13 @@ class RecordTable:
 
         return {
             "names": _pad([r.names for r in records], NAME_SLOTS),
-            "n_names": np.asarray([len(r.names) for r in records], dtype=np.int32),
-            "given": np.asarray([r.given for r in records], dtype=np.int32),
+            "n_names": np.asarray([r.n_primary + len(r.names) - r.n_own for r in records], dtype=np.int32),
+            "father_slots": np.arange(NAME_SLOTS)[None, :]
+            >= np.asarray([r.n_own for r in records], dtype=np.int32).reshape(len(records), 1),
+            "given_slots": np.asarray(
+                [[t in r.given for t in r.names] + [False] * (NAME_SLOTS - len(r.names)) for r in records],
+                dtype=bool,
+            ).reshape(len(records), NAME_SLOTS),
             "father": _pad([r.father for r in records], PARENT_SLOTS),
             "mother": _pad([r.mother for r in records], PARENT_SLOTS),
             "year_lo": born("year_lo", -1),
@@ -248,6 +354,7 @@ class RecordTable:
             "sex": np.asarray([r.sex for r in records], dtype=np.int8),
             "nationality": _strings([r.nationality for r in records]),
             "birth_place": _strings([r.birth_place for r in records]),
+            "birth_place_key": _strings([r.birth_place_key for r in records]),
             "place": _strings([r.place for r in records]),
             "address": _strings([r.address for r in records]),
             "phone": _strings([r.phone for r in records]),

@@ -49,3 +49,19 @@ def test_dedupe_pairs_are_unique_and_never_self() -> None:
         (1, 3),
         (2, 3),
     ]
+
+
+def test_birth_month_keeps_a_common_name_pair_in_one_block() -> None:
+    vocab = Vocabulary()
+    # many Mohameds born in 1991: only the month tells the pair apart from the crowd
+    lefts = [
+        {"id": f"l{i}", "given_name": "Mohamed", "birth_date": f"1991-{1 + i % 12:02d}"} for i in range(40)
+    ]
+    rights = [
+        {"id": f"r{i}", "given_name": "محمد", "birth_date": f"1991-{1 + i % 12:02d}-15"} for i in range(40)
+    ]
+    la, rb = prepared(vocab, lefts), prepared(vocab, rights)
+    li, ri, _ = candidate_pairs(la, rb, vocab, max_block=200)
+    pairs = set(zip(li.tolist(), ri.tolist(), strict=True))
+    assert (0, 0) in pairs
+    assert (0, 1) not in pairs  # different month

@@ -223,3 +223,12 @@ def test_module_entry_point(files: tuple[str, str], tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
     assert read(out)[0][0] == "left_id"
+
+
+def test_empty_side_gives_a_header_only(write_csv: Writer, files: tuple[str, str], tmp_path: Path) -> None:
+    empty = write_csv("empty.csv", [list(FIELDS)])
+    out = tmp_path / "pairs.csv"
+    assert main(["--quiet", "link", "--left", files[0], "--right", empty, "--out", str(out)]) == 0
+    assert read(out) == [["left_id", "right_id", "match_probability", "match_weight"]]
+    assert main(["--quiet", "dedupe", "--input", empty, "--out", str(out)]) == 0
+    assert read(out) == [["id_l", "id_r", "match_probability", "match_weight"]]

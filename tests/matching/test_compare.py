@@ -89,12 +89,27 @@ def test_given_name_must_meet_a_name_on_both_sides() -> None:
 
 
 def test_alternate_names_join_the_bag() -> None:
+    # the family name the sighting uses is only among the request's other names (an alias)
     got = levels(
-        {"given_name": "روان", "family_name": "عطار", "alternate_names": "Rawan Attar"},
-        {"given_name": "Rawan", "family_name": "Attar"},
+        {"given_name": "Rawan", "family_name": "Haddad", "alternate_names": "Rawan Sabbagh"},
+        {"given_name": "Rawan", "family_name": "Sabbagh"},
     )
-    assert got["given_name"] in ("exact", "strong fuzzy")  # روان itself meets Rawan by its consonants
+    assert got["given_name"] == "exact"
     assert got["other_names"] == "exact"
+    without = levels(
+        {"given_name": "Rawan", "family_name": "Haddad"}, {"given_name": "Rawan", "family_name": "Sabbagh"}
+    )
+    assert without["other_names"] == "disagree"
+
+
+def test_a_name_beside_its_transliteration_counts_once() -> None:
+    got = levels(
+        {"given_name": "روان", "family_name": "الخطيب", "alternate_names": "Rawan Khatib"},
+        {"given_name": "Rawan", "family_name": "Al-Khatib", "full_name": "Rawan Salim Al-Khatib"},
+    )
+    assert got["given_name"] in ("exact", "strong fuzzy")
+    assert got["other_names"] in ("exact", "strong fuzzy")
+    assert got["third_name"] == "missing"  # two names, not four, on the request's side
 
 
 @pytest.mark.parametrize(
@@ -106,6 +121,8 @@ def test_alternate_names_join_the_bag() -> None:
         ("1990-05-04", "1990", "same year"),
         ("1990-05-04", "1990-01-01", "same year"),
         ("1990", "1991", "within a year"),
+        ("1990-05-04", "1991-08-12", "precise dates differ"),
+        ("1990-05-04", "1990-09-22", "precise dates differ"),
         ("1990", "1993", "within 3 years"),
         ("1990", "2001", "far apart"),
         ("1990", "", "missing"),
@@ -151,3 +168,54 @@ def test_places_fuzzy() -> None:
 
 def test_every_comparison_is_listed_once() -> None:
     assert len(set(COMPARISON_NAMES)) == len(COMPARISONS)
+
+
+def test_one_consonant_names_meet_across_scripts_only() -> None:
+    assert sim("Awed", "عوض") >= STRONG  # both are just 'd' once vowels are gone
+    assert sim("Ali", "علي") >= STRONG
+    assert sim("Awed", "Ode") < STRONG  # two Latin spellings need more than one consonant
+
+
+def test_birth_place_across_scripts_is_fuzzy() -> None:
+    assert levels({"birth_place": "Kassala"}, {"birth_place": "كسلا"})["birth_place"] == "fuzzy"
+
+
+def test_arabic_script_and_latin_with_the_same_consonants_are_exact() -> None:
+    assert sim("عبدالقادر", "Abdelqaadir") == 1.0
+    assert sim("محمد", "Mohamed") == 1.0
+
+
+def test_registration_with_given_and_father_name_aligns_with_the_fathers_name() -> None:
+    # the request writes a family name, the sighting "given + father's name"
+    got = levels(
+        {"given_name": "Jamal", "family_name": "Khalil", "father_name": "Ali"},
+        {"given_name": "Jamal", "family_name": "Ali"},
+    )
+    assert got["other_names"] == "exact"
+    # ... or the grandfather's name, the second of the father's names
+    got = levels(
+        {"given_name": "Dawit", "family_name": "Tesfay", "father_name": "Tesfay Filmon"},
+        {"full_name": "Dawit Filmon"},
+    )
+    assert got["other_names"] == "exact"
+
+
+def test_mahmoud_is_not_mohammed_across_scripts() -> None:
+    assert sim("محمود", "Mahmoud") == 1.0
+    assert sim("محمود", "Mohammed") < STRONG
+    assert sim("محمد", "Mohammed") == 1.0
+
+
+def test_sibling_sharing_the_father_gains_nothing_from_his_names() -> None:
+    # the father's names join both bags but never align with each other
+    got = levels(
+        {"given_name": "Mohannad", "family_name": "Juburi", "father_name": "Raid Salim"},
+        {"given_name": "Maryam", "family_name": "Juburi", "father_name": "Raid Salim"},
+    )
+    assert got["given_name"] == "disagree"
+    assert got["other_names"] in ("missing", "disagree")
+    assert got["father_name"] == "two names agree"
+
+
+def test_imad_is_not_mohammed() -> None:
+    assert sim("عماد", "Mohammed") < WEAK

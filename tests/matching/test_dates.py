@@ -43,3 +43,17 @@ def test_bad_record_date_names_its_column() -> None:
     with pytest.raises(InputError) as err:
         birth_date("", "30", "2020-99-01")
     assert err.value.column == "record_date"
+
+
+def test_estimated_year_and_age_together_span_both() -> None:
+    # 2004-01-01 is a guessed year; aged 19 on 2022-07-07 says 2002 or 2003
+    assert birth_date("2004-01-01", "19", "2022-07-07") == BirthDate(2002, 2004)
+    # a precise date wins over an age
+    assert birth_date("2004-05-06", "19", "2022-07-07") == BirthDate(2004, 2004, 5, 6)
+    # estimates too far apart: the stated year stands
+    assert birth_date("1990", "19", "2022-07-07") == BirthDate(1990, 1990)
+
+
+def test_bad_age_is_reported_beside_a_birth_date() -> None:
+    with pytest.raises(InputError):
+        birth_date("1990-05-04", "old", "2020-01-01")

@@ -51,3 +51,18 @@ def test_explain_a_candidate(index: IncrementalIndex, left: list[dict[str, str]]
     assert next(f for f in exp.fields if f.field == "birth_date").level == "exact"
     with pytest.raises(InputError):
         index.explain(left[3], "nobody")
+
+
+def test_officers_labels_refine_the_model(index: IncrementalIndex, left: list[dict[str, str]]) -> None:
+    # Given officers who confirm L4 = R4 and reject L6 = R6 (a sibling) many times over
+    by_id = {r["id"]: r for r in left}
+    before = index.candidates(by_id["L6"], k=10)
+    sibling_before = next(c.match_weight for c in before if c.id == "R6")
+    labels = [(by_id["L4"], "R4", True), (by_id["L6"], "R6", False)] * 100
+    # When the model is refined from them
+    assert index.refine(labels) == 200
+    # Then the sibling's evidence weighs less than before
+    after = index.candidates(by_id["L6"], k=10)
+    assert next(c.match_weight for c in after if c.id == "R6") < sibling_before
+    with pytest.raises(InputError):
+        index.refine([(by_id["L4"], "nobody", True)])
