@@ -29,11 +29,18 @@ def spec(name: str, key_version: int) -> BlindIndexSpec:
     return BlindIndexSpec(name=name, version=INDEX_VERSION, bits=INDEX_BITS, key_version=key_version)
 
 
+def name_variants(name: str) -> list[str]:
+    """The name and each of its words: the matcher joins some compounds (Kidane Tekle, Abd al-Rahman)
+    into one token, and the same person may be written with the parts apart."""
+    words = name.split()
+    return [name, *words] if len(words) > 1 else [name]
+
+
 def name_terms(names: Iterable[str]) -> dict[str, set[str]]:
     """Search terms of some names: Latin tokens and consonant skeletons of two letters or more."""
     terms: dict[str, set[str]] = {NAME_TOKEN: set(), NAME_SKELETON: set()}
     for name in names:
-        for token in name_tokens(name):
+        for token in (token for variant in name_variants(name) for token in name_tokens(variant)):
             if len(token.latin) >= 2:
                 terms[NAME_TOKEN].add(token.latin)
             if len(token.skeleton) >= 2:

@@ -333,7 +333,8 @@ def update_record(
     _apply_plain_columns(kind, record, patched, on)
     _codec(kind, crypto).encrypt(record, _subjects(kind, record), patched, only_columns=changed_columns)
     session.flush()  # the version check happens here: a concurrent edit raises StaleDataError
-    _reindex(session, crypto, kind, record, person=patched[kind.person_group], on=on)
+    if _changes_index_terms(kind, changed_names):
+        _reindex(session, crypto, kind, record, person=patched[kind.person_group], on=on)
     all_changed = sorted([*changed_names, *plain_changes])
     session.add(
         RecordEdit(
@@ -350,6 +351,15 @@ def update_record(
     return RecordView(
         record.id, record, current.society_code, _editable_document(kind, record, _strip_plain(kind, patched))
     )
+
+
+INDEXED_PERSON_FIELDS = ("given_name", "family_name", "full_name", "alternate_names", "birth_date", "age")
+
+
+def _changes_index_terms(kind: RecordType, changed_names: Sequence[str]) -> bool:
+    """Whether an edit touches what the blind indexes are computed from (names, birth, the age's date)."""
+    indexed = {f"{kind.person_group}.{name}" for name in INDEXED_PERSON_FIELDS} | {"registration.date"}
+    return any(name in indexed for name in changed_names)
 
 
 def _strip_plain(kind: RecordType, document: Mapping[str, Any]) -> dict[str, Any]:
@@ -540,13 +550,22 @@ def _name_score(query: str, names: Sequence[str]) -> float:
 
     Uses the matcher's token forms: the same Latin form scores 1, the same transliteration-aware
     consonant skeleton (Mohammed / Muhammad / محمد) 0.95, anything else its Jaro-Winkler similarity.
+    Compounds are compared joined and apart, and the better reading counts.
     """
-    query_tokens = name_tokens(query)
-    record_tokens = [token for name in names for token in name_tokens(name)]
-    if not query_tokens or not record_tokens:
+    record_tokens = [
+        token for name in names for variant in indexing.name_variants(name) for token in name_tokens(variant)
+    ]
+    record_tokens += list(name_tokens(" ".join(names[:2])))
+    readings = [name_tokens(query), [token for word in query.split() for token in name_tokens(word)]]
+    scores = [_mean_best(reading, record_tokens) for reading in readings if reading]
+    return round(max(scores, default=0.0), 4)
+
+
+def _mean_best(query_tokens: Sequence[Token], record_tokens: Sequence[Token]) -> float:
+    if not record_tokens:
         return 0.0
     best = [max(_token_similarity(q, r) for r in record_tokens) for q in query_tokens]
-    return round(sum(best) / len(best), 4)
+    return sum(best) / len(best)
 
 
 def _token_similarity(a: Token, b: Token) -> float:

@@ -431,6 +431,24 @@ class TestSearch:
 
         assert [hit["id"] for hit in response.json["items"]] == [own.json["id"]]
 
+    def test_search_follows_an_edited_name(self, client: FlaskClient, make: Factories) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+        created = client.post(
+            "/api/v1/sightings", headers=headers, json=sighting(given_name="Yonas", family_name="Tekle")
+        )
+        client.patch(
+            f"/api/v1/sightings/{created.json['id']}",
+            headers=headers | {"Content-Type": MERGE_PATCH, "If-Match": created.headers["ETag"]},
+            json={"person": {"given_name": "Kidane"}},
+        )
+
+        def found(query: str) -> list[str]:
+            response = client.post("/api/v1/sightings/search", headers=headers, json={"q": query})
+            return [hit["id"] for hit in response.json["items"]]
+
+        assert created.json["id"] in found("Kidane Tekle")
+        assert created.json["id"] not in found("Yonas")
+
     def test_a_query_without_a_usable_name_is_422(self, client: FlaskClient, make: Factories) -> None:
         headers = make.actor_headers(Role.CASEWORKER)
 
