@@ -221,7 +221,7 @@ def demo(host: str, port: int, serve_after: bool) -> None:
     click.echo(f'  curl -H "Authorization: Bearer {italy}" "{base}/api/v1/sightings?limit=5"')
     click.echo(
         f'  curl -H "Authorization: Bearer {italy}" -H "Content-Type: application/json" '
-        f'-d \'{{"q": "Mohammed Al-Hassan"}}\' {base}/api/v1/sightings/search'
+        f'-d \'{{"q": "Abdulrahman Haddad"}}\' {base}/api/v1/sightings/search'
     )
     click.echo(
         f'  curl -H "Authorization: Bearer {officer}" -H "Content-Type: application/json" '

@@ -118,4 +118,8 @@ def test_demo_prints_working_credentials_and_seeds_records_once(app: Flask, make
     client = app.test_client()
     assert client.get("/api/v1/me", headers=headers).json["role"] == "caseworker"
     assert client.get("/api/v1/sightings", headers=headers).json["items"]
+    # The search the demo suggests finds the other-spelling registrations seeded in Italy.
+    assert "Abdulrahman Haddad" in again.output
+    search = client.post("/api/v1/sightings/search", headers=headers, json={"q": "Abdulrahman Haddad"})
+    assert search.json["items"][0]["score"] > 0.9
     assert make.scalar(sa.select(sa.func.count()).select_from(TracingRequest)) == 200
