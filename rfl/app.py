@@ -114,7 +114,7 @@ def _init_services(app: Flask, settings: Settings, sleep: Callable[[float], None
         settings.login_throttle,
         secret_key=settings.secret_key,
         token_ttl=settings.token_ttl,
-        record_even_if_failing=db.record_even_if_failing,
+        independent_transaction=db.transaction,
         delay_answer=_delay_answer,
     )
 

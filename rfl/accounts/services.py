@@ -7,6 +7,7 @@ import math
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -204,7 +205,13 @@ def _flush_unique(session: Session, message: str) -> None:
 
 
 class Authenticator:
-    """Logs users in and throttles failures, without revealing whether an email exists."""
+    """Logs users in and throttles failures, without revealing whether an email exists.
+
+    Each attempt first reserves a failure in a short transaction of its own, under a per-email lock
+    (PostgreSQL advisory lock; SQLite serialises writers anyway), and only then checks the password,
+    outside any transaction; a success removes the reservation. So concurrent guesses can never exceed
+    the limit, and the slow Argon2 check never holds a database lock.
+    """
 
     def __init__(
         self,
@@ -213,15 +220,15 @@ class Authenticator:
         *,
         secret_key: str,
         token_ttl: timedelta,
-        record_even_if_failing: Callable[[Callable[[Session], None]], None],
+        independent_transaction: Callable[[], AbstractContextManager[Session]],
         delay_answer: Callable[[float], None],
     ) -> None:
         self._passwords = passwords
         self._throttle = throttle
         self._secret_key = secret_key.encode()
         self._token_ttl = token_ttl
-        # Failures must be remembered although the request that saw them fails and rolls back.
-        self._record_even_if_failing = record_even_if_failing
+        # Reservations must be committed before the password check and survive a failed request.
+        self._independent_transaction = independent_transaction
         # Slows the failed answer; the caller waits only after the transaction ended (no lock held).
         self._delay_answer = delay_answer
 
@@ -230,16 +237,45 @@ class Authenticator:
     ) -> IssuedToken:
         email_key = self._keyed_hash(b"email", normalise_email(email))
         client_key = self._keyed_hash(b"client", client_address)
-        self._refuse_if_locked(session, email_key, client_key, now)
-        user = session.scalar(sa.select(User).where(User.email == normalise_email(email)))
-        password_ok = self._passwords.verify(user.password_hash if user else None, password)
-        if user is None or not password_ok or not user.active:
-            self._record_failure(session, email_key, client_key, now)
+        stored_hash, active, earlier = self._reserve_attempt(email, email_key, client_key, now)
+        if not (self._passwords.verify(stored_hash, password) and active):
+            self._delay_answer(
+                min(self._throttle.max_delay_seconds, self._throttle.delay_step_seconds * (earlier + 1))
+            )
             raise AuthenticationRequired("The email or password is wrong.")
+        user = session.scalars(sa.select(User).where(User.email == normalise_email(email))).one()
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = self._passwords.hash(password)
         session.execute(sa.delete(LoginFailure).where(LoginFailure.email_key == email_key))
         return issue_token(session, user, now=now, ttl=self._token_ttl)
+
+    def _reserve_attempt(
+        self, email: str, email_key: bytes, client_key: bytes, now: datetime
+    ) -> tuple[str | None, bool, int]:
+        """Refuse a locked email or address, else count this attempt as a failure until it succeeds.
+
+        Returns the stored password hash (None for an unknown email), whether the user is active, and
+        how many failures this email had before.
+        """
+        window_start = now - self._throttle.window
+        with self._independent_transaction() as reservation:
+            if reservation.get_bind().dialect.name == "postgresql":
+                lock_key = int.from_bytes(email_key[:8], "big", signed=True)
+                reservation.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
+            self._refuse_if_locked(reservation, email_key, client_key, now)
+            earlier = reservation.scalar(
+                sa.select(sa.func.count())
+                .select_from(LoginFailure)
+                .where(LoginFailure.email_key == email_key, LoginFailure.failed_at > window_start)
+            )
+            row = reservation.execute(
+                sa.select(User.password_hash, User.active).where(User.email == normalise_email(email))
+            ).one_or_none()
+            reservation.add(LoginFailure(email_key=email_key, client_key=client_key, failed_at=now))
+            reservation.execute(sa.delete(LoginFailure).where(LoginFailure.failed_at <= window_start))
+        if row is None:
+            return None, False, earlier or 0
+        return row.password_hash, row.active, earlier or 0
 
     def _keyed_hash(self, purpose: bytes, value: str) -> bytes:
         mac = hmac.HMAC(self._secret_key, hashes.SHA256())
@@ -288,23 +324,6 @@ class Authenticator:
         if len(times) < limit:
             return 0
         return max(1, math.ceil((times[-1] + self._throttle.window - now).total_seconds()))
-
-    def _record_failure(self, session: Session, email_key: bytes, client_key: bytes, now: datetime) -> None:
-        window_start = now - self._throttle.window
-
-        def record(failure_session: Session) -> None:
-            failure_session.add(LoginFailure(email_key=email_key, client_key=client_key, failed_at=now))
-            failure_session.execute(sa.delete(LoginFailure).where(LoginFailure.failed_at <= window_start))
-
-        self._record_even_if_failing(record)
-        earlier = session.scalar(
-            sa.select(sa.func.count())
-            .select_from(LoginFailure)
-            .where(LoginFailure.email_key == email_key, LoginFailure.failed_at > window_start)
-        )
-        self._delay_answer(
-            min(self._throttle.max_delay_seconds, self._throttle.delay_step_seconds * ((earlier or 0) + 1))
-        )
 
 
 def hash_token(token: str) -> bytes:

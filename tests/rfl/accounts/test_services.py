@@ -25,7 +25,7 @@ def test_login_rehashes_when_parameters_changed(app: Flask, make: Factories, clo
         app.extensions["rfl.settings"].login_throttle,
         secret_key="k" * 40,
         token_ttl=timedelta(hours=1),
-        record_even_if_failing=lambda work: None,
+        independent_transaction=db.transaction,
         delay_answer=lambda seconds: None,
     )
 
