@@ -9,7 +9,7 @@ tight, two names with a birth-year band split even a crowd of namesakes born in 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -107,26 +107,35 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
     return keys
 
 
+NAME_ONLY = ("n|", "m|", "l|", "nn|")  # keys of names alone: their pairs agree on nothing else by choice
+
+
 @dataclass
 class BlockingStats:
     keys: int
     blocks_dropped: int
     candidate_pairs: int
+    max_block: int = DEFAULT_MAX_BLOCK  # the bound the blocks were kept under
+    # per candidate pair: whether a key of names alone made it a candidate. Such pairs were not chosen
+    # for agreeing on a date or a parent, so their namesakes show how often those agree by chance.
+    by_name: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
 
-def _key_hashes(keysets: Iterable[list[str]]) -> tuple[Ints, Ints]:
-    """(key hash, record position) for every distinct key of every record.
+def _key_hashes(keysets: Iterable[list[str]]) -> tuple[Ints, Ints, npt.NDArray[np.bool_]]:
+    """(key hash, record position, key of names alone) for every distinct key of every record.
 
     Keys are compared by their 64-bit hash within this process: a collision would only merge two
     blocks, and at these sizes it practically never happens.
     """
     hashes: list[int] = []
     recs: list[int] = []
+    names: list[bool] = []
     for r, keys in enumerate(keysets):
         distinct = set(keys)
         hashes.extend(map(hash, distinct))
+        names.extend(k.startswith(NAME_ONLY) for k in distinct)
         recs.extend([r] * len(distinct))
-    return np.asarray(hashes, dtype=np.int64), np.asarray(recs, dtype=np.int64)
+    return np.asarray(hashes, dtype=np.int64), np.asarray(recs, dtype=np.int64), np.asarray(names, dtype=bool)
 
 
 def candidate_pairs(
@@ -148,11 +157,11 @@ def candidate_pairs(
     # names with a year band split those crowds. At the default bound they are not used, which keeps
     # the candidates (and the model fitted on them) of small sets as they were.
     split = max_block < DEFAULT_MAX_BLOCK
-    ha, ra = _key_hashes(record_keys(r, vocab, split_crowds=split) for r in left)
+    ha, ra, name_a = _key_hashes(record_keys(r, vocab, split_crowds=split) for r in left)
     if right is None:
         hb, rb = ha, ra
     else:
-        hb, rb = _key_hashes(record_keys(r, vocab, split_crowds=split) for r in right)
+        hb, rb, _ = _key_hashes(record_keys(r, vocab, split_crowds=split) for r in right)
     distinct, inverse = np.unique(np.concatenate([ha, hb]), return_inverse=True)
     ka, kb = inverse[: len(ha)], inverse[len(ha) :]
     n_keys = len(distinct)
@@ -169,15 +178,19 @@ def candidate_pairs(
     cnt = count_b[ka_k]
     total = int(cnt.sum())
     li = np.repeat(ra_k, cnt)
+    by_name = np.repeat(name_a[sel], cnt)
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     ri = rb_sorted[np.repeat(start, cnt) + offsets]
     if right is None:
         lo, hi = np.minimum(li, ri), np.maximum(li, ri)
         mask = lo != hi
-        li, ri = lo[mask], hi[mask]
+        li, ri, by_name = lo[mask], hi[mask], by_name[mask]
     n_right = np.int64(len(left) if right is None else len(right))
-    codes = li * n_right + ri
+    # the lowest bit sorts a pair's name-key occurrence first, so the one kept says if there was any
+    codes = (li * n_right + ri) * 2 + ~by_name
     codes.sort()
-    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
-    li, ri = codes // n_right, codes % n_right
-    return li, ri, BlockingStats(n_keys, dropped, len(li))
+    pair = codes // 2
+    codes = codes[np.r_[True, pair[1:] != pair[:-1]]] if len(codes) else codes
+    pair = codes // 2
+    li, ri = pair // n_right, pair % n_right
+    return li, ri, BlockingStats(n_keys, dropped, len(li), max_block, (codes % 2) == 0)

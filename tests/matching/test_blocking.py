@@ -106,3 +106,21 @@ def test_year_bands_pair_years_one_apart_and_not_three_apart() -> None:
         ka = {k for k in record_keys(a, vocab, split_crowds=True) if k.startswith("ny|")}
         kb = {k for k in record_keys(b, vocab, split_crowds=True) if k.startswith("ny|")}
         assert bool(ka & kb) == shared, (y1, y2)
+
+
+def test_stats_say_which_pairs_a_key_of_names_alone_made() -> None:
+    vocab = Vocabulary()
+    lefts = [
+        {"id": f"l{i}", "given_name": "Mohamed", "birth_date": f"1991-{1 + i % 12:02d}"} for i in range(40)
+    ]
+    rights = [
+        {"id": f"r{i}", "given_name": "محمد", "birth_date": f"1991-{1 + i % 12:02d}-15"} for i in range(40)
+    ]
+    lefts.append({"id": "rare", "given_name": "Tesfamariam", "birth_date": "1950"})
+    rights.append({"id": "rare", "given_name": "Tesfamariam", "birth_date": "2001"})
+    la, rb = prepared(vocab, lefts), prepared(vocab, rights)
+    li, ri, stats = candidate_pairs(la, rb, vocab, max_block=200)
+    assert stats.max_block == 200
+    made = dict(zip(zip(li.tolist(), ri.tolist(), strict=True), stats.by_name.tolist(), strict=True))
+    assert made[(0, 0)] is False  # the Mohameds meet only through name + birth month
+    assert made[(40, 40)] is True  # a rare name alone, whatever the dates
