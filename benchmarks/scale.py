@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from matching import IncrementalIndex, link  # noqa: E402
-from matching.records import FIELDS  # noqa: E402
+from matching.blocking import candidate_pairs  # noqa: E402
+from matching.linker import prepare_all  # noqa: E402
+from matching.records import FIELDS, Vocabulary  # noqa: E402
 
 Record = dict[str, str]
 
@@ -146,17 +148,34 @@ def batch(gen: Recombiner, size: int, match_share: float) -> None:
         wall = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"matcher failed:\n{err}")
-        with open(out, encoding="utf-8") as fh:
-            found = sum(1 for _ in fh) - 1
+        with open(out, newline="", encoding="utf-8") as fh:
+            found = {(row["left_id"], row["right_id"]) for row in csv.DictReader(fh)}
     for line in err.splitlines():  # the matcher's own progress: where the time goes
         print("   ", line)
     m = re.search(r"(\d+) candidate pairs", err)
     pairs = int(m.group(1)) if m else 0
+    planted = {(left[i]["id"], r["id"]) for i, r in enumerate(right[: int(size * match_share)])}
+    hits = len(found & planted)
     print(
         f"batch {size:,} x {size:,}: {wall:.1f} s end to end, peak memory {usage.ru_maxrss / 1024:.0f} MiB, "
-        f"{pairs:,} candidate pairs ({pairs / wall:,.0f} per second overall), {found:,} pairs at p >= 0.5 "
-        f"({int(size * match_share):,} planted)"
+        f"{pairs:,} candidate pairs ({pairs / wall:,.0f} per second overall), {len(found):,} pairs at "
+        f"p >= 0.5: {hits:,} of the {len(planted):,} planted ({hits / max(1, len(planted)):.4f}), "
+        f"{len(found) - hits:,} others"
     )
+    blocked = blocking_recall(left, right, len(planted))
+    print(
+        f"  blocking recall at scale: {blocked:,} of the {len(planted):,} planted pairs are candidates "
+        f"({blocked / max(1, len(planted)):.4f}); at p >= 0.5 {hits / max(1, blocked):.4f} of those"
+    )
+
+
+def blocking_recall(left: list[Record], right: list[Record], n_planted: int) -> int:
+    """Planted pairs (left i, right i for i < n_planted) that survive blocking, measured in process."""
+    vocab = Vocabulary()
+    a = prepare_all(left, vocab, "left")
+    b = prepare_all(right, vocab, "right")
+    li, ri, _ = candidate_pairs(a, b, vocab)
+    return int(((li == ri) & (li < n_planted)).sum())
 
 
 def incremental(gen: Recombiner, dev: Path, index_size: int, queries: int) -> None:

@@ -2,13 +2,14 @@
 
 A pair becomes a candidate when the two records share at least one key whose block is small enough.
 Common names (Mohammed) make huge blocks that are dropped; their combinations with a birth-year window,
-a second name or the father's name stay small and keep the pair.
+a second name or the father's name stay small and keep the pair. In large sets, where the bound is
+tight, two names with a birth-year band split even a crowd of namesakes born in the same years.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,8 @@ def block_bound(n_left: int, n_right: int) -> int:
 YEAR_WINDOW = 2  # a name+year key is emitted for each year of the birth interval widened by this
 MAX_YEARS = 12
 YEAR_KEYED_NAMES = 4  # names of a record (own names first) that get name + year keys
+PAIR_YEAR_NAMES = 3  # names of a record whose pairs get keys with a birth-year band
+PAIR_YEAR_SPAN = 2  # widest birth interval (years) that still gets them
 
 
 def _parent_keys(rec: Prepared, vocab: Vocabulary, skels: list[str], profile: str) -> list[str]:
@@ -46,8 +49,25 @@ def _parent_keys(rec: Prepared, vocab: Vocabulary, skels: list[str], profile: st
     return keys
 
 
-def record_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
-    """The blocking keys of one record (strings; equal strings put two records in one block)."""
+def _pair_year_keys(names: list[str], rec: Prepared) -> list[str]:
+    """Two names and a two-year band: what splits a crowd of namesakes born in the same years.
+
+    Each year y gives the bands y // 2 and (y + 1) // 2 (marked apart), so two records whose years
+    differ by at most one share a band.
+    """
+    if rec.born is None or rec.born.year_hi - rec.born.year_lo > PAIR_YEAR_SPAN or len(names) < 2:
+        return []
+    bands = {f"e{y // 2}" for y in range(rec.born.year_lo, rec.born.year_hi + 1)}
+    bands |= {f"o{(y + 1) // 2}" for y in range(rec.born.year_lo, rec.born.year_hi + 1)}
+    return [f"ny|{a}|{b}|{band}" for i, a in enumerate(names) for b in names[i + 1 :] for band in bands]
+
+
+def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False) -> list[str]:
+    """The blocking keys of one record (strings; equal strings put two records in one block).
+
+    ``split_crowds`` adds keys of two names with a birth-year band, for when blocks are bounded so
+    tightly (large sets) that a common name with a year is too big a block to keep.
+    """
     toks = [vocab.tokens[t] for t in rec.names]
     keys: list[str] = []
     skels = [t.skeleton if len(t.skeleton) >= 2 else "=" + t.latin for t in toks]
@@ -75,6 +95,8 @@ def record_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
             keys.extend(f"ym|{s}|{rec.born.year_lo}-{rec.born.month}" for s in skels[:2])
     head = sorted(set(skels[:5]))
     keys.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
+    if split_crowds:
+        keys.extend(_pair_year_keys(sorted(set(skels[:PAIR_YEAR_NAMES])), rec))
     keys.extend(_parent_keys(rec, vocab, skels, profile))
     if rec.phone:
         keys.append("ph|" + rec.phone)
@@ -85,26 +107,35 @@ def record_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
     return keys
 
 
+NAME_ONLY = ("n|", "m|", "l|", "nn|")  # keys of names alone: their pairs agree on nothing else by choice
+
+
 @dataclass
 class BlockingStats:
     keys: int
     blocks_dropped: int
     candidate_pairs: int
+    max_block: int = DEFAULT_MAX_BLOCK  # the bound the blocks were kept under
+    # per candidate pair: whether a key of names alone made it a candidate. Such pairs were not chosen
+    # for agreeing on a date or a parent, so their namesakes show how often those agree by chance.
+    by_name: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
 
-def _key_hashes(keysets: Iterable[list[str]]) -> tuple[Ints, Ints]:
-    """(key hash, record position) for every distinct key of every record.
+def _key_hashes(keysets: Iterable[list[str]]) -> tuple[Ints, Ints, npt.NDArray[np.bool_]]:
+    """(key hash, record position, key of names alone) for every distinct key of every record.
 
     Keys are compared by their 64-bit hash within this process: a collision would only merge two
     blocks, and at these sizes it practically never happens.
     """
     hashes: list[int] = []
     recs: list[int] = []
+    names: list[bool] = []
     for r, keys in enumerate(keysets):
         distinct = set(keys)
         hashes.extend(map(hash, distinct))
+        names.extend(k.startswith(NAME_ONLY) for k in distinct)
         recs.extend([r] * len(distinct))
-    return np.asarray(hashes, dtype=np.int64), np.asarray(recs, dtype=np.int64)
+    return np.asarray(hashes, dtype=np.int64), np.asarray(recs, dtype=np.int64), np.asarray(names, dtype=bool)
 
 
 def candidate_pairs(
@@ -122,11 +153,15 @@ def candidate_pairs(
     """
     if max_block is None:
         max_block = block_bound(len(left), len(left) if right is None else len(right))
-    ha, ra = _key_hashes(record_keys(r, vocab) for r in left)
+    # Large sets bound blocks tightly and drop the blocks of a common name with a year: keys of two
+    # names with a year band split those crowds. At the default bound they are not used, which keeps
+    # the candidates (and the model fitted on them) of small sets as they were.
+    split = max_block < DEFAULT_MAX_BLOCK
+    ha, ra, name_a = _key_hashes(record_keys(r, vocab, split_crowds=split) for r in left)
     if right is None:
         hb, rb = ha, ra
     else:
-        hb, rb = _key_hashes(record_keys(r, vocab) for r in right)
+        hb, rb, _ = _key_hashes(record_keys(r, vocab, split_crowds=split) for r in right)
     distinct, inverse = np.unique(np.concatenate([ha, hb]), return_inverse=True)
     ka, kb = inverse[: len(ha)], inverse[len(ha) :]
     n_keys = len(distinct)
@@ -143,15 +178,19 @@ def candidate_pairs(
     cnt = count_b[ka_k]
     total = int(cnt.sum())
     li = np.repeat(ra_k, cnt)
+    by_name = np.repeat(name_a[sel], cnt)
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     ri = rb_sorted[np.repeat(start, cnt) + offsets]
     if right is None:
         lo, hi = np.minimum(li, ri), np.maximum(li, ri)
         mask = lo != hi
-        li, ri = lo[mask], hi[mask]
+        li, ri, by_name = lo[mask], hi[mask], by_name[mask]
     n_right = np.int64(len(left) if right is None else len(right))
-    codes = li * n_right + ri
+    # the lowest bit sorts a pair's name-key occurrence first, so the one kept says if there was any
+    codes = (li * n_right + ri) * 2 + ~by_name
     codes.sort()
-    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
-    li, ri = codes // n_right, codes % n_right
-    return li, ri, BlockingStats(n_keys, dropped, len(li))
+    pair = codes // 2
+    codes = codes[np.r_[True, pair[1:] != pair[:-1]]] if len(codes) else codes
+    pair = codes // 2
+    li, ri = pair // n_right, pair % n_right
+    return li, ri, BlockingStats(n_keys, dropped, len(li), max_block, (codes % 2) == 0)

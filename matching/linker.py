@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matching.blocking import BlockingStats, candidate_pairs
+from matching.blocking import DEFAULT_MAX_BLOCK, BlockingStats, candidate_pairs
 from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, Columns, compare
 from matching.errors import InputError, MatchingError
 from matching.model import TF_CLIP, Model, Session, probability
@@ -23,6 +23,7 @@ RANDOM_PAIRS = 200_000
 RIVAL_CAP = 10.0  # odds (p = 0.91) above which a rival candidate weighs no more
 EXCLUSIVITY = 0.5  # how strongly candidates of one record compete (0: not at all, 1: one match at most)
 EM_PAIRS = 500_000
+NAMESAKES_MIN = 1000  # name-agreeing pairs from keys of names alone enough to learn u from
 _KIND = {0: "similar spelling", 1: "same", 2: "same consonants", 3: "sounds alike"}
 
 
@@ -321,7 +322,11 @@ class Linker:
         self.progress(f"comparing {len(ia)} pairs")
         levels, tokens = compare_all(vocab, ca, cb, ia, ib)
         if self.fit and len(ia):  # nothing to learn from when nothing can match
-            self._fit(ca, cb, len(ta), len(tb), levels, dedupe=b is None)
+            # Under a tight bound (large sets) the blocks of names alone are dropped and most
+            # namesakes meet through a name with a birth year; at the default bound they do not.
+            tight = stats.max_block < DEFAULT_MAX_BLOCK
+            by_name = stats.by_name if tight else None
+            self._fit(ca, cb, len(ta), len(tb), levels, by_name=by_name, dedupe=b is None)
         evidence, prob = weigh(self.model, vocab, levels, tokens)
         weight = evidence
         if self.exclusivity > 0 and b is not None:
@@ -336,7 +341,15 @@ class Linker:
         return Links(ta.ids, tb.ids, ia, ib, weight, prob, self.model, stats, a, bb, vocab)
 
     def _fit(
-        self, ca: Columns, cb: Columns, na: int, nb: int, blocked: npt.NDArray[np.int8], *, dedupe: bool
+        self,
+        ca: Columns,
+        cb: Columns,
+        na: int,
+        nb: int,
+        blocked: npt.NDArray[np.int8],
+        *,
+        by_name: npt.NDArray[np.bool_] | None,
+        dedupe: bool,
     ) -> None:
         rng = np.random.default_rng(self.seed)
         n = min(self.random_pairs, na * nb)
@@ -351,7 +364,9 @@ class Linker:
         self.model.estimate_u(random_levels, [mean if c.tf else 0.0 for c in self.model.comparisons])
         n_blocked = len(blocked)
         if len(blocked) > EM_PAIRS:  # a random sample estimates m as well and bounds the time
-            blocked = blocked[rng.choice(len(blocked), EM_PAIRS, replace=False)]
+            sample = rng.choice(len(blocked), EM_PAIRS, replace=False)
+            blocked = blocked[sample]
+            by_name = None if by_name is None else by_name[sample]
         if len(blocked):
             self.progress(f"estimating m by EM on {len(blocked)} candidate pairs")
             prior = min(0.5, max(min(na, nb) / len(blocked), 1e-4))
@@ -368,6 +383,9 @@ class Linker:
             )
             if corroborated.sum() < 30:
                 corroborated |= names_agree & (blocked[:, col["mother_name"]] == 3)
+            namesakes = names_agree
+            if by_name is not None and (names_agree & by_name).sum() >= NAMESAKES_MIN:
+                namesakes = names_agree & by_name
             sessions = [
                 # Same full birth date: the non-matches are random pairs; m of everything but the date.
                 Session(blocked[:, born] == exact_date, [c for c in everything if c != born]),
@@ -375,7 +393,10 @@ class Linker:
                 # agree: nearly all the same person; m of the date is its distribution there.
                 Session(corroborated, [born], direct=True),
                 # Names agree: the non-matches are namesakes; their u for the other fields, kept for scoring.
-                Session(names_agree, [], others, free_u=True, keep_u=True),
+                # Given ``by_name``, only namesakes that a key of names alone brought together:
+                # those that met through a name with a birth year agree on the year by choice, which
+                # made the date weigh too little in large sets.
+                Session(namesakes, [], others, free_u=True, keep_u=True),
             ]
             population = (na * (na - 1) // 2) if dedupe else na * nb
             self.model.fit_em(

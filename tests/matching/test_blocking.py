@@ -65,3 +65,62 @@ def test_birth_month_keeps_a_common_name_pair_in_one_block() -> None:
     pairs = set(zip(li.tolist(), ri.tolist(), strict=True))
     assert (0, 0) in pairs
     assert (0, 1) not in pairs  # different month
+
+
+def test_two_names_and_a_year_band_split_a_crowd_of_namesakes_under_a_tight_bound() -> None:
+    vocab = Vocabulary()
+
+    def crowd(side: str, given: str, family: str) -> list[dict[str, str]]:
+        # Ahmads born about 1990, Tesfayes born about 1990, Ahmad Tesfayes born long before: every
+        # key of one name with a year, and of the two names without one, is a block over the bound
+        rows = [
+            {"given_name": given, "family_name": f"Q{i}", "birth_date": str(1990 + i % 2)} for i in range(12)
+        ]
+        rows += [
+            {"given_name": f"Z{i}", "family_name": family, "birth_date": str(1990 + i % 2)} for i in range(12)
+        ]
+        rows += [{"given_name": given, "family_name": family, "birth_date": str(1960 + i)} for i in range(12)]
+        return [dict(r, id=f"{side}{n}") for n, r in enumerate(rows)]
+
+    lefts = [{"id": "target", "given_name": "Ahmad", "family_name": "Tesfaye", "birth_date": "1991"}]
+    rights = [{"id": "target", "given_name": "Ahmed", "family_name": "Tesfaey", "birth_date": "1990"}]
+    la = prepared(vocab, lefts + crowd("l", "Ahmad", "Tesfaye"))
+    rb = prepared(vocab, rights + crowd("r", "Ahmed", "Tesfaey"))
+    assert not any(k.startswith("ny|") for k in record_keys(la[0], vocab))  # only when asked for
+    li, ri, _ = candidate_pairs(la, rb, vocab, max_block=100)  # a tight bound: crowds are split
+    pairs = set(zip(li.tolist(), ri.tolist(), strict=True))
+    assert (0, 0) in pairs
+    assert len(pairs) < len(la) * len(rb) / 4
+
+
+def test_year_bands_pair_years_one_apart_and_not_three_apart() -> None:
+    vocab = Vocabulary()
+    for y1, y2, shared in ((1990, 1991, True), (1991, 1992, True), (1990, 1990, True), (1990, 1993, False)):
+        a, b = prepared(
+            vocab,
+            [
+                {"id": "a", "given_name": "Ahmad", "family_name": "Tesfaye", "birth_date": str(y1)},
+                {"id": "b", "given_name": "Ahmad", "family_name": "Tesfaye", "birth_date": str(y2)},
+            ],
+        )
+        ka = {k for k in record_keys(a, vocab, split_crowds=True) if k.startswith("ny|")}
+        kb = {k for k in record_keys(b, vocab, split_crowds=True) if k.startswith("ny|")}
+        assert bool(ka & kb) == shared, (y1, y2)
+
+
+def test_stats_say_which_pairs_a_key_of_names_alone_made() -> None:
+    vocab = Vocabulary()
+    lefts = [
+        {"id": f"l{i}", "given_name": "Mohamed", "birth_date": f"1991-{1 + i % 12:02d}"} for i in range(40)
+    ]
+    rights = [
+        {"id": f"r{i}", "given_name": "محمد", "birth_date": f"1991-{1 + i % 12:02d}-15"} for i in range(40)
+    ]
+    lefts.append({"id": "rare", "given_name": "Tesfamariam", "birth_date": "1950"})
+    rights.append({"id": "rare", "given_name": "Tesfamariam", "birth_date": "2001"})
+    la, rb = prepared(vocab, lefts), prepared(vocab, rights)
+    li, ri, stats = candidate_pairs(la, rb, vocab, max_block=200)
+    assert stats.max_block == 200
+    made = dict(zip(zip(li.tolist(), ri.tolist(), strict=True), stats.by_name.tolist(), strict=True))
+    assert made[(0, 0)] is False  # the Mohameds meet only through name + birth month
+    assert made[(40, 40)] is True  # a rare name alone, whatever the dates

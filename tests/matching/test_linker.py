@@ -130,3 +130,32 @@ def test_prior_is_bounded_by_the_smaller_side(
     assert 0 < links.model.prior <= len(left) / (len(left) * len(right))
     expected = float(links.match_probability.sum())
     assert links.model.prior * len(left) * len(right) == pytest.approx(expected, rel=0.5)
+
+
+def test_namesake_u_comes_from_pairs_a_name_key_made_when_asked(
+    left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    import numpy as np
+
+    from matching.compare import COMPARISON_NAMES, COMPARISONS
+    from matching.records import RecordTable
+
+    linker = Linker()
+    a = linker._prepared(left, "left")
+    b = linker._prepared(right, "right")
+    ca, cb = RecordTable(linker.vocab, a).columns(), RecordTable(linker.vocab, b).columns()
+    born = COMPARISON_NAMES.index("birth_date")
+    same_year = COMPARISONS[born].levels.index("same year")
+    # 4,000 namesakes (names agree, nothing else known): half met through a name with a birth year
+    # and agree on the year, half met through their names alone and were born far apart
+    levels = np.full((4000, len(COMPARISONS)), -1, dtype=np.int8)
+    levels[:, COMPARISON_NAMES.index("given_name")] = 3
+    levels[:, COMPARISON_NAMES.index("other_names")] = 3
+    levels[:2000, born] = same_year
+    levels[2000:, born] = 0
+    by_name = np.arange(4000) >= 2000
+    linker._fit(ca, cb, len(a), len(b), levels, by_name=None, dedupe=False)
+    biased = linker.model.u[born][same_year]
+    linker.model = type(linker.model)()
+    linker._fit(ca, cb, len(a), len(b), levels, by_name=by_name, dedupe=False)
+    assert linker.model.u[born][same_year] < biased / 10
