@@ -20,6 +20,7 @@ from rfl.app import create_app
 from rfl.audit import services as audit_services
 from rfl.audit.recorder import append_now
 from rfl.audit.services import AuditEntry
+from rfl.clock import now
 from rfl.db import db
 from rfl.errors import RflError, ValidationFailed
 from rfl.records.keystore import DatabaseKeyStore
@@ -200,14 +201,16 @@ def demo(host: str, port: int, serve_after: bool) -> None:
     from rfl.records.services import Crypto
 
     app = current_app
-    now = app.extensions["rfl.clock"]()
+    demo_time = now()
     with db.transaction() as session:
-        credentials = seed_demo(session, app.extensions["rfl.passwords"], app.extensions["rfl.keys"], now=now)
+        credentials = seed_demo(
+            session, app.extensions["rfl.passwords"], app.extensions["rfl.keys"], now=demo_time
+        )
     with db.transaction() as session:
         crypto = Crypto(
             app.extensions["rfl.keys"], app.extensions["rfl.key_cache"], session, app.extensions["rfl.clock"]
         )
-        requests, sightings = seed_demo_records_once(session, crypto, credentials, now=now)
+        requests, sightings = seed_demo_records_once(session, crypto, credentials, now=demo_time)
     if requests:
         click.echo(f"Created {requests} tracing requests (DE, SE) and {sightings} sightings (IT, GR).")
     click.echo("Demo users (passwords and tokens are new on every run):")
@@ -251,7 +254,7 @@ def audit_checkpoint() -> None:
             session,
             current_app.extensions["rfl.audit_signer"],
             origin=current_app.extensions["rfl.settings"].checkpoint_origin,
-            now=current_app.extensions["rfl.clock"](),
+            now=now(),
         )
         append_now(session, [_audit_cli_entry("audit.checkpoint")])
     click.echo(signed.note, nl=False)

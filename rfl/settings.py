@@ -89,33 +89,23 @@ def _parse_environment(raw: str) -> Environment:
 def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
     options: dict[str, object] = {"log_level": env_vars.get("RFL_LOG_LEVEL", "INFO").upper()}
     if "RFL_TRUSTED_PROXIES" in env_vars:
-        options["trusted_proxies"] = _non_negative_int(env_vars, "RFL_TRUSTED_PROXIES")
+        options["trusted_proxies"] = _int_setting(env_vars, "RFL_TRUSTED_PROXIES", minimum=0)
     if env_vars.get("RFL_AUDIT_ORIGIN"):
         options["checkpoint_origin"] = env_vars["RFL_AUDIT_ORIGIN"]
     if "RFL_TOKEN_TTL_MINUTES" in env_vars:
-        options["token_ttl"] = timedelta(minutes=_positive_int(env_vars, "RFL_TOKEN_TTL_MINUTES"))
+        options["token_ttl"] = timedelta(minutes=_int_setting(env_vars, "RFL_TOKEN_TTL_MINUTES", minimum=1))
     if "RFL_MAX_CONTENT_LENGTH" in env_vars:
-        options["max_content_length"] = _positive_int(env_vars, "RFL_MAX_CONTENT_LENGTH")
+        options["max_content_length"] = _int_setting(env_vars, "RFL_MAX_CONTENT_LENGTH", minimum=1)
     return options
 
 
-def _positive_int(env_vars: Mapping[str, str], name: str) -> int:
+def _int_setting(env_vars: Mapping[str, str], name: str, *, minimum: int) -> int:
     try:
         value = int(env_vars[name])
     except ValueError:
         raise ConfigurationError(f"{name} must be an integer") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name} must be positive")
-    return value
-
-
-def _non_negative_int(env_vars: Mapping[str, str], name: str) -> int:
-    try:
-        value = int(env_vars[name])
-    except ValueError:
-        raise ConfigurationError(f"{name} must be an integer") from None
-    if value < 0:
-        raise ConfigurationError(f"{name} must not be negative")
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}")
     return value
 
 

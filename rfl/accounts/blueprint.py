@@ -22,6 +22,7 @@ from rfl.accounts.schemas import (
 )
 from rfl.audit.recorder import record
 from rfl.audit.services import AuditEntry, Outcome
+from rfl.clock import now
 from rfl.db import db
 from rfl.errors import AuthenticationRequired, PermissionDenied, TooManyAttempts, ValidationFailed
 from rfl.http.auth import ANY_ROLE, current_actor, public, require_roles
@@ -34,10 +35,6 @@ from rfl.http.schemas import PageQuerySchema
 _USER_FIELDS = ("email", "name", "role", "password")
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Authentication and users")
-
-
-def _now() -> Any:
-    return current_app.extensions["rfl.clock"]()
 
 
 @blp.route("/auth/token", methods=["POST"])
@@ -53,7 +50,7 @@ def issue_token(credentials: dict[str, str]) -> services.IssuedToken:
             email=credentials["email"],
             password=credentials["password"],
             client_address=request.remote_addr or "",
-            now=_now(),
+            now=now(),
         )
     except AuthenticationRequired:
         record(AuditEntry(action="auth.login", outcome=Outcome.FAILED))  # no email: it may be anyone's
@@ -75,7 +72,7 @@ def issue_token(credentials: dict[str, str]) -> services.IssuedToken:
 def revoke_token() -> None:
     """Log out: revoke the token presented with this request."""
     actor = current_actor()
-    services.revoke_token(db.session, actor, now=_now())
+    services.revoke_token(db.session, actor, now=now())
     record(AuditEntry(action="auth.logout", actor=actor, object_type="user", object_id=str(actor.user_id)))
 
 

@@ -24,6 +24,7 @@ from rfl.audit.schemas import (
     VerificationSchema,
 )
 from rfl.audit.services import AuditEntry
+from rfl.clock import now
 from rfl.db import db
 from rfl.errors import ValidationFailed
 from rfl.http.auth import current_actor, require_roles
@@ -118,7 +119,7 @@ def checkpoint() -> Response:
         db.session,
         current_app.extensions["rfl.audit_signer"],
         origin=_origin(),
-        now=current_app.extensions["rfl.clock"](),
+        now=now(),
     )
     _exported("checkpoint")
     return Response(signed.note, mimetype="text/plain")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from rfl.audit import services
 from rfl.audit.services import AuditEntry, Outcome
+from rfl.clock import now
 from rfl.db import db
 
 AuditSink = Callable[[AuditEntry], None]
@@ -46,7 +47,7 @@ def append_now(session: Session, entries: list[AuditEntry]) -> None:
     services.append(
         session,
         entries,
-        now=current_app.extensions["rfl.clock"](),
+        now=now(),
         signer=current_app.extensions["rfl.audit_signer"],
         origin=current_app.extensions["rfl.settings"].checkpoint_origin,
     )

@@ -136,11 +136,8 @@ def _log_size(session: Session) -> int:
     return 0 if highest is None else highest + 1
 
 
-def leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
-    statement = sa.select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)
-    if size is not None:
-        statement = statement.where(AuditEvent.seq < size)
-    return list(session.scalars(statement))
+def leaf_hashes(session: Session) -> list[bytes]:
+    return list(session.scalars(sa.select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)))
 
 
 def sign_current_checkpoint(

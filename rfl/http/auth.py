@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from flask import current_app, g, request
+from flask import g, request
 from flask_smorest import Blueprint
 
 from rfl.accounts.models import Role
 from rfl.accounts.services import Actor, authenticate_token
 from rfl.audit.recorder import record
 from rfl.audit.services import AuditEntry, Outcome
+from rfl.clock import now
 from rfl.db import db
 from rfl.errors import AuthenticationRequired, PermissionDenied
 
@@ -107,4 +108,4 @@ def _authenticate() -> Actor:
     token = bearer_token()
     if token is None:
         raise AuthenticationRequired("A bearer token is required.")
-    return authenticate_token(db.session, token, now=current_app.extensions["rfl.clock"]())
+    return authenticate_token(db.session, token, now=now())

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from rfl.accounts.services import Actor
+from rfl.clock import now
 from rfl.db import Base, CreatedAt, IdMixin, UTCDateTime, db
 from rfl.errors import Conflict, ValidationFailed
 from rfl.http.auth import current_actor
@@ -61,10 +62,10 @@ def idempotent(
             if key is None:
                 return view(*args, **kwargs)
             session, actor = db.session, current_actor()
-            now: datetime = current_app.extensions["rfl.clock"]()
+            requested_at = now()
             _validate_key(key)
             fingerprint = _fingerprint(current_app.config["SECRET_KEY"])
-            previous = _claim_key(session, actor, key, fingerprint, now)
+            previous = _claim_key(session, actor, key, fingerprint, requested_at)
             if previous is not None:
                 return load(session, actor, previous)
             created = view(*args, **kwargs)

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from rfl.accounts.models import Role
 from rfl.accounts.services import Actor
 from rfl.audit.recorder import record as audit
+from rfl.clock import now
 from rfl.db import db
 from rfl.errors import ValidationFailed
 from rfl.http.auth import current_actor, require_roles
@@ -43,10 +44,6 @@ def _crypto(session: Any) -> services.Crypto:
     return services.Crypto(
         app.extensions["rfl.keys"], app.extensions["rfl.key_cache"], session, app.extensions["rfl.clock"]
     )
-
-
-def _now() -> Any:
-    return current_app.extensions["rfl.clock"]()
 
 
 def _representation(view: RecordView, status: int = 200) -> Representation:
@@ -88,7 +85,7 @@ def _register(
     def create(document: dict[str, Any]) -> Representation:
         session = db.session
         view = services.create_record(
-            session, _crypto(session), current_actor(), kind, document, now=_now(), audit=audit
+            session, _crypto(session), current_actor(), kind, document, now=now(), audit=audit
         )
         return _representation(view, 201)
 
@@ -122,7 +119,7 @@ def _register(
             return loaded
 
         view = services.update_record(
-            session, crypto, actor, kind, current, patch=patch, validate=validate, now=_now(), audit=audit
+            session, crypto, actor, kind, current, patch=patch, validate=validate, now=now(), audit=audit
         )
         return _representation(view)
 
