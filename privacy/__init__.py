@@ -16,6 +16,7 @@ Recipes the application calls; internals live in the submodules.
   :func:`inclusion_proof`, :func:`consistency_proof`, :func:`verify_inclusion`,
   :func:`verify_consistency`; checkpoints with :func:`sign_checkpoint` / :func:`verify_checkpoint`.
 * Consent: :func:`decide_disclosure` over :class:`DisclosureFacts`; :func:`could_be_minor`.
+* Keyed hashes of values recognised but never stored: :func:`keyed_hash`.
 """
 
 from privacy.blind_index import (
@@ -65,6 +66,7 @@ from privacy.errors import (
     SubjectErasedError,
 )
 from privacy.fields import FieldValue, needs_reencryption
+from privacy.keyed import keyed_hash
 from privacy.keys import (
     KekState,
     KeyProvider,
@@ -143,6 +145,7 @@ __all__ = [
     "create_signing_key_file",
     "decide_disclosure",
     "inclusion_proof",
+    "keyed_hash",
     "leaf_hash",
     "load_key_file",
     "load_signing_key_file",

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Flask, Response, current_app, g, send_from_directory
+from flask import Flask, Response, g, send_from_directory
 from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -21,13 +21,15 @@ from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
 from rfl.audit import blueprint as audit_blueprint
 from rfl.db import db, utcnow
+from rfl.extensions import AppServices, app_services
 from rfl.health import blueprint as health_blueprint
 from rfl.http.auth import public
 from rfl.http.errors import handle_integrity_error, handle_stale_write, register_error_handlers
-from rfl.http.logging import configure_logging, init_request_logging
+from rfl.http.logging import init_request_logging
 from rfl.http.schemas import ProblemSchema
 from rfl.instance import prepare_instance
 from rfl.keys import ReloadingKeyProvider, load_signer
+from rfl.logs import configure_logging
 from rfl.records import blueprint as records_blueprint
 from rfl.settings import Environment, Settings
 
@@ -61,11 +63,8 @@ def create_app(
 
     app = Flask("rfl", instance_path=str(settings.instance_dir), static_folder=None)
     app.config.update(_flask_config(settings))
-    app.extensions["rfl.settings"] = settings
-    app.extensions["rfl.clock"] = clock
-    app.extensions["rfl.sleep"] = sleep
     db.init_app(app, settings.database_url)
-    _init_services(app, settings, sleep)
+    _build_services(settings, clock, sleep).install(app)
 
     api = RflApi(app, spec_kwargs={"info": {"description": "Restoring Family Links case management API."}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
@@ -103,19 +102,26 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _init_services(app: Flask, settings: Settings, sleep: Callable[[float], None]) -> None:
-    app.extensions["rfl.keys"] = ReloadingKeyProvider(settings.key_file)
-    app.extensions["rfl.key_cache"] = KeyCache()
-    app.extensions["rfl.audit_signer"] = load_signer(settings.audit_signing_key_file)
+def _build_services(
+    settings: Settings, clock: Callable[[], datetime], sleep: Callable[[float], None]
+) -> AppServices:
     passwords = Passwords(settings.password_hashing)
-    app.extensions["rfl.passwords"] = passwords
-    app.extensions["rfl.authenticator"] = Authenticator(
-        passwords,
-        settings.login_throttle,
-        secret_key=settings.secret_key,
-        token_ttl=settings.token_ttl,
-        independent_transaction=db.transaction,
-        delay_answer=_delay_answer,
+    return AppServices(
+        settings=settings,
+        clock=clock,
+        sleep=sleep,
+        keys=ReloadingKeyProvider(settings.key_file),
+        key_cache=KeyCache(),
+        audit_signer=load_signer(settings.audit_signing_key_file),
+        passwords=passwords,
+        authenticator=Authenticator(
+            passwords,
+            settings.login_throttle,
+            secret_key=settings.secret_key,
+            token_ttl=settings.token_ttl,
+            independent_transaction=db.transaction,
+            delay_answer=_delay_answer,
+        ),
     )
 
 
@@ -164,5 +170,5 @@ def _end_transaction(response: Response) -> Response:
     finally:
         delay = g.pop("rfl_answer_delay", 0.0)
         if delay:
-            current_app.extensions["rfl.sleep"](delay)
+            app_services().sleep(delay)
     return response

@@ -1,4 +1,8 @@
-"""The ``rfl`` command line: Flask's CLI group plus database, bootstrap, serve and demo commands."""
+"""The ``rfl`` command line: database, bootstrap, keys, audit, serve and demo commands.
+
+Every command that changes data runs in ``audited_transaction``: its audit entries commit with its work,
+exactly like the entries of its HTTP twin.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ import uuid
 from typing import Any
 
 import click
-from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask import Flask
+from flask.cli import AppGroup, ScriptInfo
 
 from privacy import CheckpointError, CheckpointVerifier, KekInUseError, retire_kek, rewrap_deks
 from rfl import migrate
@@ -18,19 +22,37 @@ from rfl.accounts.models import Role, SocietyType
 from rfl.accounts.passwords import password_problems
 from rfl.app import create_app
 from rfl.audit import services as audit_services
-from rfl.audit.recorder import append_now
-from rfl.audit.services import AuditEntry
+from rfl.audit.entries import Action, AuditEntry
+from rfl.audit.recorder import audited_transaction
 from rfl.clock import now
-from rfl.db import db
+from rfl.crypto.keystore import DatabaseKeyStore
 from rfl.errors import RflError, ValidationFailed
-from rfl.records.keystore import DatabaseKeyStore
+from rfl.extensions import app_services
+from rfl.idempotency.services import purge_expired
+from rfl.serve import PortInUse, check_port_free, run_gunicorn
 
 
 def _create_app_from_environment() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app_from_environment, add_version_option=False)
+class RflGroup(AppGroup):
+    """rfl's own commands only: Flask's development commands (run, shell, routes) and its --app and
+    --env-file options are not part of this tool. Each command runs inside the application's context."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        extra.setdefault(
+            "obj",
+            ScriptInfo(
+                create_app=_create_app_from_environment, set_debug_flag=False, load_dotenv_defaults=False
+            ),
+        )
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@click.group(cls=RflGroup)
 def main() -> None:
     """rfl: Restoring Family Links case management."""
 
@@ -45,7 +67,7 @@ def _fail_on_domain_error(error: RflError) -> None:
 
 
 def _database_url() -> str:
-    return str(current_app.extensions["rfl.settings"].database_url)
+    return app_services().settings.database_url
 
 
 # --- rfl db -----------------------------------------------------------------------------------------
@@ -103,14 +125,15 @@ def societies_create(name: str, country: str | None, code: str | None, society_t
     if not code:
         raise click.UsageError("--code is required when there is no --country")
     try:
-        with db.transaction() as session:
+        with audited_transaction() as (session, audit):
             society = accounts.create_society(
                 session,
-                current_app.extensions["rfl.keys"],
+                app_services().keys,
                 code=code,
                 name=name,
                 type=SocietyType(society_type),
                 country=country,
+                audit=audit,
             )
             click.echo(f"created society {society.code} ({society.id})")
     except RflError as error:
@@ -131,16 +154,17 @@ def users_create(email: str, name: str, role: str, society_code: str) -> None:
     """Create a user; the password is prompted for (twice), or read from stdin when it is not a terminal."""
     password = _read_new_password()
     try:
-        with db.transaction() as session:
+        with audited_transaction() as (session, audit):
             society = accounts.get_society_by_code(session, society_code)
             user = accounts.create_user(
                 session,
-                current_app.extensions["rfl.passwords"],
+                app_services().passwords,
                 society=society,
                 email=email,
                 name=name,
                 role=Role(role),
                 password=password,
+                audit=audit,
             )
             click.echo(f"created user {user.id} ({user.role.value}, {society.code})")
     except RflError as error:
@@ -169,69 +193,66 @@ def _read_new_password() -> str:
 
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=int, envvar="PORT")
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn (a production WSGI server)."""
-    run_gunicorn(host, port, workers)
+    _port_must_be_free(host, port)
+    run_gunicorn(create_app, host, port, workers)
 
 
-def run_gunicorn(host: str, port: int, workers: int) -> None:
-    from gunicorn.app.base import BaseApplication
-
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", None)  # rfl logs each request itself, without query strings
-
-        def load(self) -> Any:
-            return create_app()
-
-    _Server().run()
+def _port_must_be_free(host: str, port: int) -> None:
+    try:
+        check_port_free(host, port)
+    except PortInUse as error:
+        raise click.ClickException(f"{error} (e.g. --port 5001, or PORT=5001 make demo)") from None
 
 
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=int, envvar="PORT")
 @click.option("--serve/--no-serve", "serve_after", default=True, help="Start the API server afterwards.")
 def demo(host: str, port: int, serve_after: bool) -> None:
     """Bootstrap demo societies and users (fresh passwords and tokens each run), then serve the API."""
-    from rfl.demo import seed_demo, seed_demo_records_once
-    from rfl.records.services import Crypto
+    from rfl.demo import print_next_steps, seed_demo, seed_demo_records_once
 
-    app = current_app
-    demo_time = now()
-    with db.transaction() as session:
-        credentials = seed_demo(
-            session, app.extensions["rfl.passwords"], app.extensions["rfl.keys"], now=demo_time
-        )
-    with db.transaction() as session:
-        crypto = Crypto(
-            app.extensions["rfl.keys"], app.extensions["rfl.key_cache"], session, app.extensions["rfl.clock"]
-        )
-        requests, sightings = seed_demo_records_once(session, crypto, credentials, now=demo_time)
-    if requests:
-        click.echo(f"Created {requests} tracing requests (DE, SE) and {sightings} sightings (IT, GR).")
-    click.echo("Demo users (passwords and tokens are new on every run):")
-    for line in credentials:
-        click.echo(f"  {line}")
-    base = f"http://{host}:{port}"
-    italy = next(c.token for c in credentials if c.society == "IT" and c.role is Role.CASEWORKER)
-    officer = next(c.token for c in credentials if c.society == "DE" and c.role is Role.TRACING_OFFICER)
-    click.echo(f"\nAPI: {base}/api/v1   docs: {base}/api/docs")
-    click.echo("Try:")
-    click.echo(f'  curl -H "Authorization: Bearer {italy}" "{base}/api/v1/sightings?limit=5"')
-    click.echo(
-        f'  curl -H "Authorization: Bearer {italy}" -H "Content-Type: application/json" '
-        f'-d \'{{"q": "Abdulrahman Haddad"}}\' {base}/api/v1/sightings/search'
-    )
-    click.echo(
-        f'  curl -H "Authorization: Bearer {officer}" -H "Content-Type: application/json" '
-        f'-d \'{{"q": "Tesfaye Haile"}}\' {base}/api/v1/sightings/search   # cross-border, names hidden'
-    )
     if serve_after:
-        run_gunicorn(host, port, workers=2)
+        _port_must_be_free(host, port)  # before seeding: a taken port should cost nothing
+    services = app_services()
+    demo_time = now()
+    with audited_transaction() as (session, audit):
+        credentials = seed_demo(session, services.passwords, services.keys, now=demo_time, audit=audit)
+    with audited_transaction() as (session, audit):
+        created = seed_demo_records_once(
+            session, services.crypto(session), credentials, now=demo_time, audit=audit
+        )
+    print_next_steps(credentials, created, base=f"http://{host}:{port}", echo=click.echo)
+    if serve_after:
+        run_gunicorn(create_app, host, port, workers=2)
+
+
+# --- rfl idempotency --------------------------------------------------------------------------------
+
+
+@main.group("idempotency")
+def idempotency_group() -> None:
+    """Remembered Idempotency-Key results (24 hours)."""
+
+
+@idempotency_group.command("purge")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+def idempotency_purge(batch: int) -> None:
+    """Delete every expired idempotency key, in batches of --batch rows per transaction."""
+    total = 0
+    while True:
+        with audited_transaction() as (session, audit):
+            removed = purge_expired(session, now(), limit=batch)
+            if removed:
+                audit(AuditEntry(Action.IDEMPOTENCY_PURGE, object_type="idempotency_keys"))
+        total += removed
+        if removed < batch:
+            break
+    click.echo(f"purged {total} expired idempotency keys")
 
 
 # --- rfl audit -------------------------------------------------------------------------------------
@@ -242,28 +263,22 @@ def audit_group() -> None:
     """The tamper-evident audit log."""
 
 
-def _audit_cli_entry(action: str) -> AuditEntry:
-    return AuditEntry(action=action, object_type="audit_log")
-
-
 @audit_group.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign the current tree head and print it (keep the output outside the system)."""
-    with db.transaction() as session:
+    services = app_services()
+    with audited_transaction() as (session, audit):
         signed = audit_services.sign_current_checkpoint(
-            session,
-            current_app.extensions["rfl.audit_signer"],
-            origin=current_app.extensions["rfl.settings"].checkpoint_origin,
-            now=now(),
+            session, services.audit_signer, origin=services.settings.checkpoint_origin, now=now()
         )
-        append_now(session, [_audit_cli_entry("audit.checkpoint")])
+        audit(AuditEntry(Action.AUDIT_CHECKPOINT, object_type="audit_log"))
     click.echo(signed.note, nl=False)
 
 
 @audit_group.command("public-key")
 def audit_public_key() -> None:
     """Print the verifier key (C2SP vkey) of the checkpoint signing key, for auditors."""
-    click.echo(current_app.extensions["rfl.audit_signer"].verifier().vkey)
+    click.echo(app_services().audit_signer.verifier().vkey)
 
 
 @audit_group.command("verify")
@@ -274,20 +289,20 @@ def audit_public_key() -> None:
 def audit_verify(against: Any, vkey: str | None) -> None:
     """Recompute every leaf and the root, check every stored checkpoint and, with --against, that the
     log is an append-only extension of an exported one. Exits 1 naming the first problem."""
+    services = app_services()
     try:
-        verifier = (
-            CheckpointVerifier.from_vkey(vkey)
-            if vkey
-            else current_app.extensions["rfl.audit_signer"].verifier()
-        )
+        verifier = CheckpointVerifier.from_vkey(vkey) if vkey else services.audit_signer.verifier()
     except CheckpointError:
         raise click.BadParameter("not a verifier key of the form name+hash+key", param_hint="--key") from None
-    origin = current_app.extensions["rfl.settings"].checkpoint_origin
-    with db.transaction() as session:
-        result = audit_services.verify_log(
-            session, verifier, origin=origin, against=against.read() if against else None
+    with audited_transaction() as (session, audit):
+        result = audit_services.verification_for(
+            session,
+            None,
+            verifier,
+            origin=services.settings.checkpoint_origin,
+            against=against.read() if against else None,
+            audit=audit,
         )
-        append_now(session, [_audit_cli_entry("audit.verify")])
     if not result.ok:
         for problem in result.problems:
             click.echo(f"FAIL: {problem}", err=True)
@@ -303,10 +318,8 @@ def keys_group() -> None:
     """Key rings: rotate a society's key-encryption key and retire old versions."""
 
 
-def _keys_entry(action: str, society_id: uuid.UUID) -> AuditEntry:
-    return AuditEntry(
-        action=action, owner_society_id=society_id, object_type="society", object_id=str(society_id)
-    )
+def _keys_entry(action: Action, society_id: uuid.UUID) -> AuditEntry:
+    return AuditEntry(action, owner_society_id=society_id, object_type="society", object_id=str(society_id))
 
 
 @keys_group.command("rotate")
@@ -318,14 +331,14 @@ def keys_rotate(society_code: str, resume: bool) -> None:
     No field ciphertext changes. Safe while the system serves; run it again to finish an interrupted
     rotation. Retire the old version once every process has reloaded the key file.
     """
-    provider = current_app.extensions["rfl.keys"]
+    provider = app_services().keys
     try:
-        with db.transaction() as session:
+        with audited_transaction() as (session, audit):
             society = accounts.get_society_by_code(session, society_code)
             ring = str(society.id)
             version = provider.active_kek_version(ring) if resume else provider.rotate_kek(ring)
             report = rewrap_deks(DatabaseKeyStore(session), provider, ring)
-            append_now(session, [_keys_entry("keys.rotate", society.id)])
+            audit(_keys_entry(Action.KEYS_ROTATE, society.id))
     except RflError as error:
         _fail_on_domain_error(error)
     rewrapped, failed = report.rewrapped, len(report.failed)
@@ -339,13 +352,13 @@ def keys_rotate(society_code: str, resume: bool) -> None:
 @click.option("--version", "kek_version", required=True, type=int, help="The KEK version to destroy.")
 def keys_retire(society_code: str, kek_version: int) -> None:
     """Destroy an old KEK version; refused while it is active or any data key is still wrapped under it."""
-    provider = current_app.extensions["rfl.keys"]
+    provider = app_services().keys
     try:
-        with db.transaction() as session:
+        with audited_transaction() as (session, audit):
             society = accounts.get_society_by_code(session, society_code)
             ring = str(society.id)
             retire_kek(DatabaseKeyStore(session), provider, ring, kek_version)
-            append_now(session, [_keys_entry("keys.retire", society.id)])
+            audit(_keys_entry(Action.KEYS_RETIRE, society.id))
     except RflError as error:
         _fail_on_domain_error(error)
     except KekInUseError as error:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
+from rfl.extensions import app_services
 
 
 def now() -> datetime:
     """The current UTC time by the running application's clock."""
-    clock_now: datetime = current_app.extensions["rfl.clock"]()
-    return clock_now
+    return app_services().clock()

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -37,6 +38,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime
+
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
@@ -55,6 +60,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 UUIDPk = Annotated[uuid.UUID, mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)]
 CreatedAt = Annotated[datetime, mapped_column(UTCDateTime, nullable=False, default=utcnow)]
 UpdatedAt = Annotated[datetime, mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)]
+
+
+def enum_column(enum: type[StrEnum], name: str) -> sa.Enum:
+    """An enumeration stored as text with a CHECK constraint: portable, and adding a value is a plain
+    migration."""
+    return sa.Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 class Base(DeclarativeBase):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,13 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from rfl.accounts import services as accounts
-from rfl.accounts.models import Role, Society, SocietyType, User
+from rfl.accounts.models import ApiToken, Role, Society, SocietyType, User
 from rfl.accounts.passwords import Passwords
-from rfl.audit.recorder import append_now
-from rfl.audit.services import AuditEntry
+from rfl.audit.entries import AuditSink
+from rfl.crypto import Crypto
 from rfl.demo_records import seed_demo_records
+from rfl.identity import Actor
 from rfl.records.models import TracingRequest
-from rfl.records.services import Crypto
 
 DEMO_SOCIETIES = (
     ("IT", "Italian Red Cross", SocietyType.NATIONAL_SOCIETY, "IT"),
@@ -38,7 +39,7 @@ class DemoCredential:
     society: str
     password: str
     token: str
-    actor: accounts.Actor
+    actor: Actor
 
     def __str__(self) -> str:
         person = f"{self.society:<9} {self.role.value:<16} {self.email:<34}"
@@ -46,21 +47,30 @@ class DemoCredential:
 
 
 def seed_demo(
-    session: Session, passwords: Passwords, key_rings: accounts.KeyRings, *, now: datetime
+    session: Session,
+    passwords: Passwords,
+    key_rings: accounts.KeyRings,
+    *,
+    now: datetime,
+    audit: AuditSink,
 ) -> list[DemoCredential]:
-    """Create the demo societies and one user per role in each (idempotent; passwords are reset)."""
+    """Create the demo societies and one user per role in each (idempotent).
+
+    Each run gives every demo user a new password and a new token, and revokes the tokens an earlier
+    run printed: a demo's credentials are valid only until the next demo.
+    """
     credentials = []
     for code, name, society_type, country in DEMO_SOCIETIES:
         society = session.scalar(sa.select(Society).where(Society.code == code)) or accounts.create_society(
-            session, key_rings, code=code, name=name, type=society_type, country=country
+            session, key_rings, code=code, name=name, type=society_type, country=country, audit=audit
         )
         for role in Role:
-            credentials.append(_demo_user(session, passwords, society, role, now))
+            credentials.append(_demo_user(session, passwords, society, role, now=now, audit=audit))
     return credentials
 
 
 def _demo_user(
-    session: Session, passwords: Passwords, society: Society, role: Role, now: datetime
+    session: Session, passwords: Passwords, society: Society, role: Role, *, now: datetime, audit: AuditSink
 ) -> DemoCredential:
     email = f"{role.value.replace('_', '-')}@{society.code.lower()}.demo.rfl"
     password = secrets.token_urlsafe(12)
@@ -68,10 +78,22 @@ def _demo_user(
     if user is None:
         name = f"Demo {role.value.replace('_', ' ')} ({society.code})"
         user = accounts.create_user(
-            session, passwords, society=society, email=email, name=name, role=role, password=password
+            session,
+            passwords,
+            society=society,
+            email=email,
+            name=name,
+            role=role,
+            password=password,
+            audit=audit,
         )
     else:
         user.password_hash = passwords.hash(password)
+        session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
     issued = accounts.issue_token(session, user, now=now, ttl=DEMO_TOKEN_TTL)
     return DemoCredential(
         email=email,
@@ -84,20 +106,37 @@ def _demo_user(
 
 
 def seed_demo_records_once(
-    session: Session, crypto: Crypto, credentials: list[DemoCredential], *, now: datetime
+    session: Session, crypto: Crypto, credentials: list[DemoCredential], *, now: datetime, audit: AuditSink
 ) -> tuple[int, int]:
     """Create the demo records on the first run only; returns how many were created (0, 0 later)."""
     if session.scalar(sa.select(sa.func.count()).select_from(TracingRequest)):
         return 0, 0
     caseworkers = {c.society: c.actor for c in credentials if c.role is Role.CASEWORKER}
-    entries: list[AuditEntry] = []
-    created = seed_demo_records(
+    return seed_demo_records(
         session,
         crypto,
         families=[caseworkers[code] for code in FAMILY_SOCIETIES],
         registrars=[caseworkers[code] for code in REGISTERING_SOCIETIES],
         now=now,
-        audit=entries.append,
+        audit=audit,
     )
-    append_now(session, entries)
-    return created
+
+
+def print_next_steps(
+    credentials: list[DemoCredential], created: tuple[int, int], *, base: str, echo: Callable[[str], None]
+) -> None:
+    """What to try next, with commands that work against the seeded data."""
+    requests, sightings = created
+    if requests:
+        echo(f"Created {requests} tracing requests (DE, SE) and {sightings} sightings (IT, GR).")
+    echo("Demo users (passwords and tokens are new on every run; earlier demo tokens are revoked):")
+    for line in credentials:
+        echo(f"  {line}")
+    italy = next(c.token for c in credentials if c.society == "IT" and c.role is Role.CASEWORKER)
+    auth = f'-H "Authorization: Bearer {italy}"'
+    json = '-H "Content-Type: application/json"'
+    echo(f"\nAPI: {base}/api/v1   docs: {base}/api/docs")
+    echo("Try, as the Italian caseworker:")
+    echo(f'  curl {auth} "{base}/api/v1/sightings?limit=5"                 # your cases, with names')
+    echo(f'  curl {auth} {json} -d \'{{"q": "Abdulrahman Haddad"}}\' {base}/api/v1/sightings/search')
+    echo(f"  curl {auth} {base}/api/v1/sightings/<an id from either answer>   # the whole record")

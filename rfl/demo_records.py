@@ -9,15 +9,16 @@ the record services, exactly like data entered over the API.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rfl.accounts.services import Actor
+from rfl.audit.entries import AuditSink
+from rfl.crypto import Crypto
+from rfl.identity import Actor
 from rfl.records import services
 from rfl.records.schemas import SightingInputSchema, TracingRequestInputSchema
-from rfl.records.services import Crypto
 
 # Demo documents are validated exactly as the API validates what clients send.
 _REQUEST_SCHEMA = TracingRequestInputSchema()
@@ -169,7 +170,7 @@ def seed_demo_records(
     families: Sequence[Actor],
     registrars: Sequence[Actor],
     now: datetime,
-    audit: Callable[[Any], None],
+    audit: AuditSink,
     requests: int = 200,
     seed: int = 2026,
 ) -> tuple[int, int]:

@@ -2,9 +2,10 @@
 
 from rfl.accounts.models import ApiToken, LoginFailure, Society, User
 from rfl.audit.models import AuditCheckpoint, AuditEvent
+from rfl.crypto.models import DataKey
 from rfl.db import Base
-from rfl.http.idempotency import IdempotencyRecord
-from rfl.records.models import BlindIndexEntry, DataKey, RecordEdit, Sighting, TracingRequest
+from rfl.idempotency.models import IdempotencyRecord
+from rfl.records.models import BlindIndexEntry, RecordEdit, Sighting, TracingRequest
 
 __all__ = [
     "ApiToken",

@@ -16,6 +16,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from rfl.accounts.limits import LoginThrottle
 from rfl.accounts.passwords import Argon2Parameters
 from rfl.errors import ConfigurationError
 
@@ -26,18 +27,6 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
     TESTING = "testing"
-
-
-@dataclass(frozen=True)
-class LoginThrottle:
-    """Limits on failed logins within a sliding window (api.md, Accounts)."""
-
-    window: timedelta = timedelta(minutes=15)
-    max_failures_per_email: int = 5
-    max_failures_per_client: int = 20
-    # Each recorded failure adds this much delay to the next failed answer, up to ``max_delay_seconds``.
-    delay_step_seconds: float = 0.25
-    max_delay_seconds: float = 2.0
 
 
 @dataclass(frozen=True)

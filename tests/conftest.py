@@ -24,7 +24,9 @@ from rfl import create_app, migrate
 from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, Society, SocietyType, User
 from rfl.accounts.passwords import Argon2Parameters
+from rfl.audit.entries import AuditEntry
 from rfl.db import db, make_engine
+from rfl.extensions import app_services
 from rfl.keys import ensure_key_files
 from rfl.settings import Environment, Settings
 
@@ -175,6 +177,10 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def unaudited(entry: AuditEntry) -> None:
+    """The audit sink of test set-up: what a test arranges is not what it observes in the log."""
+
+
 @dataclass
 class Factories:
     """Factory fixtures that create committed-in-the-test-transaction objects through the services."""
@@ -189,11 +195,12 @@ class Factories:
         with self.app.app_context(), db.transaction() as session:
             return accounts.create_society(
                 session,
-                self.app.extensions["rfl.keys"],
+                app_services(self.app).keys,
                 code=code,
                 name=name,
                 type=SocietyType.NATIONAL_SOCIETY,
                 country=country,
+                audit=unaudited,
             )
 
     def user(
@@ -209,12 +216,13 @@ class Factories:
         with self.app.app_context(), db.transaction() as session:
             user = accounts.create_user(
                 session,
-                self.app.extensions["rfl.passwords"],
+                app_services(self.app).passwords,
                 society=session.merge(society),
                 email=email or f"user-{uuid.uuid4().hex[:10]}@example.org",
                 name="Test User",
                 role=role,
                 password=password,
+                audit=unaudited,
             )
             user.active = active
             return user

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import marshmallow as ma
-from flask import current_app, request
+from flask import request
 from flask_smorest import Blueprint
 
 from rfl.accounts import services
@@ -21,18 +21,16 @@ from rfl.accounts.schemas import (
     UserSchema,
 )
 from rfl.audit.recorder import record
-from rfl.audit.services import AuditEntry, Outcome
 from rfl.clock import now
 from rfl.db import db
-from rfl.errors import AuthenticationRequired, PermissionDenied, TooManyAttempts, ValidationFailed
+from rfl.extensions import app_services
 from rfl.http.auth import ANY_ROLE, current_actor, public, require_roles
 from rfl.http.conditional import etag_for, require_if_match
 from rfl.http.idempotency import idempotent
-from rfl.http.merge_patch import apply_merge_patch
-from rfl.http.pagination import Page
+from rfl.http.merge_patch import patched_document
 from rfl.http.schemas import PageQuerySchema
-
-_USER_FIELDS = ("email", "name", "role", "password")
+from rfl.identity import Actor
+from rfl.pagination import Page
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Authentication and users")
 
@@ -43,27 +41,14 @@ blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Authent
 @blp.response(201, TokenSchema)
 def issue_token(credentials: dict[str, str]) -> services.IssuedToken:
     """Log in: exchange email and password for a bearer token."""
-    authenticator: services.Authenticator = current_app.extensions["rfl.authenticator"]
-    try:
-        issued = authenticator.login(
-            db.session,
-            email=credentials["email"],
-            password=credentials["password"],
-            client_address=request.remote_addr or "",
-            now=now(),
-        )
-    except AuthenticationRequired:
-        record(AuditEntry(action="auth.login", outcome=Outcome.FAILED))  # no email: it may be anyone's
-        raise
-    except TooManyAttempts:
-        record(AuditEntry(action="auth.login", outcome=Outcome.DENIED))
-        raise
-    record(
-        AuditEntry(
-            action="auth.login", actor=issued.actor, object_type="user", object_id=str(issued.actor.user_id)
-        )
+    return app_services().authenticator.login(
+        db.session,
+        email=credentials["email"],
+        password=credentials["password"],
+        client_address=request.remote_addr or "",
+        now=now(),
+        audit=record,
     )
-    return issued
 
 
 @blp.route("/auth/token", methods=["DELETE"])
@@ -71,9 +56,7 @@ def issue_token(credentials: dict[str, str]) -> services.IssuedToken:
 @blp.response(204)
 def revoke_token() -> None:
     """Log out: revoke the token presented with this request."""
-    actor = current_actor()
-    services.revoke_token(db.session, actor, now=now())
-    record(AuditEntry(action="auth.logout", actor=actor, object_type="user", object_id=str(actor.user_id)))
+    services.revoke_token(db.session, current_actor(), now=now(), audit=record)
 
 
 @blp.route("/me", methods=["GET"])
@@ -81,37 +64,31 @@ def revoke_token() -> None:
 @blp.response(200, MeSchema)
 def me() -> User:
     actor = current_actor()
-    return services.get_user_as(db.session, actor, actor.user_id)
+    return services.get_user_as(db.session, actor, actor.user_id, audit=record)
+
+
+def _user_for_replay(session: Any, actor: Actor, user_id: uuid.UUID) -> User:
+    return services.get_user_as(session, actor, user_id, audit=record)
 
 
 @blp.route("/users", methods=["POST"])
 @require_roles(Role.ADMIN)
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserSchema)
-@idempotent(services.get_user_as)
+@idempotent(_user_for_replay)
 def create_user(fields: dict[str, Any]) -> User:
     """Create a user in the admin's own society."""
-    actor = current_actor()
-    try:
-        user = services.create_user_as(
-            db.session,
-            current_app.extensions["rfl.passwords"],
-            actor,
-            email=fields["email"],
-            name=fields["name"],
-            role=fields["role"],
-            password=fields["password"],
-            society_code=fields.get("society"),
-        )
-    except PermissionDenied:
-        record(AuditEntry(action="user.create", outcome=Outcome.DENIED, actor=actor, object_type="user"))
-        raise
-    record(
-        AuditEntry(
-            action="user.create", actor=actor, object_type="user", object_id=str(user.id), fields=_USER_FIELDS
-        )
+    return services.create_user_as(
+        db.session,
+        app_services().passwords,
+        current_actor(),
+        email=fields["email"],
+        name=fields["name"],
+        role=fields["role"],
+        password=fields["password"],
+        society_code=fields.get("society"),
+        audit=record,
     )
-    return user
 
 
 @blp.route("/users", methods=["GET"])
@@ -119,14 +96,16 @@ def create_user(fields: dict[str, Any]) -> User:
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, UserPageSchema)
 def list_users(query: dict[str, Any]) -> Page[User]:
-    return services.list_users_as(db.session, current_actor(), limit=query["limit"], cursor=query["cursor"])
+    return services.list_users_as(
+        db.session, current_actor(), limit=query["limit"], cursor=query["cursor"], audit=record
+    )
 
 
 @blp.route("/users/<uuid:user_id>", methods=["GET"])
 @require_roles(Role.ADMIN)
 @blp.response(200, UserSchema)
 def get_user(user_id: uuid.UUID) -> tuple[User, int, dict[str, str]]:
-    user = services.get_user_as(db.session, current_actor(), user_id)
+    user = services.get_user_as(db.session, current_actor(), user_id, audit=record)
     return _user_response(user)
 
 
@@ -147,25 +126,12 @@ class UserMergePatchSchema(ma.Schema):
 @blp.response(200, UserSchema)
 def update_user(patch: dict[str, Any], user_id: uuid.UUID) -> tuple[User, int, dict[str, str]]:
     """Change a user's name, role or active flag (JSON merge patch; requires If-Match)."""
-    actor = current_actor()
-    user = services.get_user_as(db.session, actor, user_id)
+    session, actor = db.session, current_actor()
+    user = services.get_user_as(session, actor, user_id, audit=record)
     require_if_match(request, etag_for(user.id, user.version))
     current = {"name": user.name, "role": user.role.value, "active": user.active}
-    try:
-        patched = UserPatchSchema().load(apply_merge_patch(current, patch))
-    except ma.ValidationError as error:
-        raise ValidationFailed(cast(dict[str, list[str]], error.messages)) from None
-    changes = {name: value for name, value in patched.items() if getattr(user, name) != value}
-    services.update_user_as(db.session, actor, user, changes)
-    record(
-        AuditEntry(
-            action="user.update",
-            actor=actor,
-            object_type="user",
-            object_id=str(user.id),
-            fields=tuple(changes),
-        )
-    )
+    document = patched_document(current, patch, UserPatchSchema())
+    services.update_user_as(session, actor, user, document, audit=record)
     return _user_response(user)
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from rfl.db import Base, CreatedAt, IdMixin, UpdatedAt, UTCDateTime
+from rfl.db import Base, CreatedAt, IdMixin, UpdatedAt, UTCDateTime, enum_column
 
 
 class SocietyType(StrEnum):
@@ -25,25 +25,13 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-def _enum_column(enum: type[StrEnum], name: str) -> sa.Enum:
-    # Stored as text with a CHECK constraint: portable, and adding a value is a plain migration.
-    return sa.Enum(
-        enum,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-    )
-
-
 class Society(IdMixin, Base):
     """An organisation of the Family Links Network ("society" for short)."""
 
     __tablename__ = "societies"
 
     code: Mapped[str] = mapped_column(sa.String(16), unique=True)
-    type: Mapped[SocietyType] = mapped_column(_enum_column(SocietyType, "society_type"))
+    type: Mapped[SocietyType] = mapped_column(enum_column(SocietyType, "society_type"))
     name: Mapped[str] = mapped_column(sa.String(200))
     country: Mapped[str | None] = mapped_column(sa.String(2))
     created_at: Mapped[CreatedAt]
@@ -57,7 +45,7 @@ class User(IdMixin, Base):
     society_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("societies.id"), index=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
-    role: Mapped[Role] = mapped_column(_enum_column(Role, "user_role"))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
     # Optimistic concurrency: an UPDATE names the version it read, so a stale write fails (412).

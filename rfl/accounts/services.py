@@ -6,19 +6,21 @@ import hashlib
 import math
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import hashes, hmac
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from privacy import keyed_hash
+from rfl.accounts.limits import LoginThrottle
 from rfl.accounts.models import ApiToken, LoginFailure, Role, Society, SocietyType, User
 from rfl.accounts.passwords import Passwords, password_problems
+from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.errors import (
     AuthenticationRequired,
     Conflict,
@@ -27,22 +29,12 @@ from rfl.errors import (
     TooManyAttempts,
     ValidationFailed,
 )
-from rfl.http.pagination import Page, paginate
-from rfl.settings import LoginThrottle
+from rfl.identity import Actor
+from rfl.pagination import Page, paginate
 
 TOKEN_PREFIX = "rfl_"  # noqa: S105 (a public prefix that makes leaked tokens easy to scan for)
 TOKEN_BYTES = 32  # 256 random bits
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The authenticated user on whose behalf a service acts."""
-
-    user_id: uuid.UUID
-    society_id: uuid.UUID
-    society_code: str
-    role: Role
-    token_id: uuid.UUID | None = None
+USER_FIELDS = ("email", "name", "role", "password")
 
 
 @dataclass(frozen=True)
@@ -60,9 +52,20 @@ class KeyRings(Protocol):
 
 
 def create_society(
-    session: Session, key_rings: KeyRings, *, code: str, name: str, type: SocietyType, country: str | None
+    session: Session,
+    key_rings: KeyRings,
+    *,
+    code: str,
+    name: str,
+    type: SocietyType,
+    country: str | None,
+    audit: AuditSink,
+    actor: Actor | None = None,
 ) -> Society:
-    """Create a society and its own key ring, under which its records' data keys are wrapped."""
+    """Create a society and its own key ring, under which its records' data keys are wrapped.
+
+    Societies are created by operators on the command line (``actor`` None) or by the demo.
+    """
     errors = _society_problems(code, name, type, country)
     if errors:
         raise ValidationFailed(errors)
@@ -73,6 +76,16 @@ def create_society(
     session.add(society)
     session.flush()
     key_rings.add_ring(str(society.id))
+    audit(
+        AuditEntry(
+            Action.SOCIETY_CREATE,
+            actor=actor,
+            owner_society_id=society.id,
+            object_type="society",
+            object_id=str(society.id),
+            fields=("code", "name", "type", "country"),
+        )
+    )
     return society
 
 
@@ -112,8 +125,11 @@ def create_user(
     name: str,
     role: Role,
     password: str,
+    audit: AuditSink,
+    actor: Actor | None = None,
 ) -> User:
-    """Create a user in ``society``. Authorisation is the caller's (see ``create_user_as``)."""
+    """Create a user in ``society``. Authorisation is the caller's: an admin's is checked by
+    ``create_user_as``; an operator on the command line (``actor`` None) may create any user."""
     problems = password_problems(password)
     if problems:
         raise ValidationFailed({"password": problems})
@@ -127,6 +143,7 @@ def create_user(
     )
     session.add(user)
     _flush_unique(session, "A user with this email already exists.")
+    audit(_user_event(Action.USER_CREATE, actor, user.id, society.id, USER_FIELDS))
     return user
 
 
@@ -140,41 +157,60 @@ def create_user_as(
     role: Role,
     password: str,
     society_code: str | None = None,
+    audit: AuditSink,
 ) -> User:
     """An admin creates a user, only ever in the admin's own society."""
-    _require_admin(actor)
+    _require_admin(actor, Action.USER_CREATE, audit)
     if society_code is not None and society_code.strip().upper() != actor.society_code:
+        audit(_user_event(Action.USER_CREATE, actor, None, actor.society_id, outcome=Outcome.DENIED))
         raise PermissionDenied("Admins create users only in their own society.")
     society = session.get_one(Society, actor.society_id)
     return create_user(
-        session, passwords, society=society, email=email, name=name, role=role, password=password
+        session,
+        passwords,
+        society=society,
+        email=email,
+        name=name,
+        role=role,
+        password=password,
+        audit=audit,
+        actor=actor,
     )
 
 
-def get_user_as(session: Session, actor: Actor, user_id: uuid.UUID) -> User:
-    """A user of the actor's own society; any other answers NotFound, as if it did not exist."""
+def get_user_as(session: Session, actor: Actor, user_id: uuid.UUID, *, audit: AuditSink) -> User:
+    """A user of the actor's own society; any other answers NotFound, as if it did not exist.
+
+    A miss is audited whether the id is unknown or another society's, so both take the same path.
+    """
     user = session.get(User, user_id)
     if user is None or user.society_id != actor.society_id:
+        owner = None if user is None else user.society_id
+        audit(_user_event(Action.USER_READ, actor, user_id, owner, outcome=Outcome.DENIED))
         raise NotFound("No such user.")
     return user
 
 
-def list_users_as(session: Session, actor: Actor, *, limit: int, cursor: str | None) -> Page[User]:
-    _require_admin(actor)
+def list_users_as(
+    session: Session, actor: Actor, *, limit: int, cursor: str | None, audit: AuditSink
+) -> Page[User]:
+    _require_admin(actor, Action.USER_READ, audit)
     statement = sa.select(User).where(User.society_id == actor.society_id)
-    return paginate(
-        session, statement, created_at=User.created_at, object_id=User.id, limit=limit, cursor=cursor
-    )
+    return paginate(session, statement, order_by=(User.created_at, User.id), limit=limit, cursor=cursor)
 
 
 EDITABLE_USER_FIELDS = frozenset({"name", "role", "active"})
 
 
-def update_user_as(session: Session, actor: Actor, user: User, changes: Mapping[str, Any]) -> User:
-    _require_admin(actor)
-    unknown = set(changes) - EDITABLE_USER_FIELDS
+def update_user_as(
+    session: Session, actor: Actor, user: User, document: Mapping[str, Any], *, audit: AuditSink
+) -> User:
+    """Give ``user`` the editable fields of ``document`` (the validated result of a merge patch)."""
+    _require_admin(actor, Action.USER_UPDATE, audit)
+    unknown = set(document) - EDITABLE_USER_FIELDS
     if unknown:
         raise ValidationFailed({name: ["This field cannot be changed."] for name in sorted(unknown)})
+    changes = {name: value for name, value in document.items() if getattr(user, name) != value}
     if user.id == actor.user_id and (
         changes.get("active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN
     ):
@@ -185,12 +221,49 @@ def update_user_as(session: Session, actor: Actor, user: User, changes: Mapping[
     if changes.get("active") is False:
         _revoke_all_tokens(session, user)
     session.flush()
+    audit(_user_event(Action.USER_UPDATE, actor, user.id, user.society_id, tuple(changes)))
     return user
 
 
-def _require_admin(actor: Actor) -> None:
+def _user_event(
+    action: Action,
+    actor: Actor | None,
+    user_id: uuid.UUID | None,
+    society_id: uuid.UUID | None,
+    fields: tuple[str, ...] = (),
+    *,
+    outcome: Outcome = Outcome.OK,
+) -> AuditEntry:
+    return AuditEntry(
+        action,
+        outcome=outcome,
+        actor=actor,
+        owner_society_id=society_id,
+        object_type="user",
+        object_id=None if user_id is None else str(user_id),
+        fields=fields,
+    )
+
+
+def _require_admin(actor: Actor, action: Action, audit: AuditSink) -> None:
     if actor.role is not Role.ADMIN:
+        audit(_user_event(action, actor, None, actor.society_id, outcome=Outcome.DENIED))
         raise PermissionDenied("Only admins manage users.")
+
+
+def authorize(actor: Actor, allowed: Collection[Role], *, endpoint: str | None, audit: AuditSink) -> None:
+    """Refuse (and audit) an actor whose role may not use ``endpoint``."""
+    if actor.role not in allowed:
+        audit(
+            AuditEntry(
+                Action.ACCESS_DENIED,
+                outcome=Outcome.DENIED,
+                actor=actor,
+                object_type="endpoint",
+                object_id=endpoint,
+            )
+        )
+        raise PermissionDenied("Your role may not perform this action.")
 
 
 def _flush_unique(session: Session, message: str) -> None:
@@ -233,21 +306,36 @@ class Authenticator:
         self._delay_answer = delay_answer
 
     def login(
-        self, session: Session, *, email: str, password: str, client_address: str, now: datetime
+        self,
+        session: Session,
+        *,
+        email: str,
+        password: str,
+        client_address: str,
+        now: datetime,
+        audit: AuditSink,
     ) -> IssuedToken:
-        email_key = self._keyed_hash(b"email", normalise_email(email))
-        client_key = self._keyed_hash(b"client", client_address)
-        stored_hash, active, earlier = self._reserve_attempt(email, email_key, client_key, now)
+        email_key = self._keyed_hash("login-email", normalise_email(email))
+        client_key = self._keyed_hash("login-client", client_address)
+        try:
+            stored_hash, active, earlier = self._reserve_attempt(email, email_key, client_key, now)
+        except TooManyAttempts:
+            audit(AuditEntry(Action.AUTH_LOGIN, outcome=Outcome.DENIED))
+            raise
         if not (self._passwords.verify(stored_hash, password) and active):
             self._delay_answer(
                 min(self._throttle.max_delay_seconds, self._throttle.delay_step_seconds * (earlier + 1))
             )
+            # No email in the entry: whatever was typed may be someone else's address, or a password.
+            audit(AuditEntry(Action.AUTH_LOGIN, outcome=Outcome.FAILED))
             raise AuthenticationRequired("The email or password is wrong.")
         user = session.scalars(sa.select(User).where(User.email == normalise_email(email))).one()
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = self._passwords.hash(password)
         session.execute(sa.delete(LoginFailure).where(LoginFailure.email_key == email_key))
-        return issue_token(session, user, now=now, ttl=self._token_ttl)
+        issued = issue_token(session, user, now=now, ttl=self._token_ttl)
+        audit(_user_event(Action.AUTH_LOGIN, issued.actor, user.id, user.society_id))
+        return issued
 
     def _reserve_attempt(
         self, email: str, email_key: bytes, client_key: bytes, now: datetime
@@ -277,10 +365,8 @@ class Authenticator:
             return None, False, earlier or 0
         return row.password_hash, row.active, earlier or 0
 
-    def _keyed_hash(self, purpose: bytes, value: str) -> bytes:
-        mac = hmac.HMAC(self._secret_key, hashes.SHA256())
-        mac.update(purpose + b"\x00" + value.encode())
-        return mac.finalize()
+    def _keyed_hash(self, purpose: str, value: str) -> bytes:
+        return keyed_hash(self._secret_key, purpose, value)
 
     def _refuse_if_locked(self, session: Session, email_key: bytes, client_key: bytes, now: datetime) -> None:
         window_start = now - self._throttle.window
@@ -356,12 +442,13 @@ def authenticate_token(session: Session, token: str, *, now: datetime) -> Actor:
     return actor_of(record.user, token_id=record.id)
 
 
-def revoke_token(session: Session, actor: Actor, *, now: datetime) -> None:
+def revoke_token(session: Session, actor: Actor, *, now: datetime, audit: AuditSink) -> None:
     if actor.token_id is None:
         return
     record = session.get_one(ApiToken, actor.token_id)
     record.revoked_at = now
     session.flush()
+    audit(_user_event(Action.AUTH_LOGOUT, actor, actor.user_id, actor.society_id))
 
 
 def _revoke_all_tokens(session: Session, user: User) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
-from flask import Response, current_app
+from flask import Response
 from flask_smorest import Blueprint
 
 from rfl.accounts.models import Role
@@ -23,91 +21,58 @@ from rfl.audit.schemas import (
     ProofQuerySchema,
     VerificationSchema,
 )
-from rfl.audit.services import AuditEntry
 from rfl.clock import now
 from rfl.db import db
-from rfl.errors import ValidationFailed
+from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
-from rfl.http.pagination import Page
+from rfl.identity import society_codes, user_id_by_email
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The tamper-evident audit log")
 
 AUDIT_READERS = (Role.AUDITOR, Role.ADMIN)
-
-
-def _exported(what: str, object_id: str | None = None) -> None:
-    record(
-        AuditEntry(
-            action=f"audit.{what}", actor=current_actor(), object_type="audit_log", object_id=object_id
-        )
-    )
-
-
-def _as_id(text: str) -> str | None:
-    """Only an id goes into the log: the audit log is never erased, so no free text typed by a user may."""
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return None
-
-
-def _origin() -> str:
-    return str(current_app.extensions["rfl.settings"].checkpoint_origin)
+# Matches no user: an actor filter naming nobody in the caller's society finds no entries.
+NOBODY = uuid.UUID(int=0)
 
 
 @blp.route("/events", methods=["GET"])
 @require_roles(*AUDIT_READERS)
 @blp.arguments(AuditEventQuerySchema, location="query")
 @blp.response(200, AuditEventPageSchema)
-def list_events(query: dict[str, Any]) -> Page[AuditEvent]:
-    """Audit events of the caller's society, oldest first, filtered by actor, action, object and time.
+def list_events(query: dict[str, Any]) -> dict[str, Any]:
+    """Audit events of the caller's society, oldest first.
 
-    A society sees the entries about its own objects (whoever acted), and the entries about no object
-    that its own users caused. Entries about another society's objects stay with that society: even
-    that a record exists, or that a restriction hid it, is that society's to know.
+    Filter by acting user (`actor`: a user id, or the email of a user of the caller's society),
+    action, object and time. A society sees the entries about its own objects (whoever acted), and
+    the entries about no object that its own users caused. Society codes are shown beside their ids.
     """
-    society = current_actor().society_id
-    statement = sa.select(AuditEvent).where(
-        sa.or_(
-            AuditEvent.owner_society_id == society,
-            sa.and_(AuditEvent.owner_society_id.is_(None), AuditEvent.actor_society_id == society),
-        )
+    session, actor = db.session, current_actor()
+    event_query = services.EventQuery(
+        actor_user_id=_actor_filter(query["actor"], actor.society_id),
+        action=query["action"],
+        object_id=query["object_id"],
+        since=query["since"],
     )
-    if query["actor"] is not None:
-        statement = statement.where(AuditEvent.actor_user_id == query["actor"])
-    if query["action"] is not None:
-        statement = statement.where(AuditEvent.action == query["action"])
-    if query["object_id"] is not None:
-        statement = statement.where(AuditEvent.object_id == query["object_id"])
-    if query["since"] is not None:
-        statement = statement.where(AuditEvent.occurred_at >= query["since"])
-    after = _decode_seq_cursor(query["cursor"])
-    if after is not None:
-        statement = statement.where(AuditEvent.seq > after)
-    rows = list(db.session.scalars(statement.order_by(AuditEvent.seq).limit(query["limit"] + 1)))
-    _exported("read")
-    if len(rows) <= query["limit"]:
-        return Page(items=rows, next_cursor=None)
-    page = rows[: query["limit"]]
-    return Page(items=page, next_cursor=_encode_seq_cursor(page[-1].seq))
+    page = services.read_events(
+        session, actor, event_query, limit=query["limit"], cursor=query["cursor"], audit=record
+    )
+    codes = society_codes(session)
+    return {"items": [_event_view(event, codes) for event in page.items], "next_cursor": page.next_cursor}
 
 
-def _encode_seq_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
-
-
-def _decode_seq_cursor(cursor: str | None) -> int | None:
-    if not cursor:
+def _actor_filter(actor: str | None, society_id: uuid.UUID) -> uuid.UUID | None:
+    if actor is None:
         return None
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        seq = int(number)
-        if prefix != "seq" or not 0 <= seq < 2**63:
-            raise ValueError(cursor)
-        return seq
+        return uuid.UUID(actor)
     except ValueError:
-        raise ValidationFailed({"cursor": ["Not a cursor returned by this API."]}) from None
+        return user_id_by_email(db.session, actor, society_id=society_id) or NOBODY
+
+
+def _event_view(event: AuditEvent, codes: dict[uuid.UUID, str]) -> dict[str, Any]:
+    view = {column.key: getattr(event, column.key) for column in AuditEvent.__table__.columns}
+    view["actor_society"] = codes.get(event.actor_society_id) if event.actor_society_id else None
+    view["owner_society"] = codes.get(event.owner_society_id) if event.owner_society_id else None
+    return view
 
 
 @blp.route("/checkpoint", methods=["GET"])
@@ -115,13 +80,15 @@ def _decode_seq_cursor(cursor: str | None) -> int | None:
 @blp.response(200, content_type="text/plain")
 def checkpoint() -> Response:
     """The latest signed checkpoint (C2SP tlog-checkpoint signed note), signed now if the log grew."""
-    signed = services.sign_current_checkpoint(
+    app = app_services()
+    signed = services.checkpoint_for(
         db.session,
-        current_app.extensions["rfl.audit_signer"],
-        origin=_origin(),
+        current_actor(),
+        app.audit_signer,
+        origin=app.settings.checkpoint_origin,
         now=now(),
+        audit=record,
     )
-    _exported("checkpoint")
     return Response(signed.note, mimetype="text/plain")
 
 
@@ -131,8 +98,7 @@ def checkpoint() -> Response:
 @blp.response(200, InclusionProofsSchema)
 def inclusion_proof(query: dict[str, str]) -> dict[str, Any]:
     """Inclusion proofs, against the current tree, of every entry about one object."""
-    size, root, proofs = services.inclusion_proofs_for_object(db.session, query["object_id"])
-    _exported("proof", _as_id(query["object_id"]))
+    size, root, proofs = services.proofs_for(db.session, current_actor(), query["object_id"], audit=record)
     return {"tree_size": size, "root": root, "proofs": proofs}
 
 
@@ -142,18 +108,11 @@ def inclusion_proof(query: dict[str, str]) -> dict[str, Any]:
 @blp.response(200, ConsistencyProofSchema)
 def consistency(query: dict[str, int]) -> dict[str, Any]:
     """A consistency proof from an earlier tree size to the current tree."""
-    try:
-        size, from_root, root, proof = services.consistency_from(db.session, query["from_size"])
-    except ValueError:
-        raise ValidationFailed({"from_size": ["Must be between 1 and the current tree size."]}) from None
-    _exported("consistency")
-    return {
-        "from_size": query["from_size"],
-        "tree_size": size,
-        "from_root": from_root,
-        "root": root,
-        "proof": proof,
-    }
+    from_size = query["from_size"]
+    size, from_root, root, proof = services.consistency_for(
+        db.session, current_actor(), from_size, audit=record
+    )
+    return {"from_size": from_size, "tree_size": size, "from_root": from_root, "root": root, "proof": proof}
 
 
 @blp.route("/verify", methods=["GET"])
@@ -161,9 +120,14 @@ def consistency(query: dict[str, int]) -> dict[str, Any]:
 @blp.response(200, VerificationSchema)
 def verify() -> dict[str, Any]:
     """Recompute every leaf and the root, and check every stored checkpoint."""
-    signer = current_app.extensions["rfl.audit_signer"]
-    result = services.verify_log(db.session, signer.verifier(), origin=_origin())
-    _exported("verify")
+    app = app_services()
+    result = services.verification_for(
+        db.session,
+        current_actor(),
+        app.audit_signer.verifier(),
+        origin=app.settings.checkpoint_origin,
+        audit=record,
+    )
     return {
         "ok": result.ok,
         "size": result.size,

@@ -1,28 +1,30 @@
-"""Recording audit entries during an HTTP request.
+"""The audit sinks services write to: one for HTTP requests, one for command-line actions.
 
-Entries of actions that happened (outcome ``ok``) are appended just before the request commits, so
-they exist exactly when the action does. Refusals and failures are appended whether the request then
-succeeds or fails: a refused attempt must leave a trace although nothing else of it is kept.
+Over HTTP, entries of actions that happened (outcome ``ok``) are appended just before the request
+commits, so they exist exactly when the action does. Refusals and failures are appended whether the
+request then succeeds or fails: a refused attempt must leave a trace although nothing else of it is kept.
+
+On the command line, ``audited_transaction`` gives the command a session and a sink; the entries are
+appended in that same transaction just before it commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
-from flask import current_app, g
+from flask import g
 from sqlalchemy.orm import Session
 
 from rfl.audit import services
-from rfl.audit.services import AuditEntry, Outcome
-from rfl.clock import now
+from rfl.audit.entries import AuditEntry, AuditSink, Outcome
 from rfl.db import db
-
-AuditSink = Callable[[AuditEntry], None]
+from rfl.extensions import app_services
 
 
 def record(entry: AuditEntry) -> None:
-    """Log ``entry`` with this request's id (the sink every view passes to services)."""
+    """The sink of an HTTP request: log ``entry`` with this request's id."""
     entry = replace(entry, request_id=g.get("request_id"))
     key = "rfl_audit_done" if entry.outcome == Outcome.OK else "rfl_audit_refused"
     pending: list[AuditEntry] | None = g.get(key)
@@ -37,17 +39,27 @@ def record(entry: AuditEntry) -> None:
 
 def _appender(pending: list[AuditEntry]) -> Callable[[Session], None]:
     def append_pending(session: Session) -> None:
-        append_now(session, pending)
+        append_entries(session, pending)
 
     return append_pending
 
 
-def append_now(session: Session, entries: list[AuditEntry]) -> None:
-    """Append entries in ``session`` at once (CLI commands, and the request hooks above)."""
+@contextmanager
+def audited_transaction() -> Iterator[tuple[Session, AuditSink]]:
+    """A command-line transaction and its audit sink: entries commit with the command's work."""
+    pending: list[AuditEntry] = []
+    with db.transaction() as session:
+        yield session, pending.append
+        append_entries(session, pending)
+
+
+def append_entries(session: Session, entries: list[AuditEntry]) -> None:
+    """Append entries in ``session`` now, signing a checkpoint when the log crosses an interval."""
+    app = app_services()
     services.append(
         session,
         entries,
-        now=now(),
-        signer=current_app.extensions["rfl.audit_signer"],
-        origin=current_app.extensions["rfl.settings"].checkpoint_origin,
+        now=app.clock(),
+        signer=app.audit_signer,
+        origin=app.settings.checkpoint_origin,
     )

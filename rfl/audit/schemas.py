@@ -15,7 +15,11 @@ class Base64Bytes(ma.fields.Field[bytes]):
 
 
 class AuditEventQuerySchema(PageQuerySchema):
-    actor = ma.fields.UUID(load_default=None, metadata={"description": "The acting user's id."})
+    actor = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=254),
+        metadata={"description": "The acting user's id, or the email of a user of your society."},
+    )
     action = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
     object_id = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
     since = ma.fields.AwareDateTime(load_default=None)
@@ -27,7 +31,9 @@ class AuditEventSchema(ma.Schema):
     occurred_at = ma.fields.AwareDateTime(required=True)
     actor_user_id = ma.fields.UUID(allow_none=True, required=True)
     actor_society_id = ma.fields.UUID(allow_none=True, required=True)
+    actor_society = ma.fields.String(allow_none=True, required=True, metadata={"description": "Its code."})
     owner_society_id = ma.fields.UUID(allow_none=True, required=True)
+    owner_society = ma.fields.String(allow_none=True, required=True, metadata={"description": "Its code."})
     action = ma.fields.String(required=True)
     outcome = ma.fields.String(required=True)
     object_type = ma.fields.String(allow_none=True, required=True)

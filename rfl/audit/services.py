@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -33,34 +33,16 @@ from privacy import (
     verify_checkpoint,
     verify_consistency,
 )
-from rfl.accounts.services import Actor
+from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.audit.models import AuditCheckpoint, AuditEvent
+from rfl.errors import ValidationFailed
+from rfl.identity import Actor
+from rfl.pagination import Page, paginate
 
 # An arbitrary constant naming the audit log's advisory lock on PostgreSQL.
 AUDIT_LOCK_KEY = 0x52464C_4155_4454
 # A checkpoint is signed automatically whenever the log crosses a multiple of this size.
 CHECKPOINT_INTERVAL = 256
-
-
-class Outcome:
-    OK = "ok"
-    DENIED = "denied"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """What is to be logged; ids, action and field names only (never values)."""
-
-    action: str
-    outcome: str = Outcome.OK
-    actor: Actor | None = None
-    # The society whose object this is: only it sees the entry (None: the actor's society sees it).
-    owner_society_id: uuid.UUID | None = None
-    object_type: str | None = None
-    object_id: str | None = None
-    fields: tuple[str, ...] = field(default_factory=tuple)
-    request_id: str | None = None
 
 
 def canonical_form(event: AuditEvent) -> bytes:
@@ -109,8 +91,8 @@ def append(
             actor_user_id=entry.actor.user_id if entry.actor else None,
             actor_society_id=entry.actor.society_id if entry.actor else None,
             owner_society_id=entry.owner_society_id,
-            action=entry.action,
-            outcome=entry.outcome,
+            action=entry.action.value,
+            outcome=entry.outcome.value,
             object_type=entry.object_type,
             object_id=entry.object_id,
             fields=sorted(entry.fields),
@@ -282,3 +264,98 @@ def _checkpoint_problems(
             f"{checkpoint.size} were altered, inserted, removed or reordered"
         ]
     return []
+
+
+# --- what auditors and admins ask of the log (each request is itself logged) -------------------------
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    actor_user_id: uuid.UUID | None = None
+    action: str | None = None
+    object_id: str | None = None
+    since: datetime | None = None
+
+
+def _logged(audit: AuditSink, actor: Actor, action: Action, object_id: str | None = None) -> None:
+    audit(AuditEntry(action, actor=actor, object_type="audit_log", object_id=object_id))
+
+
+def read_events(
+    session: Session, actor: Actor, query: EventQuery, *, limit: int, cursor: str | None, audit: AuditSink
+) -> Page[AuditEvent]:
+    """Audit events of the actor's society, oldest first.
+
+    A society sees the entries about its own objects (whoever acted), and the entries about no object
+    that its own users caused. Entries about another society's objects stay with that society: even
+    that a record exists, or that a restriction hid it, is that society's to know.
+    """
+    society = actor.society_id
+    statement = sa.select(AuditEvent).where(
+        sa.or_(
+            AuditEvent.owner_society_id == society,
+            sa.and_(AuditEvent.owner_society_id.is_(None), AuditEvent.actor_society_id == society),
+        )
+    )
+    if query.actor_user_id is not None:
+        statement = statement.where(AuditEvent.actor_user_id == query.actor_user_id)
+    if query.action is not None:
+        statement = statement.where(AuditEvent.action == query.action)
+    if query.object_id is not None:
+        statement = statement.where(AuditEvent.object_id == query.object_id)
+    if query.since is not None:
+        statement = statement.where(AuditEvent.occurred_at >= query.since)
+    page = paginate(session, statement, order_by=(AuditEvent.seq,), limit=limit, cursor=cursor)
+    _logged(audit, actor, Action.AUDIT_READ)
+    return page
+
+
+def checkpoint_for(
+    session: Session, actor: Actor, signer: CheckpointSigner, *, origin: str, now: datetime, audit: AuditSink
+) -> AuditCheckpoint:
+    """The latest signed checkpoint, signed now if the log grew since the last one."""
+    signed = sign_current_checkpoint(session, signer, origin=origin, now=now)
+    _logged(audit, actor, Action.AUDIT_CHECKPOINT)
+    return signed
+
+
+def proofs_for(
+    session: Session, actor: Actor, object_id: str, *, audit: AuditSink
+) -> tuple[int, bytes, list[InclusionProof]]:
+    """Inclusion proofs of every entry about ``object_id``; only an id is ever written to the log."""
+    result = inclusion_proofs_for_object(session, object_id)
+    _logged(audit, actor, Action.AUDIT_PROOF, _as_id(object_id))
+    return result
+
+
+def consistency_for(
+    session: Session, actor: Actor, from_size: int, *, audit: AuditSink
+) -> tuple[int, bytes, bytes, list[bytes]]:
+    try:
+        result = consistency_from(session, from_size)
+    except ValueError:
+        raise ValidationFailed({"from_size": ["Must be between 1 and the current tree size."]}) from None
+    _logged(audit, actor, Action.AUDIT_CONSISTENCY)
+    return result
+
+
+def verification_for(
+    session: Session,
+    actor: Actor | None,
+    verifier: CheckpointVerifier,
+    *,
+    origin: str,
+    against: str | None = None,
+    audit: AuditSink,
+) -> Verification:
+    result = verify_log(session, verifier, origin=origin, against=against)
+    audit(AuditEntry(Action.AUDIT_VERIFY, actor=actor, object_type="audit_log"))
+    return result
+
+
+def _as_id(text: str) -> str | None:
+    """The audit log is never erased, so no free text typed by a user may enter it: ids only."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None

@@ -16,12 +16,12 @@ from flask import g, request
 from flask_smorest import Blueprint
 
 from rfl.accounts.models import Role
-from rfl.accounts.services import Actor, authenticate_token
+from rfl.accounts.services import authenticate_token, authorize
 from rfl.audit.recorder import record
-from rfl.audit.services import AuditEntry, Outcome
 from rfl.clock import now
 from rfl.db import db
-from rfl.errors import AuthenticationRequired, PermissionDenied
+from rfl.errors import AuthenticationRequired
+from rfl.identity import Actor
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,16 +58,7 @@ def require_roles(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 log.warning(
                     "access_denied", extra={"user_id": str(actor.user_id), "endpoint": request.endpoint}
                 )
-                record(
-                    AuditEntry(
-                        action="access.denied",
-                        outcome=Outcome.DENIED,
-                        actor=actor,
-                        object_type="endpoint",
-                        object_id=request.endpoint,
-                    )
-                )
-                raise PermissionDenied("Your role may not perform this action.")
+            authorize(actor, allowed, endpoint=request.endpoint, audit=record)
             g.actor = actor
             return view(*args, **kwargs)
 

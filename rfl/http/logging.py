@@ -1,4 +1,4 @@
-"""Structured logging: one JSON object per line, each carrying the request id.
+"""Request logging: one access line per request, and a request id on every line logged meanwhile.
 
 What is logged is chosen field by field (ids, endpoint, status, timing), never request bodies, query
 strings, headers or exception messages, so personal data and tokens cannot reach the log by accident.
@@ -7,48 +7,14 @@ strings, headers or exception messages, so personal data and tokens cannot reach
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import uuid
 
 from flask import Flask, Response, g, request
-from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
 access_log = logging.getLogger("rfl.access")
-
-
-class RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = _current_request_id()
-        return True
-
-
-def _current_request_id() -> str | None:
-    try:
-        request_id: str | None = g.get("request_id")
-        return request_id
-    except RuntimeError:  # outside an application context (CLI, start-up)
-        return None
-
-
-def configure_logging(level: str, stream: object = None) -> None:
-    """Send every ``rfl`` log record to ``stream`` (stderr by default) as JSON lines."""
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(
-        JsonFormatter(
-            "%(levelname)s %(name)s %(message)s %(request_id)s",
-            rename_fields={"levelname": "level", "name": "logger", "message": "event"},
-            timestamp="time",
-        )
-    )
-    handler.addFilter(RequestIdFilter())
-    logger = logging.getLogger("rfl")
-    logger.handlers = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
 
 
 def init_request_logging(app: Flask) -> None:

@@ -1,9 +1,14 @@
-"""JSON merge patch (RFC 7396)."""
+"""JSON merge patch (RFC 7396), the one PATCH path: the view patches the resource's current document and
+validates the result as a whole; the service receives the validated document."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import marshmallow as ma
+
+from rfl.errors import ValidationFailed
 
 
 def apply_merge_patch(target: Any, patch: Any) -> Any:
@@ -21,3 +26,12 @@ def apply_merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[name] = apply_merge_patch(result.get(name), value)
     return result
+
+
+def patched_document(current: Mapping[str, Any], patch: Any, schema: ma.Schema) -> dict[str, Any]:
+    """``current`` with ``patch`` applied, loaded by ``schema`` (422 naming each bad field)."""
+    try:
+        loaded: dict[str, Any] = schema.load(apply_merge_patch(current, patch))
+    except ma.ValidationError as error:
+        raise ValidationFailed(error.messages_dict) from None
+    return loaded

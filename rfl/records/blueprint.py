@@ -6,21 +6,20 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app, request
+from flask import request, url_for
 from flask_smorest import Blueprint
 
-from rfl.accounts.models import Role
-from rfl.accounts.services import Actor
 from rfl.audit.recorder import record as audit
 from rfl.clock import now
+from rfl.crypto import Crypto
 from rfl.db import db
-from rfl.errors import ValidationFailed
+from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
 from rfl.http.conditional import etag_for, require_if_match
 from rfl.http.idempotency import idempotent
-from rfl.http.pagination import Page
+from rfl.http.merge_patch import patched_document
+from rfl.identity import Actor, Role
 from rfl.records import services
-from rfl.records.models import RecordMixin
 from rfl.records.schemas import (
     RecordListQuerySchema,
     RecordPageSchema,
@@ -28,10 +27,12 @@ from rfl.records.schemas import (
     SearchSchema,
     SightingInputSchema,
     SightingSchema,
+    SightingUpdateSchema,
     TracingRequestInputSchema,
     TracingRequestSchema,
+    TracingRequestUpdateSchema,
 )
-from rfl.records.services import RecordType, RecordView
+from rfl.records.services import RecordSummary, RecordType, RecordView
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Tracing requests and sightings")
 
@@ -39,11 +40,8 @@ RECORD_USERS = (Role.CASEWORKER, Role.TRACING_OFFICER)
 Representation = tuple[dict[str, Any], int, dict[str, str]]
 
 
-def _crypto(session: Any) -> services.Crypto:
-    app = current_app
-    return services.Crypto(
-        app.extensions["rfl.keys"], app.extensions["rfl.key_cache"], session, app.extensions["rfl.clock"]
-    )
+def _crypto(session: Any) -> Crypto:
+    return app_services().crypto(session)
 
 
 def _representation(view: RecordView, status: int = 200) -> Representation:
@@ -61,6 +59,12 @@ def _representation(view: RecordView, status: int = 200) -> Representation:
     return body, status, {"ETag": etag_for(record.id, record.version)}
 
 
+def _created(view: RecordView, kind: RecordType) -> Representation:
+    body, status, headers = _representation(view, 201)
+    headers["Location"] = url_for(f"records.get_{kind.name}", record_id=view.id)
+    return body, status, headers
+
+
 class MergePatchSchema(ma.Schema):
     """A JSON merge patch (RFC 7396) of the record's document; the result is validated as a whole."""
 
@@ -69,13 +73,17 @@ class MergePatchSchema(ma.Schema):
 
 
 def _register(
-    kind: RecordType, path: str, input_schema: type[ma.Schema], output_schema: type[ma.Schema]
+    kind: RecordType,
+    path: str,
+    input_schema: type[ma.Schema],
+    update_schema: type[ma.Schema],
+    output_schema: type[ma.Schema],
 ) -> None:
     name = kind.name
 
     def load_for_replay(session: Any, actor: Actor, record_id: uuid.UUID) -> Representation:
         view = services.read_record(session, _crypto(session), actor, kind, record_id, audit=audit)
-        return _representation(view, 201)
+        return _created(view, kind)
 
     @blp.route(f"/{path}", methods=["POST"], endpoint=f"create_{name}")
     @require_roles(*RECORD_USERS)
@@ -87,7 +95,7 @@ def _register(
         view = services.create_record(
             session, _crypto(session), current_actor(), kind, document, now=now(), audit=audit
         )
-        return _representation(view, 201)
+        return _created(view, kind)
 
     @blp.route(f"/{path}/<uuid:record_id>", methods=["GET"], endpoint=f"get_{name}")
     @require_roles(*RECORD_USERS)
@@ -107,19 +115,9 @@ def _register(
         crypto = _crypto(session)
         current = services.read_record(session, crypto, actor, kind, record_id, audit=audit)
         require_if_match(request, etag_for(current.record.id, current.record.version))
-
-        def validate(document: Any) -> dict[str, Any]:
-            if isinstance(document, dict) and document.get("status") is None:
-                # Status has a default for new records; an edit may change it, never drop it.
-                raise ValidationFailed({"status": ["Field may not be null."]})
-            try:
-                loaded: dict[str, Any] = input_schema().load(document)
-            except ma.ValidationError as error:
-                raise ValidationFailed(error.messages_dict) from None
-            return loaded
-
+        document = patched_document(current.document, patch, update_schema())
         view = services.update_record(
-            session, crypto, actor, kind, current, patch=patch, validate=validate, now=now(), audit=audit
+            session, crypto, actor, kind, current, document=document, now=now(), audit=audit
         )
         return _representation(view)
 
@@ -128,9 +126,16 @@ def _register(
     @blp.arguments(RecordListQuerySchema, location="query")
     @blp.response(200, RecordPageSchema)
     def listing(query: dict[str, Any]) -> dict[str, Any]:
-        actor = current_actor()
-        page: Page[RecordMixin] = services.list_records(
-            db.session, actor, kind, status=query["status"], limit=query["limit"], cursor=query["cursor"]
+        session, actor = db.session, current_actor()
+        page = services.list_records(
+            session,
+            _crypto(session),
+            actor,
+            kind,
+            status=query["status"],
+            limit=query["limit"],
+            cursor=query["cursor"],
+            audit=audit,
         )
         items = [_summary(item, actor) for item in page.items]
         return {"items": items, "next_cursor": page.next_cursor}
@@ -147,8 +152,10 @@ def _register(
         return {"items": hits}
 
 
-def _summary(record: RecordMixin, actor: Actor) -> dict[str, Any]:
+def _summary(item: RecordSummary, actor: Actor) -> dict[str, Any]:
+    record = item.record
     return {
+        "display_name": item.display_name,
         "id": record.id,
         "status": record.status.value,
         "society": actor.society_code,
@@ -159,5 +166,11 @@ def _summary(record: RecordMixin, actor: Actor) -> dict[str, Any]:
     }
 
 
-_register(services.TRACING_REQUESTS, "tracing-requests", TracingRequestInputSchema, TracingRequestSchema)
-_register(services.SIGHTINGS, "sightings", SightingInputSchema, SightingSchema)
+_register(
+    services.TRACING_REQUESTS,
+    "tracing-requests",
+    TracingRequestInputSchema,
+    TracingRequestUpdateSchema,
+    TracingRequestSchema,
+)
+_register(services.SIGHTINGS, "sightings", SightingInputSchema, SightingUpdateSchema, SightingSchema)

@@ -75,17 +75,24 @@ class RecordCodec:
                 setattr(record, column, token)
 
     def decrypt(
-        self, record: Any, subjects: Mapping[SubjectRole, Subject], groups: Iterable[str | None] | None = None
+        self,
+        record: Any,
+        subjects: Mapping[SubjectRole, Subject],
+        groups: Iterable[str | None] | None = None,
+        fields: Iterable[str] | None = None,
     ) -> dict[str, Any]:
-        """The document of ``record`` (or only of the named groups); any failure raises DecryptionError."""
+        """The document of ``record``, or only of the named groups, or only the named fields within them
+        (only what is asked for is decrypted); any failure raises DecryptionError."""
         wanted = None if groups is None else set(groups)
+        wanted_fields = None if fields is None else set(fields)
         document: dict[str, Any] = {}
         for group in self._groups:
             if wanted is not None and group.key not in wanted:
                 continue
-            tokens = {group.column(name): getattr(record, group.column(name)) for name, _ in group.fields}
+            chosen = [(n, k) for n, k in group.fields if wanted_fields is None or n in wanted_fields]
+            tokens = {group.column(name): getattr(record, group.column(name)) for name, _ in chosen}
             plain = self._vault.decrypt_fields(subjects[group.subject], self._table, str(record.id), tokens)
-            values = {name: from_stored(plain[group.column(name)], kind) for name, kind in group.fields}
+            values = {name: from_stored(plain[group.column(name)], kind) for name, kind in chosen}
             present = {name: value for name, value in values.items() if value is not None}
             if group.key is None:
                 document.update(present)

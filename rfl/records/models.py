@@ -7,15 +7,13 @@ columns are ids, owning society, status, legal basis, the flags the rules need, 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from rfl.accounts.models import _enum_column
-from rfl.db import Base, CreatedAt, IdMixin, UpdatedAt, UTCDateTime
+from rfl.db import Base, CreatedAt, IdMixin, UpdatedAt, enum_column
 
 Ciphertext = Annotated[bytes | None, mapped_column(sa.LargeBinary)]
 
@@ -35,8 +33,8 @@ class LegalBasis(StrEnum):
 class RecordMixin(IdMixin):
     society_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("societies.id"), index=True)
     created_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
-    status: Mapped[RecordStatus] = mapped_column(_enum_column(RecordStatus, "record_status"), index=True)
-    legal_basis: Mapped[LegalBasis] = mapped_column(_enum_column(LegalBasis, "legal_basis"))
+    status: Mapped[RecordStatus] = mapped_column(enum_column(RecordStatus, "record_status"), index=True)
+    legal_basis: Mapped[LegalBasis] = mapped_column(enum_column(LegalBasis, "legal_basis"))
     flagged_minor: Mapped[bool] = mapped_column(default=False)
     # Rule 3: true when any reading of the birth date or age could make the person a minor.
     minor: Mapped[bool] = mapped_column(default=True)
@@ -119,23 +117,6 @@ class Sighting(RecordMixin, Base):
     whereabouts_email: Mapped[Ciphertext]
     condition: Mapped[Ciphertext]
     seeking_family: Mapped[Ciphertext]
-
-
-class DataKey(Base):
-    """A wrapped data key of one data subject (the privacy engine's key store, on this database)."""
-
-    __tablename__ = "data_keys"
-
-    ring_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    subject_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    dek_version: Mapped[int] = mapped_column(primary_key=True)
-    kek_version: Mapped[int] = mapped_column(index=True)
-    wrapped: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    def __repr__(self) -> str:
-        return f"<DataKey subject={self.subject_id} v{self.dek_version}>"
 
 
 class BlindIndexEntry(IdMixin, Base):

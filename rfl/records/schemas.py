@@ -10,6 +10,7 @@ from typing import Any
 import marshmallow as ma
 import pycountry
 
+from rfl.clock import now
 from rfl.http.schemas import StrictSchema
 from rfl.records.models import LegalBasis, RecordStatus
 
@@ -32,21 +33,39 @@ def parse_partial_date(value: str) -> tuple[int, int | None, int | None]:
 
 
 class PartialDate(ma.fields.String):
-    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (birth dates are often known only partly)."""
+    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (birth dates are often known only partly), never after
+    today: a date still to come is a typing error (births, separations and registrations happened)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).setdefault("pattern", PARTIAL_DATE.pattern)
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            year, _, _ = parse_partial_date(text)
+            year, month, day = parse_partial_date(text)
         except ValueError:
             raise ma.ValidationError("Must be YYYY, YYYY-MM or YYYY-MM-DD, and a real date.") from None
-        if not EARLIEST_YEAR <= year <= date.today().year + 1:
-            raise ma.ValidationError(f"The year must be between {EARLIEST_YEAR} and next year.")
+        if year < EARLIEST_YEAR:
+            raise ma.ValidationError(f"The year must be {EARLIEST_YEAR} or later.")
+        if date(year, month or 1, day or 1) > now().date():
+            raise ma.ValidationError("Must not be in the future.")
         return text
 
 
 class Age(ma.fields.Field[int | str]):
     """An age in years, or a range ``"30-35"``, as of the record's date."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).update(
+            {
+                "oneOf": [
+                    {"type": "integer", "minimum": 0, "maximum": MAX_AGE},
+                    {"type": "string", "pattern": AGE_RANGE.pattern},
+                ]
+            }
+        )
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | str:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -127,9 +146,6 @@ class SeparationSchema(StrictSchema):
     route = _text(2000)
 
 
-_legal_basis = {"enum": LegalBasis, "by_value": True}
-
-
 class TracingRequestInputSchema(StrictSchema):
     """The editable document of a tracing request (create, and the result of a merge patch)."""
 
@@ -139,6 +155,12 @@ class TracingRequestInputSchema(StrictSchema):
     message = _text(4000)
     legal_basis = ma.fields.Enum(LegalBasis, by_value=True, required=True)
     status = ma.fields.Enum(RecordStatus, by_value=True, load_default=RecordStatus.OPEN)
+
+
+class TracingRequestUpdateSchema(TracingRequestInputSchema):
+    """The document after a merge patch: an edit may change the status, never drop it."""
+
+    status = ma.fields.Enum(RecordStatus, by_value=True, required=True)
 
 
 class RegistrationSchema(StrictSchema):
@@ -177,13 +199,6 @@ class RestrictionsSchema(StrictSchema):
                 ) from None
 
 
-CONDITIONS = ("alive", "detained", "hospitalised", "deceased")
-
-
-def _no_restrictions() -> dict[str, Any]:
-    return {"no_cross_border": False, "exclude": []}
-
-
 class SightingInputSchema(StrictSchema):
     person = ma.fields.Nested(PersonSchema, required=True)
     registration = ma.fields.Nested(RegistrationSchema, required=True)
@@ -197,6 +212,12 @@ class SightingInputSchema(StrictSchema):
     )
     legal_basis = ma.fields.Enum(LegalBasis, by_value=True, required=True)
     status = ma.fields.Enum(RecordStatus, by_value=True, load_default=RecordStatus.OPEN)
+
+
+class SightingUpdateSchema(SightingInputSchema):
+    """The document after a merge patch: an edit may change the status, never drop it."""
+
+    status = ma.fields.Enum(RecordStatus, by_value=True, required=True)
 
 
 class RecordMetaSchema(ma.Schema):
@@ -226,7 +247,9 @@ class SightingSchema(RecordMetaSchema):
 
 
 class RecordSummarySchema(RecordMetaSchema):
-    """List items: no personal data."""
+    """List items: the plain columns and a display name (decrypted for the owning society, audited)."""
+
+    display_name = ma.fields.String(allow_none=True, required=True)
 
 
 class RecordPageSchema(ma.Schema):

@@ -8,7 +8,7 @@ a record; to anyone else it does not exist (NotFound), and the refusal is audite
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,21 +19,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from matching import Token, name_tokens
-from privacy import (
-    AgeEstimate,
-    BlindIndexer,
-    FieldVault,
-    KeyCache,
-    KeyProvider,
-    PartialDate,
-    could_be_minor,
-)
-from rfl.accounts.models import Role, Society
-from rfl.accounts.services import Actor
-from rfl.audit.services import AuditEntry, Outcome
+from privacy import AgeEstimate, PartialDate, could_be_minor
+from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
+from rfl.crypto import Crypto
 from rfl.errors import NotFound, PermissionDenied, ValidationFailed
-from rfl.http.merge_patch import apply_merge_patch
-from rfl.http.pagination import Page, paginate
+from rfl.identity import Actor, Role, society_codes
+from rfl.pagination import Page, paginate
 from rfl.records import indexing
 from rfl.records.codec import RecordCodec, subjects_of
 from rfl.records.fields import (
@@ -43,7 +34,6 @@ from rfl.records.fields import (
     Group,
     SubjectRole,
 )
-from rfl.records.keystore import DatabaseKeyStore
 from rfl.records.models import (
     BlindIndexEntry,
     LegalBasis,
@@ -55,7 +45,6 @@ from rfl.records.models import (
 )
 from rfl.records.schemas import parse_partial_date
 
-AuditSink = Callable[[AuditEntry], None]
 SEARCH_CANDIDATES = 200
 
 
@@ -87,20 +76,6 @@ SIGHTINGS = RecordType(
 )
 
 
-class Crypto:
-    """The privacy engine as records use it: a vault over this session's key store, and indexers."""
-
-    def __init__(
-        self, provider: KeyProvider, cache: KeyCache, session: Session, clock: Callable[[], datetime]
-    ) -> None:
-        self.provider = provider
-        self.vault = FieldVault(provider, DatabaseKeyStore(session), cache=cache, clock=clock)
-
-    def indexer(self, society_id: uuid.UUID) -> tuple[BlindIndexer, int]:
-        ring = str(society_id)
-        return BlindIndexer(self.provider, ring), self.provider.active_index_key_version(ring)
-
-
 @dataclass(frozen=True)
 class RecordView:
     """A decrypted record as its owner sees it."""
@@ -118,11 +93,11 @@ def _event(
     record: RecordMixin | None = None,
     fields: Sequence[str] = (),
     *,
-    outcome: str = Outcome.OK,
+    outcome: Outcome = Outcome.OK,
 ) -> AuditEntry:
     """The audit entry of an action on a record (owned by the record's society): ids and field names."""
     return AuditEntry(
-        action=f"{kind.name}.{verb}",
+        action=Action.on(kind.name, verb),
         outcome=outcome,
         actor=actor,
         owner_society_id=None if record is None else record.society_id,
@@ -305,36 +280,35 @@ def update_record(
     kind: RecordType,
     current: RecordView,
     *,
-    patch: Mapping[str, Any],
-    validate: Callable[[Any], dict[str, Any]],
+    document: Mapping[str, Any],
     now: datetime,
     audit: AuditSink,
 ) -> RecordView:
-    """Apply a JSON merge patch to the record's editable document; re-encrypt only what changed."""
-    patched = validate(apply_merge_patch(current.document, patch))
+    """Give the record ``document`` (its whole validated editable document, e.g. the result of a merge
+    patch); only what changed is re-encrypted, and the edit is kept in the history by field name."""
     record = current.record
-    changed_columns, changed_names = _changes(kind, current.document, patched)
+    changed_columns, changed_names = _changes(kind, current.document, document)
     plain_changes = [
         name
         for name in ("status", "legal_basis", "restrictions")
-        if current.document.get(name) != patched.get(name)
+        if current.document.get(name) != document.get(name)
     ]
-    if current.document[kind.person_group].get("flagged_minor", False) != patched[kind.person_group].get(
+    if current.document[kind.person_group].get("flagged_minor", False) != document[kind.person_group].get(
         "flagged_minor", False
     ):
         plain_changes.append(f"{kind.person_group}.flagged_minor")
-    if "restrictions" in plain_changes and actor.role is not Role.TRACING_OFFICER:
-        # Rule 10: protection restrictions are set by the society's tracing officers.
+    if _lifts_restrictions(current.document, document) and actor.role is not Role.TRACING_OFFICER:
+        # Rule 10: anyone who may edit a sighting may add restrictions; only tracing officers lift them.
         audit(_event(kind, "update", actor, record, ["restrictions"], outcome=Outcome.DENIED))
-        raise PermissionDenied("Only tracing officers change protection restrictions.")
+        raise PermissionDenied("Only tracing officers lift protection restrictions.")
     if not changed_columns and not plain_changes:
         return current
-    on = _record_date(kind, patched, record.created_at.date())
-    _apply_plain_columns(kind, record, patched, on)
-    _codec(kind, crypto).encrypt(record, _subjects(kind, record), patched, only_columns=changed_columns)
+    on = _record_date(kind, document, record.created_at.date())
+    _apply_plain_columns(kind, record, document, on)
+    _codec(kind, crypto).encrypt(record, _subjects(kind, record), document, only_columns=changed_columns)
     session.flush()  # the version check happens here: a concurrent edit raises StaleDataError
     if _changes_index_terms(kind, changed_names):
-        _reindex(session, crypto, kind, record, person=patched[kind.person_group], on=on)
+        _reindex(session, crypto, kind, record, person=document[kind.person_group], on=on)
     all_changed = sorted([*changed_names, *plain_changes])
     session.add(
         RecordEdit(
@@ -349,8 +323,20 @@ def update_record(
     session.flush()
     audit(_event(kind, "update", actor, record, tuple(all_changed)))
     return RecordView(
-        record.id, record, current.society_code, _editable_document(kind, record, _strip_plain(kind, patched))
+        record.id,
+        record,
+        current.society_code,
+        _editable_document(kind, record, _strip_plain(kind, document)),
     )
+
+
+def _lifts_restrictions(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an edit removes protection: turns no_cross_border off or drops an excluded entry."""
+    old = before.get("restrictions") or {}
+    new = after.get("restrictions") or {}
+    if old.get("no_cross_border") and not new.get("no_cross_border"):
+        return True
+    return not set(old.get("exclude") or ()) <= set(new.get("exclude") or ())
 
 
 INDEXED_PERSON_FIELDS = ("given_name", "family_name", "full_name", "alternate_names", "birth_date", "age")
@@ -381,27 +367,47 @@ def _changes(
     return columns, names
 
 
+DISPLAY_NAME_FIELDS = ("full_name", "given_name", "family_name")
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """A list item: the record's plain columns and, for its own society's caseworkers and officers,
+    a display name to browse cases by."""
+
+    record: RecordMixin
+    display_name: str | None
+
+
 def list_records(
     session: Session,
+    crypto: Crypto,
     actor: Actor,
     kind: RecordType,
     *,
     status: RecordStatus | None,
     limit: int,
     cursor: str | None,
-) -> Page[RecordMixin]:
-    """Summaries of the actor's society's records: nothing personal is decrypted."""
+    audit: AuditSink,
+) -> Page[RecordSummary]:
+    """The actor's society's records, oldest first; only the names are decrypted, and each one shown is
+    audited as a read of those fields."""
     statement = sa.select(kind.model).where(kind.model.society_id == actor.society_id)
     if status is not None:
         statement = statement.where(kind.model.status == status)
-    return paginate(
-        session,
-        statement,
-        created_at=kind.model.created_at,
-        object_id=kind.model.id,
-        limit=limit,
-        cursor=cursor,
+    page = paginate(
+        session, statement, order_by=(kind.model.created_at, kind.model.id), limit=limit, cursor=cursor
     )
+    codec = _codec(kind, crypto)
+    items = []
+    for record in page.items:
+        person = codec.decrypt(
+            record, _subjects(kind, record), groups=[kind.person_group], fields=DISPLAY_NAME_FIELDS
+        )[kind.person_group]
+        shown = [f"{kind.person_group}.{name}" for name in DISPLAY_NAME_FIELDS if person.get(name)]
+        audit(_event(kind, "list", actor, record, shown))
+        items.append(RecordSummary(record, _display_name(person)))
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 # --- search -----------------------------------------------------------------------------------------
@@ -433,9 +439,9 @@ def search_records(
     records never crowd out visible ones), and without seeing their names. Each restricted sighting
     the query would have found is audited for its own society.
     """
-    societies = _searchable_societies(session, actor, kind)
-    matches = _index_matches(session, crypto, kind, query, societies)
-    if kind is SIGHTINGS and len(societies) > 1:
+    codes = _searchable_societies(session, actor, kind)
+    matches = _index_matches(session, crypto, kind, query, list(codes))
+    if kind is SIGHTINGS and len(codes) > 1:
         for hidden in session.scalars(
             _restricted_sightings(session, matches, actor).limit(SEARCH_CANDIDATES)
         ):
@@ -444,7 +450,6 @@ def search_records(
         session.scalars(_visible_candidates(session, kind, matches, actor).limit(SEARCH_CANDIDATES))
     )
     records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(candidates))).all()
-    codes = {society.id: society.code for society in societies}
     hits: list[SearchHit] = []
     codec = _codec(kind, crypto)
     for record in records:
@@ -460,21 +465,22 @@ def search_records(
     return hits[:limit]
 
 
-def _searchable_societies(session: Session, actor: Actor, kind: RecordType) -> list[Society]:
+def _searchable_societies(session: Session, actor: Actor, kind: RecordType) -> dict[uuid.UUID, str]:
+    """Codes, by id, of the societies whose records the actor's search covers."""
     if kind is SIGHTINGS and actor.role is Role.TRACING_OFFICER:
-        return list(session.scalars(sa.select(Society)))
-    return [session.get_one(Society, actor.society_id)]
+        return society_codes(session)
+    return {actor.society_id: actor.society_code}
 
 
 def _index_matches(
-    session: Session, crypto: Crypto, kind: RecordType, query: str, societies: Sequence[Society]
+    session: Session, crypto: Crypto, kind: RecordType, query: str, societies: Sequence[uuid.UUID]
 ) -> sa.ColumnElement[bool]:
     """Blind-index rows that match the query, under every index-key version each society has in use."""
     in_use = session.execute(
         sa.select(BlindIndexEntry.society_id, BlindIndexEntry.key_version)
         .where(
             BlindIndexEntry.record_type == kind.name,
-            BlindIndexEntry.society_id.in_([s.id for s in societies]),
+            BlindIndexEntry.society_id.in_(societies),
         )
         .distinct()
     ).all()

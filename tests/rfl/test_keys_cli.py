@@ -8,7 +8,9 @@ from flask.testing import FlaskClient
 
 from rfl.accounts.models import Role
 from rfl.cli import main
-from rfl.records.models import DataKey, Sighting
+from rfl.crypto.models import DataKey
+from rfl.extensions import app_services
+from rfl.records.models import Sighting
 from tests.conftest import Factories
 from tests.rfl.records.conftest import SIGHTING
 
@@ -24,11 +26,11 @@ def test_rotation_rewraps_keys_and_records_stay_readable(
     headers = make.actor_headers(Role.CASEWORKER, society)
     record_id = client.post("/api/v1/sightings", headers=headers, json=SIGHTING).json["id"]
     ciphertext_before = make.scalar(sa.select(Sighting.person_given_name))
-    old_version = app.extensions["rfl.keys"].active_kek_version(str(society.id))
+    old_version = app_services(app).keys.active_kek_version(str(society.id))
 
     active_retire = invoke(app, "retire", "--society", "IT", "--version", str(old_version))
     rotated = invoke(app, "rotate", "--society", "IT")
-    app.extensions["rfl.key_cache"].clear()
+    app_services(app).key_cache.clear()
     retired = invoke(app, "retire", "--society", "IT", "--version", str(old_version))
 
     assert active_retire.exit_code == 1

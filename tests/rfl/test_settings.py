@@ -10,6 +10,7 @@ import pytest
 
 from rfl import create_app, migrate
 from rfl.errors import ConfigurationError
+from rfl.extensions import app_services
 from rfl.settings import Environment, Settings
 
 STRONG_SECRET = "s" * 48
@@ -101,7 +102,7 @@ def test_development_first_run_creates_instance_secret_and_database(tmp_path: Pa
 
     app = create_app({"RFL_INSTANCE_DIR": str(instance)})
 
-    settings: Settings = app.extensions["rfl.settings"]
+    settings: Settings = app_services(app).settings
     assert settings.env is Environment.DEVELOPMENT
     for secret_file in ("secret_key", "keys.json", "audit-signing-key.json"):
         assert stat.S_IMODE(os.stat(instance / secret_file).st_mode) == 0o600, secret_file
@@ -110,4 +111,4 @@ def test_development_first_run_creates_instance_secret_and_database(tmp_path: Pa
     assert migrate.current_revision(settings.database_url) == migrate.head_revision(settings.database_url)
     # A second start reuses the same secret rather than inventing a new one.
     again = create_app({"RFL_INSTANCE_DIR": str(instance)})
-    assert again.extensions["rfl.settings"].secret_key == settings.secret_key
+    assert app_services(again).settings.secret_key == settings.secret_key

@@ -6,9 +6,11 @@ import hashlib
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 
 from rfl.accounts.models import ApiToken, Role, User
+from rfl.audit.models import AuditEvent
 from rfl.db import db
 from tests.conftest import DEFAULT_PASSWORD, Factories, FakeClock
 
@@ -247,6 +249,26 @@ class TestUserManagement:
 
         assert response.status_code == missing.status_code == 404
         assert response.json == missing.json
+
+    def test_reaching_another_societys_user_is_audited_like_an_unknown_id(
+        self, app: Flask, client: FlaskClient, make: Factories
+    ) -> None:
+        other_society = make.society()
+        other = make.user(society=other_society)
+        admin = make.user(Role.ADMIN, society=make.society())
+        unknown = "00000000-0000-0000-0000-000000000000"
+
+        client.get(f"/api/v1/users/{other.id}", headers=make.auth(admin))
+        client.get(f"/api/v1/users/{unknown}", headers=make.auth(admin))
+
+        with app.app_context():
+            denied = db.session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.action == "user.read").order_by(AuditEvent.seq)
+            ).all()
+        assert [(e.outcome, e.object_id) for e in denied] == [("denied", str(other.id)), ("denied", unknown)]
+        # The society whose user was looked for sees the attempt; an unknown id stays with the admin's.
+        assert denied[0].owner_society_id == other_society.id
+        assert denied[1].owner_society_id is None
 
     def test_list_users_pages_with_a_cursor(self, client: FlaskClient, make: Factories) -> None:
         society = make.society()

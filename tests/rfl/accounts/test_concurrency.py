@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rfl import create_app, migrate
 from rfl.db import db
+from rfl.extensions import app_services
 from tests.conftest import make_settings
 
 GUESSES = 12
@@ -35,5 +36,5 @@ def test_concurrent_guesses_are_capped_at_the_limit(throwaway_database_url: str,
         thread.join()
     db.engine_of(app).dispose()
 
-    limit = app.extensions["rfl.settings"].login_throttle.max_failures_per_email
+    limit = app_services(app).settings.login_throttle.max_failures_per_email
     assert sorted(statuses) == [401] * limit + [429] * (GUESSES - limit)

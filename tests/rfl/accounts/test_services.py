@@ -13,6 +13,7 @@ from rfl.accounts import services
 from rfl.accounts.models import Role, User
 from rfl.accounts.passwords import Argon2Parameters, Passwords
 from rfl.db import db
+from rfl.extensions import app_services
 from rfl.settings import Settings
 from tests.conftest import DEFAULT_PASSWORD, Factories, FakeClock
 
@@ -22,7 +23,7 @@ def test_login_rehashes_when_parameters_changed(app: Flask, make: Factories, clo
     stronger = Passwords(Argon2Parameters(time_cost=2, memory_cost_kib=16, parallelism=1))
     authenticator = services.Authenticator(
         stronger,
-        app.extensions["rfl.settings"].login_throttle,
+        app_services(app).settings.login_throttle,
         secret_key="k" * 40,
         token_ttl=timedelta(hours=1),
         independent_transaction=db.transaction,
@@ -36,6 +37,7 @@ def test_login_rehashes_when_parameters_changed(app: Flask, make: Factories, clo
             password=DEFAULT_PASSWORD,
             client_address="192.0.2.1",
             now=clock.now,
+            audit=lambda entry: None,
         )
 
     new_hash = make.scalar(sa.select(User.password_hash).where(User.id == user.id))

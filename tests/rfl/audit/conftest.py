@@ -11,9 +11,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from rfl.audit import services
-from rfl.audit.recorder import append_now
-from rfl.audit.services import AuditEntry, Verification
+from rfl.audit.entries import Action, AuditEntry
+from rfl.audit.recorder import append_entries
+from rfl.audit.services import Verification
 from rfl.db import UTCDateTime, db
+from rfl.extensions import app_services
 
 
 def fill_log(app: Flask, count: int, owner: uuid.UUID | None = None) -> None:
@@ -21,7 +23,7 @@ def fill_log(app: Flask, count: int, owner: uuid.UUID | None = None) -> None:
     with app.app_context(), db.transaction() as session:
         entries = [
             AuditEntry(
-                action="record.read",
+                action=Action.SIGHTING_READ,
                 owner_society_id=owner,
                 object_type="sighting",
                 object_id=f"obj-{n}",
@@ -29,16 +31,16 @@ def fill_log(app: Flask, count: int, owner: uuid.UUID | None = None) -> None:
             )
             for n in range(count)
         ]
-        append_now(session, entries)
+        append_entries(session, entries)
 
 
 def sign_checkpoint(app: Flask) -> str:
     with app.app_context(), db.transaction() as session:
         checkpoint = services.sign_current_checkpoint(
             session,
-            app.extensions["rfl.audit_signer"],
-            origin=app.extensions["rfl.settings"].checkpoint_origin,
-            now=app.extensions["rfl.clock"](),
+            app_services(app).audit_signer,
+            origin=app_services(app).settings.checkpoint_origin,
+            now=app_services(app).clock(),
         )
         return checkpoint.note
 
@@ -47,8 +49,8 @@ def verify(app: Flask, against: str | None = None) -> Verification:
     with app.app_context(), db.transaction() as session:
         return services.verify_log(
             session,
-            app.extensions["rfl.audit_signer"].verifier(),
-            origin=app.extensions["rfl.settings"].checkpoint_origin,
+            app_services(app).audit_signer.verifier(),
+            origin=app_services(app).settings.checkpoint_origin,
             against=against,
         )
 

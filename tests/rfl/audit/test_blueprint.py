@@ -12,6 +12,7 @@ from privacy import verify_checkpoint, verify_consistency, verify_inclusion
 from rfl.accounts.models import Role, Society
 from rfl.audit.models import AuditEvent
 from rfl.db import db
+from rfl.extensions import app_services
 from tests.conftest import DEFAULT_PASSWORD, Factories
 from tests.rfl.audit.conftest import fill_log
 from tests.rfl.records.conftest import sighting
@@ -64,6 +65,28 @@ def test_auditor_lists_and_filters_events(app: Flask, client: FlaskClient, make:
     assert "audit.read" in [e["action"] for e in rest.json["items"]]  # reading the log is itself logged
 
 
+def test_events_show_society_codes_and_filter_by_an_actors_email(
+    app: Flask, client: FlaskClient, make: Factories
+) -> None:
+    society = make.society("AUD")
+    headers = make.actor_headers(Role.AUDITOR, society)
+    admin = make.user(Role.ADMIN, society=society, email="Admin.Person@example.org")
+    client.post(
+        "/api/v1/auth/token", json={"email": "admin.person@example.org", "password": DEFAULT_PASSWORD}
+    )
+
+    by_email = client.get("/api/v1/audit/events?actor=admin.person@example.org", headers=headers)
+    by_id = client.get(f"/api/v1/audit/events?actor={admin.id}", headers=headers)
+    nobody = client.get("/api/v1/audit/events?actor=stranger@example.org", headers=headers)
+
+    assert by_email.status_code == 200
+    assert by_email.json["items"] == by_id.json["items"]
+    assert by_email.json["items"]
+    assert {e["actor_society"] for e in by_email.json["items"]} == {"AUD"}
+    assert {e["actor_user_id"] for e in by_email.json["items"]} == {str(admin.id)}
+    assert nobody.json["items"] == []
+
+
 def test_caseworkers_may_not_read_the_audit_log(client: FlaskClient, make: Factories) -> None:
     for path in ("events", "checkpoint", "verify", "proof?object_id=x", "consistency?from_size=1"):
         assert (
@@ -77,7 +100,7 @@ def test_checkpoint_proofs_and_verification_fit_together(
 ) -> None:
     headers = make.actor_headers(Role.AUDITOR)
     fill_log(app, 6)
-    verifier = app.extensions["rfl.audit_signer"].verifier()
+    verifier = app_services(app).audit_signer.verifier()
 
     note = client.get("/api/v1/audit/checkpoint", headers=headers)
     checkpoint = verify_checkpoint(note.get_data(as_text=True), verifier)

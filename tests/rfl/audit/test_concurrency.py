@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from rfl import create_app, migrate
+from rfl.audit.entries import Action, AuditEntry
 from rfl.audit.models import AuditEvent
-from rfl.audit.recorder import append_now
-from rfl.audit.services import AuditEntry
+from rfl.audit.recorder import append_entries
 from rfl.db import db, make_engine
 from tests.conftest import make_settings
 from tests.rfl.audit.conftest import fill_log, verify
@@ -40,9 +40,9 @@ def test_concurrent_appends_form_one_gapless_tree(throwaway_database_url: str, t
             for _ in range(TRANSACTIONS_PER_THREAD):
                 with app.app_context(), db.transaction() as session:
                     entries = [
-                        AuditEntry(action="test.append", object_id=f"thread-{number}")
+                        AuditEntry(action=Action.AUDIT_READ, object_id=f"thread-{number}")
                     ] * ENTRIES_PER_TRANSACTION
-                    append_now(session, entries)
+                    append_entries(session, entries)
         except BaseException as error:  # reported below; a thread cannot fail the test itself
             failures.append(error)
 

@@ -11,6 +11,7 @@ from privacy import leaf_hash, verify_checkpoint
 from rfl.audit.models import AuditEvent
 from rfl.audit.services import CHECKPOINT_INTERVAL, canonical_form
 from rfl.db import db
+from rfl.extensions import app_services
 from tests.rfl.audit.conftest import fill_log, sign_checkpoint, verify
 
 
@@ -35,7 +36,7 @@ def test_checkpoints_are_signed_notes_of_the_current_tree(app: Flask) -> None:
 
     note = sign_checkpoint(app)
 
-    checkpoint = verify_checkpoint(note, app.extensions["rfl.audit_signer"].verifier())
+    checkpoint = verify_checkpoint(note, app_services(app).audit_signer.verifier())
     assert checkpoint.size == 7
     assert checkpoint.root == verify(app).root
     assert note == sign_checkpoint(app)  # nothing appended: the same checkpoint
@@ -171,7 +172,7 @@ def test_later_checkpoints_extend_the_stored_compact_range(app: Flask) -> None:
 
     note = sign_checkpoint(app)
 
-    checkpoint = verify_checkpoint(note, app.extensions["rfl.audit_signer"].verifier())
+    checkpoint = verify_checkpoint(note, app_services(app).audit_signer.verifier())
     assert checkpoint.size == 11
     assert checkpoint.root == verify(app).root
     assert verify(app).ok
@@ -185,4 +186,4 @@ def test_a_damaged_compact_range_is_not_trusted(app: Flask, tamper: Callable[...
 
     note = sign_checkpoint(app)
 
-    assert verify_checkpoint(note, app.extensions["rfl.audit_signer"].verifier()).root == verify(app).root
+    assert verify_checkpoint(note, app_services(app).audit_signer.verifier()).root == verify(app).root

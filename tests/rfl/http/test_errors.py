@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from rfl.http.auth import public
-from rfl.http.logging import configure_logging
+from rfl.logs import configure_logging
 from tests.conftest import Factories
 
 PROBLEM = "application/problem+json"

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from rfl.accounts.models import Role, Society
 from rfl.audit.models import AuditEvent
 from rfl.db import db
+from rfl.extensions import app_services
 from rfl.records import blueprint as records_blueprint
 from rfl.records import services
 from rfl.records.models import RecordEdit, Sighting, TracingRequest
@@ -302,22 +303,26 @@ class TestPatch:
 
 
 class TestListAndIdempotency:
-    def test_list_gives_summaries_without_personal_data(self, client: FlaskClient, make: Factories) -> None:
+    def test_own_list_shows_display_names_and_audits_them_as_reads(
+        self, app: Flask, client: FlaskClient, make: Factories
+    ) -> None:
         society = make.society()
         headers = make.actor_headers(Role.CASEWORKER, society)
-        for _ in range(3):
-            client.post("/api/v1/sightings", headers=headers, json=SIGHTING)
+        ids = [client.post("/api/v1/sightings", headers=headers, json=SIGHTING).json["id"] for _ in range(3)]
         client.post("/api/v1/sightings", headers=make.actor_headers(Role.CASEWORKER), json=SIGHTING)
 
         page = client.get("/api/v1/sightings?status=open&limit=2", headers=headers)
         rest = client.get(f"/api/v1/sightings?cursor={page.json['next_cursor']}", headers=headers)
         closed = client.get("/api/v1/sightings?status=closed", headers=headers)
 
-        assert len(page.json["items"]) + len(rest.json["items"]) == 3
+        listed = page.json["items"] + rest.json["items"]
+        assert [item["id"] for item in listed] == ids
         assert closed.json["items"] == []
-        assert "Muhammad" not in page.get_data(as_text=True)
+        assert {item["display_name"] for item in listed} == {"Muhammad Alhassan"}
+        # Only the name is decrypted for a list: nothing else personal is in it.
         assert set(page.json["items"][0]) == {
             "id",
+            "display_name",
             "status",
             "society",
             "legal_basis",
@@ -325,6 +330,21 @@ class TestListAndIdempotency:
             "created_at",
             "updated_at",
         }
+        assert "Youssef" not in page.get_data(as_text=True)
+        with app.app_context():
+            listed_reads = db.session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.action == "sighting.list").order_by(AuditEvent.seq)
+            ).all()
+        assert [event.object_id for event in listed_reads] == ids
+        assert listed_reads[0].fields == ["person.family_name", "person.given_name"]
+
+    def test_created_record_has_a_location(self, client: FlaskClient, make: Factories) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+
+        created = client.post("/api/v1/sightings", headers=headers, json=SIGHTING)
+
+        assert created.headers["Location"] == f"/api/v1/sightings/{created.json['id']}"
+        assert client.get(created.headers["Location"], headers=headers).status_code == 200
 
     def test_a_retried_create_returns_the_first_record(self, client: FlaskClient, make: Factories) -> None:
         headers = make.actor_headers(Role.CASEWORKER) | {"Idempotency-Key": "field-retry-1"}
@@ -458,6 +478,40 @@ class TestSearch:
 
 def test_societies_have_their_own_key_rings(app: Flask, make: Factories) -> None:
     society = make.society()
-    assert str(society.id) in app.extensions["rfl.keys"].ring_ids
+    assert str(society.id) in app_services(app).keys.ring_ids
     with app.app_context():
         assert db.session.get(Society, society.id) is not None
+
+
+class TestDates:
+    @pytest.mark.parametrize(
+        ("path", "body", "field"),
+        [
+            ("/api/v1/sightings", {"registration": {"date": "2026-12-01", "country": "IT"}}, "registration"),
+            ("/api/v1/sightings", {"registration": {"date": "2027", "country": "IT"}}, "registration"),
+            ("/api/v1/tracing-requests", {"separation": {"date": "2026-12"}}, "separation"),
+        ],
+    )
+    def test_dates_in_the_future_are_refused_and_nothing_is_stored(
+        self, client: FlaskClient, make: Factories, path: str, body: dict[str, Any], field: str
+    ) -> None:
+        # The test clock says 2026-11-28.
+        base = SIGHTING if "sightings" in path else TRACING_REQUEST
+        model = Sighting if "sightings" in path else TracingRequest
+        before = count(make, model)
+
+        response = client.post(path, headers=make.actor_headers(Role.CASEWORKER), json=base | body)
+
+        assert response.status_code == 422
+        assert response.json["errors"][field]["date"] == ["Must not be in the future."]
+        assert count(make, model) == before
+
+    def test_todays_date_and_a_partial_date_covering_today_are_accepted(
+        self, client: FlaskClient, make: Factories
+    ) -> None:
+        headers = make.actor_headers(Role.CASEWORKER)
+        today = SIGHTING | {"registration": {"date": "2026-11-28", "country": "IT"}}
+        this_month = TRACING_REQUEST | {"separation": {"date": "2026-11"}}
+
+        assert client.post("/api/v1/sightings", headers=headers, json=today).status_code == 201
+        assert client.post("/api/v1/tracing-requests", headers=headers, json=this_month).status_code == 201

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from rfl import create_app, migrate
 from rfl.accounts.models import Role
 from rfl.db import db
-from rfl.http.logging import configure_logging
+from rfl.logs import configure_logging
 from tests.conftest import Factories, FakeClock, make_settings
 
 MARK = "QXMARK"

@@ -6,8 +6,8 @@ from flask import Flask
 
 from privacy import FieldVault, LocalKeyProvider, Subject, retire_kek, rewrap_deks
 from privacy.testing import check_key_store_contract
+from rfl.crypto.keystore import DatabaseKeyStore
 from rfl.db import db
-from rfl.records.keystore import DatabaseKeyStore
 
 
 def test_database_key_store_keeps_the_contract(app: Flask) -> None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from privacy import WrappedDek
-from rfl.records.models import DataKey
+from rfl.crypto.models import DataKey
 
 
 def _wrapped(row: DataKey) -> WrappedDek:

@@ -1,0 +1,84 @@
+"""What the audit log can say: every action and outcome, declared once, and the entry services emit.
+
+One pattern everywhere: a service builds ``AuditEntry`` values and hands them to the ``AuditSink`` it was
+given. Over HTTP the sink is ``rfl.audit.recorder.record`` (entries commit with the request, refusals
+even when it fails); on the command line it is ``rfl.audit.recorder.CommandAudit`` (entries commit with
+the command's transaction). Entries hold ids, actions and field names, never values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rfl.identity import Actor
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+class Action(StrEnum):
+    """Every action the log records, as ``<object>.<verb>``."""
+
+    AUTH_LOGIN = "auth.login"
+    AUTH_LOGOUT = "auth.logout"
+    ACCESS_DENIED = "access.denied"
+
+    SOCIETY_CREATE = "society.create"
+    USER_CREATE = "user.create"
+    USER_READ = "user.read"
+    USER_UPDATE = "user.update"
+
+    TRACING_REQUEST_CREATE = "tracing_request.create"
+    TRACING_REQUEST_READ = "tracing_request.read"
+    TRACING_REQUEST_UPDATE = "tracing_request.update"
+    TRACING_REQUEST_LIST = "tracing_request.list"
+    TRACING_REQUEST_SEARCH = "tracing_request.search"
+    TRACING_REQUEST_SEARCH_MATCH = "tracing_request.search_match"
+
+    SIGHTING_CREATE = "sighting.create"
+    SIGHTING_READ = "sighting.read"
+    SIGHTING_UPDATE = "sighting.update"
+    SIGHTING_LIST = "sighting.list"
+    SIGHTING_SEARCH = "sighting.search"
+    SIGHTING_SEARCH_MATCH = "sighting.search_match"
+    SIGHTING_RESTRICTION_APPLIED = "sighting.restriction_applied"
+
+    AUDIT_READ = "audit.read"
+    AUDIT_CHECKPOINT = "audit.checkpoint"
+    AUDIT_PROOF = "audit.proof"
+    AUDIT_CONSISTENCY = "audit.consistency"
+    AUDIT_VERIFY = "audit.verify"
+
+    KEYS_ROTATE = "keys.rotate"
+    KEYS_RETIRE = "keys.retire"
+
+    IDEMPOTENCY_PURGE = "idempotency.purge"
+
+    @classmethod
+    def on(cls, object_type: str, verb: str) -> Action:
+        """The declared action ``<object_type>.<verb>``; ValueError if it was never declared."""
+        return cls(f"{object_type}.{verb}")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What is to be logged; ids, action and field names only (never values)."""
+
+    action: Action
+    outcome: Outcome = Outcome.OK
+    actor: Actor | None = None
+    # The society whose object this is: only it sees the entry (None: the actor's society sees it).
+    owner_society_id: uuid.UUID | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    fields: tuple[str, ...] = field(default_factory=tuple)
+    request_id: str | None = None
+
+
+AuditSink = Callable[[AuditEntry], None]

@@ -1,0 +1,32 @@
+"""The privacy engine bound to the application: one crypto context per database session.
+
+Every area that encrypts, decrypts or indexes personal data gets its ``Crypto`` from
+``rfl.extensions.app_services().crypto(session)`` (or builds one the same way on the command line), so
+data keys are stored in, and destroyed with, the transaction of the records they belong to.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from privacy import BlindIndexer, FieldVault, KeyCache, KeyProvider
+from rfl.crypto.keystore import DatabaseKeyStore
+
+
+class Crypto:
+    """A field vault over this session's key store, and the blind indexers of each society's ring."""
+
+    def __init__(
+        self, provider: KeyProvider, cache: KeyCache, session: Session, clock: Callable[[], datetime]
+    ) -> None:
+        self.provider = provider
+        self.vault = FieldVault(provider, DatabaseKeyStore(session), cache=cache, clock=clock)
+
+    def indexer(self, society_id: uuid.UUID) -> tuple[BlindIndexer, int]:
+        """The society's blind indexer and its active index-key version."""
+        ring = str(society_id)
+        return BlindIndexer(self.provider, ring), self.provider.active_index_key_version(ring)

@@ -1,0 +1,45 @@
+"""The application's services, looked up by type instead of by string keys (Warehouse's
+``request.find_service``): ``app_services().passwords``, ``app_services().crypto(session)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from privacy import CheckpointSigner, KeyCache
+from rfl.accounts.passwords import Passwords
+from rfl.accounts.services import Authenticator
+from rfl.crypto import Crypto
+from rfl.keys import ReloadingKeyProvider
+from rfl.settings import Settings
+
+_EXTENSION_KEY = "rfl"
+
+
+@dataclass(frozen=True)
+class AppServices:
+    settings: Settings
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    keys: ReloadingKeyProvider
+    key_cache: KeyCache
+    audit_signer: CheckpointSigner
+    passwords: Passwords
+    authenticator: Authenticator
+
+    def crypto(self, session: Session) -> Crypto:
+        """The crypto context of ``session``: data keys commit and roll back with its transaction."""
+        return Crypto(self.keys, self.key_cache, session, self.clock)
+
+    def install(self, app: Flask) -> None:
+        app.extensions[_EXTENSION_KEY] = self
+
+
+def app_services(app: Flask | None = None) -> AppServices:
+    """The services of ``app`` (the current application by default)."""
+    services: AppServices = (app or current_app).extensions[_EXTENSION_KEY]
+    return services

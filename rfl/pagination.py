@@ -1,0 +1,100 @@
+"""Keyset pagination, the one way every list pages: ``{items, next_cursor}`` that stays stable while rows
+are added.
+
+A page is ordered by a tuple of columns that together are unique (e.g. ``(created_at, id)``, or an audit
+entry's ``seq``); the cursor carries the last row's values of those columns, so the next page starts
+strictly after it whatever was inserted meanwhile.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from rfl.errors import ValidationFailed
+
+T = TypeVar("T")
+MAX_CURSOR_INTEGER = 2**63
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    next_cursor: str | None
+
+
+def paginate(
+    session: Session,
+    statement: sa.Select[T],
+    *,
+    order_by: Sequence[InstrumentedAttribute[Any]],
+    limit: int,
+    cursor: str | None,
+) -> Page[T]:
+    """One page of ``statement`` in ``order_by`` order (ascending), starting after ``cursor``."""
+    if cursor:
+        statement = statement.where(_after(order_by, decode_cursor(cursor, order_by)))
+    rows: list[Any] = list(session.scalars(statement.order_by(*order_by).limit(limit + 1)))
+    if len(rows) <= limit:
+        return Page(items=rows, next_cursor=None)
+    last = rows[limit - 1]
+    return Page(items=rows[:limit], next_cursor=encode_cursor([getattr(last, c.key) for c in order_by]))
+
+
+def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """Rows strictly after ``values`` in the lexicographic order of ``columns``."""
+    head, *rest = columns
+    later: sa.ColumnElement[bool] = head > values[0]
+    if not rest:
+        return later
+    return sa.or_(later, sa.and_(head == values[0], _after(rest, values[1:])))
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_encode_value(value) for value in values]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def decode_cursor(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    """The values a cursor carries, typed like ``columns``; a 422 for anything this API did not issue."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValueError("wrong shape")
+        return [_decode_value(value, column) for value, column in zip(values, columns, strict=True)]
+    except (ValueError, TypeError, OverflowError, binascii.Error):
+        raise ValidationFailed({"cursor": ["Not a cursor returned by this API."]}) from None
+
+
+def _decode_value(value: Any, column: InstrumentedAttribute[Any]) -> Any:
+    python_type = column.type.python_type
+    if python_type is datetime:
+        when = datetime.fromisoformat(value)
+        if when.tzinfo is None:
+            raise ValueError("cursor timestamps are aware")
+        return when.astimezone(UTC)  # raises OverflowError at the edges of the calendar
+    if python_type is uuid.UUID:
+        return uuid.UUID(value)
+    if python_type is int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_CURSOR_INTEGER:
+            raise ValueError("not a cursor integer")
+        return value
+    raise TypeError("unsupported cursor column")
