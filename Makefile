@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-demo: setup  ## bootstrap demo societies and users, print their credentials, serve on 127.0.0.1:5000
+demo: setup  ## bootstrap demo societies and users, print their credentials, serve on 127.0.0.1:$PORT (5000)
 	$(BIN)/rfl demo
 
 serve: setup

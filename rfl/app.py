@@ -26,6 +26,7 @@ from rfl.health import blueprint as health_blueprint
 from rfl.http.auth import public
 from rfl.http.errors import handle_integrity_error, handle_stale_write, register_error_handlers
 from rfl.http.logging import init_request_logging
+from rfl.http.openapi import StandardResponses
 from rfl.http.schemas import ProblemSchema
 from rfl.instance import prepare_instance
 from rfl.keys import ReloadingKeyProvider, load_signer
@@ -34,6 +35,13 @@ from rfl.records import blueprint as records_blueprint
 from rfl.settings import Environment, Settings
 
 API_VERSION = "1.0.0"
+API_DESCRIPTION = """Restoring Family Links case management API.
+
+Every route but `/healthz`, the API description and `POST /api/v1/auth/token` needs
+`Authorization: Bearer <token>`. Errors are `application/problem+json`. Lists return
+`{items, next_cursor}` (keyset pagination: pass `cursor` for the next page). `PATCH` takes a JSON merge
+patch (RFC 7396) and needs `If-Match`. Creating `POST`s accept `Idempotency-Key` and answer `201` with a
+`Location` header. Records of another society answer 404 exactly as if they did not exist."""
 SWAGGER_UI_STATIC = "/api/docs/static/"
 
 
@@ -66,7 +74,13 @@ def create_app(
     db.init_app(app, settings.database_url)
     _build_services(settings, clock, sleep).install(app)
 
-    api = RflApi(app, spec_kwargs={"info": {"description": "Restoring Family Links case management API."}})
+    api = RflApi(
+        app,
+        spec_kwargs={
+            "info": {"description": API_DESCRIPTION},
+            "extra_plugins": [StandardResponses()],
+        },
+    )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blueprint in (
         health_blueprint.blp,

@@ -40,7 +40,12 @@ blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Authent
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, TokenSchema)
 def issue_token(credentials: dict[str, str]) -> services.IssuedToken:
-    """Log in: exchange email and password for a bearer token."""
+    """Log in: exchange email and password for a bearer token.
+
+    A wrong email and a wrong password answer the same 401 in similar time. After 5 failures for one
+    email (or 20 from one client address) within 15 minutes, logins are refused with 429 and
+    Retry-After for 15 minutes, even with the right password.
+    """
     return app_services().authenticator.login(
         db.session,
         email=credentials["email"],
@@ -55,7 +60,10 @@ def issue_token(credentials: dict[str, str]) -> services.IssuedToken:
 @require_roles(*ANY_ROLE)
 @blp.response(204)
 def revoke_token() -> None:
-    """Log out: revoke the token presented with this request."""
+    """Log out: revoke the token presented with this request.
+
+    The token stops working at once; other tokens of the same user stay valid.
+    """
     services.revoke_token(db.session, current_actor(), now=now(), audit=record)
 
 
@@ -63,6 +71,10 @@ def revoke_token() -> None:
 @require_roles(*ANY_ROLE)
 @blp.response(200, MeSchema)
 def me() -> User:
+    """The signed-in user.
+
+    Id, email, name, role and society code of the user the token belongs to.
+    """
     actor = current_actor()
     return services.get_user_as(db.session, actor, actor.user_id, audit=record)
 
@@ -77,7 +89,11 @@ def _user_for_replay(session: Any, actor: Actor, user_id: uuid.UUID) -> User:
 @blp.response(201, UserSchema)
 @idempotent(_user_for_replay)
 def create_user(fields: dict[str, Any]) -> User:
-    """Create a user in the admin's own society."""
+    """Create a user in the admin's own society.
+
+    Admins only. `society` defaults to the admin's own; naming another society is refused (403). The
+    password must be at least 12 characters. A duplicate email is a 409.
+    """
     return services.create_user_as(
         db.session,
         app_services().passwords,
@@ -96,6 +112,10 @@ def create_user(fields: dict[str, Any]) -> User:
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, UserPageSchema)
 def list_users(query: dict[str, Any]) -> Page[User]:
+    """List the users of the admin's society.
+
+    Oldest first, keyset-paginated (`limit` up to 200, `cursor` from the previous page).
+    """
     return services.list_users_as(
         db.session, current_actor(), limit=query["limit"], cursor=query["cursor"], audit=record
     )
@@ -105,6 +125,10 @@ def list_users(query: dict[str, Any]) -> Page[User]:
 @require_roles(Role.ADMIN)
 @blp.response(200, UserSchema)
 def get_user(user_id: uuid.UUID) -> tuple[User, int, dict[str, str]]:
+    """Read one user of the admin's society.
+
+    Users of other societies answer 404, exactly like unknown ids. The ETag is needed to change it.
+    """
     user = services.get_user_as(db.session, current_actor(), user_id, audit=record)
     return _user_response(user)
 
@@ -125,7 +149,11 @@ class UserMergePatchSchema(ma.Schema):
 @blp.arguments(UserMergePatchSchema, content_type="application/merge-patch+json")
 @blp.response(200, UserSchema)
 def update_user(patch: dict[str, Any], user_id: uuid.UUID) -> tuple[User, int, dict[str, str]]:
-    """Change a user's name, role or active flag (JSON merge patch; requires If-Match)."""
+    """Change a user's name, role or active flag.
+
+    A JSON merge patch (RFC 7396, `application/merge-patch+json`) with `If-Match`. Deactivating a
+    user revokes all their tokens; admins cannot demote or deactivate themselves (409).
+    """
     session, actor = db.session, current_actor()
     user = services.get_user_as(session, actor, user_id, audit=record)
     require_if_match(request, etag_for(user.id, user.version))

@@ -79,7 +79,12 @@ def _event_view(event: AuditEvent, codes: dict[uuid.UUID, str]) -> dict[str, Any
 @require_roles(*AUDIT_READERS)
 @blp.response(200, content_type="text/plain")
 def checkpoint() -> Response:
-    """The latest signed checkpoint (C2SP tlog-checkpoint signed note), signed now if the log grew."""
+    """The latest signed checkpoint of the audit log.
+
+    A C2SP tlog-checkpoint signed note (origin, tree size, root hash, Ed25519 signature), signed now if
+    the log grew since the last one. Keep it outside the system to prove later that the log was only
+    ever appended to.
+    """
     app = app_services()
     signed = services.checkpoint_for(
         db.session,
@@ -97,7 +102,10 @@ def checkpoint() -> Response:
 @blp.arguments(ProofQuerySchema, location="query")
 @blp.response(200, InclusionProofsSchema)
 def inclusion_proof(query: dict[str, str]) -> dict[str, Any]:
-    """Inclusion proofs, against the current tree, of every entry about one object."""
+    """Inclusion proofs of every entry about one object.
+
+    RFC 6962 audit paths against the current tree root, for each entry whose object is `object_id`.
+    """
     size, root, proofs = services.proofs_for(db.session, current_actor(), query["object_id"], audit=record)
     return {"tree_size": size, "root": root, "proofs": proofs}
 
@@ -107,7 +115,10 @@ def inclusion_proof(query: dict[str, str]) -> dict[str, Any]:
 @blp.arguments(ConsistencyQuerySchema, location="query")
 @blp.response(200, ConsistencyProofSchema)
 def consistency(query: dict[str, int]) -> dict[str, Any]:
-    """A consistency proof from an earlier tree size to the current tree."""
+    """A consistency proof from an earlier tree size to the current tree.
+
+    Proves that the tree of `from_size` entries (e.g. a checkpoint kept outside) is a prefix of today's.
+    """
     from_size = query["from_size"]
     size, from_root, root, proof = services.consistency_for(
         db.session, current_actor(), from_size, audit=record
@@ -119,7 +130,11 @@ def consistency(query: dict[str, int]) -> dict[str, Any]:
 @require_roles(*AUDIT_READERS)
 @blp.response(200, VerificationSchema)
 def verify() -> dict[str, Any]:
-    """Recompute every leaf and the root, and check every stored checkpoint."""
+    """Verify the audit log.
+
+    Recompute every leaf and the root, and check every stored checkpoint's signature and consistency;
+    `problems` names the first bad entry.
+    """
     app = app_services()
     result = services.verification_for(
         db.session,

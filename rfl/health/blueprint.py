@@ -26,6 +26,10 @@ class HealthSchema(ma.Schema):
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="The database does not answer.")
 def healthz() -> tuple[dict[str, str], int]:
+    """Readiness of the service.
+
+    200 when the database answers, 503 otherwise. Needs no token.
+    """
     try:
         db.session.execute(sa.text("SELECT 1"))
     except SQLAlchemyError as error:

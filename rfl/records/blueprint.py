@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import marshmallow as ma
@@ -20,6 +21,12 @@ from rfl.http.idempotency import idempotent
 from rfl.http.merge_patch import patched_document
 from rfl.identity import Actor, Role
 from rfl.records import services
+from rfl.records.examples import (
+    RECORD_META_EXAMPLE,
+    SEARCH_EXAMPLE,
+    SIGHTING_EXAMPLE,
+    TRACING_REQUEST_EXAMPLE,
+)
 from rfl.records.schemas import (
     RecordListQuerySchema,
     RecordPageSchema,
@@ -72,14 +79,25 @@ class MergePatchSchema(ma.Schema):
         unknown = ma.INCLUDE
 
 
+@dataclass(frozen=True)
+class RecordDocs:
+    """What the API description says of one record type."""
+
+    label: str
+    example: dict[str, Any]
+
+
 def _register(
     kind: RecordType,
     path: str,
+    *,
     input_schema: type[ma.Schema],
     update_schema: type[ma.Schema],
     output_schema: type[ma.Schema],
+    docs: RecordDocs,
 ) -> None:
-    name = kind.name
+    name, label = kind.name, docs.label
+    shown = docs.example | RECORD_META_EXAMPLE
 
     def load_for_replay(session: Any, actor: Actor, record_id: uuid.UUID) -> Representation:
         view = services.read_record(session, _crypto(session), actor, kind, record_id, audit=audit)
@@ -87,8 +105,14 @@ def _register(
 
     @blp.route(f"/{path}", methods=["POST"], endpoint=f"create_{name}")
     @require_roles(*RECORD_USERS)
-    @blp.arguments(input_schema)
-    @blp.response(201, output_schema)
+    @blp.doc(
+        summary=f"Create a {label}",
+        description=f"Caseworkers and tracing officers register a {label} for their own society. Every "
+        "personal field is encrypted under the person's own data key; names are indexed only as keyed "
+        "blind-index values. Answers 201 with the record, its ETag and a Location header.",
+    )
+    @blp.arguments(input_schema, example=docs.example)
+    @blp.response(201, output_schema, example=shown)
     @idempotent(load_for_replay)
     def create(document: dict[str, Any]) -> Representation:
         session = db.session
@@ -99,7 +123,12 @@ def _register(
 
     @blp.route(f"/{path}/<uuid:record_id>", methods=["GET"], endpoint=f"get_{name}")
     @require_roles(*RECORD_USERS)
-    @blp.response(200, output_schema)
+    @blp.doc(
+        summary=f"Read a {label}",
+        description=f"The whole {label}, decrypted for its own society's caseworkers and tracing "
+        "officers; the read is audited. Another society's record answers 404, like an unknown id.",
+    )
+    @blp.response(200, output_schema, example=shown)
     def read(record_id: uuid.UUID) -> Representation:
         session = db.session
         return _representation(
@@ -108,7 +137,16 @@ def _register(
 
     @blp.route(f"/{path}/<uuid:record_id>", methods=["PATCH"], endpoint=f"update_{name}")
     @require_roles(*RECORD_USERS)
-    @blp.arguments(MergePatchSchema, content_type="application/merge-patch+json")
+    @blp.doc(
+        summary=f"Change a {label}",
+        description="A JSON merge patch (RFC 7396) of the record's document, sent as "
+        "`application/merge-patch+json` with `If-Match`; the patched document is validated as a whole "
+        "(422 names each bad field). Anyone who may edit a sighting may add restrictions; only tracing "
+        "officers lift them.",
+    )
+    @blp.arguments(
+        MergePatchSchema, content_type="application/merge-patch+json", example={"status": "closed"}
+    )
     @blp.response(200, output_schema)
     def update(patch: dict[str, Any], record_id: uuid.UUID) -> Representation:
         session, actor = db.session, current_actor()
@@ -123,6 +161,12 @@ def _register(
 
     @blp.route(f"/{path}", methods=["GET"], endpoint=f"list_{name}")
     @require_roles(*RECORD_USERS)
+    @blp.doc(
+        summary=f"List your society's {label}s",
+        description="Oldest first, keyset-paginated, filtered by `status`. Each item carries a "
+        "`display_name` so caseworkers can browse their cases; showing it is audited as a read of the "
+        "name fields. Nothing else personal is in a list.",
+    )
     @blp.arguments(RecordListQuerySchema, location="query")
     @blp.response(200, RecordPageSchema)
     def listing(query: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +186,13 @@ def _register(
 
     @blp.route(f"/{path}/search", methods=["POST"], endpoint=f"search_{name}")
     @require_roles(*RECORD_USERS)
-    @blp.arguments(SearchSchema)
+    @blp.doc(
+        summary=f"Search {label}s by name",
+        description="The name goes in the body, never the URL. Names are matched through keyed blind "
+        "indexes across spellings and scripts, then ranked by the matcher's name comparison. The search "
+        "is audited.",
+    )
+    @blp.arguments(SearchSchema, example=SEARCH_EXAMPLE)
     @blp.response(200, SearchResultSchema)
     def search(body: dict[str, Any]) -> dict[str, Any]:
         session = db.session
@@ -169,8 +219,16 @@ def _summary(item: RecordSummary, actor: Actor) -> dict[str, Any]:
 _register(
     services.TRACING_REQUESTS,
     "tracing-requests",
-    TracingRequestInputSchema,
-    TracingRequestUpdateSchema,
-    TracingRequestSchema,
+    input_schema=TracingRequestInputSchema,
+    update_schema=TracingRequestUpdateSchema,
+    output_schema=TracingRequestSchema,
+    docs=RecordDocs("tracing request", TRACING_REQUEST_EXAMPLE),
 )
-_register(services.SIGHTINGS, "sightings", SightingInputSchema, SightingUpdateSchema, SightingSchema)
+_register(
+    services.SIGHTINGS,
+    "sightings",
+    input_schema=SightingInputSchema,
+    update_schema=SightingUpdateSchema,
+    output_schema=SightingSchema,
+    docs=RecordDocs("sighting", SIGHTING_EXAMPLE),
+)

@@ -38,10 +38,6 @@ class Group:
     def column(self, field: str) -> str:
         return f"{self.prefix}{field}"
 
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return tuple(self.column(name) for name, _ in self.fields)
-
 
 T, L, B, A = Kind.TEXT, Kind.LIST, Kind.BOOL, Kind.AGE
 
@@ -99,7 +95,3 @@ SIGHTING_GROUPS: tuple[Group, ...] = (
     ),
     Group(None, "", SubjectRole.FOUND, (("condition", T), ("seeking_family", B))),
 )
-
-
-def all_columns(groups: tuple[Group, ...]) -> tuple[str, ...]:
-    return tuple(column for group in groups for column in group.columns)
