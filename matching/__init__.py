@@ -9,12 +9,12 @@ Pure library: records in (plain mappings of the canonical fields), scored pairs 
     links.model.refine(levels, is_match)                 # officers' confirmations and rejections
 """
 
-from matching.errors import InputError, MatchingError
+from matching.errors import InputError, MatchingError, ModelFormatError
 from matching.index import Candidate, IncrementalIndex
 from matching.linker import Explanation, FieldEvidence, Linker, Links, TokenMatch, dedupe, link
 from matching.model import Model
 from matching.normalise import Token, name_tokens
-from matching.records import FIELDS, Prepared, Vocabulary, prepare
+from matching.records import FIELDS, NameFrequencies, Prepared, Vocabulary, prepare
 
 __all__ = [
     "FIELDS",
@@ -27,6 +27,8 @@ __all__ = [
     "Links",
     "MatchingError",
     "Model",
+    "ModelFormatError",
+    "NameFrequencies",
     "Prepared",
     "Token",
     "TokenMatch",

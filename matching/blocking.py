@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from matching.records import Prepared, Vocabulary
+from matching.records import Prepared, Vocabulary, name_key
 
 Ints = npt.NDArray[np.int64]
 DEFAULT_MAX_BLOCK = 3000  # pairs a single key may contribute (left count x right count)
@@ -70,7 +70,7 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
     """
     toks = [vocab.tokens[t] for t in rec.names]
     keys: list[str] = []
-    skels = [t.skeleton if len(t.skeleton) >= 2 else "=" + t.latin for t in toks]
+    skels = [name_key(t) for t in toks]
     years: Sequence[int] = ()
     exact_years: Sequence[int] = ()
     if rec.born is not None:

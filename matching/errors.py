@@ -30,3 +30,10 @@ class InputError(MatchingError):
         if self.column is not None:
             where.append(f"column {self.column}")
         return ": ".join([", ".join(where), self.message]) if where else self.message
+
+
+class ModelFormatError(MatchingError):
+    """A saved model cannot be loaded: an unknown format version, or content that is not a valid model.
+
+    The message names the part at fault (a field, a comparison), never a value from the model.
+    """

@@ -86,8 +86,9 @@ def tf_bits(
     both = (levels[:, g] >= 2) & (levels[:, o] >= 2) & (tokens[:, g] >= 0) & (tokens[:, o] >= 0)
     if both.any():
         f, mean = vocab.pair_frequencies(tokens[both, g], tokens[both, o])
-        tf[both, g] = np.clip(np.log2(mean / f), *TF_CLIP)
-        tf[both, o] = 0.0
+        if mean > 0:  # no pair of names was ever counted (fixed frequencies of single names only)
+            tf[both, g] = np.clip(np.log2(mean / f), *TF_CLIP)
+            tf[both, o] = 0.0
     return tf
 
 
