@@ -105,13 +105,50 @@ def compare_all(
     return levels, tokens
 
 
+def field_evidence(
+    model: Model, vocab: Vocabulary, levels: npt.NDArray[np.int8], tokens: npt.NDArray[np.int32]
+) -> Floats:
+    """[pairs, comparisons] weight of each comparison in bits, TF adjusted; 0 where missing."""
+    return model.field_weights(levels) + tf_bits(model, vocab, levels, tokens)
+
+
 def weigh(
     model: Model, vocab: Vocabulary, levels: npt.NDArray[np.int8], tokens: npt.NDArray[np.int32]
 ) -> tuple[Floats, Floats]:
     """Match weight (log2 Bayes factor, TF adjusted) and match probability of compared pairs."""
-    w = model.field_weights(levels) + tf_bits(model, vocab, levels, tokens)
-    weight = w.sum(axis=1)
+    weight = field_evidence(model, vocab, levels, tokens).sum(axis=1)
     return weight, probability(weight, model.prior)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One record compared with its candidates: per candidate the levels, each comparison's weight,
+    the evidence (their sum), and the weight and probability once the candidates competed."""
+
+    levels: npt.NDArray[np.int8]
+    fields: Floats
+    evidence: Floats
+    weight: Floats
+    probability: Floats
+
+
+def score_candidates(
+    model: Model, vocab: Vocabulary, record: Columns, candidates: Columns, exclusivity: float
+) -> Scored:
+    """Score one record (columns of one row) against every row of ``candidates``.
+
+    The candidates compete for the record (see :func:`compete`) when there are several.
+    """
+    n = len(candidates["names"])
+    ia = np.zeros(n, dtype=np.int64)
+    ib = np.arange(n, dtype=np.int64)
+    levels, tokens = compare_all(vocab, record, candidates, ia, ib)
+    fields = field_evidence(model, vocab, levels, tokens)
+    evidence = fields.sum(axis=1)
+    weight, prob = evidence, probability(evidence, model.prior)
+    if exclusivity > 0 and n > 1:
+        weight, prob = compete(ia, ib, prob, model.prior, exclusivity)
+    return Scored(levels, fields, evidence, weight, prob)
 
 
 def compete(left: Ints, right: Ints, prob: Floats, prior: float, beta: float) -> tuple[Floats, Floats]:

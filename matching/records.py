@@ -291,19 +291,15 @@ class Prepared:
     raw: dict[str, str] = field(repr=False)
 
 
-def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
-    """Validate one record and derive its comparable form; raises :class:`InputError`."""
-    rid = _text(record, "id").strip()
-    if not rid:
-        raise InputError("missing id", column="id")
-    raw = {k: _text(record, k) for k in FIELDS}
-    given_tokens = list(name_tokens(raw["given_name"]))
+def own_names(record: Mapping[str, Any], vocab: Vocabulary) -> tuple[list[int], int]:
+    """The token ids of a person's own names (given, family, full, then alternate names), one slot per
+    name, and how many of them the given, family and full name hold (not the aliases)."""
     bag: list[int] = []
     seen: dict[str, int] = {}  # one slot per name: محمد beside its transliteration Mohamed is one name
-    primary = 0  # names from given, family and full name (not aliases, not the father's)
-    for n, text in enumerate(
-        (raw["given_name"], raw["family_name"], raw["full_name"], *raw["alternate_names"].split("|"))
-    ):
+    primary = 0
+    aliases = _text(record, "alternate_names").split("|")
+    names = (_text(record, "given_name"), _text(record, "family_name"), _text(record, "full_name"))
+    for n, text in enumerate((*names, *aliases)):
         for tok in name_tokens(text):
             t = vocab.add(tok)
             key = name_key(tok)
@@ -313,6 +309,17 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
                 seen[key] = t
                 bag.append(t)
                 primary += n < 3
+    return bag, primary
+
+
+def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
+    """Validate one record and derive its comparable form; raises :class:`InputError`."""
+    rid = _text(record, "id").strip()
+    if not rid:
+        raise InputError("missing id", column="id")
+    raw = {k: _text(record, k) for k in FIELDS}
+    given_tokens = list(name_tokens(raw["given_name"]))
+    bag, primary = own_names(raw, vocab)
     # the given name, and the first names of the other ways the person is written (transliterations)
     given: list[int] = []
     firsts = [given_tokens[:1]] + [list(name_tokens(a))[:1] for a in raw["alternate_names"].split("|")]
@@ -336,7 +343,7 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
         raise InputError(exc.message, column=exc.column) from None
     sex_text = raw["sex"].strip().upper()
     if sex_text not in ("", "F", "M", "U"):
-        raise InputError(f"sex must be F, M, U or empty, not {raw['sex']!r}", column="sex")
+        raise InputError("sex must be F, M, U or empty", column="sex")
     return Prepared(
         id=rid,
         names=bag,
