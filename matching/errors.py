@@ -5,8 +5,8 @@ class MatchingError(Exception):
     """Base class of every error the matching package raises on purpose."""
 
 
-class InputError(MatchingError):
-    """A record or input file is malformed.
+class InputError(MatchingError, ValueError):
+    """A record or input file is malformed (also a ``ValueError``, as a parser's errors are).
 
     ``source``, ``row`` and ``column`` locate the fault when they are known, so a command line can
     print one line an operator can act on.

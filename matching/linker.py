@@ -286,14 +286,22 @@ class Links:
 
 
 def prepare_all(
-    records: Sequence[Mapping[str, Any]], vocab: Vocabulary, source: str = "records", first_row: int = 1
+    records: Sequence[Mapping[str, Any]],
+    vocab: Vocabulary,
+    source: str = "records",
+    first_row: int = 1,
+    *,
+    strict_dates: bool = True,
 ) -> list[Prepared]:
-    """Prepare records, checking ids are unique; errors name the source, row and column."""
+    """Prepare records, checking ids are unique; errors name the source, row and column.
+
+    ``strict_dates``: see :func:`matching.records.prepare`.
+    """
     out: list[Prepared] = []
     seen: set[str] = set()
     for n, rec in enumerate(records):
         try:
-            p = prepare(rec, vocab)
+            p = prepare(rec, vocab, strict_dates=strict_dates)
         except InputError as exc:
             raise InputError(exc.message, source=source, row=n + first_row, column=exc.column) from None
         if p.id in seen:

@@ -45,6 +45,7 @@ GIVEN_SLOTS = 3
 # taken for the rarest name of all.
 TF_PSEUDO = 5.0
 PAIR_TOKENS = 6  # names of a bag whose pairs are counted for the joint name frequency
+DATE_COLUMNS = ("birth_date", "record_date")
 
 IntArray = npt.NDArray[np.int32]
 TokenArrays = tuple[
@@ -289,6 +290,7 @@ class Prepared:
     phone: str
     document: str
     raw: dict[str, str] = field(repr=False)
+    unreadable_dates: tuple[str, ...] = ()  # date columns read as missing: they held no valid date
 
 
 def own_names(record: Mapping[str, Any], vocab: Vocabulary) -> tuple[list[int], int]:
@@ -312,8 +314,13 @@ def own_names(record: Mapping[str, Any], vocab: Vocabulary) -> tuple[list[int], 
     return bag, primary
 
 
-def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
-    """Validate one record and derive its comparable form; raises :class:`InputError`."""
+def prepare(record: Mapping[str, Any], vocab: Vocabulary, *, strict_dates: bool = True) -> Prepared:
+    """Validate one record and derive its comparable form; raises :class:`InputError`.
+
+    With ``strict_dates`` off (reading a batch file: registration lists hold corrupted dates such as
+    1955-11-92), a birth or record date that is not a valid date is read as missing and listed in
+    ``unreadable_dates`` instead of raising.
+    """
     rid = _text(record, "id").strip()
     if not rid:
         raise InputError("missing id", column="id")
@@ -337,10 +344,7 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
     extra = [t for t in father[:2] if t not in bag]  # his name, then his father's: the chain continued
     own = bag[: NAME_SLOTS - len(extra)]
     bag = own + extra
-    try:
-        born = birth_date(raw["birth_date"], raw["age"], raw["record_date"])
-    except InputError as exc:
-        raise InputError(exc.message, column=exc.column) from None
+    born, unreadable = _born(raw, strict_dates)
     sex_text = raw["sex"].strip().upper()
     if sex_text not in ("", "F", "M", "U"):
         raise InputError("sex must be F, M, U or empty", column="sex")
@@ -362,7 +366,22 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
         phone=phone_key(raw["phone"]),
         document=document_key(raw["document_id"]),
         raw=raw,
+        unreadable_dates=unreadable,
     )
+
+
+def _born(raw: Mapping[str, str], strict_dates: bool) -> tuple[BirthDate | None, tuple[str, ...]]:
+    """The birth date, and the date columns read as missing because they held no valid date."""
+    values = {key: raw[key].strip() for key in ("birth_date", "age", "record_date")}
+    unreadable: list[str] = []
+    while True:  # at most once per date column: a column read as missing is empty
+        try:
+            return birth_date(values["birth_date"], values["age"], values["record_date"]), tuple(unreadable)
+        except InputError as exc:
+            if strict_dates or exc.column not in DATE_COLUMNS:
+                raise
+            unreadable.append(exc.column)
+            values[exc.column] = ""
 
 
 def _pad(rows: Sequence[Sequence[int]], width: int) -> IntArray:
