@@ -46,7 +46,6 @@ class IncrementalIndex:
         self.max_postings = max_postings
         self.max_candidates = max_candidates
         self.exclusivity = exclusivity
-        self.max_candidates = max_candidates
         self.vocab = vocab if vocab is not None else Vocabulary()
         self.table = RecordTable(self.vocab)
         self._postings: dict[str, array[int]] = {}

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from matching.blocking import DEFAULT_MAX_BLOCK, BlockingStats, candidate_pairs
 from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, Columns, compare
 from matching.errors import InputError, MatchingError
-from matching.model import TF_CLIP, Model, Session, probability
+from matching.model import TF_CLIP, EMStage, Model, probability
 from matching.records import Prepared, RecordTable, Vocabulary, prepare
 
 Ints = npt.NDArray[np.int64]
@@ -432,22 +432,20 @@ class Linker:
             namesakes = names_agree
             if by_name is not None and (names_agree & by_name).sum() >= NAMESAKES_MIN:
                 namesakes = names_agree & by_name
-            sessions = [
+            stages = [
                 # Same full birth date: the non-matches are random pairs; m of everything but the date.
-                Session(blocked[:, born] == exact_date, [c for c in everything if c != born]),
+                EMStage(blocked[:, born] == exact_date, [c for c in everything if c != born]),
                 # Names and a phone or a document (failing enough of those, the mother's full name)
                 # agree: nearly all the same person; m of the date is its distribution there.
-                Session(corroborated, [born], direct=True),
+                EMStage(corroborated, [born], direct=True),
                 # Names agree: the non-matches are namesakes; their u for the other fields, kept for scoring.
                 # Given ``by_name``, only namesakes that a key of names alone brought together:
                 # those that met through a name with a birth year agree on the year by choice, which
                 # made the date weigh too little in large sets.
-                Session(namesakes, [], others, free_u=True, keep_u=True),
+                EMStage(namesakes, [], others, free_u=True, keep_u=True),
             ]
             population = (na * (na - 1) // 2) if dedupe else na * nb
-            self.model.fit_em(
-                blocked, sessions=sessions, prior=prior, population=population, n_pairs=n_blocked
-            )
+            self.model.fit_em(blocked, stages=stages, prior=prior, population=population, n_pairs=n_blocked)
             # A person is on each side at most about once: no more matches than the smaller side has
             # records. EM with correlated evidence overestimates the prior; this bounds it.
             self.model.prior = min(self.model.prior, min(na, nb) / population)

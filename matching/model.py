@@ -27,10 +27,11 @@ T = TypeVar("T")
 
 
 @dataclass
-class Session:
-    """One EM session: pairs selected by ``rows``; m estimated for ``active`` comparisons.
+class EMStage:
+    """One stage of fitting m by EM: pairs selected by ``rows``; m estimated for ``active`` comparisons.
 
-    ``used`` comparisons (default: ``active``) enter the likelihood; ``free_u`` lets the session fit
+    (Splink calls these training sessions; "stage" keeps them apart from a database session.)
+    ``used`` comparisons (default: ``active``) enter the likelihood; ``free_u`` lets the stage fit
     its own u for non-matches that are not random pairs (e.g. namesakes among name-agreeing pairs), and
     ``keep_u`` keeps that u for scoring: P(evidence | non-match) = P(names agree) * P(rest | names agree),
     so fields that go with names (nationality, birth place, the father of a patronymic) are not counted
@@ -159,7 +160,7 @@ class Model:
         self,
         levels: Levels,
         *,
-        sessions: Sequence[Session] = (),
+        stages: Sequence[EMStage] = (),
         max_iter: int = 100,
         tol: float = 1e-4,
         prior: float | None = None,
@@ -169,7 +170,7 @@ class Model:
         """Estimate m and the prior by EM on the levels of blocked pairs, u fixed from random pairs.
 
         Blocked pairs agree on names far more often than random ones, and EM left alone would call
-        every namesake a match. As Splink does, m is therefore estimated in sessions: each session
+        every namesake a match. As Splink does, m is therefore estimated in stages: each stage
         takes a subset of pairs (rows) selected by agreement on some comparisons and estimates m only
         for the other comparisons (``active``), whose levels the selection did not condition on. A
         final pass over all pairs estimates the prior with m held. ``population`` is the number of
@@ -181,24 +182,24 @@ class Model:
         lam = self.prior if prior is None else prior
         iterations = 0
         converged = True
-        for session in sessions or [Session(np.ones(len(levels), dtype=bool), range(len(self.comparisons)))]:
-            if session.rows.sum() < 20:
+        for stage in stages or [EMStage(np.ones(len(levels), dtype=bool), range(len(self.comparisons)))]:
+            if stage.rows.sum() < 20:
                 continue
-            if session.direct:
-                counts = self._counts(levels[session.rows])
-                for c in session.active:
+            if stage.direct:
+                counts = self._counts(levels[stage.rows])
+                for c in stage.active:
                     if counts[c].sum() >= 20:
                         self.m[c] = _normalised(counts[c] + 0.1)  # as EM smooths m
                 continue
             _, it, ok = self._em(
-                levels[session.rows],
-                list(session.active),
+                levels[stage.rows],
+                list(stage.active),
                 lam,
                 max_iter=max_iter,
                 tol=tol,
-                used=session.used,
-                free_u=session.free_u,
-                keep_u=session.keep_u,
+                used=stage.used,
+                free_u=stage.free_u,
+                keep_u=stage.keep_u,
             )
             iterations += it
             converged = converged and ok
