@@ -7,32 +7,45 @@ Pure library: records in (plain mappings of the canonical fields), scored pairs 
     links.explain(i).fields                              # per-field level and weight, name alignment
     index = IncrementalIndex(links.model); index.add(record); index.candidates(new_record, k=10)
     links.model.refine(levels, is_match)                 # officers' confirmations and rejections
+
+An application uses :class:`Matcher` (see :mod:`matching.matcher`): a saved model with its name
+frequencies, a default one shipped with the package, blocking keys, scores without plaintext,
+explanations for reviewers, name-only scores for search, and refinement from officers' decisions.
 """
 
-from matching.errors import InputError, MatchingError
+from matching.dates import parse_age, parse_partial_date
+from matching.errors import InputError, MatchingError, ModelFormatError
 from matching.index import Candidate, IncrementalIndex
 from matching.linker import Explanation, FieldEvidence, Linker, Links, TokenMatch, dedupe, link
+from matching.matcher import FieldScore, Matcher, Score
 from matching.model import Model
 from matching.normalise import Token, name_tokens
-from matching.records import FIELDS, Prepared, Vocabulary, prepare
+from matching.records import FIELDS, NameFrequencies, Prepared, Vocabulary, prepare
 
 __all__ = [
     "FIELDS",
     "Candidate",
     "Explanation",
     "FieldEvidence",
+    "FieldScore",
     "IncrementalIndex",
     "InputError",
     "Linker",
     "Links",
+    "Matcher",
     "MatchingError",
     "Model",
+    "ModelFormatError",
+    "NameFrequencies",
     "Prepared",
+    "Score",
     "Token",
     "TokenMatch",
     "Vocabulary",
     "dedupe",
     "link",
     "name_tokens",
+    "parse_age",
+    "parse_partial_date",
     "prepare",
 ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from matching.records import Prepared, Vocabulary
+from matching.records import Prepared, Vocabulary, name_key
 
 Ints = npt.NDArray[np.int64]
 DEFAULT_MAX_BLOCK = 3000  # pairs a single key may contribute (left count x right count)
@@ -70,7 +70,7 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
     """
     toks = [vocab.tokens[t] for t in rec.names]
     keys: list[str] = []
-    skels = [t.skeleton if len(t.skeleton) >= 2 else "=" + t.latin for t in toks]
+    skels = [name_key(t) for t in toks]
     years: Sequence[int] = ()
     exact_years: Sequence[int] = ()
     if rec.born is not None:
@@ -105,6 +105,46 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
     if rec.born is not None and rec.born.full:
         keys.append(f"dob|{rec.born.year_lo}-{rec.born.month}-{rec.born.day}")
     return keys
+
+
+# Where a name is in each kind of key: the positions of "|"-separated parts that hold one.
+NAME_PARTS: dict[str, tuple[int, ...]] = {
+    "n": (1,),  # a name's skeleton
+    "m": (1,),  # its phonetic key
+    "l": (1,),  # the first letters of its Latin form
+    "y": (1,),  # name, birth year
+    "yp": (1,),  # name, sex, nationality, birth year
+    "yx": (1,),  # name, the exact birth year
+    "ym": (1,),  # name, birth year and month
+    "nn": (1, 2),  # two names
+    "ny": (1, 2),  # two names, a birth-year band
+    "f": (1, 2),  # a name, the father's name
+    "fp": (1, 2),  # a name, the father's name, sex and nationality
+    "mo": (1, 2),  # a name, the mother's name
+}
+# Keys of one value alone that is no name: a phone number, a document number, a full birth date.
+VALUE_ONLY = ("ph", "doc", "dob")
+MIN_NAME_LETTERS = 2
+
+
+def _holds_a_name(key: str) -> bool:
+    parts = key.split("|")
+    return any(
+        i < len(parts) and sum(ch.isalpha() for ch in parts[i]) >= MIN_NAME_LETTERS
+        for i in NAME_PARTS.get(parts[0], ())
+    )
+
+
+def name_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
+    """The record's blocking keys that hold a name, distinct and sorted: what an application may keep
+    as blind indexes (keyed hashes) of a record to find its candidates.
+
+    Every key holds at least one name of two letters or more, so none is a low-entropy value on its
+    own: a birth year, a date, a sex or a country appears only beside a name, and the keys of a value
+    alone (``VALUE_ONLY``: phone, document, full birth date) are left out. The keys for splitting
+    crowds of namesakes are included, since an application's index grows without bound.
+    """
+    return sorted({k for k in record_keys(rec, vocab, split_crowds=True) if _holds_a_name(k)})
 
 
 NAME_ONLY = ("n|", "m|", "l|", "nn|")  # keys of names alone: their pairs agree on nothing else by choice

@@ -1,7 +1,8 @@
 """``python -m matching link|dedupe``: the command line every benchmark uses.
 
 Exit status 0 on success, 2 on bad input or usage (one line on stderr naming file, row and column).
-Progress goes to stderr; stdout stays clean.
+A date that is not a valid date is read as missing and reported on stderr (how many, the first rows);
+with ``--strict`` it is bad input. Progress goes to stderr; stdout stays clean.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from matching.errors import InputError, MatchingError
-from matching.io import DEDUPE_HEADER, LINK_HEADER, read_records, write_pairs
+from matching.io import DEDUPE_HEADER, LINK_HEADER, read_records, unreadable_dates_report, write_pairs
 from matching.linker import Linker
+from matching.records import Prepared
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="keep pairs with match_probability >= P (0 keeps every candidate pair)",
         )
         p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress")
+        p.add_argument(
+            "--strict", action="store_true", help="a date that is not a valid date is an error, not missing"
+        )
     return parser
 
 
@@ -81,16 +86,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.out.parent.exists():
             raise InputError("the output folder does not exist", source=str(args.out))
         linker = Linker(progress=progress)
+
+        def read(path: Path) -> list[Prepared]:
+            records = read_records(path, linker.vocab, strict_dates=args.strict)
+            for line in unreadable_dates_report(path, records):
+                print(line, file=sys.stderr, flush=True)  # about the data, so also when quiet
+            return records
+
         if args.command == "link":
             progress(f"reading {args.left} and {args.right}")
-            left = read_records(args.left, linker.vocab)
-            right = read_records(args.right, linker.vocab)
+            left = read(args.left)
+            right = read(args.right)
             links = linker.link(left, right)
             rows = links.rows(args.threshold, args.top_k)
             header = LINK_HEADER
         else:
             progress(f"reading {args.input}")
-            records = read_records(args.input, linker.vocab)
+            records = read(args.input)
             links = linker.dedupe(records)
             rows = links.rows(args.threshold)
             header = DEDUPE_HEADER

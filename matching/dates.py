@@ -1,4 +1,11 @@
-"""Partial and estimated birth dates.
+"""Partial dates, ages, and the birth dates they give: the project's one parser of each.
+
+:func:`parse_partial_date` and :func:`parse_age` are strict: they accept exactly a partial ISO date
+(``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, a real calendar date, years 0001-9999) and an age in years
+(a whole number 0-130, or a range such as ``30-35``), and raise :class:`~matching.errors.InputError`
+(a ``ValueError``) naming the column, never the value, for anything else. An application validating
+its input adds its own rules (a plausible range of birth years); a batch reader decides whether a bad
+date is an error or a missing value (see :func:`matching.records.prepare`).
 
 A birth date becomes an interval of possible years plus month and day when they are known. Registrations
 often hold a guessed year written as 1 January; that placeholder is read as "year only". An age (or age
@@ -13,9 +20,10 @@ from datetime import date
 
 from matching.errors import InputError
 
-_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+_PARTIAL = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+_AGE = re.compile(r"([0-9]{1,3})(?:-([0-9]{1,3}))?")
+MAX_AGE = 130
 MAX_ESTIMATE_SPREAD = 3  # years an estimated birth year and an age may span together
-_AGE = re.compile(r"^(\d{1,3})(?:\s*-\s*(\d{1,3}))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,50 +40,55 @@ class BirthDate:
         return self.year_lo == self.year_hi and self.month > 0 and self.day > 0
 
 
-def parse_partial_date(text: str, column: str = "birth_date") -> tuple[int, int, int]:
-    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` as (year, month, day), 0 for missing parts."""
-    m = _PARTIAL.match(text.strip())
-    if not m:
-        raise InputError(f"not a partial ISO date: {text!r}", column=column)
-    year = int(m.group(1))
-    month = int(m.group(2) or 0)
-    day = int(m.group(3) or 0)
-    if not 1000 <= year <= 2200 or month > 12 or (m.group(2) and month == 0):
-        raise InputError(f"not a valid date: {text!r}", column=column)
-    if day:
-        try:
-            date(year, month, day)
-        except ValueError:
-            raise InputError(f"not a valid date: {text!r}", column=column) from None
+def parse_partial_date(text: str, *, column: str | None = None) -> tuple[int, int | None, int | None]:
+    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` as (year, month or None, day or None).
+
+    Exactly that text (ASCII digits, no spaces), a real calendar date, years 0001 to 9999; anything
+    else raises :class:`InputError` with ``column``.
+    """
+    found = _PARTIAL.fullmatch(text) if isinstance(text, str) else None
+    if found is None:
+        raise InputError("not a partial ISO date (YYYY, YYYY-MM or YYYY-MM-DD)", column=column)
+    year = int(found.group(1))
+    month = int(found.group(2)) if found.group(2) else None
+    day = int(found.group(3)) if found.group(3) else None
+    try:
+        date(year, 1 if month is None else month, 1 if day is None else day)  # year 0, month 0, 30 February
+    except ValueError:
+        raise InputError("not a real date (years 0001 to 9999)", column=column) from None
     return year, month, day
 
 
-def parse_age(text: str) -> tuple[int, int]:
-    m = _AGE.match(text.strip())
-    if not m:
-        raise InputError(f"not an age or age range: {text!r}", column="age")
-    lo = int(m.group(1))
-    hi = int(m.group(2) or lo)
-    if hi < lo or hi > 130:
-        raise InputError(f"not an age or age range: {text!r}", column="age")
-    return lo, hi
+def parse_age(value: int | str, *, column: str | None = "age") -> tuple[int, int]:
+    """An age in years as (low, high): a whole number (``30`` or ``"30"``) or a range ``"30-35"``,
+    0 to ``MAX_AGE``, low <= high; anything else raises :class:`InputError` with ``column``."""
+    low = high = -1
+    if isinstance(value, int) and not isinstance(value, bool):
+        low = high = value
+    elif isinstance(value, str) and (found := _AGE.fullmatch(value)):
+        low = int(found.group(1))
+        high = int(found.group(2) or low)
+    if not 0 <= low <= high <= MAX_AGE:
+        raise InputError(f"not an age in years (0 to {MAX_AGE}) or a range such as 30-35", column=column)
+    return low, high
 
 
 def birth_date(birth: str, age: str, record_date: str) -> BirthDate | None:
-    """The birth date a record states, or the one its age implies, or None.
+    """The birth date a record states, or the one its age implies, or None (empty text is missing).
 
     A stated year without month (or a 1 January placeholder) and an age are two estimates: the
     interval covers both when they are within a few years of each other.
     """
-    ry = parse_partial_date(record_date, column="record_date")[0] if record_date.strip() else None
+    ry = parse_partial_date(record_date, column="record_date")[0] if record_date else None
     from_age: tuple[int, int] | None = None
-    if age.strip():
+    if age:
         lo, hi = parse_age(age)
         if ry is not None:
             # Someone aged a at the record date was born between that date minus a+1 years and minus a.
             from_age = (ry - hi - 1, ry - lo)
-    if birth.strip():
-        y, mo, d = parse_partial_date(birth)
+    if birth:
+        y, month, day = parse_partial_date(birth, column="birth_date")
+        mo, d = month or 0, day or 0
         if mo == 1 and d == 1:  # the usual placeholder of an estimated year
             mo, d = 0, 0
         if mo == 0 and from_age is not None:

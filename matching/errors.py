@@ -5,8 +5,8 @@ class MatchingError(Exception):
     """Base class of every error the matching package raises on purpose."""
 
 
-class InputError(MatchingError):
-    """A record or input file is malformed.
+class InputError(MatchingError, ValueError):
+    """A record or input file is malformed (also a ``ValueError``, as a parser's errors are).
 
     ``source``, ``row`` and ``column`` locate the fault when they are known, so a command line can
     print one line an operator can act on.
@@ -30,3 +30,10 @@ class InputError(MatchingError):
         if self.column is not None:
             where.append(f"column {self.column}")
         return ": ".join([", ".join(where), self.message]) if where else self.message
+
+
+class ModelFormatError(MatchingError):
+    """A saved model cannot be loaded: an unknown format version, or content that is not a valid model.
+
+    The message names the part at fault (a field, a comparison), never a value from the model.
+    """

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from matching.blocking import record_keys
 from matching.errors import InputError
-from matching.linker import EXCLUSIVITY, Explanation, compare_all, compete, explain_pair, weigh
+from matching.linker import EXCLUSIVITY, Explanation, compare_all, explain_pair, score_candidates
 from matching.model import Model
 from matching.records import Prepared, RecordTable, Vocabulary, prepare
 
@@ -46,7 +46,6 @@ class IncrementalIndex:
         self.max_postings = max_postings
         self.max_candidates = max_candidates
         self.exclusivity = exclusivity
-        self.max_candidates = max_candidates
         self.vocab = vocab if vocab is not None else Vocabulary()
         self.table = RecordTable(self.vocab)
         self._postings: dict[str, array[int]] = {}
@@ -97,15 +96,15 @@ class IncrementalIndex:
         own = self._positions.get(rec.id)
         if own is not None:
             positions = positions[positions != own]
-        cb = self.table.columns_for(positions)
-        ca = RecordTable._build([rec])
-        ia = np.zeros(len(positions), dtype=np.int64)
-        levels, tokens = compare_all(self.vocab, ca, cb, ia, np.arange(len(positions), dtype=np.int64))
-        weight, prob = weigh(self.model, self.vocab, levels, tokens)
-        if self.exclusivity > 0:  # the candidates compete for the new record, as in batch linkage
-            weight, prob = compete(
-                ia, np.arange(len(ia), dtype=np.int64), prob, self.model.prior, self.exclusivity
-            )
+        # the candidates compete for the new record, as in batch linkage
+        scored = score_candidates(
+            self.model,
+            self.vocab,
+            RecordTable._build([rec]),
+            self.table.columns_for(positions),
+            self.exclusivity,
+        )
+        weight, prob = scored.weight, scored.probability
         order = np.argsort(-weight, kind="stable")[:k]
         return [
             Candidate(self.table.records[int(positions[i])].id, float(prob[i]), float(weight[i]))

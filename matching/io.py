@@ -5,19 +5,25 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from matching.errors import InputError
 from matching.linker import prepare_all
 from matching.records import Prepared, Vocabulary
 
+FIRST_ROW = 2  # the row of a file's first record (1 is the header)
+REPORTED_ROWS = 5  # rows named when values are read as missing
 LINK_HEADER = ("left_id", "right_id", "match_probability", "match_weight")
 DEDUPE_HEADER = ("id_l", "id_r", "match_probability", "match_weight")
 
 
-def read_records(path: str | Path, vocab: Vocabulary) -> list[Prepared]:
-    """Read and prepare a canonical CSV; errors name the file, the row (1 = header) and the column."""
+def read_records(path: str | Path, vocab: Vocabulary, *, strict_dates: bool = False) -> list[Prepared]:
+    """Read and prepare a canonical CSV; errors name the file, the row (1 = header) and the column.
+
+    A birth or record date that is not a valid date is read as missing (see
+    :func:`unreadable_dates_report`), or, with ``strict_dates``, is an error like any other.
+    """
     name = str(path)
     try:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -38,7 +44,24 @@ def read_records(path: str | Path, vocab: Vocabulary) -> list[Prepared]:
         raise InputError(f"malformed CSV ({exc})", source=name) from None
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})", source=name) from None
-    return prepare_all(rows, vocab, source=name, first_row=2)
+    return prepare_all(rows, vocab, source=name, first_row=FIRST_ROW, strict_dates=strict_dates)
+
+
+def unreadable_dates_report(path: str | Path, records: Sequence[Prepared]) -> list[str]:
+    """One line per date column of a file whose values were read as missing: how many, the first rows."""
+    rows: dict[str, list[int]] = {}
+    for n, rec in enumerate(records):
+        for column in rec.unreadable_dates:
+            rows.setdefault(column, []).append(n + FIRST_ROW)
+    lines = []
+    for column, found in rows.items():
+        shown = ", ".join(str(r) for r in found[:REPORTED_ROWS])
+        more = f" and {len(found) - REPORTED_ROWS} more" if len(found) > REPORTED_ROWS else ""
+        lines.append(
+            f"warning: {path}: column {column}: {len(found)} values are not valid dates and were read as "
+            f"missing (rows {shown}{more}); --strict refuses them"
+        )
+    return lines
 
 
 def write_pairs(

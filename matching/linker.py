@@ -12,7 +12,7 @@ import numpy.typing as npt
 from matching.blocking import DEFAULT_MAX_BLOCK, BlockingStats, candidate_pairs
 from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, Columns, compare
 from matching.errors import InputError, MatchingError
-from matching.model import TF_CLIP, Model, Session, probability
+from matching.model import TF_CLIP, EMStage, Model, probability
 from matching.records import Prepared, RecordTable, Vocabulary, prepare
 
 Ints = npt.NDArray[np.int64]
@@ -86,8 +86,9 @@ def tf_bits(
     both = (levels[:, g] >= 2) & (levels[:, o] >= 2) & (tokens[:, g] >= 0) & (tokens[:, o] >= 0)
     if both.any():
         f, mean = vocab.pair_frequencies(tokens[both, g], tokens[both, o])
-        tf[both, g] = np.clip(np.log2(mean / f), *TF_CLIP)
-        tf[both, o] = 0.0
+        if mean > 0:  # no pair of names was ever counted (fixed frequencies of single names only)
+            tf[both, g] = np.clip(np.log2(mean / f), *TF_CLIP)
+            tf[both, o] = 0.0
     return tf
 
 
@@ -104,13 +105,50 @@ def compare_all(
     return levels, tokens
 
 
+def field_evidence(
+    model: Model, vocab: Vocabulary, levels: npt.NDArray[np.int8], tokens: npt.NDArray[np.int32]
+) -> Floats:
+    """[pairs, comparisons] weight of each comparison in bits, TF adjusted; 0 where missing."""
+    return model.field_weights(levels) + tf_bits(model, vocab, levels, tokens)
+
+
 def weigh(
     model: Model, vocab: Vocabulary, levels: npt.NDArray[np.int8], tokens: npt.NDArray[np.int32]
 ) -> tuple[Floats, Floats]:
     """Match weight (log2 Bayes factor, TF adjusted) and match probability of compared pairs."""
-    w = model.field_weights(levels) + tf_bits(model, vocab, levels, tokens)
-    weight = w.sum(axis=1)
+    weight = field_evidence(model, vocab, levels, tokens).sum(axis=1)
     return weight, probability(weight, model.prior)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One record compared with its candidates: per candidate the levels, each comparison's weight,
+    the evidence (their sum), and the weight and probability once the candidates competed."""
+
+    levels: npt.NDArray[np.int8]
+    fields: Floats
+    evidence: Floats
+    weight: Floats
+    probability: Floats
+
+
+def score_candidates(
+    model: Model, vocab: Vocabulary, record: Columns, candidates: Columns, exclusivity: float
+) -> Scored:
+    """Score one record (columns of one row) against every row of ``candidates``.
+
+    The candidates compete for the record (see :func:`compete`) when there are several.
+    """
+    n = len(candidates["names"])
+    ia = np.zeros(n, dtype=np.int64)
+    ib = np.arange(n, dtype=np.int64)
+    levels, tokens = compare_all(vocab, record, candidates, ia, ib)
+    fields = field_evidence(model, vocab, levels, tokens)
+    evidence = fields.sum(axis=1)
+    weight, prob = evidence, probability(evidence, model.prior)
+    if exclusivity > 0 and n > 1:
+        weight, prob = compete(ia, ib, prob, model.prior, exclusivity)
+    return Scored(levels, fields, evidence, weight, prob)
 
 
 def compete(left: Ints, right: Ints, prob: Floats, prior: float, beta: float) -> tuple[Floats, Floats]:
@@ -248,14 +286,22 @@ class Links:
 
 
 def prepare_all(
-    records: Sequence[Mapping[str, Any]], vocab: Vocabulary, source: str = "records", first_row: int = 1
+    records: Sequence[Mapping[str, Any]],
+    vocab: Vocabulary,
+    source: str = "records",
+    first_row: int = 1,
+    *,
+    strict_dates: bool = True,
 ) -> list[Prepared]:
-    """Prepare records, checking ids are unique; errors name the source, row and column."""
+    """Prepare records, checking ids are unique; errors name the source, row and column.
+
+    ``strict_dates``: see :func:`matching.records.prepare`.
+    """
     out: list[Prepared] = []
     seen: set[str] = set()
     for n, rec in enumerate(records):
         try:
-            p = prepare(rec, vocab)
+            p = prepare(rec, vocab, strict_dates=strict_dates)
         except InputError as exc:
             raise InputError(exc.message, source=source, row=n + first_row, column=exc.column) from None
         if p.id in seen:
@@ -386,22 +432,20 @@ class Linker:
             namesakes = names_agree
             if by_name is not None and (names_agree & by_name).sum() >= NAMESAKES_MIN:
                 namesakes = names_agree & by_name
-            sessions = [
+            stages = [
                 # Same full birth date: the non-matches are random pairs; m of everything but the date.
-                Session(blocked[:, born] == exact_date, [c for c in everything if c != born]),
+                EMStage(blocked[:, born] == exact_date, [c for c in everything if c != born]),
                 # Names and a phone or a document (failing enough of those, the mother's full name)
                 # agree: nearly all the same person; m of the date is its distribution there.
-                Session(corroborated, [born], direct=True),
+                EMStage(corroborated, [born], direct=True),
                 # Names agree: the non-matches are namesakes; their u for the other fields, kept for scoring.
                 # Given ``by_name``, only namesakes that a key of names alone brought together:
                 # those that met through a name with a birth year agree on the year by choice, which
                 # made the date weigh too little in large sets.
-                Session(namesakes, [], others, free_u=True, keep_u=True),
+                EMStage(namesakes, [], others, free_u=True, keep_u=True),
             ]
             population = (na * (na - 1) // 2) if dedupe else na * nb
-            self.model.fit_em(
-                blocked, sessions=sessions, prior=prior, population=population, n_pairs=n_blocked
-            )
+            self.model.fit_em(blocked, stages=stages, prior=prior, population=population, n_pairs=n_blocked)
             # A person is on each side at most about once: no more matches than the smaller side has
             # records. EM with correlated evidence overestimates the prior; this bounds it.
             self.model.prior = min(self.model.prior, min(na, nb) / population)

@@ -8,26 +8,30 @@ rejections) refine m and u afterwards. Missing fields weigh nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from matching.compare import COMPARISONS, MISSING, Comparison
-from matching.errors import MatchingError
+from matching.errors import MatchingError, ModelFormatError
 
 Levels = npt.NDArray[np.int8]
 Floats = npt.NDArray[np.float64]
 _EPS = 1e-6
 TF_CLIP = (-3.0, 3.0)  # bits a term-frequency adjustment may add or remove
+T = TypeVar("T")
 
 
 @dataclass
-class Session:
-    """One EM session: pairs selected by ``rows``; m estimated for ``active`` comparisons.
+class EMStage:
+    """One stage of fitting m by EM: pairs selected by ``rows``; m estimated for ``active`` comparisons.
 
-    ``used`` comparisons (default: ``active``) enter the likelihood; ``free_u`` lets the session fit
+    (Splink calls these training sessions; "stage" keeps them apart from a database session.)
+    ``used`` comparisons (default: ``active``) enter the likelihood; ``free_u`` lets the stage fit
     its own u for non-matches that are not random pairs (e.g. namesakes among name-agreeing pairs), and
     ``keep_u`` keeps that u for scoring: P(evidence | non-match) = P(names agree) * P(rest | names agree),
     so fields that go with names (nationality, birth place, the father of a patronymic) are not counted
@@ -156,7 +160,7 @@ class Model:
         self,
         levels: Levels,
         *,
-        sessions: Sequence[Session] = (),
+        stages: Sequence[EMStage] = (),
         max_iter: int = 100,
         tol: float = 1e-4,
         prior: float | None = None,
@@ -166,7 +170,7 @@ class Model:
         """Estimate m and the prior by EM on the levels of blocked pairs, u fixed from random pairs.
 
         Blocked pairs agree on names far more often than random ones, and EM left alone would call
-        every namesake a match. As Splink does, m is therefore estimated in sessions: each session
+        every namesake a match. As Splink does, m is therefore estimated in stages: each stage
         takes a subset of pairs (rows) selected by agreement on some comparisons and estimates m only
         for the other comparisons (``active``), whose levels the selection did not condition on. A
         final pass over all pairs estimates the prior with m held. ``population`` is the number of
@@ -178,24 +182,24 @@ class Model:
         lam = self.prior if prior is None else prior
         iterations = 0
         converged = True
-        for session in sessions or [Session(np.ones(len(levels), dtype=bool), range(len(self.comparisons)))]:
-            if session.rows.sum() < 20:
+        for stage in stages or [EMStage(np.ones(len(levels), dtype=bool), range(len(self.comparisons)))]:
+            if stage.rows.sum() < 20:
                 continue
-            if session.direct:
-                counts = self._counts(levels[session.rows])
-                for c in session.active:
+            if stage.direct:
+                counts = self._counts(levels[stage.rows])
+                for c in stage.active:
                     if counts[c].sum() >= 20:
                         self.m[c] = _normalised(counts[c] + 0.1)  # as EM smooths m
                 continue
             _, it, ok = self._em(
-                levels[session.rows],
-                list(session.active),
+                levels[stage.rows],
+                list(stage.active),
                 lam,
                 max_iter=max_iter,
                 tol=tol,
-                used=session.used,
-                free_u=session.free_u,
-                keep_u=session.keep_u,
+                used=stage.used,
+                free_u=stage.free_u,
+                keep_u=stage.keep_u,
             )
             iterations += it
             converged = converged and ok
@@ -267,14 +271,97 @@ class Model:
         w = self.field_weights(levels).sum(axis=1)
         return probability(w, lam)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
+        """Every fitted parameter as plain JSON data (lists of floats); see :mod:`matching.saved`."""
         return {
             "prior": self.prior,
             "comparisons": [
-                {"name": c.name, "levels": list(c.levels), "m": self.m[i].tolist(), "u": self.u[i].tolist()}
+                {
+                    "name": c.name,
+                    "levels": list(c.levels),
+                    "tf": c.tf,
+                    "after": c.after,
+                    "m": self.m[i].tolist(),
+                    "u": self.u[i].tolist(),
+                    "u_after": self.u_after[i].tolist() if i in self.u_after else None,
+                    "tf_mean": self.tf_mean[i],
+                }
                 for i, c in enumerate(self.comparisons)
             ],
+            "em": None if self.em is None else asdict(self.em),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], comparisons: Sequence[Comparison] = COMPARISONS) -> Model:
+        """The model :meth:`to_dict` gave, checked against this version's ``comparisons``.
+
+        A model fitted for other comparisons (renamed, other levels) would weigh the wrong evidence,
+        so it is refused with :class:`ModelFormatError` rather than loaded.
+        """
+        saved = _field(data, "comparisons", list, "model")
+        if [_field(c, "name", str, "comparison") for c in saved] != [c.name for c in comparisons]:
+            raise ModelFormatError("the saved model's comparisons are not this version's comparisons")
+        m: list[Floats] = []
+        u: list[Floats] = []
+        u_after: dict[int, Floats] = {}
+        tf_mean: list[float] = []
+        for i, (item, comp) in enumerate(zip(saved, comparisons, strict=True)):
+            where = f"comparison {comp.name}"
+            spec = (_field(item, "levels", list, where), _field(item, "tf", bool, where))
+            if spec != (list(comp.levels), comp.tf) or _field(item, "after", str, where) != comp.after:
+                raise ModelFormatError(f"{where}: levels or options differ from this version's")
+            n = len(comp.levels)
+            m.append(_probabilities(item, "m", n, where))
+            u.append(_probabilities(item, "u", n, where))
+            if item.get("u_after") is not None:
+                u_after[i] = _probabilities(item, "u_after", n, where)
+            tf_mean.append(_number(item, "tf_mean", where, low=0.0))
+        em = data.get("em")
+        result = None
+        if em is not None:
+            if not isinstance(em, Mapping):
+                raise ModelFormatError("model: em is not an object")
+            result = EMResult(
+                int(_number(em, "iterations", "em", low=0.0)),
+                _field(em, "converged", bool, "em"),
+                _number(em, "prior", "em", low=0.0, high=1.0),
+            )
+        prior = _number(data, "prior", "model", low=0.0, high=1.0)
+        if not 0.0 < prior < 1.0:
+            raise ModelFormatError("model: prior must be strictly between 0 and 1")
+        return cls(comparisons, m, u, prior, u_after, tf_mean, result)
+
+
+def _field(data: Any, key: str, kind: type[T], where: str) -> T:
+    if not isinstance(data, Mapping):
+        raise ModelFormatError(f"{where}: not an object")
+    value = data.get(key)
+    # bool is an int in Python, and JSON true is no count of iterations
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ModelFormatError(f"{where}: {key} is missing or not a {kind.__name__}")
+    return value
+
+
+def _number(data: Any, key: str, where: str, *, low: float, high: float = math.inf) -> float:
+    if not isinstance(data, Mapping):
+        raise ModelFormatError(f"{where}: not an object")
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ModelFormatError(f"{where}: {key} is missing or out of range")
+    return float(value)
+
+
+def _probabilities(data: Mapping[str, Any], key: str, n: int, where: str) -> Floats:
+    """A probability per level: n finite positive numbers summing to one."""
+    values = data.get(key)
+    if not isinstance(values, list) or len(values) != n:
+        raise ModelFormatError(f"{where}: {key} needs one probability per level")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise ModelFormatError(f"{where}: {key} holds something that is not a number")
+    out = np.asarray(values, dtype=np.float64)
+    if not (np.isfinite(out).all() and (out > 0).all() and abs(out.sum() - 1.0) < 1e-6):
+        raise ModelFormatError(f"{where}: {key} is not a probability distribution")
+    return out
 
 
 def probability(weight: Floats, prior: float) -> Floats:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from matching.dates import BirthDate, birth_date
-from matching.errors import InputError
+from matching.errors import InputError, MatchingError
 from matching.normalise import Token, country, document_key, name_tokens, phone_key, place_key, plain
 
 FIELDS = (
@@ -44,6 +45,7 @@ GIVEN_SLOTS = 3
 # taken for the rarest name of all.
 TF_PSEUDO = 5.0
 PAIR_TOKENS = 6  # names of a bag whose pairs are counted for the joint name frequency
+DATE_COLUMNS = ("birth_date", "record_date")
 
 IntArray = npt.NDArray[np.int32]
 TokenArrays = tuple[
@@ -69,10 +71,50 @@ def _text(record: Mapping[str, Any], key: str) -> str:
     return str(value)
 
 
-class Vocabulary:
-    """Distinct name tokens, shared by the tables being compared, with their comparable forms."""
+def _smoothed(counts: npt.NDArray[np.float64], n_records: int) -> npt.NDArray[np.float64]:
+    return np.asarray((counts + TF_PSEUDO) / max(1, n_records), dtype=np.float64)
 
-    def __init__(self) -> None:
+
+def _mean_under_u(f: npt.NDArray[np.float64]) -> float:
+    """Expected frequency of the name two random people share: sum f^3 / sum f^2."""
+    return float((f**3).sum() / (f**2).sum()) if f.size else 0.0
+
+
+@dataclass(frozen=True, repr=False)
+class NameFrequencies:
+    """How many records hold each name, and each pair of names: what term-frequency adjustment needs.
+
+    A name is keyed as the vocabulary counts it: its consonant skeleton, or ``=`` and its Latin form
+    when the skeleton has fewer than two letters. ``pairs`` keys two such names in sorted order; its
+    order is the order they were first counted, which fixes the floating-point sum of their mean.
+
+    Personal data in aggregate (which names a population holds, and how often): the library hands it
+    over as plain data and never logs it; whoever stores it encrypts it. ``repr`` shows sizes only.
+    """
+
+    records: int
+    names: Mapping[str, int]
+    pairs: Mapping[tuple[str, str], int]
+
+    def __repr__(self) -> str:
+        return f"NameFrequencies(records={self.records}, names={len(self.names)}, pairs={len(self.pairs)})"
+
+    @cached_property
+    def pair_mean(self) -> float:
+        """Mean frequency under u of the pairs of names, as :meth:`Vocabulary.pair_frequencies` gives it."""
+        counts = np.fromiter(self.pairs.values(), dtype=np.float64, count=len(self.pairs))
+        return _mean_under_u(_smoothed(counts, self.records))
+
+
+class Vocabulary:
+    """Distinct name tokens, shared by the tables being compared, with their comparable forms.
+
+    A vocabulary counts the records it is given (term frequencies of batch linkage), or, built with
+    ``frequencies``, scores against fixed ones (a saved model) and counts nothing.
+    """
+
+    def __init__(self, frequencies: NameFrequencies | None = None) -> None:
+        self.fixed = frequencies
         self.tokens: list[Token] = []
         self._index: dict[str, int] = {}
         self._key_index: dict[str, int] = {}
@@ -82,7 +124,8 @@ class Vocabulary:
         self._raw_skel: list[int] = []  # skeleton as is, also when too short to stand for a name alone
         self.skeleton_counts: list[int] = []  # records whose name bag holds a token with this skeleton
         self.pair_counts: dict[int, int] = {}  # records holding both skeletons (a << 32 | b, a < b)
-        self.n_records = 0
+        self._skel_text: list[str] = []  # per token, the name key its frequency is counted under
+        self.n_records = frequencies.records if frequencies is not None else 0
         self._freq: npt.NDArray[np.float64] | None = None
         self._pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], float] | None = None
         self._arrays: TokenArrays | None = None
@@ -104,18 +147,24 @@ class Vocabulary:
             i = len(self.tokens)
             self._index[token.original] = i
             self.tokens.append(token)
-            skel = self._key("s", token.skeleton if len(token.skeleton) >= 2 else "=" + token.latin)
+            text = name_key(token)
+            skel = self._key("s", text)
             self._skel.append(skel)
+            self._skel_text.append(text)
             self._phon.append(self._key("p", token.phonetic))
             self._latin.append(self._key("l", token.latin))
             self._raw_skel.append(self._key("r", token.skeleton))
-            while len(self.skeleton_counts) <= skel:
-                self.skeleton_counts.append(0)
+            if len(self.skeleton_counts) <= skel:  # a name not met before
+                self.skeleton_counts.extend([0] * (skel + 1 - len(self.skeleton_counts)))
+                if self.fixed is not None:
+                    self.skeleton_counts[skel] = self.fixed.names.get(text, 0)
             self._arrays = None
         return i
 
     def count(self, token_ids: Iterable[int]) -> None:
         """Count one record's name bag for term frequencies: its names, and its pairs of names."""
+        if self.fixed is not None:
+            raise MatchingError("a vocabulary with fixed name frequencies counts no records")
         skels = list(dict.fromkeys(self._skel[t] for t in token_ids))
         for s in skels:
             self.skeleton_counts[s] += 1
@@ -152,24 +201,40 @@ class Vocabulary:
         if self._freq is None or len(self._freq) != len(self.tokens):
             skel = self.arrays()[0]
             counts = np.asarray(self.skeleton_counts, dtype=np.float64)
-            self._freq = (counts[skel] + TF_PSEUDO) / max(1, self.n_records)
+            self._freq = _smoothed(counts[skel], self.n_records)
         return self._freq
 
     def mean_frequency(self) -> float:
         """Expected frequency of the name two random people share: sum f^3 / sum f^2 over names."""
-        counts = np.asarray(self.skeleton_counts, dtype=np.float64)
-        f = (counts[counts > 0] + TF_PSEUDO) / max(1, self.n_records)
-        return float((f**3).sum() / (f**2).sum()) if f.size else 0.0
+        if self.fixed is not None:
+            counts = np.fromiter(self.fixed.names.values(), dtype=np.float64, count=len(self.fixed.names))
+        else:
+            counts = np.asarray(self.skeleton_counts, dtype=np.float64)
+        return _mean_under_u(_smoothed(counts[counts > 0], self.n_records))
+
+    def name_frequencies(self) -> NameFrequencies:
+        """The counts term-frequency adjustment needs, keyed by name rather than by token id: what a
+        saved model carries so that a vocabulary built from it scores as this one does."""
+        if self.fixed is not None:
+            return self.fixed
+        text = {i: key[2:] for key, i in self._key_index.items() if key.startswith("s:")}
+        names = {text[s]: c for s, c in enumerate(self.skeleton_counts) if c > 0}
+        pairs: dict[tuple[str, str], int] = {}
+        for key, c in self.pair_counts.items():
+            a, b = text[key >> 32], text[key & 0xFFFFFFFF]
+            pairs[(a, b) if a < b else (b, a)] = c
+        return NameFrequencies(self.n_records, names, pairs)
 
     def pair_frequencies(self, tok_a: IntArray, tok_b: IntArray) -> tuple[npt.NDArray[np.float64], float]:
         """Share of records holding both names (by skeleton), per pair of tokens, and its mean under u."""
+        if self.fixed is not None:
+            return self._fixed_pair_frequencies(self.fixed, tok_a, tok_b)
         if self._pairs is None:
             keys = np.fromiter(self.pair_counts.keys(), dtype=np.int64, count=len(self.pair_counts))
             counts = np.fromiter(self.pair_counts.values(), dtype=np.float64, count=len(self.pair_counts))
             order = np.argsort(keys)
-            f = (counts + TF_PSEUDO) / max(1, self.n_records)
-            mean = float((f**3).sum() / (f**2).sum()) if f.size else 0.0
-            self._pairs = (keys[order], f[order], mean)
+            f = _smoothed(counts, self.n_records)
+            self._pairs = (keys[order], f[order], _mean_under_u(f))
         keys, f, mean = self._pairs
         skel = self.arrays()[0]
         sa, sb = skel[tok_a].astype(np.int64), skel[tok_b].astype(np.int64)
@@ -180,6 +245,28 @@ class Vocabulary:
             hit = keys[pos] == q
             out[hit] = f[pos[hit]]
         return out, mean
+
+    def _fixed_pair_frequencies(
+        self, fixed: NameFrequencies, tok_a: IntArray, tok_b: IntArray
+    ) -> tuple[npt.NDArray[np.float64], float]:
+        texts = self._skel_text
+        counts = np.fromiter(
+            (
+                fixed.pairs.get((ta, tb) if ta < tb else (tb, ta), 0)
+                for ta, tb in (
+                    (texts[a], texts[b]) for a, b in zip(tok_a.tolist(), tok_b.tolist(), strict=True)
+                )
+            ),
+            dtype=np.float64,
+            count=len(tok_a),
+        )
+        return _smoothed(counts, self.n_records), fixed.pair_mean
+
+
+def name_key(token: Token) -> str:
+    """What a name's frequency is counted under: its skeleton, or its Latin form when that is too short
+    to stand for a name (a skeleton of one letter would merge Ali, Ola and Eli)."""
+    return token.skeleton if len(token.skeleton) >= 2 else "=" + token.latin
 
 
 @dataclass
@@ -203,30 +290,43 @@ class Prepared:
     phone: str
     document: str
     raw: dict[str, str] = field(repr=False)
+    unreadable_dates: tuple[str, ...] = ()  # date columns read as missing: they held no valid date
 
 
-def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
-    """Validate one record and derive its comparable form; raises :class:`InputError`."""
-    rid = _text(record, "id").strip()
-    if not rid:
-        raise InputError("missing id", column="id")
-    raw = {k: _text(record, k) for k in FIELDS}
-    given_tokens = list(name_tokens(raw["given_name"]))
+def own_names(record: Mapping[str, Any], vocab: Vocabulary) -> tuple[list[int], int]:
+    """The token ids of a person's own names (given, family, full, then alternate names), one slot per
+    name, and how many of them the given, family and full name hold (not the aliases)."""
     bag: list[int] = []
     seen: dict[str, int] = {}  # one slot per name: محمد beside its transliteration Mohamed is one name
-    primary = 0  # names from given, family and full name (not aliases, not the father's)
-    for n, text in enumerate(
-        (raw["given_name"], raw["family_name"], raw["full_name"], *raw["alternate_names"].split("|"))
-    ):
+    primary = 0
+    aliases = _text(record, "alternate_names").split("|")
+    names = (_text(record, "given_name"), _text(record, "family_name"), _text(record, "full_name"))
+    for n, text in enumerate((*names, *aliases)):
         for tok in name_tokens(text):
             t = vocab.add(tok)
-            key = tok.skeleton if len(tok.skeleton) >= 2 else "=" + tok.latin
+            key = name_key(tok)
             # an alias that only repeats a name in another script or spelling adds no slot; a name
             # written twice in the name itself (Mohammed Mohamed Abdullah) keeps both
             if t not in bag and (n < 3 or key not in seen):
                 seen[key] = t
                 bag.append(t)
                 primary += n < 3
+    return bag, primary
+
+
+def prepare(record: Mapping[str, Any], vocab: Vocabulary, *, strict_dates: bool = True) -> Prepared:
+    """Validate one record and derive its comparable form; raises :class:`InputError`.
+
+    With ``strict_dates`` off (reading a batch file: registration lists hold corrupted dates such as
+    1955-11-92), a birth or record date that is not a valid date is read as missing and listed in
+    ``unreadable_dates`` instead of raising.
+    """
+    rid = _text(record, "id").strip()
+    if not rid:
+        raise InputError("missing id", column="id")
+    raw = {k: _text(record, k) for k in FIELDS}
+    given_tokens = list(name_tokens(raw["given_name"]))
+    bag, primary = own_names(raw, vocab)
     # the given name, and the first names of the other ways the person is written (transliterations)
     given: list[int] = []
     firsts = [given_tokens[:1]] + [list(name_tokens(a))[:1] for a in raw["alternate_names"].split("|")]
@@ -244,13 +344,10 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
     extra = [t for t in father[:2] if t not in bag]  # his name, then his father's: the chain continued
     own = bag[: NAME_SLOTS - len(extra)]
     bag = own + extra
-    try:
-        born = birth_date(raw["birth_date"], raw["age"], raw["record_date"])
-    except InputError as exc:
-        raise InputError(exc.message, column=exc.column) from None
+    born, unreadable = _born(raw, strict_dates)
     sex_text = raw["sex"].strip().upper()
     if sex_text not in ("", "F", "M", "U"):
-        raise InputError(f"sex must be F, M, U or empty, not {raw['sex']!r}", column="sex")
+        raise InputError("sex must be F, M, U or empty", column="sex")
     return Prepared(
         id=rid,
         names=bag,
@@ -269,7 +366,22 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary) -> Prepared:
         phone=phone_key(raw["phone"]),
         document=document_key(raw["document_id"]),
         raw=raw,
+        unreadable_dates=unreadable,
     )
+
+
+def _born(raw: Mapping[str, str], strict_dates: bool) -> tuple[BirthDate | None, tuple[str, ...]]:
+    """The birth date, and the date columns read as missing because they held no valid date."""
+    values = {key: raw[key].strip() for key in ("birth_date", "age", "record_date")}
+    unreadable: list[str] = []
+    while True:  # at most once per date column: a column read as missing is empty
+        try:
+            return birth_date(values["birth_date"], values["age"], values["record_date"]), tuple(unreadable)
+        except InputError as exc:
+            if strict_dates or exc.column not in DATE_COLUMNS:
+                raise
+            unreadable.append(exc.column)
+            values[exc.column] = ""
 
 
 def _pad(rows: Sequence[Sequence[int]], width: int) -> IntArray:

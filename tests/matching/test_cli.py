@@ -96,12 +96,7 @@ BAD_CASES = {
     "no id column": ([["name", "given_name"], ["1", "Ali"]], ["row 1", "column id"]),
     "duplicate id": (rows_of([LEFT[0], LEFT[0]]), ["row 3", "column id", "duplicate"]),
     "empty id": (rows_of([dict(LEFT[0], id="")]), ["row 2", "column id"]),
-    "bad birth date": (
-        rows_of([LEFT[0], dict(LEFT[1], birth_date="1985-13-40")]),
-        ["row 3", "column birth_date"],
-    ),
     "bad age": (rows_of([dict(LEFT[4], age="about thirty")]), ["row 2", "column age"]),
-    "bad record date": (rows_of([dict(LEFT[4], record_date="2020/06/01")]), ["row 2", "column record_date"]),
     "bad sex": (rows_of([dict(LEFT[0], sex="male")]), ["row 2", "column sex"]),
     "too many fields": ([["id", "given_name"], ["1", "Ali", "extra"]], ["row 2"]),
     "empty file": ([], ["row 1"]),
@@ -126,11 +121,11 @@ def test_bad_left_file(
 def test_bad_right_file_is_named(
     files: tuple[str, str], write_csv: Writer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bad = write_csv("right-bad.csv", rows_of([dict(RIGHT[0], birth_date="tomorrow")]))
+    bad = write_csv("right-bad.csv", rows_of([dict(RIGHT[0], id="")]))
     line = run_bad(["link", "--left", files[0], "--right", bad, "--out", str(tmp_path / "o.csv")], capsys)
     assert "right-bad.csv" in line
     assert "row 2" in line
-    assert "birth_date" in line
+    assert "column id" in line
 
 
 def test_missing_file(files: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,8 +171,65 @@ def test_existing_output_is_left_intact_on_error(
     out = tmp_path / "o.csv"
     out.write_text("previous\n")
     bad = write_csv("bad.csv", rows_of([dict(LEFT[0], birth_date="x")]))
-    run_bad(["link", "--left", bad, "--right", files[1], "--out", str(out)], capsys)
+    run_bad(["link", "--strict", "--left", bad, "--right", files[1], "--out", str(out)], capsys)
     assert out.read_text() == "previous\n"
+
+
+BAD_DATES = {
+    "day 92": ("birth_date", "1955-11-92"),
+    "month 13": ("birth_date", "1985-13-40"),
+    "a word": ("birth_date", "tomorrow"),
+    "slashes": ("record_date", "2020/06/01"),
+    "year 0": ("birth_date", "0000-01-02"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATES))
+def test_strict_makes_an_invalid_date_bad_input(
+    case: str, write_csv: Writer, files: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    column, value = BAD_DATES[case]
+    bad = write_csv("bad.csv", rows_of([LEFT[0], dict(LEFT[4], **{column: value})]))
+    out = tmp_path / "o.csv"
+    line = run_bad(["link", "--left", bad, "--right", files[1], "--out", str(out), "--strict"], capsys)
+    assert "bad.csv" in line
+    assert "row 3" in line
+    assert f"column {column}" in line
+    assert value not in line  # a birth date is personal data: the row and column locate it
+    assert not out.exists()
+
+
+def test_an_invalid_date_is_read_as_missing_counted_and_reported(
+    write_csv: Writer, files: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a file whose birth dates are corrupted on seven rows, one of them a true pair's (L1 = R1)
+    records = [dict(LEFT[0], birth_date="1990-05-92"), *LEFT[1:]]
+    records += [dict(LEFT[3], id=f"C{n}", given_name=f"Copy{n}", birth_date="1972-02-30") for n in range(6)]
+    left = write_csv("left.csv", rows_of(records))
+    out = tmp_path / "pairs.csv"
+    # When it is linked without --strict (and quietly)
+    argv = ["--quiet", "link", "--left", left, "--right", files[1], "--out", str(out), "--threshold", "0"]
+    assert main([*argv, "--top-k", "1"]) == 0
+    # Then one line on stderr names the file, the column, the count and the first rows
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "left.csv" in err[0]
+    assert "column birth_date: 7 values" in err[0]
+    assert "rows 2, 8, 9, 10, 11 and 2 more" in err[0]
+    assert "1990-05-92" not in err[0]
+    # and the records are linked, the bad dates read as missing
+    assert ["L1", "R1"] in [r[:2] for r in read(out)[1:]]
+
+
+def test_every_valid_iso_date_is_a_date(
+    write_csv: Writer, files: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = write_csv(
+        "old.csv", rows_of([dict(LEFT[0], birth_date="0987-03-01"), dict(LEFT[1], birth_date="9999")])
+    )
+    out = tmp_path / "pairs.csv"
+    assert main(["--quiet", "link", "--strict", "--left", old, "--right", files[1], "--out", str(out)]) == 0
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(

@@ -1,19 +1,76 @@
+"""The one parser of partial dates and ages, and the birth-year intervals they give."""
+
+from typing import Any
+
 import pytest
 
-from matching.dates import BirthDate, birth_date, parse_partial_date
-from matching.errors import InputError
+from matching import InputError, parse_age, parse_partial_date
+from matching.dates import BirthDate, birth_date
 
 
 def test_partial_dates() -> None:
-    assert parse_partial_date("1990") == (1990, 0, 0)
-    assert parse_partial_date("1990-07") == (1990, 7, 0)
+    assert parse_partial_date("1990") == (1990, None, None)
+    assert parse_partial_date("1990-07") == (1990, 7, None)
     assert parse_partial_date("1990-07-31") == (1990, 7, 31)
+    assert parse_partial_date("2024-02-29") == (2024, 2, 29)
 
 
-@pytest.mark.parametrize("bad", ["1990-13-01", "1990-02-30", "90", "1990/01/01", "yesterday", "1990-00"])
-def test_bad_dates_raise(bad: str) -> None:
+@pytest.mark.parametrize("text", ["0001", "0987-03-01", "1000", "9999-12-31"])
+def test_every_year_from_1_to_9999_is_a_year(text: str) -> None:
+    assert parse_partial_date(text)[0] == int(text[:4])
+
+
+BAD_DATES = [
+    "1990-13-01",  # no month 13
+    "1990-02-30",  # no 30 February
+    "2023-02-29",  # not a leap year
+    "1955-11-92",  # Febrl's corruption
+    "0000",  # no year 0
+    "1990-00",
+    "1990-01-00",
+    "90",
+    "1990-7",  # ISO months have two digits
+    "1990-07-4",
+    "1990/01/01",
+    "yesterday",
+    "",
+    " 1990",  # strict: whoever reads a file strips it first
+    "1990\n",
+    "１９９０",  # digits of another script
+    "19900",
+]
+
+
+@pytest.mark.parametrize("bad", BAD_DATES)
+def test_anything_else_is_refused_naming_the_column_not_the_value(bad: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_partial_date(bad, column="birth_date")
+    assert err.value.column == "birth_date"
+    assert not bad.strip() or bad.strip() not in str(err.value)
+    assert isinstance(err.value, ValueError)  # what a caller validating input catches
+
+
+def test_a_date_is_a_text() -> None:
     with pytest.raises(InputError):
-        parse_partial_date(bad)
+        parse_partial_date(1990)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0, (0, 0)), (30, (30, 30)), ("30", (30, 30)), ("30-35", (30, 35)), (130, (130, 130))],
+)
+def test_ages(value: int | str, expected: tuple[int, int]) -> None:
+    assert parse_age(value) == expected
+
+
+@pytest.mark.parametrize(
+    "bad", [True, -1, 131, "131", "35-30", "30 - 35", " 30", "thirty", "", 30.5, None, "1-2-3"]
+)
+def test_bad_ages_are_refused(bad: Any) -> None:
+    with pytest.raises(InputError) as err:
+        parse_age(bad)
+    assert err.value.column == "age"
+    assert isinstance(err.value, ValueError)
 
 
 def test_first_of_january_is_a_placeholder_for_the_year() -> None:
@@ -39,10 +96,13 @@ def test_bad_ages_raise(age: str) -> None:
     assert err.value.column == "age"
 
 
-def test_bad_record_date_names_its_column() -> None:
+def test_bad_dates_name_their_column() -> None:
     with pytest.raises(InputError) as err:
         birth_date("", "30", "2020-99-01")
     assert err.value.column == "record_date"
+    with pytest.raises(InputError) as err:
+        birth_date("1955-11-92", "", "")
+    assert err.value.column == "birth_date"
 
 
 def test_estimated_year_and_age_together_span_both() -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from matching.compare import MISSING, Comparison
 from matching.errors import MatchingError
-from matching.model import Model, Session, probability
+from matching.model import EMStage, Model, probability
 
 COMPS = (
     Comparison("name", ("disagree", "fuzzy", "exact")),
@@ -46,11 +46,11 @@ def test_population_rescales_the_prior_to_all_pairs() -> None:
     assert model.prior == pytest.approx(0.2 * 10_000 / 1_000_000, rel=0.15)
 
 
-def test_a_session_leaves_inactive_comparisons_alone() -> None:
+def test_a_stage_leaves_inactive_comparisons_alone() -> None:
     levels, _ = simulate(10_000, 0.2)
     model = Model(comparisons=COMPS, u=[u.copy() for u in TRUE_U])
     before = model.m[1].copy()
-    model.fit_em(levels, sessions=[Session(np.ones(len(levels), dtype=bool), [0, 2])], prior=0.1)
+    model.fit_em(levels, stages=[EMStage(np.ones(len(levels), dtype=bool), [0, 2])], prior=0.1)
     assert np.array_equal(model.m[1], before)
     assert not np.allclose(model.m[0], Model(comparisons=COMPS).m[0])
 

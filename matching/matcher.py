@@ -1,0 +1,331 @@
+"""The matcher an application uses: a saved model and the name frequencies it scores with.
+
+An application finds candidates itself (through keyed hashes of :meth:`Matcher.blocking_keys`), then
+asks the matcher to score them, explain them, rank search hits by name, and learn from officers::
+
+    matcher = Matcher.default()                      # until there are enough records to fit one
+    matcher = Matcher.fit(requests, sightings)       # unsupervised, from the data
+    keys = matcher.blocking_keys(record)             # plaintext: the application hashes them
+    for s in matcher.score(record, candidates): ...  # id, probability, weight, plaintext-free evidence
+    matcher.explain(record, candidate)               # with the names aligned: for reviewing officers
+    matcher.name_score("Mohammed Hassan", record)    # name-only evidence, for search
+    matcher = matcher.refine([(record, candidate, True), ...])
+    data = matcher.to_dict(); Matcher.from_dict(data)   # to store (encrypted) and load
+    matcher.version                                  # stored beside each candidate it scored
+
+A matcher does not change once made: ``refine`` returns a new one, and every method works on its own
+scratch vocabulary, so one matcher may serve several threads. Records are plain mappings of the
+canonical fields (``matching.FIELDS``) and are validated strictly: a value that is not valid raises
+:class:`~matching.errors.InputError` naming the column (never the value).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache, cached_property
+from importlib import resources
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from matching import saved
+from matching.blocking import name_keys
+from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, STRONG, align, sim_level
+from matching.errors import InputError
+from matching.linker import (
+    EXCLUSIVITY,
+    Explanation,
+    Linker,
+    Progress,
+    compare_all,
+    explain_pair,
+    field_evidence,
+    score_candidates,
+)
+from matching.model import Model, probability
+from matching.normalise import name_tokens
+from matching.records import (
+    NAME_SLOTS,
+    NameFrequencies,
+    Prepared,
+    RecordTable,
+    Vocabulary,
+    own_names,
+    prepare,
+)
+
+Record = Mapping[str, Any]
+DEFAULT_MODEL = "default_model.json"
+COMPETITION = "other_candidates"  # the explanation's entry for what the other candidates took away
+_NAMES = [COMPARISON_NAMES.index(c) for c in ("given_name", "other_names", "third_name")]
+
+
+class FieldScore(NamedTuple):
+    """What one comparison contributed, without any value: field, agreement level, weight in bits."""
+
+    field: str
+    level: str
+    weight: float
+
+
+class Score(NamedTuple):
+    """One candidate scored against a record.
+
+    ``match_weight`` is the log2 Bayes factor that, with the model's prior, gives ``match_probability``.
+    ``explanation`` holds every comparison's (field, level, weight), and, when other candidates
+    competed for the record, an ``other_candidates`` entry with what the competition took away, so
+    the weights add up to ``match_weight`` (each rounded to 0.01 bit). It holds no name or value.
+    """
+
+    id: str
+    match_probability: float
+    match_weight: float
+    explanation: tuple[FieldScore, ...]
+
+
+class Matcher:
+    """A fitted Fellegi-Sunter model with the name frequencies its term-frequency adjustment uses."""
+
+    def __init__(
+        self,
+        model: Model,
+        frequencies: NameFrequencies,
+        *,
+        exclusivity: float = EXCLUSIVITY,
+        source: str = "",
+    ) -> None:
+        self.model = model
+        self.frequencies = frequencies
+        self.exclusivity = exclusivity
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"Matcher(version={self.version!r})"
+
+    # --- making one -------------------------------------------------------------------------
+    @classmethod
+    def default(cls) -> Matcher:
+        """The model shipped with the package, for an installation with too few records to fit one.
+
+        Fitted on synthetic data only (the development set of Restoring Family Links records, which
+        is generated, not collected), so its name frequencies are no one's: see its ``source``.
+        Rebuild it with ``python benchmarks/build_default_model.py``.
+        """
+        return cls.from_dict(_default_model_data())
+
+    @classmethod
+    def fit(
+        cls,
+        left: Sequence[Record],
+        right: Sequence[Record],
+        *,
+        labels: Iterable[tuple[Record, Record, bool]] | None = None,
+        seed: int = 0,
+        progress: Progress | None = None,
+        source: str = "",
+    ) -> Matcher:
+        """Estimate a model from two sets of records (requests and sightings), unsupervised.
+
+        u comes from random pairs, m and the prior from blocked pairs by EM, the name frequencies
+        from both sets: as ``python -m matching link`` does. ``labels`` (left record, right record,
+        same person) are officers' decisions, applied afterwards as in :meth:`refine`.
+        """
+        linker = Linker(seed=seed, progress=progress)
+        linker.link(left, right)
+        matcher = cls(
+            linker.model,
+            linker.vocab.name_frequencies(),
+            exclusivity=linker.exclusivity,
+            source=source or f"fitted on {len(left)} x {len(right)} records",
+        )
+        return matcher.refine(labels) if labels is not None else matcher
+
+    # --- saving -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible data (see :mod:`matching.saved` for the format). It holds the name
+        frequencies, personal data in aggregate: store it encrypted."""
+        return saved.to_dict(saved.SavedModel(self.model, self.frequencies, self.exclusivity, self.source))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Matcher:
+        """The matcher :meth:`to_dict` gave; raises :class:`~matching.errors.ModelFormatError`."""
+        got = saved.from_dict(data)
+        return cls(got.model, got.frequencies, exclusivity=got.exclusivity, source=got.source)
+
+    @cached_property
+    def version(self) -> str:
+        """A content hash of the saved form: equal for matchers that score alike, stable across runs."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return f"v{saved.FORMAT_VERSION}-{digest[:20]}"
+
+    # --- blocking and scoring -----------------------------------------------------------------
+    def blocking_keys(self, record: Record) -> list[str]:
+        """The plaintext blocking keys of one record, distinct and sorted.
+
+        Two records that share a key are candidates for each other, as in batch linkage. Every key
+        holds a name of two letters or more, so none is a low-entropy value on its own (a birth
+        year, a date, a sex, a country appear only beside a name); keys of a phone, a document or a
+        full birth date alone are left out. The application stores keyed hashes of them, never the
+        keys, and skips a key that too many records share (a common name alone).
+        """
+        vocab = self._vocabulary()
+        return name_keys(_prepared(record, vocab, "record"), vocab)
+
+    def score(self, record: Record, candidates: Sequence[Record], *, threshold: float = 0.0) -> list[Score]:
+        """Score ``record`` against candidate records from the other side: those with probability >=
+        ``threshold``, best first.
+
+        The candidates compete for the record, as in batch linkage and :class:`IncrementalIndex`: a
+        person is usually one record on each side, so a candidate's probability falls when another
+        fits as well (two near-certain candidates are taken for duplicates and keep theirs). The
+        model's prior was estimated with that competition, so it is what gives calibrated
+        probabilities. All candidates compete, also those below the threshold. Candidate ids must
+        be distinct.
+        """
+        if not candidates:
+            return []
+        vocab = self._vocabulary()
+        rec = _prepared(record, vocab, "record")
+        others = [_prepared(c, vocab, "candidates", n) for n, c in enumerate(candidates)]
+        seen: set[str] = set()
+        for n, other in enumerate(others):
+            if other.id in seen:
+                raise InputError("duplicate candidate id", source="candidates", row=n, column="id")
+            seen.add(other.id)
+        s = score_candidates(
+            self.model, vocab, RecordTable._build([rec]), RecordTable._build(others), self.exclusivity
+        )
+        competed = len(others) > 1 and self.exclusivity > 0
+        scores = [
+            Score(
+                others[i].id,
+                float(s.probability[i]),
+                float(s.weight[i]),
+                _explanation(s.levels[i], s.fields[i], float(s.weight[i] - s.evidence[i]), competed),
+            )
+            for i in np.nonzero(s.probability >= threshold)[0].tolist()
+        ]
+        return sorted(scores, key=lambda score: -score.match_weight)
+
+    def explain(self, record: Record, candidate: Record) -> Explanation:
+        """Every comparison's level and weight for one pair, with the values compared and the names
+        aligned token by token. It holds plaintext: for officers reviewing the pair. The weights are
+        the pair's own evidence, before other candidates competed (see :meth:`score`)."""
+        vocab = self._vocabulary()
+        a = _prepared(record, vocab, "record")
+        return explain_pair(self.model, vocab, a, _prepared(candidate, vocab, "candidate"))
+
+    # --- names alone --------------------------------------------------------------------------
+    def name_score(self, query: str, record: Record) -> float:
+        """Name-only evidence that ``record`` is the person ``query`` names: see :meth:`name_scores`."""
+        return self.name_scores(query, [record])[0]
+
+    def name_scores(self, query: str, records: Sequence[Record]) -> list[float]:
+        """Name-only evidence, per record, that it is the person the free-text ``query`` names.
+
+        The query's names are aligned with each record's own names (given, family, full and
+        alternate names) as batch linkage aligns two records' names, in any order and across
+        scripts; the best, second and third pairs weigh as the given name, the other names and the
+        third name do, term-frequency adjusted (a rare name agreeing counts more). The result is
+        the probability those weights give with the model's prior: small for one name alone, since
+        a name alone says little, but it ranks records by how well their names answer the query.
+        A query without a name scores 0 against everything.
+        """
+        vocab = self._vocabulary()
+        query_ids = list(dict.fromkeys(vocab.add(t) for t in name_tokens(query)))[:NAME_SLOTS]
+        if not query_ids or not records:
+            return [0.0] * len(records)
+        bags = [own_names(r, vocab)[0][:NAME_SLOTS] for r in records]
+        bag_a = np.full((len(records), NAME_SLOTS), -1, dtype=np.int32)
+        bag_a[:, : len(query_ids)] = query_ids
+        bag_b = np.full((len(records), NAME_SLOTS), -1, dtype=np.int32)
+        for i, bag in enumerate(bags):
+            bag_b[i, : len(bag)] = bag
+        levels, tokens = _name_levels(vocab, bag_a, bag_b, len(query_ids), [len(b) for b in bags])
+        weight = field_evidence(self.model, vocab, levels, tokens).sum(axis=1)
+        prob = probability(weight, self.model.prior)
+        prob[levels[:, _NAMES[0]] == MISSING] = 0.0  # a record without names answers no query
+        return [float(p) for p in prob]
+
+    # --- learning from officers -----------------------------------------------------------------
+    def refine(self, labels: Iterable[tuple[Record, Record, bool]], *, strength: float = 50.0) -> Matcher:
+        """A new matcher whose m and u moved towards officers' decisions: (record, candidate, same
+        person). The current estimates count as ``strength`` pseudo-observations per comparison, so
+        a few decisions nudge the model and many dominate it (see :meth:`matching.Model.refine`)."""
+        vocab = self._vocabulary()
+        left: list[Prepared] = []
+        right: list[Prepared] = []
+        outcome: list[bool] = []
+        for n, (record, candidate, same) in enumerate(labels):
+            left.append(_prepared(record, vocab, "labels", n))
+            right.append(_prepared(candidate, vocab, "labels", n))
+            outcome.append(bool(same))
+        if not outcome:
+            return self
+        pairs = np.arange(len(outcome), dtype=np.int64)
+        levels, _ = compare_all(vocab, RecordTable._build(left), RecordTable._build(right), pairs, pairs)
+        model = copy.deepcopy(self.model)
+        model.refine(levels, np.asarray(outcome, dtype=bool), strength=strength)
+        source = f"{self.source}; refined with {len(outcome)} officer decisions".lstrip("; ")
+        return Matcher(model, self.frequencies, exclusivity=self.exclusivity, source=source)
+
+    def _vocabulary(self) -> Vocabulary:
+        return Vocabulary(self.frequencies)
+
+
+@cache
+def _default_model_text() -> str:
+    return resources.files("matching").joinpath(DEFAULT_MODEL).read_text(encoding="utf-8")
+
+
+def _default_model_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(_default_model_text())
+    return data
+
+
+def _prepared(record: Record, vocab: Vocabulary, source: str, row: int | None = None) -> Prepared:
+    try:
+        return prepare(record, vocab)
+    except InputError as exc:
+        raise InputError(exc.message, source=source, row=row, column=exc.column) from None
+
+
+def _explanation(
+    levels: npt.NDArray[np.int8], weights: npt.NDArray[np.float64], competition: float, competed: bool
+) -> tuple[FieldScore, ...]:
+    fields = [
+        FieldScore(comp.name, "missing" if lvl == MISSING else comp.levels[lvl], round(float(w), 2))
+        for comp, lvl, w in zip(COMPARISONS, levels.tolist(), weights.tolist(), strict=True)
+    ]
+    if competed:
+        fields.append(FieldScore(COMPETITION, "other candidates fit", round(competition, 2)))
+    return tuple(fields)
+
+
+def _name_levels(
+    vocab: Vocabulary,
+    bag_a: npt.NDArray[np.int32],
+    bag_b: npt.NDArray[np.int32],
+    n_query: int,
+    n_record: Sequence[int],
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int32]]:
+    """Levels of the name comparisons (the rest missing) and TF tokens of aligned name bags."""
+    al = align(vocab, bag_a, bag_b, 3)
+    n_min = np.minimum(n_query, np.asarray(n_record, dtype=np.int32))
+    levels = np.full((len(bag_a), len(COMPARISONS)), MISSING, dtype=np.int8)
+    tokens = np.full((len(bag_a), len(COMPARISONS)), -1, dtype=np.int32)
+    given, other, third = _NAMES
+    levels[:, given] = sim_level(al.sims[:, 0])
+    second = sim_level(al.sims[:, 1])
+    second[n_min < 2] = MISSING
+    levels[:, other] = second
+    agree = (al.sims[:, 2] >= STRONG).astype(np.int8)
+    agree[(n_min < 3) | (al.sims[:, 2] < 0)] = MISSING
+    levels[:, third] = agree
+    tokens[:, given], tokens[:, other] = al.left[:, 0], al.left[:, 1]
+    return levels, tokens

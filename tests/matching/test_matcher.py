@@ -1,0 +1,317 @@
+"""The application's matcher: default model, fit, save and load, blocking keys, scoring, names alone."""
+
+import json
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from matching import FIELDS, FieldScore, InputError, Matcher, ModelFormatError
+from matching.blocking import NAME_PARTS, VALUE_ONLY, record_keys
+from matching.matcher import COMPETITION, DEFAULT_MODEL
+from matching.records import Vocabulary, prepare
+
+from .conftest import TRUTH
+
+Record = dict[str, object]
+
+REQUEST: Record = {
+    "id": "T1",
+    "given_name": "Mohammed",
+    "family_name": "Al-Hassan",
+    "birth_date": "1990",
+    "father_name": "Ahmad",
+    "sex": "M",
+}
+# the same man, registered in Arabic script with a Latin spelling, or in Latin only
+SIGHTING: Record = {
+    "id": "S1",
+    "full_name": "محمد الحسن",
+    "alternate_names": ["Muhamad Alhasan"],
+    "birth_date": "1990",
+}
+SIGHTING_LATIN: Record = {"id": "S2", "given_name": "Muhamad", "family_name": "Alhasan", "birth_date": "1990"}
+OTHER_PEOPLE: list[Record] = [
+    {
+        "id": "X1",
+        "given_name": "Ali",
+        "family_name": "Al-Hassan",
+        "birth_date": "1993",
+        "sex": "M",
+    },  # brother
+    {"id": "X2", "full_name": "فاطمة الحسن", "birth_date": "1990", "sex": "F"},  # sister
+    # namesakes: another father, or born long before
+    {
+        "id": "X3",
+        "given_name": "Mohammed",
+        "family_name": "Al-Hassan",
+        "birth_date": "1990-05-05",
+        "father_name": "Khalid",
+    },
+    {
+        "id": "X4",
+        "given_name": "Mohammed",
+        "family_name": "Al-Hassan",
+        "birth_date": "1972",
+        "father_name": "Ibrahim",
+    },
+    {"id": "X5", "given_name": "Ahmad", "family_name": "Yousef", "birth_date": "1975", "sex": "M"},
+]
+
+
+@pytest.fixture(scope="module")
+def default() -> Matcher:
+    return Matcher.default()
+
+
+@pytest.fixture
+def fitted(left: list[dict[str, str]], right: list[dict[str, str]]) -> Matcher:
+    return Matcher.fit(left, right)
+
+
+# --- the default model ---------------------------------------------------------------------------
+@pytest.mark.parametrize("sighting", [SIGHTING, SIGHTING_LATIN], ids=["arabic script", "latin"])
+def test_the_default_model_proposes_a_first_true_pair(default: Matcher, sighting: Record) -> None:
+    [score] = default.score(REQUEST, [sighting])
+    assert score.match_probability >= 0.5
+
+
+@pytest.mark.parametrize("other", OTHER_PEOPLE, ids=[str(r["id"]) for r in OTHER_PEOPLE])
+def test_the_default_model_does_not_take_relatives_or_namesakes_for_the_person(
+    default: Matcher, other: Record
+) -> None:
+    [score] = default.score(REQUEST, [other])
+    assert score.match_probability < 0.5
+
+
+def test_the_default_model_is_package_data_from_synthetic_data(default: Matcher) -> None:
+    assert resources.files("matching").joinpath(DEFAULT_MODEL).is_file()
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert DEFAULT_MODEL in pyproject["tool"]["setuptools"]["package-data"]["matching"]
+    assert "synthetic" in default.source
+    assert "benchmarks/build_default_model.py" in default.source
+    assert Matcher.default().version == default.version
+
+
+# --- fit, save, load, version ---------------------------------------------------------------------
+def test_fit_counts_names_of_both_sets_and_finds_the_true_pairs(
+    fitted: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    assert fitted.frequencies.records == len(left) + len(right)
+    by_id = {r["id"]: r for r in left}
+    for lid, rid in TRUTH:
+        assert fitted.score(by_id[lid], right)[0].id == rid
+
+
+def test_a_loaded_matcher_scores_bit_for_bit_and_keeps_its_version(
+    fitted: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    loaded = Matcher.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    for record in left:
+        assert loaded.score(record, right) == fitted.score(record, right)
+        assert loaded.name_scores(record["given_name"], right) == fitted.name_scores(
+            record["given_name"], right
+        )
+    assert loaded.version == fitted.version
+    assert re.fullmatch(r"v1-[0-9a-f]{20}", fitted.version)
+
+
+def test_an_unknown_format_version_is_refused(fitted: Matcher) -> None:
+    data = fitted.to_dict()
+    data["format_version"] = 99
+    with pytest.raises(ModelFormatError, match="format version 99"):
+        Matcher.from_dict(data)
+
+
+def test_labels_given_to_fit_refine_the_model(
+    left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    # officers rejected the sibling pair L6 / R6 many times
+    labels = [(left[5], right[5], False)] * 200
+    plain = Matcher.fit(left, right)
+    refined = Matcher.fit(left, right, labels=labels)
+    assert refined.version != plain.version
+    assert (
+        refined.score(left[5], [right[5]])[0].match_weight < plain.score(left[5], [right[5]])[0].match_weight
+    )
+
+
+def test_refine_gives_a_new_matcher_and_leaves_this_one(
+    fitted: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    version = fitted.version
+    before = fitted.score(left[3], [right[3]])[0]
+    refined = fitted.refine([(left[3], right[3], True)] * 100)
+    assert fitted.version == version
+    assert fitted.score(left[3], [right[3]])[0] == before
+    assert refined.version != version
+    assert "refined with 100 officer decisions" in refined.source
+    assert fitted.refine([]) is fitted
+
+
+def test_a_bad_label_names_its_row(
+    fitted: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    with pytest.raises(InputError) as err:
+        fitted.refine([(left[0], right[0], True), (left[1], dict(right[1], sex="male"), False)])
+    assert (err.value.row, err.value.column) == (1, "sex")
+
+
+# --- blocking keys -------------------------------------------------------------------------------
+RICH: Record = {
+    "id": "K1",
+    "given_name": "M.",  # an initial
+    "family_name": "Haddad",
+    "full_name": "M. Salim Haddad",
+    "alternate_names": ["محمد سليم حداد"],
+    "sex": "F",
+    "birth_date": "1990-05-04",
+    "nationality": "IQ",
+    "father_name": "Salim Haddad",
+    "mother_name": "Huda",
+    "phone": "+964 770 123 4567",
+    "document_id": "A1234567",
+}
+
+
+def test_every_blocking_key_holds_a_name_and_never_a_value_alone(default: Matcher) -> None:
+    keys = default.blocking_keys(RICH)
+    assert keys == sorted(set(keys))
+    for key in keys:
+        kind, *parts = key.split("|")
+        assert kind in NAME_PARTS
+        assert any(sum(c.isalpha() for c in parts[i - 1]) >= 2 for i in NAME_PARTS[kind])
+    joined = "\n".join(keys)
+    for value in ("7701234567", "1234567", "A1234567", "1990-5-4"):
+        assert value not in joined
+    # the initial alone, or with a year only, is too little of a name; beside another name it counts
+    assert not [k for k in keys if k.startswith(("n|=m", "y|=m", "yx|=m", "yp|=m"))]
+    assert "nn|=m|hd" in keys
+    assert not any(re.fullmatch(r"[^|]+\|\d+(-\d+)*", k) for k in keys)  # no kind + year or date alone
+
+
+def test_every_kind_of_batch_key_is_either_a_name_key_or_left_out() -> None:
+    vocab = Vocabulary()
+    kinds = {k.split("|")[0] for k in record_keys(prepare(RICH, vocab), vocab, split_crowds=True)}
+    assert kinds <= set(NAME_PARTS) | set(VALUE_ONLY)
+    assert set(VALUE_ONLY) <= kinds  # the record has all three, and they are the ones left out
+
+
+def test_a_true_pair_shares_blocking_keys(default: Matcher) -> None:
+    assert set(default.blocking_keys(REQUEST)) & set(default.blocking_keys(SIGHTING))
+    assert set(default.blocking_keys(REQUEST)) & set(default.blocking_keys(SIGHTING_LATIN))
+
+
+# --- scoring -------------------------------------------------------------------------------------
+def test_scores_come_best_first_with_an_explanation_that_adds_up(
+    fitted: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    scores = fitted.score(left[0], right)
+    assert [s.match_weight for s in scores] == sorted((s.match_weight for s in scores), reverse=True)
+    assert {s.id for s in scores} == {r["id"] for r in right}
+    for s in scores:
+        assert all(isinstance(f, FieldScore) for f in s.explanation)
+        assert sum(f.weight for f in s.explanation) == pytest.approx(s.match_weight, abs=0.01 * 14)
+        assert s.explanation[-1].field == COMPETITION
+
+
+def test_candidates_compete_for_the_record(default: Matcher) -> None:
+    [alone] = default.score(REQUEST, [SIGHTING])
+    together = {s.id: s for s in default.score(REQUEST, [SIGHTING, OTHER_PEOPLE[2]])}
+    assert together["S1"].match_probability < alone.match_probability
+    assert together["S1"].explanation[-1].weight < 0
+    assert all(f.field != COMPETITION for f in alone.explanation)
+
+
+def test_a_score_holds_no_name_or_value(
+    fitted: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    values = {str(v).casefold() for r in [*left, *right] for k, v in r.items() if k != "id"}
+    words = {w for v in values for w in re.split(r"[\s\-]+", v) if len(w) >= 3}
+    for record in left:
+        for s in fitted.score(record, right):
+            text = " ".join(f"{f.field} {f.level} {f.weight}" for f in s.explanation).casefold()
+            assert not words & set(re.split(r"[\s_]+", text))
+
+
+def test_no_candidates_give_no_scores(default: Matcher) -> None:
+    assert default.score(REQUEST, []) == []
+
+
+def test_duplicate_candidate_ids_are_refused(default: Matcher) -> None:
+    with pytest.raises(InputError) as err:
+        default.score(REQUEST, [SIGHTING, dict(SIGHTING_LATIN, id="S1")])
+    assert (err.value.row, err.value.column) == (1, "id")
+
+
+def test_a_bad_candidate_is_refused_by_row_and_column_without_its_value(default: Matcher) -> None:
+    with pytest.raises(InputError) as err:
+        default.score(REQUEST, [SIGHTING, dict(SIGHTING_LATIN, sex="male")])
+    assert (err.value.source, err.value.row, err.value.column) == ("candidates", 1, "sex")
+    assert "male" not in str(err.value)
+
+
+def test_explain_aligns_the_names_for_a_reviewing_officer(default: Matcher) -> None:
+    exp = default.explain(REQUEST, SIGHTING)
+    fields = {f.field: f for f in exp.fields}
+    assert fields["birth_date"].level == "same year"
+    assert ("mohammed", "محمد") in {(t.left, t.right) for t in fields["given_name"].alignment}
+    [alone] = default.score(REQUEST, [SIGHTING])
+    assert exp.match_weight == pytest.approx(alone.match_weight, abs=0.01)
+
+
+# --- names alone ---------------------------------------------------------------------------------
+def names(*given: str) -> list[Record]:
+    return [{"given_name": g} for g in given]
+
+
+def test_name_score_tells_mohammed_from_mahmoud(default: Matcher) -> None:
+    muhammad, mahmoud, latin_muhammad, mohamed = default.name_scores(
+        "Mohammed", names("محمد", "محمود", "Muhammad", "Mohamed")
+    )
+    assert muhammad > 100 * mahmoud
+    assert min(latin_muhammad, mohamed) > 100 * mahmoud
+    assert muhammad >= max(latin_muhammad, mohamed)
+
+
+def test_name_order_costs_nothing_and_more_agreeing_names_rank_higher(default: Matcher) -> None:
+    records: list[Record] = [
+        {"given_name": "Mohammed", "family_name": "Hassan"},
+        {"given_name": "Hassan", "family_name": "Mohammed"},
+        {"full_name": "محمد حسن"},
+        {"given_name": "Mohammed"},
+        {"given_name": "Mohammed", "family_name": "Ali"},
+    ]
+    both, swapped, arabic, one, other = default.name_scores("Mohammed Hassan", records)
+    assert both == swapped
+    assert min(both, arabic) > one > other
+    assert default.name_scores("Hassan Mohammed", records) == default.name_scores("Mohammed Hassan", records)
+
+
+def test_a_family_name_alone_finds_the_family(default: Matcher) -> None:
+    family, stranger = default.name_scores("Alhasan", [dict(REQUEST), OTHER_PEOPLE[4]])
+    assert family > 100 * stranger
+
+
+def test_name_score_is_name_scores_of_one_record_and_zero_without_names(default: Matcher) -> None:
+    records = [SIGHTING, SIGHTING_LATIN, {"id": "nameless", "birth_date": "1990"}]
+    assert [default.name_score("Mohammed Al-Hassan", r) for r in records] == default.name_scores(
+        "Mohammed Al-Hassan", records
+    )
+    assert default.name_score("Mohammed", records[2]) == 0.0
+    assert default.name_scores("  -- ", records) == [0.0, 0.0, 0.0]
+    assert all(0.0 <= p <= 1.0 for p in default.name_scores("Mohammed Al-Hassan", records))
+
+
+def test_fields_are_the_canonical_ones() -> None:
+    assert {"given_name", "family_name", "full_name", "alternate_names"} <= set(FIELDS)
+
+
+def test_a_threshold_keeps_the_likely_candidates_after_all_competed(default: Matcher) -> None:
+    candidates = [SIGHTING, *OTHER_PEOPLE]
+    everyone = default.score(REQUEST, candidates)
+    likely = default.score(REQUEST, candidates, threshold=0.5)
+    assert likely == [s for s in everyone if s.match_probability >= 0.5]
+    assert [s.id for s in likely] == ["S1"]
