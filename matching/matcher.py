@@ -87,6 +87,10 @@ class Score(NamedTuple):
     explanation: tuple[FieldScore, ...]
 
 
+# The weight of a record (or query) without any name: no evidence either way, ranked last.
+NO_NAME_EVIDENCE = float("-inf")
+
+
 class Matcher:
     """A fitted Fellegi-Sunter model with the name frequencies its term-frequency adjustment uses."""
 
@@ -228,18 +232,27 @@ class Matcher:
     def name_scores(self, query: str, records: Sequence[Record]) -> list[float]:
         """Name-only evidence, per record, that it is the person the free-text ``query`` names.
 
+        The probability that :meth:`name_weights` gives with the model's prior: small for one name
+        alone, since a name alone says little, but it ranks records by how well their names answer
+        the query. A query without a name, or a record without one, scores 0.
+        """
+        weights = self.name_weights(query, records)
+        prob = probability(np.asarray(weights, dtype=np.float64), self.model.prior)
+        return [0.0 if w == NO_NAME_EVIDENCE else float(p) for w, p in zip(weights, prob, strict=True)]
+
+    def name_weights(self, query: str, records: Sequence[Record]) -> list[float]:
+        """Name-only match weight (log2 Bayes factor), per record, for the free-text ``query``.
+
         The query's names are aligned with each record's own names (given, family, full and
         alternate names) as batch linkage aligns two records' names, in any order and across
         scripts; the best, second and third pairs weigh as the given name, the other names and the
-        third name do, term-frequency adjusted (a rare name agreeing counts more). The result is
-        the probability those weights give with the model's prior: small for one name alone, since
-        a name alone says little, but it ranks records by how well their names answer the query.
-        A query without a name scores 0 against everything.
+        third name do, term-frequency adjusted (a rare name agreeing counts more). A query without a
+        name, or a record without one, gets ``NO_NAME_EVIDENCE``.
         """
         vocab = self._vocabulary()
         query_ids = list(dict.fromkeys(vocab.add(t) for t in name_tokens(query)))[:NAME_SLOTS]
         if not query_ids or not records:
-            return [0.0] * len(records)
+            return [NO_NAME_EVIDENCE] * len(records)
         bags = [own_names(r, vocab)[0][:NAME_SLOTS] for r in records]
         bag_a = np.full((len(records), NAME_SLOTS), -1, dtype=np.int32)
         bag_a[:, : len(query_ids)] = query_ids
@@ -248,9 +261,8 @@ class Matcher:
             bag_b[i, : len(bag)] = bag
         levels, tokens = _name_levels(vocab, bag_a, bag_b, len(query_ids), [len(b) for b in bags])
         weight = field_evidence(self.model, vocab, levels, tokens).sum(axis=1)
-        prob = probability(weight, self.model.prior)
-        prob[levels[:, _NAMES[0]] == MISSING] = 0.0  # a record without names answers no query
-        return [float(p) for p in prob]
+        weight[levels[:, _NAMES[0]] == MISSING] = NO_NAME_EVIDENCE  # a record without names answers no query
+        return [float(w) for w in weight]
 
     # --- learning from officers -----------------------------------------------------------------
     def refine(self, labels: Iterable[tuple[Record, Record, bool]], *, strength: float = 50.0) -> Matcher:

@@ -197,7 +197,14 @@ def _register(
     def search(body: dict[str, Any]) -> dict[str, Any]:
         session = db.session
         hits = services.search_records(
-            session, _crypto(session), current_actor(), kind, body["q"], limit=body["limit"], audit=audit
+            session,
+            _crypto(session),
+            current_actor(),
+            kind,
+            body["q"],
+            matcher=app_services().matcher(),
+            limit=body["limit"],
+            audit=audit,
         )
         return {"items": hits}
 

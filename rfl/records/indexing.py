@@ -11,9 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from matching import name_tokens
+from matching import name_tokens, parse_age, parse_partial_date
 from privacy import BlindIndexer, BlindIndexError, BlindIndexSpec, BlindIndexValue, plan_index_bits, year_band
-from rfl.records.schemas import parse_partial_date
 
 # Sized for a million index rows: each truncated value stands for several terms (CipherSweet rule).
 EXPECTED_INDEX_ROWS = 1_000_000
@@ -56,13 +55,10 @@ def person_names(person: Mapping[str, Any]) -> list[str]:
 def birth_year(person: Mapping[str, Any], record_date: date) -> int | None:
     if person.get("birth_date"):
         return parse_partial_date(person["birth_date"])[0]
-    age = person.get("age")
-    if isinstance(age, int):
-        return record_date.year - age
-    if isinstance(age, str) and "-" in age:
-        low, high = (int(part) for part in age.split("-"))
-        return record_date.year - (low + high) // 2
-    return None
+    if person.get("age") is None:
+        return None
+    low, high = parse_age(person["age"])
+    return record_date.year - (low + high) // 2
 
 
 def person_index_values(

@@ -10,26 +10,18 @@ from typing import Any
 import marshmallow as ma
 import pycountry
 
+from matching import InputError, parse_age, parse_partial_date
+from matching.dates import MAX_AGE
 from rfl.clock import now
 from rfl.http.schemas import StrictSchema
 from rfl.records.models import LegalBasis, RecordStatus
 
-PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-AGE_RANGE = re.compile(r"^(\d{1,3})-(\d{1,3})$")
+# Patterns for the API description only: matching's parsers decide what is valid.
+PARTIAL_DATE_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
+AGE_PATTERN = r"^[0-9]{1,3}(-[0-9]{1,3})?$"
 SOCIETY_CODE = re.compile(r"^[A-Z0-9-]{1,16}$")
-MAX_AGE = 130
+# Nobody alive or looked for was born before this year; an earlier one is a typing error.
 EARLIEST_YEAR = 1880
-
-
-def parse_partial_date(value: str) -> tuple[int, int | None, int | None]:
-    """(year, month, day) of ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; ValueError if it is not one."""
-    found = PARTIAL_DATE.match(value)
-    if found is None:
-        raise ValueError("not a partial date")
-    year, month, day = (int(part) if part else None for part in found.groups())
-    assert year is not None  # noqa: S101 (the pattern requires it)
-    date(year, month or 1, day or 1)  # raises ValueError for impossible dates
-    return year, month, day
 
 
 class PartialDate(ma.fields.String):
@@ -37,20 +29,23 @@ class PartialDate(ma.fields.String):
     today: a date still to come is a typing error (births, separations and registrations happened)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("metadata", {}).setdefault("pattern", PARTIAL_DATE.pattern)
+        kwargs.setdefault("metadata", {}).setdefault("pattern", PARTIAL_DATE_PATTERN)
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             year, month, day = parse_partial_date(text)
-        except ValueError:
+        except InputError:
             raise ma.ValidationError("Must be YYYY, YYYY-MM or YYYY-MM-DD, and a real date.") from None
         if year < EARLIEST_YEAR:
             raise ma.ValidationError(f"The year must be {EARLIEST_YEAR} or later.")
         if date(year, month or 1, day or 1) > now().date():
             raise ma.ValidationError("Must not be in the future.")
         return text
+
+
+AGE_MESSAGE = f"Must be a whole number of years (0 to {MAX_AGE}) or a range such as '30-35'."
 
 
 class Age(ma.fields.Field[int | str]):
@@ -61,23 +56,20 @@ class Age(ma.fields.Field[int | str]):
             {
                 "oneOf": [
                     {"type": "integer", "minimum": 0, "maximum": MAX_AGE},
-                    {"type": "string", "pattern": AGE_RANGE.pattern},
+                    {"type": "string", "pattern": AGE_PATTERN},
                 ]
             }
         )
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | str:
-        if isinstance(value, int) and not isinstance(value, bool):
-            if 0 <= value <= MAX_AGE:
-                return value
-        elif isinstance(value, str) and (found := AGE_RANGE.match(value)):
-            low, high = int(found.group(1)), int(found.group(2))
-            if low <= high <= MAX_AGE:
-                return value
-        raise ma.ValidationError(
-            f"Must be a whole number of years (0 to {MAX_AGE}) or a range such as '30-35'."
-        )
+        if not isinstance(value, int | str) or isinstance(value, bool):
+            raise ma.ValidationError(AGE_MESSAGE)
+        try:
+            parse_age(value)
+        except InputError:
+            raise ma.ValidationError(AGE_MESSAGE) from None
+        return value
 
     def _serialize(
         self, value: int | str | None, attr: str | None, obj: Any, **kwargs: Any

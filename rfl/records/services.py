@@ -14,11 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from rapidfuzz.distance import JaroWinkler
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from matching import Token, name_tokens
+from matching import Matcher, parse_age, parse_partial_date
 from privacy import AgeEstimate, PartialDate, could_be_minor
 from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.crypto import Crypto
@@ -26,6 +25,7 @@ from rfl.errors import NotFound, PermissionDenied, ValidationFailed
 from rfl.identity import Actor, Role, society_codes
 from rfl.pagination import Page, paginate
 from rfl.records import indexing
+from rfl.records.canonical import canonical_names
 from rfl.records.codec import RecordCodec, subjects_of
 from rfl.records.fields import (
     NAME_FIELDS,
@@ -43,7 +43,6 @@ from rfl.records.models import (
     Sighting,
     TracingRequest,
 )
-from rfl.records.schemas import parse_partial_date
 
 SEARCH_CANDIDATES = 200
 
@@ -150,11 +149,8 @@ def _is_minor(person: Mapping[str, Any], on: date) -> bool:
         year, month, day = parse_partial_date(person["birth_date"])
         birth = PartialDate(year, month, day)
     age = None
-    raw_age = person.get("age")
-    if isinstance(raw_age, int):
-        age = AgeEstimate(raw_age, raw_age, on)
-    elif isinstance(raw_age, str):
-        low, high = (int(part) for part in raw_age.split("-"))
+    if person.get("age") is not None:
+        low, high = parse_age(person["age"])
         age = AgeEstimate(low, high, on)
     return could_be_minor(on, birth_date=birth, age=age, flagged=bool(person.get("flagged_minor")))
 
@@ -429,10 +425,11 @@ def search_records(
     kind: RecordType,
     query: str,
     *,
+    matcher: Matcher,
     limit: int,
     audit: AuditSink,
 ) -> list[SearchHit]:
-    """Find records by name through the blind indexes, then rank them with the decrypted names.
+    """Find records by name through the blind indexes, then rank them by the matcher's name evidence.
 
     Caseworkers search their own society's records. Tracing officers also search other societies'
     sightings, but only those whose restrictions allow it (filtered in the query, so restricted
@@ -450,16 +447,25 @@ def search_records(
         session.scalars(_visible_candidates(session, kind, matches, actor).limit(SEARCH_CANDIDATES))
     )
     records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(candidates))).all()
-    hits: list[SearchHit] = []
     codec = _codec(kind, crypto)
+    persons = []
     for record in records:
-        own = record.society_id == actor.society_id
-        person = codec.decrypt(record, _subjects(kind, record), groups=[kind.person_group])[kind.person_group]
-        revealed = [f"{kind.person_group}.{name}" for name in NAME_FIELDS if person.get(name)]
+        person = codec.decrypt(
+            record, _subjects(kind, record), groups=[kind.person_group], fields=NAME_FIELDS
+        )
+        persons.append(person[kind.person_group])
+        revealed = [f"{kind.person_group}.{name}" for name in NAME_FIELDS if persons[-1].get(name)]
         audit(_event(kind, "search_match", actor, record, revealed))
-        score = _name_score(query, indexing.person_names(person))
+    weights = matcher.name_weights(
+        query, [canonical_names(r.id, p) for r, p in zip(records, persons, strict=True)]
+    )
+    hits: list[SearchHit] = []
+    for record, person, weight in zip(records, persons, weights, strict=True):
+        own = record.society_id == actor.society_id
         name = _display_name(person) if own else None
-        hits.append(SearchHit(record.id, codes[record.society_id], record.status.value, score, name))
+        hits.append(
+            SearchHit(record.id, codes[record.society_id], record.status.value, _even_odds(weight), name)
+        )
     audit(_event(kind, "search", actor))
     hits.sort(key=lambda hit: (-hit.score, str(hit.id)))
     return hits[:limit]
@@ -547,43 +553,10 @@ def _excludes(session: Session, society_code: str) -> sa.ColumnElement[bool]:
     return sa.exists(sa.select(1).select_from(members).where(members.c.value == society_code))
 
 
-SAME_SKELETON_SIMILARITY = 0.95
-SKELETON_SUPPORT = 0.8
-
-
-def _name_score(query: str, names: Sequence[str]) -> float:
-    """Mean over the query's tokens of their best similarity to the record's name tokens.
-
-    Uses the matcher's token forms: the same Latin form scores 1, the same transliteration-aware
-    consonant skeleton (Mohammed / Muhammad / محمد) 0.95, anything else its Jaro-Winkler similarity.
-    Compounds are compared joined and apart, and the better reading counts.
-    """
-    record_tokens = [
-        token for name in names for variant in indexing.name_variants(name) for token in name_tokens(variant)
-    ]
-    record_tokens += list(name_tokens(" ".join(names[:2])))
-    readings = [name_tokens(query), [token for word in query.split() for token in name_tokens(word)]]
-    scores = [_mean_best(reading, record_tokens) for reading in readings if reading]
-    return round(max(scores, default=0.0), 4)
-
-
-def _mean_best(query_tokens: Sequence[Token], record_tokens: Sequence[Token]) -> float:
-    if not record_tokens:
-        return 0.0
-    best = [max(_token_similarity(q, r) for r in record_tokens) for q in query_tokens]
-    return sum(best) / len(best)
-
-
-def _token_similarity(a: Token, b: Token) -> float:
-    if a.latin == b.latin:
-        return 1.0
-    similarity = float(JaroWinkler.normalized_similarity(a.latin, b.latin))
-    # Across scripts the consonants are all there is to compare; between two Latin spellings the vowels
-    # are evidence too (Hassan is not Husaini), so there a shared skeleton needs a close spelling.
-    supported = a.script != b.script or similarity >= SKELETON_SUPPORT
-    if len(a.skeleton) >= 3 and a.skeleton == b.skeleton and supported:
-        return max(similarity, SAME_SKELETON_SIMILARITY)
-    return similarity
+def _even_odds(weight: float) -> float:
+    """How strongly the names alone point to a record, as a probability at even prior odds."""
+    bounded = max(min(weight, 60.0), -60.0)
+    return round(1.0 / (1.0 + float(2.0**-bounded)), 4)
 
 
 def _display_name(person: Mapping[str, Any]) -> str | None:

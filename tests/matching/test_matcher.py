@@ -10,7 +10,7 @@ import pytest
 
 from matching import FIELDS, FieldScore, InputError, Matcher, ModelFormatError
 from matching.blocking import NAME_PARTS, VALUE_ONLY, record_keys
-from matching.matcher import COMPETITION, DEFAULT_MODEL
+from matching.matcher import COMPETITION, DEFAULT_MODEL, NO_NAME_EVIDENCE
 from matching.records import Vocabulary, prepare
 
 from .conftest import TRUTH
@@ -303,6 +303,17 @@ def test_name_score_is_name_scores_of_one_record_and_zero_without_names(default:
     assert default.name_score("Mohammed", records[2]) == 0.0
     assert default.name_scores("  -- ", records) == [0.0, 0.0, 0.0]
     assert all(0.0 <= p <= 1.0 for p in default.name_scores("Mohammed Al-Hassan", records))
+
+
+def test_name_weights_rank_like_name_scores_and_mark_missing_names(default: Matcher) -> None:
+    records = [SIGHTING, SIGHTING_LATIN, {"id": "nameless", "birth_date": "1990"}, *names("محمود")]
+
+    weights = default.name_weights("Mohammed Al-Hassan", records)
+    scores = default.name_scores("Mohammed Al-Hassan", records)
+
+    assert weights[2] == NO_NAME_EVIDENCE
+    assert sorted(range(4), key=lambda i: weights[i]) == sorted(range(4), key=lambda i: scores[i])
+    assert min(weights[0], weights[1]) > weights[3] + 5  # several bits between the person and a stranger
 
 
 def test_fields_are_the_canonical_ones() -> None:

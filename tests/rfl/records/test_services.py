@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from matching import Matcher
 from rfl.accounts.models import Society
 from rfl.accounts.services import actor_of
 from rfl.audit.entries import Action, AuditEntry, Outcome
@@ -224,6 +225,7 @@ def test_search_finds_other_spellings_and_audits_the_search(
         caseworker,
         services.SIGHTINGS,
         "Mohammed Al-Hassan",
+        matcher=Matcher.default(),
         limit=5,
         audit=context.audit,
     )
@@ -242,3 +244,26 @@ def test_unknown_record_id_is_not_found(context: Context, make: Factories) -> No
             uuid.uuid4(),
             audit=context.audit,
         )
+
+
+def test_search_ranks_with_the_matchers_name_evidence(
+    context: Context, make: Factories, clock: FakeClock
+) -> None:
+    # The one name scorer: "Mohammed" is محمد (Muhammad), not محمود (Mahmoud), though both share MHMD.
+    caseworker = actor(make, Role.CASEWORKER)
+    mahmoud = create(context, caseworker, clock, sighting(given_name="محمود", family_name=None))
+    muhammad = create(context, caseworker, clock, sighting(given_name="محمد", family_name=None))
+
+    hits = services.search_records(
+        context.session,
+        context.crypto,
+        caseworker,
+        services.SIGHTINGS,
+        "Mohammed",
+        matcher=Matcher.default(),
+        limit=5,
+        audit=context.audit,
+    )
+
+    assert [hit.id for hit in hits] == [muhammad.id, mahmoud.id]
+    assert hits[0].score > hits[1].score
