@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from matching import Matcher, parse_age, parse_partial_date
@@ -43,6 +42,7 @@ from rfl.records.models import (
     Sighting,
     TracingRequest,
 )
+from rfl.records.restrictions import Viewer, visible_clause
 
 SEARCH_CANDIDATES = 200
 
@@ -521,7 +521,7 @@ def _visible_candidates(
     statement = sa.select(BlindIndexEntry.record_id).where(matches)
     if kind is SIGHTINGS:
         statement = statement.join(Sighting, Sighting.id == BlindIndexEntry.record_id).where(
-            sa.or_(Sighting.society_id == actor.society_id, _restrictions_allow(session, actor))
+            visible_clause(_dialect(session), _viewer(actor))
         )
     return statement.group_by(BlindIndexEntry.record_id).order_by(
         sa.func.count().desc(), BlindIndexEntry.record_id
@@ -535,22 +535,17 @@ def _restricted_sightings(
     hidden_ids = (
         sa.select(BlindIndexEntry.record_id)
         .join(Sighting, Sighting.id == BlindIndexEntry.record_id)
-        .where(matches, Sighting.society_id != actor.society_id, ~_restrictions_allow(session, actor))
+        .where(matches, sa.not_(visible_clause(_dialect(session), _viewer(actor))))
     )
     return sa.select(Sighting).where(Sighting.id.in_(hidden_ids)).order_by(Sighting.id)
 
 
-def _restrictions_allow(session: Session, actor: Actor) -> sa.ColumnElement[bool]:
-    """Rule 10 for another society's officer: no_cross_border hides a sighting, and so does exclude."""
-    return sa.and_(Sighting.no_cross_border.is_(False), ~_excludes(session, actor.society_code))
+def _viewer(actor: Actor) -> Viewer:
+    return Viewer(actor.society_id, actor.society_code)
 
 
-def _excludes(session: Session, society_code: str) -> sa.ColumnElement[bool]:
-    """Whether a sighting's ``exclude`` list names the society (JSON containment differs by dialect)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.cast(Sighting.exclude, postgresql.JSONB).contains([society_code])
-    members = sa.func.json_each(Sighting.exclude).table_valued("value")
-    return sa.exists(sa.select(1).select_from(members).where(members.c.value == society_code))
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def _even_odds(weight: float) -> float:

@@ -1,0 +1,60 @@
+"""Rule 10, decided in one place: whether a sighting's protection restrictions let someone see it.
+
+A sighting may carry ``no_cross_border`` (only its own society ever sees it, in search, matching and
+review) and ``exclude`` (society codes and tracing-request ids that must never see it). Who looks is a
+``Viewer``: an officer's society and, where the look is made on behalf of a tracing request (a search
+for that request, a match proposed for it), that request. Its own society always sees a sighting.
+The same rule is offered as a Python predicate and as a SQL condition, so lists and queues filter in
+the database and never let hidden records crowd out visible ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from rfl.records.models import Sighting
+
+
+@dataclass(frozen=True)
+class Viewer:
+    society_id: uuid.UUID
+    society_code: str
+    tracing_request_id: uuid.UUID | None = None
+
+    def exclusion_entries(self) -> list[str]:
+        """The ``exclude`` entries that name this viewer: its society code, and its request's id."""
+        entries = [self.society_code]
+        if self.tracing_request_id is not None:
+            entries.append(str(self.tracing_request_id))
+        return entries
+
+
+def visible_to(sighting: Sighting, viewer: Viewer) -> bool:
+    """Whether rule 10 lets ``viewer`` see ``sighting`` at all."""
+    if sighting.society_id == viewer.society_id and viewer.tracing_request_id is None:
+        return True
+    if sighting.no_cross_border and sighting.society_id != viewer.society_id:
+        return False
+    return not set(viewer.exclusion_entries()) & set(sighting.exclude or ())
+
+
+def visible_clause(dialect: str, viewer: Viewer) -> sa.ColumnElement[bool]:
+    """``visible_to`` as a SQL condition on ``Sighting`` (``dialect``: the session's dialect name)."""
+    crosses_allowed = sa.or_(Sighting.society_id == viewer.society_id, Sighting.no_cross_border.is_(False))
+    not_excluded = sa.not_(sa.or_(*(_excludes(dialect, entry) for entry in viewer.exclusion_entries())))
+    allowed = sa.and_(crosses_allowed, not_excluded)
+    if viewer.tracing_request_id is None:
+        return sa.or_(Sighting.society_id == viewer.society_id, allowed)
+    return allowed
+
+
+def _excludes(dialect: str, entry: str) -> sa.ColumnElement[bool]:
+    """Whether a sighting's ``exclude`` list holds ``entry`` (JSON containment differs by dialect)."""
+    if dialect == "postgresql":
+        return sa.cast(Sighting.exclude, postgresql.JSONB).contains([entry])
+    members = sa.func.json_each(Sighting.exclude).table_valued("value")
+    return sa.exists(sa.select(1).select_from(members).where(members.c.value == entry))

@@ -1,0 +1,66 @@
+"""Rule 10 in one place: the Python predicate and the SQL condition agree on every case."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from rfl.db import db
+from rfl.records.models import LegalBasis, RecordStatus, Sighting
+from rfl.records.restrictions import Viewer, visible_clause, visible_to
+from tests.conftest import Factories
+
+OWNER = uuid.uuid4()
+OTHER = uuid.uuid4()
+REQUEST = uuid.uuid4()
+
+CASES = [
+    # (no_cross_border, exclude, viewer, visible)
+    (False, [], Viewer(OTHER, "DE"), True),
+    (True, [], Viewer(OTHER, "DE"), False),
+    (True, [], Viewer(OWNER, "IT"), True),
+    (False, ["DE"], Viewer(OTHER, "DE"), False),
+    (False, ["SE"], Viewer(OTHER, "DE"), True),
+    (False, [str(REQUEST)], Viewer(OTHER, "DE"), True),
+    (False, [str(REQUEST)], Viewer(OTHER, "DE", REQUEST), False),
+    (False, [str(REQUEST)], Viewer(OWNER, "IT", REQUEST), False),  # its own society's excluded request
+    (True, [], Viewer(OWNER, "IT", REQUEST), True),  # no_cross_border: its own society's requests only
+    (True, [], Viewer(OTHER, "DE", REQUEST), False),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_predicate_and_sql_condition_agree(
+    app: Flask, make: Factories, case: tuple[bool, list[str], Viewer, bool]
+) -> None:
+    no_cross_border, exclude, viewer, visible = case
+    society = make.society("IT")
+    creator = make.user(society=society)
+    own_viewer = Viewer(
+        society.id if viewer.society_id == OWNER else viewer.society_id,
+        viewer.society_code,
+        viewer.tracing_request_id,
+    )
+    with app.app_context(), db.transaction() as session:
+        sighting = Sighting(
+            society_id=society.id,
+            created_by=creator.id,
+            found_subject_id=uuid.uuid4(),
+            status=RecordStatus.OPEN,
+            legal_basis=LegalBasis.VITAL_INTEREST,
+            no_cross_border=no_cross_border,
+            exclude=exclude,
+        )
+        session.add(sighting)
+        session.flush()
+        in_sql = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Sighting)
+            .where(Sighting.id == sighting.id, visible_clause(session.get_bind().dialect.name, own_viewer))
+        )
+
+        assert visible_to(sighting, own_viewer) is visible
+        assert bool(in_sql) is visible
