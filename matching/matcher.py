@@ -177,8 +177,7 @@ class Matcher:
         full birth date alone are left out. The application stores keyed hashes of them, never the
         keys, and skips a key that too many records share (a common name alone).
         """
-        vocab = self._vocabulary()
-        return name_keys(_prepared(record, vocab, "record"), vocab)
+        return blocking_keys(record)
 
     def score(self, record: Record, candidates: Sequence[Record], *, threshold: float = 0.0) -> list[Score]:
         """Score ``record`` against candidate records from the other side: those with probability >=
@@ -298,6 +297,16 @@ def _default_model_text() -> str:
 def _default_model_data() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(_default_model_text())
     return data
+
+
+def blocking_keys(record: Record) -> list[str]:
+    """The plaintext blocking keys of one record (see :meth:`Matcher.blocking_keys`).
+
+    They depend on the record alone, never on a fitted model: keys stored for a record stay valid
+    when the model is refitted.
+    """
+    vocab = Vocabulary()
+    return name_keys(_prepared(record, vocab, "record"), vocab)
 
 
 def _prepared(record: Record, vocab: Vocabulary, source: str, row: int | None = None) -> Prepared:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Flask, Response, g, send_from_directory
+from flask import Flask, Response, current_app, g, request, send_from_directory
 from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,10 +31,14 @@ from rfl.http.schemas import ProblemSchema
 from rfl.instance import prepare_instance
 from rfl.keys import ReloadingKeyProvider, load_signer
 from rfl.logs import configure_logging
+from rfl.matches import blueprint as matches_blueprint
+from rfl.matches.worker import after_response
 from rfl.records import blueprint as records_blueprint
 from rfl.settings import Environment, Settings
 
 API_VERSION = "1.0.0"
+# Requests that change nothing: no follow-up work can be waiting after them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_DESCRIPTION = """Restoring Family Links case management API.
 
 Every route but `/healthz`, the API description and `POST /api/v1/auth/token` needs
@@ -86,6 +90,7 @@ def create_app(
         health_blueprint.blp,
         accounts_blueprint.blp,
         records_blueprint.blp,
+        matches_blueprint.blp,
         audit_blueprint.blp,
     ):
         api.register_blueprint(blueprint)
@@ -173,8 +178,9 @@ def _end_transaction(response: Response) -> Response:
 
     A requested delay (failed logins) is waited out only then, so no transaction or lock is held.
     """
+    succeeded = response.status_code < 400
     try:
-        db.end_request(succeeded=response.status_code < 400)
+        db.end_request(succeeded=succeeded)
     except StaleDataError as error:
         db.end_request(succeeded=False)
         return handle_stale_write(error)
@@ -185,4 +191,6 @@ def _end_transaction(response: Response) -> Response:
         delay = g.pop("rfl_answer_delay", 0.0)
         if delay:
             app_services().sleep(delay)
+    if succeeded and request.method not in SAFE_METHODS:
+        after_response(current_app._get_current_object(), response)  # type: ignore[attr-defined]
     return response

@@ -29,6 +29,7 @@ from rfl.crypto.keystore import DatabaseKeyStore
 from rfl.errors import RflError, ValidationFailed
 from rfl.extensions import app_services
 from rfl.idempotency.services import purge_expired
+from rfl.matches.commands import match_group
 from rfl.serve import PortInUse, check_port_free, run_gunicorn
 
 
@@ -55,6 +56,9 @@ class RflGroup(AppGroup):
 @click.group(cls=RflGroup)
 def main() -> None:
     """rfl: Restoring Family Links case management."""
+
+
+main.add_command(match_group)
 
 
 def _fail_on_domain_error(error: RflError) -> None:

@@ -34,7 +34,15 @@ class PermissionDenied(RflError):
 
 
 class Conflict(RflError):
-    """The request conflicts with the current state (e.g. a duplicate unique value)."""
+    """The request conflicts with the current state (e.g. a duplicate unique value).
+
+    ``current`` is the state the caller lost to (e.g. a match decided by another officer meanwhile):
+    ids and statuses only, returned with the 409 so the caller can carry on without another read.
+    """
+
+    def __init__(self, detail: str = "", *, current: Mapping[str, object] | None = None) -> None:
+        super().__init__(detail)
+        self.current = dict(current) if current is not None else None
 
 
 class PreconditionRequired(RflError):

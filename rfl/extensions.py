@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +10,6 @@ from datetime import datetime
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-from matching import Matcher
 from privacy import CheckpointSigner, KeyCache
 from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
@@ -20,12 +18,6 @@ from rfl.keys import ReloadingKeyProvider
 from rfl.settings import Settings
 
 _EXTENSION_KEY = "rfl"
-
-
-@functools.cache
-def _default_matcher() -> Matcher:
-    # Immutable and safe to share between threads; loading it takes tens of milliseconds.
-    return Matcher.default()
 
 
 @dataclass(frozen=True)
@@ -38,10 +30,6 @@ class AppServices:
     audit_signer: CheckpointSigner
     passwords: Passwords
     authenticator: Authenticator
-
-    def matcher(self) -> Matcher:
-        """The matcher search and matching score with (the shipped default model for now)."""
-        return _default_matcher()
 
     def crypto(self, session: Session) -> Crypto:
         """The crypto context of ``session``: data keys commit and roll back with its transaction."""

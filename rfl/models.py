@@ -5,6 +5,8 @@ from rfl.audit.models import AuditCheckpoint, AuditEvent
 from rfl.crypto.models import DataKey
 from rfl.db import Base
 from rfl.idempotency.models import IdempotencyRecord
+from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun
+from rfl.outbox.models import OutboxMessage
 from rfl.records.models import BlindIndexEntry, RecordEdit, Sighting, TracingRequest
 
 __all__ = [
@@ -16,6 +18,10 @@ __all__ = [
     "DataKey",
     "IdempotencyRecord",
     "LoginFailure",
+    "MatchCandidate",
+    "MatchRun",
+    "MatcherModel",
+    "OutboxMessage",
     "RecordEdit",
     "Sighting",
     "Society",

@@ -39,24 +39,29 @@ def paginate(
     order_by: Sequence[InstrumentedAttribute[Any]],
     limit: int,
     cursor: str | None,
+    descending: bool = False,
 ) -> Page[T]:
-    """One page of ``statement`` in ``order_by`` order (ascending), starting after ``cursor``."""
+    """One page of ``statement`` in ``order_by`` order (ascending, or ``descending`` on every column),
+    starting after ``cursor``."""
     if cursor:
-        statement = statement.where(_after(order_by, decode_cursor(cursor, order_by)))
-    rows: list[Any] = list(session.scalars(statement.order_by(*order_by).limit(limit + 1)))
+        statement = statement.where(_after(order_by, decode_cursor(cursor, order_by), descending))
+    ordering = [column.desc() if descending else column for column in order_by]
+    rows: list[Any] = list(session.scalars(statement.order_by(*ordering).limit(limit + 1)))
     if len(rows) <= limit:
         return Page(items=rows, next_cursor=None)
     last = rows[limit - 1]
     return Page(items=rows[:limit], next_cursor=encode_cursor([getattr(last, c.key) for c in order_by]))
 
 
-def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+def _after(
+    columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], descending: bool
+) -> sa.ColumnElement[bool]:
     """Rows strictly after ``values`` in the lexicographic order of ``columns``."""
     head, *rest = columns
-    later: sa.ColumnElement[bool] = head > values[0]
+    later: sa.ColumnElement[bool] = head < values[0] if descending else head > values[0]
     if not rest:
         return later
-    return sa.or_(later, sa.and_(head == values[0], _after(rest, values[1:])))
+    return sa.or_(later, sa.and_(head == values[0], _after(rest, values[1:], descending)))
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -93,6 +98,10 @@ def _decode_value(value: Any, column: InstrumentedAttribute[Any]) -> Any:
         return when.astimezone(UTC)  # raises OverflowError at the edges of the calendar
     if python_type is uuid.UUID:
         return uuid.UUID(value)
+    if python_type is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("not a cursor number")
+        return float(value)
     if python_type is int:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_CURSOR_INTEGER:
             raise ValueError("not a cursor integer")

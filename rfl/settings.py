@@ -19,6 +19,7 @@ from pathlib import Path
 from rfl.accounts.limits import LoginThrottle
 from rfl.accounts.passwords import Argon2Parameters
 from rfl.errors import ConfigurationError
+from rfl.matches.settings import Executor, MatchingSettings
 
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -41,6 +42,7 @@ class Settings:
     max_content_length: int = 1024 * 1024
     log_level: str = "INFO"
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    matching: MatchingSettings = field(default_factory=MatchingSettings)
     password_hashing: Argon2Parameters = field(default_factory=Argon2Parameters)
 
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted (login throttling is per
@@ -85,7 +87,38 @@ def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
         options["token_ttl"] = timedelta(minutes=_int_setting(env_vars, "RFL_TOKEN_TTL_MINUTES", minimum=1))
     if "RFL_MAX_CONTENT_LENGTH" in env_vars:
         options["max_content_length"] = _int_setting(env_vars, "RFL_MAX_CONTENT_LENGTH", minimum=1)
+    options["matching"] = _matching_settings(env_vars)
     return options
+
+
+def _matching_settings(env_vars: Mapping[str, str]) -> MatchingSettings:
+    defaults = MatchingSettings()
+    changes: dict[str, object] = {}
+    if "RFL_MATCH_FLOOR" in env_vars:
+        changes["floor"] = _probability_setting(env_vars, "RFL_MATCH_FLOOR")
+    if "RFL_MATCH_MAX_CANDIDATES" in env_vars:
+        changes["max_candidates"] = _int_setting(env_vars, "RFL_MATCH_MAX_CANDIDATES", minimum=1)
+    if "RFL_MATCH_MAX_KEY_RECORDS" in env_vars:
+        changes["max_key_records"] = _int_setting(env_vars, "RFL_MATCH_MAX_KEY_RECORDS", minimum=1)
+    if "RFL_MATCHING_EXECUTOR" in env_vars:
+        try:
+            changes["executor"] = Executor(env_vars["RFL_MATCHING_EXECUTOR"])
+        except ValueError:
+            choices = ", ".join(e.value for e in Executor)
+            raise ConfigurationError(f"RFL_MATCHING_EXECUTOR must be one of: {choices}") from None
+    if env_vars.get("RFL_CELERY_BROKER_URL"):
+        changes["broker_url"] = env_vars["RFL_CELERY_BROKER_URL"]
+    return replace(defaults, **changes)  # type: ignore[arg-type]
+
+
+def _probability_setting(env_vars: Mapping[str, str], name: str) -> float:
+    try:
+        value = float(env_vars[name])
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigurationError(f"{name} must be between 0 and 1")
+    return value
 
 
 def _int_setting(env_vars: Mapping[str, str], name: str, *, minimum: int) -> int:

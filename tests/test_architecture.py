@@ -23,12 +23,16 @@ SHARED = (
     "privacy",
     "matching",
 )
-# Areas whose services build on another area's services (none yet: each new dependency is declared).
-AREA_DEPENDENCIES: dict[str, tuple[str, ...]] = {}
+# Areas whose services build on another area's services (each dependency is declared here).
+AREA_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "records": ("outbox",),  # a record whose matched fields change leaves work for the matcher
+    "matches": ("records", "outbox"),
+}
 # Modules of an area that belong to the HTTP edge and may use rfl.http.
 EDGE_MODULES = ("blueprint.py", "schemas.py")
-# The audit sinks bound to the running application (request and command line): not services.
-BINDING_MODULES = ("recorder.py",)
+# Modules that bind services to the running application (the audit sinks, the places proposals run:
+# after a response, in Celery workers): not services.
+BINDING_MODULES = ("recorder.py", "worker.py", "tasks.py", "commands.py")
 
 
 def imported_modules(path: Path) -> set[str]:

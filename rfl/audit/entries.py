@@ -49,6 +49,18 @@ class Action(StrEnum):
     SIGHTING_SEARCH_MATCH = "sighting.search_match"
     SIGHTING_RESTRICTION_APPLIED = "sighting.restriction_applied"
 
+    MATCH_PROPOSE = "match.propose"
+    MATCH_CANDIDATE_CREATE = "match_candidate.create"
+    MATCH_SUPERSEDE = "match_candidate.supersede"
+    MATCH_LIST = "match_candidate.list"
+    MATCH_READ = "match_candidate.read"
+    MATCH_CONFIRM = "match_candidate.confirm"
+    MATCH_APPROVE = "match_candidate.approve"
+    MATCH_REJECT = "match_candidate.reject"
+    MATCH_WITHDRAW = "match_candidate.withdraw"
+    MATCH_FIT = "match.fit"
+    MATCH_RUN = "match.run"
+
     AUDIT_READ = "audit.read"
     AUDIT_CHECKPOINT = "audit.checkpoint"
     AUDIT_PROOF = "audit.proof"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -17,14 +18,27 @@ from privacy import BlindIndexer, FieldVault, KeyCache, KeyProvider
 from rfl.crypto.keystore import DatabaseKeyStore
 
 
+class KeyRings(KeyProvider, Protocol):
+    """The key provider as the application uses it: rings can also be looked for and added."""
+
+    def has_ring(self, ring_id: str) -> bool: ...
+
+    def add_ring(self, ring_id: str) -> None: ...
+
+
 class Crypto:
     """A field vault over this session's key store, and the blind indexers of each society's ring."""
 
     def __init__(
-        self, provider: KeyProvider, cache: KeyCache, session: Session, clock: Callable[[], datetime]
+        self, provider: KeyRings, cache: KeyCache, session: Session, clock: Callable[[], datetime]
     ) -> None:
         self.provider = provider
         self.vault = FieldVault(provider, DatabaseKeyStore(session), cache=cache, clock=clock)
+
+    def provider_ring(self, ring_id: str) -> None:
+        """Make sure the key ring ``ring_id`` exists (rings of societies are made with the society)."""
+        if not self.provider.has_ring(ring_id):
+            self.provider.add_ring(ring_id)
 
     def indexer(self, society_id: uuid.UUID) -> tuple[BlindIndexer, int]:
         """The society's blind indexer and its active index-key version."""

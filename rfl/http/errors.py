@@ -83,6 +83,8 @@ def handle_domain_error(error: RflError) -> Response:
     errors = error.errors if isinstance(error, ValidationFailed) else None
     if isinstance(error, AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer realm="rfl"'
+    if isinstance(error, Conflict) and error.current is not None:
+        extra["current"] = error.current
     if isinstance(error, TooManyAttempts):
         headers["Retry-After"] = str(error.retry_after_seconds)
         extra["retry_after"] = error.retry_after_seconds

@@ -20,6 +20,7 @@ from rfl.http.conditional import etag_for, require_if_match
 from rfl.http.idempotency import idempotent
 from rfl.http.merge_patch import patched_document
 from rfl.identity import Actor, Role
+from rfl.matches.store import current_matcher
 from rfl.records import services
 from rfl.records.examples import (
     RECORD_META_EXAMPLE,
@@ -196,13 +197,14 @@ def _register(
     @blp.response(200, SearchResultSchema)
     def search(body: dict[str, Any]) -> dict[str, Any]:
         session = db.session
+        crypto = _crypto(session)
         hits = services.search_records(
             session,
-            _crypto(session),
+            crypto,
             current_actor(),
             kind,
             body["q"],
-            matcher=app_services().matcher(),
+            matcher=current_matcher(session, crypto),
             limit=body["limit"],
             audit=audit,
         )

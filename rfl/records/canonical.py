@@ -30,6 +30,27 @@ MATCHED_PERSON_FIELDS = (
     "document_id",
 )
 NAME_FIELDS = ("given_name", "family_name", "full_name", "alternate_names")
+# The outbox topic of a record whose matched fields changed (created, or edited in one of them).
+MATCHED_FIELDS_CHANGED = "records.matched_fields_changed"
+
+
+def matched_field_names(person_group: str) -> frozenset[str]:
+    """Dotted names of every field ``canonical_record`` reads, for a record whose person is
+    ``person_group``: a change in any of them needs new proposals."""
+    person = {f"{person_group}.{name}" for name in MATCHED_PERSON_FIELDS}
+    return frozenset(
+        person
+        | {"registration.date", "registration.place", "separation.place", "separation.last_known_place"}
+    )
+
+
+def record_place(document: Mapping[str, Any]) -> str | None:
+    """The one place the matcher compares: where a sighting was registered, or where the sought person
+    was last known to be (else where the separation happened)."""
+    registration = document.get("registration") or {}
+    separation = document.get("separation") or {}
+    place = registration.get("place") or separation.get("last_known_place") or separation.get("place")
+    return str(place) if place else None
 
 
 def canonical_record(

@@ -2,17 +2,16 @@
 
 Terms come from the matching library's normalisation (transliteration, particles, case folding) so that
 Mohammed, Muhammad and محمد meet: a Latin token and its consonant skeleton per name token, and the
-skeleton with a five-year birth band (a compound, never the band alone) for blocking.
+matcher's blocking keys (each holding a name, never a date or a number alone) for proposals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
 from typing import Any
 
-from matching import name_tokens, parse_age, parse_partial_date
-from privacy import BlindIndexer, BlindIndexError, BlindIndexSpec, BlindIndexValue, plan_index_bits, year_band
+from matching import blocking_keys, name_tokens
+from privacy import BlindIndexer, BlindIndexError, BlindIndexSpec, BlindIndexValue, plan_index_bits
 
 # Sized for a million index rows: each truncated value stands for several terms (CipherSweet rule).
 EXPECTED_INDEX_ROWS = 1_000_000
@@ -20,7 +19,8 @@ INDEX_BITS = plan_index_bits(EXPECTED_INDEX_ROWS).bits
 INDEX_VERSION = 1
 NAME_TOKEN = "name_token"  # noqa: S105 (an index name, not a secret)
 NAME_SKELETON = "name_skeleton"
-NAME_BIRTH_BAND = "name_birth_band"
+# The matcher's blocking keys (a name, or a name with a birth-year band, sex, nationality, a parent).
+MATCH_BLOCK = "match_block"
 SEARCH_INDEXES = (NAME_TOKEN, NAME_SKELETON)
 
 
@@ -52,28 +52,24 @@ def person_names(person: Mapping[str, Any]) -> list[str]:
     return [name for name in [*names, *(person.get("alternate_names") or [])] if name]
 
 
-def birth_year(person: Mapping[str, Any], record_date: date) -> int | None:
-    if person.get("birth_date"):
-        return parse_partial_date(person["birth_date"])[0]
-    if person.get("age") is None:
-        return None
-    low, high = parse_age(person["age"])
-    return record_date.year - (low + high) // 2
-
-
 def person_index_values(
-    indexer: BlindIndexer, key_version: int, person: Mapping[str, Any], record_date: date
+    indexer: BlindIndexer, key_version: int, canonical: Mapping[str, Any]
 ) -> list[BlindIndexValue]:
-    terms = name_terms(person_names(person))
-    year = birth_year(person, record_date)
-    compound: set[tuple[str, str]] = set()
-    if year is not None:
-        compound = {(skeleton, year_band(year)) for skeleton in terms[NAME_SKELETON]}
+    """Every blind-index value of a person (``canonical``: the person as the matcher reads it)."""
+    terms = name_terms(person_names(canonical))
     values: list[BlindIndexValue] = []
     for index_name, index_terms in terms.items():
         values.extend(_values(indexer, spec(index_name, key_version), index_terms))
-    values.extend(_values(indexer, spec(NAME_BIRTH_BAND, key_version), compound))
+    values.extend(match_block_values(indexer, key_version, canonical))
     return values
+
+
+def match_block_values(
+    indexer: BlindIndexer, key_version: int, canonical: Mapping[str, Any]
+) -> list[BlindIndexValue]:
+    """The matcher's blocking keys of a person under one society's index key: another record sharing
+    one is a candidate. Every key holds a name, so no value stands for a date or a number alone."""
+    return _values(indexer, spec(MATCH_BLOCK, key_version), blocking_keys(canonical))
 
 
 def query_index_values(indexer: BlindIndexer, key_version: int, query: str) -> list[BlindIndexValue]:
@@ -83,9 +79,7 @@ def query_index_values(indexer: BlindIndexer, key_version: int, query: str) -> l
     return values
 
 
-def _values(
-    indexer: BlindIndexer, index: BlindIndexSpec, terms: Iterable[str | tuple[str, str]]
-) -> list[BlindIndexValue]:
+def _values(indexer: BlindIndexer, index: BlindIndexSpec, terms: Iterable[str]) -> list[BlindIndexValue]:
     values = []
     for term in terms:
         try:

@@ -20,7 +20,14 @@ Ciphertext = Annotated[bytes | None, mapped_column(sa.LargeBinary)]
 
 class RecordStatus(StrEnum):
     OPEN = "open"
+    # A tracing request whose match was confirmed: the found person's consent is being sought.
+    AWAITING_CONSENT = "awaiting_consent"
+    DISCLOSED = "disclosed"
     CLOSED = "closed"
+
+
+# Statuses only the match and disclosure workflow sets; an edit moves a record between the others.
+WORKFLOW_STATUSES = frozenset({RecordStatus.AWAITING_CONSENT, RecordStatus.DISCLOSED})
 
 
 class LegalBasis(StrEnum):
@@ -39,6 +46,9 @@ class RecordMixin(IdMixin):
     # Rule 3: true when any reading of the birth date or age could make the person a minor.
     minor: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)
+    # Counts changes of the fields the matcher compares: a rejected pair is proposed again only after
+    # one of its records changed in those fields (its match_version moved on).
+    match_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
 

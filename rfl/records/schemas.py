@@ -24,6 +24,10 @@ SOCIETY_CODE = re.compile(r"^[A-Z0-9-]{1,16}$")
 EARLIEST_YEAR = 1880
 
 
+# A new record is open or closed; awaiting_consent and disclosed come from the match workflow.
+_EDITABLE_STATUS = ma.validate.OneOf([RecordStatus.OPEN, RecordStatus.CLOSED])
+
+
 class PartialDate(ma.fields.String):
     """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (birth dates are often known only partly), never after
     today: a date still to come is a typing error (births, separations and registrations happened)."""
@@ -146,7 +150,9 @@ class TracingRequestInputSchema(StrictSchema):
     separation = ma.fields.Nested(SeparationSchema, load_default=dict)
     message = _text(4000)
     legal_basis = ma.fields.Enum(LegalBasis, by_value=True, required=True)
-    status = ma.fields.Enum(RecordStatus, by_value=True, load_default=RecordStatus.OPEN)
+    status = ma.fields.Enum(
+        RecordStatus, by_value=True, load_default=RecordStatus.OPEN, validate=_EDITABLE_STATUS
+    )
 
 
 class TracingRequestUpdateSchema(TracingRequestInputSchema):
@@ -203,13 +209,15 @@ class SightingInputSchema(StrictSchema):
         RestrictionsSchema, load_default=lambda: {"no_cross_border": False, "exclude": []}
     )
     legal_basis = ma.fields.Enum(LegalBasis, by_value=True, required=True)
-    status = ma.fields.Enum(RecordStatus, by_value=True, load_default=RecordStatus.OPEN)
+    status = ma.fields.Enum(
+        RecordStatus, by_value=True, load_default=RecordStatus.OPEN, validate=_EDITABLE_STATUS
+    )
 
 
 class SightingUpdateSchema(SightingInputSchema):
     """The document after a merge patch: an edit may change the status, never drop it."""
 
-    status = ma.fields.Enum(RecordStatus, by_value=True, required=True)
+    status = ma.fields.Enum(RecordStatus, by_value=True, required=True, validate=_EDITABLE_STATUS)
 
 
 class RecordMetaSchema(ma.Schema):

@@ -22,11 +22,19 @@ from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.crypto import Crypto
 from rfl.errors import NotFound, PermissionDenied, ValidationFailed
 from rfl.identity import Actor, Role, society_codes
+from rfl.outbox.services import enqueue
 from rfl.pagination import Page, paginate
 from rfl.records import indexing
-from rfl.records.canonical import canonical_names
+from rfl.records.canonical import (
+    MATCHED_FIELDS_CHANGED,
+    canonical_names,
+    canonical_record,
+    matched_field_names,
+    record_place,
+)
 from rfl.records.codec import RecordCodec, subjects_of
 from rfl.records.fields import (
+    IDENTITY_FIELDS,
     NAME_FIELDS,
     SIGHTING_GROUPS,
     TRACING_REQUEST_GROUPS,
@@ -34,6 +42,7 @@ from rfl.records.fields import (
     SubjectRole,
 )
 from rfl.records.models import (
+    WORKFLOW_STATUSES,
     BlindIndexEntry,
     LegalBasis,
     RecordEdit,
@@ -176,13 +185,16 @@ def _reindex(
     kind: RecordType,
     record: RecordMixin,
     *,
-    person: Mapping[str, Any],
+    document: Mapping[str, Any],
     on: date,
 ) -> None:
     session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.record_id == record.id))
     indexer, key_version = crypto.indexer(record.society_id)
     subject_column = next(iter(kind.subject_columns.values()))
-    for value in indexing.person_index_values(indexer, key_version, person, on):
+    canonical = canonical_record(
+        record.id, document[kind.person_group], record_date=on, place=record_place(document)
+    )
+    for value in indexing.person_index_values(indexer, key_version, canonical):
         session.add(
             BlindIndexEntry(
                 record_type=kind.name,
@@ -221,8 +233,8 @@ def create_record(
     _codec(kind, crypto).encrypt(record, _subjects(kind, record), document)
     session.add(record)
     session.flush()
-    _reindex(session, crypto, kind, record, person=document[kind.person_group], on=on)
-    session.flush()
+    _reindex(session, crypto, kind, record, document=document, on=on)
+    enqueue(session, MATCHED_FIELDS_CHANGED, kind.name, record.id)
     audit(_event(kind, "create", actor, record, _personal_field_names(kind, document)))
     return RecordView(record.id, record, actor.society_code, _editable_document(kind, record, document))
 
@@ -299,12 +311,16 @@ def update_record(
         raise PermissionDenied("Only tracing officers lift protection restrictions.")
     if not changed_columns and not plain_changes:
         return current
+    _check_status_change(current.record.status, RecordStatus(document["status"]))
     on = _record_date(kind, document, record.created_at.date())
     _apply_plain_columns(kind, record, document, on)
     _codec(kind, crypto).encrypt(record, _subjects(kind, record), document, only_columns=changed_columns)
     session.flush()  # the version check happens here: a concurrent edit raises StaleDataError
-    if _changes_index_terms(kind, changed_names):
-        _reindex(session, crypto, kind, record, person=document[kind.person_group], on=on)
+    if matched_field_names(kind.person_group) & set(changed_names):
+        # The indexes and the matcher's keys come from these fields: new index rows, new proposals.
+        _reindex(session, crypto, kind, record, document=document, on=on)
+        record.match_version += 1
+        enqueue(session, MATCHED_FIELDS_CHANGED, kind.name, record.id)
     all_changed = sorted([*changed_names, *plain_changes])
     session.add(
         RecordEdit(
@@ -326,6 +342,12 @@ def update_record(
     )
 
 
+def _check_status_change(before: RecordStatus, after: RecordStatus) -> None:
+    """An edit opens or closes a record; awaiting consent and disclosed belong to the match workflow."""
+    if before != after and (before in WORKFLOW_STATUSES or after in WORKFLOW_STATUSES):
+        raise ValidationFailed({"status": ["This status is set by the match and disclosure workflow."]})
+
+
 def _lifts_restrictions(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """Whether an edit removes protection: turns no_cross_border off or drops an excluded entry."""
     old = before.get("restrictions") or {}
@@ -333,15 +355,6 @@ def _lifts_restrictions(before: Mapping[str, Any], after: Mapping[str, Any]) -> 
     if old.get("no_cross_border") and not new.get("no_cross_border"):
         return True
     return not set(old.get("exclude") or ()) <= set(new.get("exclude") or ())
-
-
-INDEXED_PERSON_FIELDS = ("given_name", "family_name", "full_name", "alternate_names", "birth_date", "age")
-
-
-def _changes_index_terms(kind: RecordType, changed_names: Sequence[str]) -> bool:
-    """Whether an edit touches what the blind indexes are computed from (names, birth, the age's date)."""
-    indexed = {f"{kind.person_group}.{name}" for name in INDEXED_PERSON_FIELDS} | {"registration.date"}
-    return any(name in indexed for name in changed_names)
 
 
 def _strip_plain(kind: RecordType, document: Mapping[str, Any]) -> dict[str, Any]:
@@ -559,3 +572,51 @@ def _display_name(person: Mapping[str, Any]) -> str | None:
         return str(person["full_name"])
     parts = [person.get("given_name"), person.get("family_name")]
     return " ".join(part for part in parts if part) or None
+
+
+# --- the matcher's view ----------------------------------------------------------------------------
+
+# The groups a canonical record is read from: the person, and where its date and place come from.
+_MATCHED_GROUPS = {"tracing_request": ("sought_person", "separation"), "sighting": ("person", "registration")}
+
+
+def kind_named(name: str) -> RecordType:
+    return TRACING_REQUESTS if name == TRACING_REQUESTS.name else SIGHTINGS
+
+
+def read_identity(crypto: Crypto, kind: RecordType, record: RecordMixin) -> dict[str, Any]:
+    """The identity fields of a record's person (names, sex, birth, nationality, parents, marks...),
+    decrypted for a reviewing officer: no identifier, contact or whereabouts. The caller audits it."""
+    wanted = [name for name, _ in IDENTITY_FIELDS]
+    document = _codec(kind, crypto).decrypt(
+        record, _subjects(kind, record), groups=[kind.person_group], fields=wanted
+    )
+    return dict(document.get(kind.person_group) or {})
+
+
+def canonical_records(
+    crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin]
+) -> list[dict[str, Any]]:
+    """The matcher's view of each record, decrypted in memory only: the person's identity and
+    identifier fields, the date ages are measured at, and one place; never contacts or whereabouts.
+
+    The caller audits that the records were read for matching.
+    """
+    codec = _codec(kind, crypto)
+    views = []
+    for record in records:
+        document = codec.decrypt(record, _subjects(kind, record), groups=_MATCHED_GROUPS[kind.name])
+        on = _record_date(kind, document, record.created_at.date())
+        views.append(
+            canonical_record(
+                record.id, document.get(kind.person_group) or {}, record_date=on, place=record_place(document)
+            )
+        )
+    return views
+
+
+def reindex(session: Session, crypto: Crypto, kind: RecordType, record: RecordMixin) -> None:
+    """Recompute a record's blind-index rows from its decrypted fields (after an index change)."""
+    document = _codec(kind, crypto).decrypt(record, _subjects(kind, record))
+    on = _record_date(kind, document, record.created_at.date())
+    _reindex(session, crypto, kind, record, document=document, on=on)

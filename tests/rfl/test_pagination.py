@@ -84,6 +84,30 @@ def test_timestamps_in_cursors_must_be_aware_and_in_range(when: str) -> None:
         )
 
 
+def test_descending_pages_continue_below_the_cursor(app: Flask) -> None:
+    fill_log(app, 5)
+    with app.app_context():
+        first = paginate(
+            db.session,
+            sa.select(AuditEvent),
+            order_by=(AuditEvent.seq,),
+            limit=2,
+            cursor=None,
+            descending=True,
+        )
+        second = paginate(
+            db.session,
+            sa.select(AuditEvent),
+            order_by=(AuditEvent.seq,),
+            limit=2,
+            cursor=first.next_cursor,
+            descending=True,
+        )
+
+    assert [event.seq for event in first.items] == [4, 3]
+    assert [event.seq for event in second.items] == [2, 1]
+
+
 def test_a_cursor_round_trips_its_values() -> None:
     values = decode_cursor(encode_cursor([7]), (AuditEvent.seq,))
 

@@ -1,0 +1,1 @@
+"""The match workflow: proposals from the matcher, officers' review, confirmation and rejection."""

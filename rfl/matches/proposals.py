@@ -1,0 +1,337 @@
+"""Proposals: the matcher's candidates for one record, from the other side, across every society.
+
+1. Blocking runs on the blind indexes: the record's blocking keys are hashed under each society's own
+   index key and looked up in that society's ``match_block`` rows; a key that too many records share
+   finds nothing, and at most ``max_candidates`` records (those sharing the most keys) go on.
+2. Rule 10 is applied before anything is decrypted: a sighting hidden from a request (no_cross_border
+   across societies, or excluded by society or request id) is never its candidate.
+3. Only the blocked candidates are decrypted, in memory, into the matcher's canonical fields, and
+   scored with the current model; those at or above the floor are stored with probability, weight,
+   model version and an explanation of field names, levels and weights (no values).
+4. A pair an officer rejected (or whose confirmation was withdrawn) is not proposed again until one of
+   its records changed in a field the matcher compares; a confirmed pair is left as it is.
+
+Everything is idempotent: proposing twice for an unchanged record changes nothing, so a message
+delivered twice, a resumed ``rfl match run`` or a relay repeated after a crash all end the same.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from matching import Matcher, Score
+from privacy import BlindIndexError
+from rfl.audit.entries import Action, AuditEntry, AuditSink
+from rfl.crypto import Crypto
+from rfl.identity import society_codes
+from rfl.matches.models import MatchCandidate, MatchStatus
+from rfl.matches.settings import MatchingSettings
+from rfl.records import indexing
+from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, Sighting, TracingRequest
+from rfl.records.restrictions import Viewer, visible_to
+from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records, kind_named
+
+# Pairs in these statuses are not proposed again while neither record changed: officers decided them.
+DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
+
+
+@dataclass(frozen=True)
+class ProposalReport:
+    blocked: int
+    scored: int
+    stored: int
+
+
+@dataclass(frozen=True)
+class Pair:
+    request: TracingRequest
+    sighting: Sighting
+
+
+def propose(
+    session: Session,
+    crypto: Crypto,
+    matcher: Matcher,
+    kind_name: str,
+    record_id: uuid.UUID,
+    *,
+    limits: MatchingSettings,
+    audit: AuditSink,
+) -> ProposalReport:
+    """Propose candidates for one record (created, or changed in a field the matcher compares)."""
+    kind = kind_named(kind_name)
+    record = session.get(kind.model, record_id)
+    if record is None:
+        return ProposalReport(0, 0, 0)
+    _supersede_outdated(session, kind, record, audit)
+    if record.status is RecordStatus.CLOSED:
+        return ProposalReport(0, 0, 0)
+    [canonical] = canonical_records(crypto, kind, [record])
+    other = SIGHTINGS if kind is TRACING_REQUESTS else TRACING_REQUESTS
+    blocked = _blocked_candidates(session, crypto, other, canonical, limits)
+    pairs = _visible_pairs(session, kind, record, _open_records(session, other, blocked))
+    undecided = _without_decided_pairs(session, pairs)
+    others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
+    scores = matcher.score(canonical, canonical_records(crypto, other, others), threshold=limits.floor)
+    stored = _store(session, undecided, scores, matcher.version, audit)
+    _supersede_dropped(session, kind, record, {score.id for score in scores}, audit)
+    # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
+    audit(
+        AuditEntry(
+            Action.MATCH_PROPOSE,
+            owner_society_id=record.society_id,
+            object_type=kind.name,
+            object_id=str(record.id),
+        )
+    )
+    return ProposalReport(len(blocked), len(others), stored)
+
+
+# --- blocking -------------------------------------------------------------------------------------
+
+
+def _blocked_candidates(
+    session: Session,
+    crypto: Crypto,
+    other: RecordType,
+    canonical: Mapping[str, Any],
+    limits: MatchingSettings,
+) -> list[uuid.UUID]:
+    """Records of the other side that share blocking keys with ``canonical``, most shared keys first."""
+    conditions = []
+    for society_id in _societies_with(session, other):
+        indexer, key_version = crypto.indexer(society_id)
+        try:
+            values = [v.value for v in indexing.match_block_values(indexer, key_version, canonical)]
+        except BlindIndexError:
+            continue
+        if values:
+            conditions.append(
+                sa.and_(
+                    BlindIndexEntry.society_id == society_id,
+                    BlindIndexEntry.key_version == key_version,
+                    BlindIndexEntry.value.in_(values),
+                )
+            )
+    if not conditions:
+        return []
+    matches = sa.and_(
+        BlindIndexEntry.record_type == other.name,
+        BlindIndexEntry.index_name == indexing.MATCH_BLOCK,
+        BlindIndexEntry.index_version == indexing.INDEX_VERSION,
+        sa.or_(*conditions),
+    )
+    crowded = (
+        sa.select(BlindIndexEntry.value)
+        .where(matches)
+        .group_by(BlindIndexEntry.society_id, BlindIndexEntry.value)
+        .having(sa.func.count() > limits.max_key_records)
+    )
+    statement = (
+        sa.select(BlindIndexEntry.record_id)
+        .where(matches, BlindIndexEntry.value.not_in(crowded))
+        .group_by(BlindIndexEntry.record_id)
+        .order_by(sa.func.count().desc(), BlindIndexEntry.record_id)
+        .limit(limits.max_candidates)
+    )
+    return list(session.scalars(statement))
+
+
+def _societies_with(session: Session, kind: RecordType) -> list[uuid.UUID]:
+    return list(session.scalars(sa.select(kind.model.society_id).distinct()))
+
+
+def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:
+    if not ids:
+        return []
+    statement = sa.select(kind.model).where(kind.model.id.in_(ids), kind.model.status != RecordStatus.CLOSED)
+    return list(session.scalars(statement.order_by(kind.model.id)))
+
+
+# --- rule 10 and earlier decisions ------------------------------------------------------------------
+
+
+def _visible_pairs(
+    session: Session, kind: RecordType, record: RecordMixin, others: Sequence[RecordMixin]
+) -> list[Pair]:
+    """The pairs whose sighting rule 10 lets the request's society, and the request itself, see."""
+    pairs = [
+        Pair(record, other) if isinstance(record, TracingRequest) else Pair(other, record)  # type: ignore[arg-type]
+        for other in others
+    ]
+    codes = society_codes(session, {pair.request.society_id for pair in pairs})
+    return [
+        pair
+        for pair in pairs
+        if visible_to(
+            pair.sighting,
+            Viewer(pair.request.society_id, codes[pair.request.society_id], pair.request.id),
+        )
+    ]
+
+
+def _without_decided_pairs(session: Session, pairs: Sequence[Pair]) -> list[Pair]:
+    """Pairs officers have not decided: none confirmed (or awaiting approval), none rejected or
+    withdrawn at the records' current match versions."""
+    if not pairs:
+        return []
+    by_key = {(pair.request.id, pair.sighting.id): pair for pair in pairs}
+    decided = session.execute(
+        sa.select(
+            MatchCandidate.tracing_request_id,
+            MatchCandidate.sighting_id,
+            MatchCandidate.request_match_version,
+            MatchCandidate.sighting_match_version,
+            MatchCandidate.status,
+        ).where(
+            MatchCandidate.status.in_(DECIDED),
+            sa.tuple_(MatchCandidate.tracing_request_id, MatchCandidate.sighting_id).in_(list(by_key)),
+        )
+    ).all()
+    settled = set()
+    for row in decided:
+        pair = by_key[(row.tracing_request_id, row.sighting_id)]
+        unchanged = (row.request_match_version, row.sighting_match_version) == (
+            pair.request.match_version,
+            pair.sighting.match_version,
+        )
+        if row.status in (MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL) or unchanged:
+            settled.add((row.tracing_request_id, row.sighting_id))
+    return [pair for key, pair in by_key.items() if key not in settled]
+
+
+# --- storing ----------------------------------------------------------------------------------------
+
+
+def _store(
+    session: Session, pairs: Sequence[Pair], scores: Sequence[Score], model_version: str, audit: AuditSink
+) -> int:
+    """Insert new candidates and refresh open ones; returns how many were created or changed."""
+    by_other_id = {str(pair.sighting.id): pair for pair in pairs} | {
+        str(pair.request.id): pair for pair in pairs
+    }
+    open_candidates = _open_candidates(session, pairs)
+    changed = 0
+    for score in scores:
+        pair = by_other_id[score.id]
+        explanation = [{"field": f.field, "level": f.level, "weight": f.weight} for f in score.explanation]
+        current = open_candidates.get((pair.request.id, pair.sighting.id))
+        if current is None:
+            candidate = _new_candidate(pair, score, model_version, explanation)
+            session.add(candidate)
+            session.flush()
+            audit(_candidate_event(Action.MATCH_CANDIDATE_CREATE, candidate))
+            changed += 1
+        elif (current.match_probability, current.model_version, current.explanation) != (
+            score.match_probability,
+            model_version,
+            explanation,
+        ):
+            current.match_probability = score.match_probability
+            current.match_weight = score.match_weight
+            current.model_version = model_version
+            current.explanation = explanation
+            changed += 1
+    session.flush()
+    return changed
+
+
+def _new_candidate(
+    pair: Pair, score: Score, model_version: str, explanation: list[dict[str, Any]]
+) -> MatchCandidate:
+    return MatchCandidate(
+        id=uuid.uuid4(),
+        tracing_request_id=pair.request.id,
+        sighting_id=pair.sighting.id,
+        request_society_id=pair.request.society_id,
+        sighting_society_id=pair.sighting.society_id,
+        request_match_version=pair.request.match_version,
+        sighting_match_version=pair.sighting.match_version,
+        match_probability=score.match_probability,
+        match_weight=score.match_weight,
+        model_version=model_version,
+        explanation=explanation,
+        status=MatchStatus.PROPOSED,
+        subject_id=uuid.uuid4(),
+    )
+
+
+def _open_candidates(
+    session: Session, pairs: Sequence[Pair]
+) -> dict[tuple[uuid.UUID, uuid.UUID], MatchCandidate]:
+    if not pairs:
+        return {}
+    rows = session.scalars(
+        sa.select(MatchCandidate).where(
+            MatchCandidate.status == MatchStatus.PROPOSED,
+            sa.tuple_(MatchCandidate.tracing_request_id, MatchCandidate.sighting_id).in_(
+                [(pair.request.id, pair.sighting.id) for pair in pairs]
+            ),
+        )
+    )
+    return {(row.tracing_request_id, row.sighting_id): row for row in rows}
+
+
+# --- superseding --------------------------------------------------------------------------------------
+
+
+def _side(kind: RecordType) -> tuple[Any, Any]:
+    if kind is TRACING_REQUESTS:
+        return MatchCandidate.tracing_request_id, MatchCandidate.request_match_version
+    return MatchCandidate.sighting_id, MatchCandidate.sighting_match_version
+
+
+def _supersede_outdated(session: Session, kind: RecordType, record: RecordMixin, audit: AuditSink) -> None:
+    """Open candidates scored before the record last changed in a matched field (or closed)."""
+    record_column, version_column = _side(kind)
+    which = record_column == record.id
+    if record.status is not RecordStatus.CLOSED:
+        which = sa.and_(which, version_column < record.match_version)
+    _supersede(session, which, audit)
+
+
+def _supersede_dropped(
+    session: Session, kind: RecordType, record: RecordMixin, kept_ids: Iterable[str], audit: AuditSink
+) -> None:
+    """Proposed candidates of the record that the latest scoring no longer puts above the floor."""
+    record_column, _ = _side(kind)
+    other_column = (
+        MatchCandidate.sighting_id if kind is TRACING_REQUESTS else MatchCandidate.tracing_request_id
+    )
+    kept = [uuid.UUID(candidate_id) for candidate_id in kept_ids]
+    _supersede(
+        session,
+        sa.and_(
+            record_column == record.id,
+            MatchCandidate.status == MatchStatus.PROPOSED,
+            other_column.not_in(kept),
+        ),
+        audit,
+    )
+
+
+def _supersede(session: Session, which: sa.ColumnElement[bool], audit: AuditSink) -> None:
+    candidates = session.scalars(
+        sa.select(MatchCandidate).where(
+            which, MatchCandidate.status.in_((MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL))
+        )
+    ).all()
+    for candidate in candidates:
+        candidate.status = MatchStatus.SUPERSEDED
+        audit(_candidate_event(Action.MATCH_SUPERSEDE, candidate))
+    session.flush()
+
+
+def _candidate_event(action: Action, candidate: MatchCandidate) -> AuditEntry:
+    return AuditEntry(
+        action,
+        owner_society_id=candidate.sighting_society_id,
+        object_type="match_candidate",
+        object_id=str(candidate.id),
+    )

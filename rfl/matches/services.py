@@ -1,0 +1,394 @@
+"""Reviewing match candidates: the officers' queue, a candidate's detail, and the decisions.
+
+Tracing officers of the request's society and of the sighting's society review a pair; a third
+society's officer finds nothing (404, audited). Rule 10 applies at every step: a sighting hidden from
+the request (or from the officer's society) is not shown. A decision is a compare-and-set on the
+candidate's status, so of two officers deciding at once exactly one wins and the other gets 409 with
+the state it lost to. A minor or a deceased person's match counts as confirmed only once a second,
+different officer approved it. Notes and reasons are encrypted under the candidate's own data key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from matching import Explanation, Matcher
+from privacy import Subject
+from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
+from rfl.crypto import Crypto
+from rfl.errors import Conflict, NotFound, PermissionDenied
+from rfl.identity import Actor, society_codes, society_ids_by_code
+from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchStatus
+from rfl.pagination import Page, paginate
+from rfl.records.models import RecordStatus, Sighting, TracingRequest
+from rfl.records.restrictions import Viewer, visible_to
+from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, canonical_records, read_identity
+
+CANDIDATE_TABLE = MatchCandidate.__tablename__
+IDENTIFIER_COMPARISONS = ("document_id", "phone")
+# Comparisons whose values a reviewing officer of either society may see (identity fields, rule 5);
+# the others (identifiers, places, addresses) are shown as agreement levels only.
+VALUES_SHOWN = frozenset(
+    {
+        "given_name",
+        "other_names",
+        "third_name",
+        "birth_date",
+        "sex",
+        "nationality",
+        "birth_place",
+        "father_name",
+        "mother_name",
+    }
+)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: MatchStatus | None = None
+    society_code: str | None = None
+    min_probability: float | None = None
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    candidate: MatchCandidate
+    request_society: str
+    sighting_society: str
+
+
+@dataclass(frozen=True)
+class CandidateDetail:
+    view: CandidateView
+    comparison: dict[str, dict[str, Any]]
+    identifiers: dict[str, str]
+    alignment: Explanation
+
+
+# --- the queue and one candidate -------------------------------------------------------------------
+
+
+def queue(
+    session: Session, actor: Actor, filters: QueueFilter, *, limit: int, cursor: str | None
+) -> Page[CandidateView]:
+    """Candidates where the officer's society is on either side, most probable first."""
+    statement = sa.select(MatchCandidate).where(
+        sa.or_(
+            MatchCandidate.request_society_id == actor.society_id,
+            MatchCandidate.sighting_society_id == actor.society_id,
+        )
+    )
+    if filters.status is not None:
+        statement = statement.where(MatchCandidate.status == filters.status)
+    if filters.min_probability is not None:
+        statement = statement.where(MatchCandidate.match_probability >= filters.min_probability)
+    if filters.society_code is not None:
+        society = society_ids_by_code(session, [filters.society_code]).get(filters.society_code.upper())
+        statement = statement.where(
+            sa.or_(
+                MatchCandidate.request_society_id == society, MatchCandidate.sighting_society_id == society
+            )
+        )
+    page = paginate(
+        session,
+        statement,
+        order_by=(MatchCandidate.match_probability, MatchCandidate.id),
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )
+    visible = [c for c in page.items if _sighting_visible(session, actor, c)]
+    return Page(items=_views(session, visible), next_cursor=page.next_cursor)
+
+
+def candidate_detail(
+    session: Session,
+    crypto: Crypto,
+    matcher: Matcher,
+    actor: Actor,
+    candidate_id: uuid.UUID,
+    *,
+    audit: AuditSink,
+) -> CandidateDetail:
+    """One candidate with the field-by-field explanation and both persons' identity fields side by
+    side, decrypted now; identifiers only as agreement levels, never contacts or whereabouts."""
+    candidate = reviewable(session, actor, candidate_id, Action.MATCH_READ, audit)
+    request = session.get_one(TracingRequest, candidate.tracing_request_id)
+    sighting = session.get_one(Sighting, candidate.sighting_id)
+    sought = read_identity(crypto, TRACING_REQUESTS, request)
+    found = read_identity(crypto, SIGHTINGS, sighting)
+    [request_view] = canonical_records(crypto, TRACING_REQUESTS, [request])
+    [sighting_view] = canonical_records(crypto, SIGHTINGS, [sighting])
+    alignment = matcher.explain(request_view, sighting_view)
+    for record, kind, shown in ((request, TRACING_REQUESTS, sought), (sighting, SIGHTINGS, found)):
+        audit(
+            AuditEntry(
+                Action.MATCH_READ,
+                actor=actor,
+                owner_society_id=record.society_id,
+                object_type=kind.name,
+                object_id=str(record.id),
+                fields=tuple(f"{kind.person_group}.{name}" for name in shown),
+            )
+        )
+    identifiers = {
+        entry["field"]: entry["level"]
+        for entry in candidate.explanation
+        if entry["field"] in IDENTIFIER_COMPARISONS
+    }
+    return CandidateDetail(
+        view=_views(session, [candidate])[0],
+        comparison={"tracing_request": sought, "sighting": found},
+        identifiers=identifiers,
+        alignment=_identity_values_only(alignment),
+    )
+
+
+def reviewable(
+    session: Session, actor: Actor, candidate_id: uuid.UUID, action: Action, audit: AuditSink
+) -> MatchCandidate:
+    """The candidate if the actor's society is on either side and rule 10 lets it see the sighting;
+    otherwise NotFound, audited the same way whether the id exists or not."""
+    candidate = session.get(MatchCandidate, candidate_id)
+    if (
+        candidate is None
+        or actor.society_id not in (candidate.request_society_id, candidate.sighting_society_id)
+        or not _sighting_visible(session, actor, candidate)
+    ):
+        audit(
+            AuditEntry(
+                action,
+                outcome=Outcome.DENIED,
+                actor=actor,
+                owner_society_id=None if candidate is None else candidate.sighting_society_id,
+                object_type="match_candidate",
+                object_id=str(candidate_id),
+            )
+        )
+        raise NotFound("No such match candidate.")
+    return candidate
+
+
+def _sighting_visible(session: Session, actor: Actor, candidate: MatchCandidate) -> bool:
+    sighting = session.get_one(Sighting, candidate.sighting_id)
+    request_codes = society_codes(session, [candidate.request_society_id])
+    on_request_side = Viewer(
+        candidate.request_society_id,
+        request_codes[candidate.request_society_id],
+        candidate.tracing_request_id,
+    )
+    if not visible_to(sighting, on_request_side):  # hidden from the request: from everyone
+        return False
+    return visible_to(sighting, Viewer(actor.society_id, actor.society_code))
+
+
+def _views(session: Session, candidates: list[MatchCandidate]) -> list[CandidateView]:
+    ids = {c.request_society_id for c in candidates} | {c.sighting_society_id for c in candidates}
+    codes = society_codes(session, ids)
+    return [CandidateView(c, codes[c.request_society_id], codes[c.sighting_society_id]) for c in candidates]
+
+
+def _identity_values_only(explanation: Explanation) -> Explanation:
+    """The matcher's explanation with values only where they are identity fields: identifiers, places
+    and addresses keep their agreement level and weight, never their value (rule 5)."""
+    kept = tuple(
+        field if field.field in VALUES_SHOWN else dataclasses.replace(field, left="", right="", alignment=())
+        for field in explanation.fields
+    )
+    return dataclasses.replace(explanation, fields=kept)
+
+
+# --- decisions --------------------------------------------------------------------------------------
+
+
+def confirm(
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    candidate_id: uuid.UUID,
+    *,
+    note: str | None,
+    now: datetime,
+    audit: AuditSink,
+) -> CandidateView:
+    """Confirm a proposed pair. A minor or a deceased person's pair waits for a second officer."""
+    candidate = reviewable(session, actor, candidate_id, Action.MATCH_CONFIRM, audit)
+    request = session.get_one(TracingRequest, candidate.tracing_request_id)
+    sighting = session.get_one(Sighting, candidate.sighting_id)
+    needs_second = sighting.minor or sighting.deceased or request.minor
+    after = MatchStatus.PENDING_APPROVAL if needs_second else MatchStatus.CONFIRMED
+    _transition(
+        session,
+        candidate,
+        expected=(MatchStatus.PROPOSED,),
+        values={
+            "status": after,
+            "confirmed_by": actor.user_id,
+            "confirmed_at": now,
+            "confirm_note": _seal(crypto, candidate, "confirm_note", note),
+        },
+    )
+    if after is MatchStatus.CONFIRMED:
+        request.status = RecordStatus.AWAITING_CONSENT
+    _decided(audit, Action.MATCH_CONFIRM, actor, candidate, wrote="confirm_note" if note else None)
+    return _views(session, [candidate])[0]
+
+
+def approve(
+    session: Session, actor: Actor, candidate_id: uuid.UUID, *, now: datetime, audit: AuditSink
+) -> CandidateView:
+    """The second, different officer's approval that makes a minor's or deceased person's pair count."""
+    candidate = reviewable(session, actor, candidate_id, Action.MATCH_APPROVE, audit)
+    if candidate.confirmed_by == actor.user_id and candidate.status is MatchStatus.PENDING_APPROVAL:
+        audit(
+            _event(
+                Action.MATCH_APPROVE, actor, candidate, candidate.sighting_society_id, outcome=Outcome.DENIED
+            )
+        )
+        raise PermissionDenied("A second, different tracing officer must approve this match.")
+    _transition(
+        session,
+        candidate,
+        expected=(MatchStatus.PENDING_APPROVAL,),
+        values={"status": MatchStatus.CONFIRMED, "approved_by": actor.user_id, "approved_at": now},
+    )
+    session.get_one(TracingRequest, candidate.tracing_request_id).status = RecordStatus.AWAITING_CONSENT
+    _decided(audit, Action.MATCH_APPROVE, actor, candidate)
+    return _views(session, [candidate])[0]
+
+
+def reject(
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    candidate_id: uuid.UUID,
+    *,
+    reason: str,
+    now: datetime,
+    audit: AuditSink,
+) -> CandidateView:
+    """Not the same person (a proposal, or a confirmation still awaiting its second approval)."""
+    candidate = reviewable(session, actor, candidate_id, Action.MATCH_REJECT, audit)
+    _transition(
+        session,
+        candidate,
+        expected=(MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL),
+        values={
+            "status": MatchStatus.REJECTED,
+            "decided_by": actor.user_id,
+            "decided_at": now,
+            "reject_reason": _seal(crypto, candidate, "reject_reason", reason),
+        },
+    )
+    _decided(audit, Action.MATCH_REJECT, actor, candidate, wrote="reject_reason")
+    return _views(session, [candidate])[0]
+
+
+def withdraw(
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    candidate_id: uuid.UUID,
+    *,
+    reason: str,
+    now: datetime,
+    audit: AuditSink,
+) -> CandidateView:
+    """Take back a confirmation; the tracing request is open again (unless already disclosed)."""
+    candidate = reviewable(session, actor, candidate_id, Action.MATCH_WITHDRAW, audit)
+    _transition(
+        session,
+        candidate,
+        expected=CONFIRMING_STATUSES,
+        values={
+            "status": MatchStatus.WITHDRAWN,
+            "decided_by": actor.user_id,
+            "decided_at": now,
+            "withdraw_reason": _seal(crypto, candidate, "withdraw_reason", reason),
+        },
+    )
+    request = session.get_one(TracingRequest, candidate.tracing_request_id)
+    if request.status is RecordStatus.AWAITING_CONSENT:
+        request.status = RecordStatus.OPEN
+    _decided(audit, Action.MATCH_WITHDRAW, actor, candidate, wrote="withdraw_reason")
+    return _views(session, [candidate])[0]
+
+
+def _transition(
+    session: Session,
+    candidate: MatchCandidate,
+    *,
+    expected: tuple[MatchStatus, ...],
+    values: Mapping[str, Any],
+) -> None:
+    """Compare-and-set: move the candidate on only if it is still in one of the ``expected`` statuses.
+
+    Two officers deciding at once both read the old status; only the first UPDATE matches it, the
+    other one changes no row and answers 409 with the state it lost to. One confirmed (or confirming)
+    sighting per tracing request is a unique index, so two confirmations of one request race the same.
+    """
+    try:
+        with session.begin_nested():
+            result = session.execute(
+                sa.update(MatchCandidate)
+                .where(MatchCandidate.id == candidate.id, MatchCandidate.status.in_(expected))
+                .values(**values, version=MatchCandidate.version + 1)
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        session.refresh(candidate)
+        raise Conflict(
+            "This tracing request already has a confirmed sighting; withdraw that confirmation first.",
+            current=_state(candidate),
+        ) from None
+    session.refresh(candidate)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The match candidate was decided meanwhile.", current=_state(candidate))
+
+
+def _state(candidate: MatchCandidate) -> dict[str, object]:
+    return {"id": str(candidate.id), "status": candidate.status.value, "version": candidate.version}
+
+
+def _seal(crypto: Crypto, candidate: MatchCandidate, column: str, text: str | None) -> bytes | None:
+    subject = Subject(ring_id=str(candidate.sighting_society_id), subject_id=str(candidate.subject_id))
+    return crypto.vault.encrypt(subject, CANDIDATE_TABLE, column, str(candidate.id), text)
+
+
+def _decided(
+    audit: AuditSink, action: Action, actor: Actor, candidate: MatchCandidate, *, wrote: str | None = None
+) -> None:
+    """One entry for each society of the pair: both follow what happens to it (``wrote``: the
+    encrypted note or reason column written, if any)."""
+    fields = (wrote,) if wrote else ()
+    for society_id in dict.fromkeys((candidate.request_society_id, candidate.sighting_society_id)):
+        audit(_event(action, actor, candidate, society_id, fields=fields))
+
+
+def _event(
+    action: Action,
+    actor: Actor,
+    candidate: MatchCandidate,
+    owner: uuid.UUID,
+    *,
+    outcome: Outcome = Outcome.OK,
+    fields: tuple[str, ...] = (),
+) -> AuditEntry:
+    return AuditEntry(
+        action,
+        outcome=outcome,
+        actor=actor,
+        owner_society_id=owner,
+        object_type="match_candidate",
+        object_id=str(candidate.id),
+        fields=fields,
+    )

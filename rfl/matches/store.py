@@ -1,0 +1,90 @@
+"""Fitted matcher models: stored versioned and encrypted, one active, read back by every process.
+
+A model's name-frequency tables are personal data in aggregate, so the whole saved form is one
+ciphertext under a data key of the model's own, in the system key ring (not any one society's: a
+model is fitted on every society's records). Until a model is fitted, the matcher shipped with the
+package (synthetic data only) is used, so the first true pair ever entered is proposed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from matching import Matcher
+from privacy import Subject
+from rfl.crypto import Crypto
+from rfl.matches.models import MatcherModel
+
+SYSTEM_RING = "rfl-system"
+_TABLE, _COLUMN = MatcherModel.__tablename__, "payload"
+
+_lock = threading.Lock()
+_loaded: dict[str, Matcher] = {}
+
+
+def active_version(session: Session) -> str | None:
+    return session.scalar(sa.select(MatcherModel.version).where(MatcherModel.active.is_(True)))
+
+
+def current_matcher(session: Session, crypto: Crypto) -> Matcher:
+    """The active fitted matcher (decrypted once per process and version), else the shipped default."""
+    version = active_version(session)
+    if version is None:
+        return default_matcher()
+    with _lock:
+        cached = _loaded.get(version)
+    if cached is not None:
+        return cached
+    row = session.get_one(MatcherModel, version)
+    text = crypto.vault.decrypt(_subject(row.subject_id), _TABLE, _COLUMN, version, row.payload)
+    matcher = Matcher.from_dict(json.loads(str(text)))
+    with _lock:
+        _loaded[version] = matcher
+    return matcher
+
+
+def default_matcher() -> Matcher:
+    with _lock:
+        cached = _loaded.get("default")
+        if cached is None:
+            cached = _loaded["default"] = Matcher.default()
+    return cached
+
+
+def save_and_activate(
+    session: Session, crypto: Crypto, matcher: Matcher, *, requests: int, sightings: int, labels: int
+) -> MatcherModel:
+    """Store ``matcher`` encrypted and make it the one every process scores with."""
+    crypto.provider_ring(SYSTEM_RING)
+    subject_id = uuid.uuid4()
+    payload = crypto.vault.encrypt(
+        _subject(subject_id), _TABLE, _COLUMN, matcher.version, json.dumps(matcher.to_dict())
+    )
+    assert payload is not None  # noqa: S101 (a value always encrypts to a token)
+    session.execute(sa.update(MatcherModel).where(MatcherModel.active.is_(True)).values(active=False))
+    existing = session.get(MatcherModel, matcher.version)
+    if existing is not None:  # the same parameters again: reactivate, keep the first ciphertext
+        existing.active = True
+        session.flush()
+        return existing
+    model = MatcherModel(
+        version=matcher.version,
+        subject_id=subject_id,
+        payload=payload,
+        active=True,
+        requests=requests,
+        sightings=sightings,
+        labels=labels,
+    )
+    session.add(model)
+    session.flush()
+    return model
+
+
+def _subject(subject_id: uuid.UUID) -> Subject:
+    return Subject(ring_id=SYSTEM_RING, subject_id=str(subject_id))

@@ -1,0 +1,135 @@
+"""Where proposals run: after the saving request's response in the same process (the embedded
+default), or in Celery workers fed from the outbox (beyond one machine).
+
+Each outbox message is processed in a transaction of its own that also deletes it: the proposals
+exist exactly when the message is gone. A message that fails is kept, its attempts counted, and
+retried by the next drain or sweep until ``MAX_ATTEMPTS``; after that it waits for an operator
+(``/healthz`` shows the backlog, ``rfl match drain`` retries).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import Flask, Response
+
+from rfl.audit.recorder import audited_transaction
+from rfl.db import db
+from rfl.extensions import app_services
+from rfl.matches.proposals import propose
+from rfl.matches.settings import Executor
+from rfl.matches.store import current_matcher
+from rfl.outbox import services as outbox
+from rfl.outbox.models import OutboxMessage
+from rfl.records.canonical import MATCHED_FIELDS_CHANGED
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+# Messages the process that answered a request drains afterwards; a longer backlog is left to the next
+# request, ``rfl match drain`` or the workers, so no worker process is held up for long.
+DRAIN_AFTER_RESPONSE = 50
+
+
+@dataclass
+class DrainReport:
+    processed: int = 0
+    proposed: int = 0
+    failed: int = 0
+
+
+def process_message(message_id: uuid.UUID) -> int:
+    """Propose for the record a message is about, and delete the message; returns candidates stored.
+
+    Safe to call twice for one message (a repeated relay): the second call finds it gone.
+    """
+    services = app_services()
+    with audited_transaction() as (session, audit):
+        message = outbox.take(session, message_id)
+        if message is None:
+            return 0
+        crypto = services.crypto(session)
+        report = propose(
+            session,
+            crypto,
+            current_matcher(session, crypto),
+            message.object_type,
+            message.object_id,
+            limits=services.settings.matching,
+            audit=audit,
+        )
+        outbox.complete(session, message)
+        return report.stored
+
+
+def drain(*, limit: int | None = None, progress: Callable[[int], object] | None = None) -> DrainReport:
+    """Process waiting proposals in this process, oldest first (at most ``limit`` messages)."""
+    report = DrainReport()
+    batch = app_services().settings.matching.drain_batch
+    failed: set[uuid.UUID] = set()
+    while limit is None or report.processed + report.failed < limit:
+        with db.transaction() as session:
+            ids = [
+                message_id
+                for message_id in outbox.pending_ids(
+                    session, MATCHED_FIELDS_CHANGED, limit=batch + len(failed), max_attempts=MAX_ATTEMPTS
+                )
+                if message_id not in failed
+            ]
+        if limit is not None:
+            ids = ids[: limit - report.processed - report.failed]
+        if not ids:
+            break
+        for message_id in ids:
+            if _process_counting_failures(message_id, report):
+                if progress is not None:
+                    progress(1)
+            else:
+                failed.add(message_id)
+    return report
+
+
+def _process_counting_failures(message_id: uuid.UUID, report: DrainReport) -> bool:
+    try:
+        report.proposed += process_message(message_id)
+    except Exception as error:
+        # The type only: a message may quote data.
+        log.error("proposal_failed", extra={"exception_type": type(error).__qualname__})
+        _count_failed_attempt(message_id)
+        report.failed += 1
+        return False
+    report.processed += 1
+    return True
+
+
+def _count_failed_attempt(message_id: uuid.UUID) -> None:
+    with db.transaction() as session:
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(attempts=OutboxMessage.attempts + 1)
+        )
+
+
+def after_response(app: Flask, response: Response) -> None:
+    """Once ``response`` has gone to the client, propose for what the request saved: drain the outbox
+    in this process (embedded default), or relay it to the Celery workers."""
+    executor = app_services(app).settings.matching.executor
+
+    def work() -> None:
+        with app.app_context():
+            try:
+                if executor is Executor.PROCESS:
+                    drain(limit=DRAIN_AFTER_RESPONSE)
+                else:
+                    from rfl.matches.tasks import relay
+
+                    relay()
+            except Exception as error:
+                log.error("outbox_work_failed", extra={"exception_type": type(error).__qualname__})
+
+    response.call_on_close(work)
