@@ -298,6 +298,9 @@ class LocalKeyProvider:
     def ring_ids(self) -> tuple[str, ...]:
         return tuple(sorted(self._snapshot.rings))
 
+    def has_ring(self, ring_id: str) -> bool:
+        return ring_id in self._snapshot.rings
+
     def add_ring(self, ring_id: str) -> None:
         def add(rings: dict[str, _Ring]) -> None:
             if ring_id in rings:
@@ -496,7 +499,7 @@ def _parse_ring(ring_id: str, doc: object) -> _Ring:
 # -- private files: exclusive lock, atomic replace, atomic create --------------------------------------
 
 
-def lock_path(path: Path) -> Path:
+def _lock_path(path: Path) -> Path:
     """The sibling file whose OS lock guards every read-modify-write of ``path``."""
     return path.with_name(f"{path.name}.lock")
 
@@ -509,7 +512,7 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
     be lost with the inode at the first atomic replace. Closing the descriptor releases it, also when
     the process dies.
     """
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -69,7 +69,7 @@ class ReloadingKeyProvider:
             return self._provider
 
     def _current(self, ring_id: str) -> LocalKeyProvider:
-        if ring_id not in self._provider.ring_ids:
+        if not self._provider.has_ring(ring_id):
             return self._reload()
         if self._monotonic() - self._checked_at >= self._check_interval:
             self._checked_at = self._monotonic()
@@ -85,11 +85,11 @@ class ReloadingKeyProvider:
         return self._provider.ring_ids
 
     def has_ring(self, ring_id: str) -> bool:
-        return self._with_reload(ring_id, lambda provider: ring_id in provider.ring_ids)
+        return self._with_reload(ring_id, lambda provider: provider.has_ring(ring_id))
 
     def add_ring(self, ring_id: str) -> None:
         """Add a ring unless the file has it already (the change rereads the file under its lock)."""
-        if ring_id in self._reload().ring_ids:
+        if self._reload().has_ring(ring_id):
             return
         self._provider.add_ring(ring_id)
 
