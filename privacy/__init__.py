@@ -8,7 +8,8 @@ Recipes the application calls; internals live in the submodules.
   (:class:`privacy.testing.InMemoryKeyStore` is the reference, and
   :func:`privacy.testing.check_key_store_contract` checks a database implementation against it).
   Every decryption failure raises :class:`DecryptionError`.
-* Key lifecycle: :func:`rewrap_deks` after ``provider.rotate_kek``, then :func:`retire_kek`;
+* Key lifecycle: :func:`rewrap_deks` (or batch by batch, :func:`rewrap_batch`, until
+  :func:`deks_under_older_keks` finds none) after ``provider.rotate_kek``, then :func:`retire_kek`;
   :func:`shred_subject` (or ``FieldVault.shred``) for erasure.
 * Blind indexes: :class:`BlindIndexer`, :class:`BlindIndexSpec`, :func:`plan_index_bits`,
   :func:`year_band`.
@@ -88,10 +89,13 @@ from privacy.merkle import (
 )
 from privacy.vault import (
     FieldVault,
+    RewrapPosition,
     RewrapReport,
     ShredReport,
     Subject,
+    deks_under_older_keks,
     retire_kek,
+    rewrap_batch,
     rewrap_deks,
     shred_subject,
 )
@@ -132,6 +136,7 @@ __all__ = [
     "PrivacyError",
     "ProofError",
     "Reason",
+    "RewrapPosition",
     "RewrapReport",
     "ShredReport",
     "Subject",
@@ -144,6 +149,7 @@ __all__ = [
     "create_key_file",
     "create_signing_key_file",
     "decide_disclosure",
+    "deks_under_older_keks",
     "inclusion_proof",
     "keyed_hash",
     "leaf_hash",
@@ -152,6 +158,7 @@ __all__ = [
     "needs_reencryption",
     "plan_index_bits",
     "retire_kek",
+    "rewrap_batch",
     "rewrap_deks",
     "shred_subject",
     "sign_checkpoint",

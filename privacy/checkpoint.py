@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from privacy.errors import CheckpointError, KeyConfigurationError
-from privacy.keys import check_private_file
+from privacy.keys import check_private_file, create_private_file
 from privacy.merkle import HASH_BYTES
 
 _ALG_ED25519 = 0x01
@@ -267,10 +267,7 @@ def create_signing_key_file(path: str | os.PathLike[str], name: str) -> Checkpoi
         "name": name,
         "private_key": base64.b64encode(seed).decode(),
     }
-    fd = os.open(Path(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2)
-        fh.write("\n")
+    create_private_file(Path(path), (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     return signer
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,13 +33,23 @@ class ShredReport:
     destroyed_at: datetime
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class RewrapPosition:
+    """Where a rewrap pass stands: the last row it looked at, in (KEK version, subject, DEK version) order."""
+
+    kek_version: int
+    subject_id: str
+    dek_version: int
+
+
 @dataclass(frozen=True, slots=True)
 class RewrapReport:
-    """Outcome of one pass of :func:`rewrap_deks`.
+    """Outcome of :func:`rewrap_deks` (a whole pass) or :func:`rewrap_batch` (one batch of a pass).
 
     ``rewrapped``: DEKs moved to the active KEK. ``skipped``: rows changed by someone else meanwhile
     (shredded or already rewrapped): nothing to do. ``failed``: (subject id, DEK version) of rows that
-    did not unwrap; they keep their KEK version, which therefore cannot be retired.
+    did not unwrap; they keep their KEK version, which therefore cannot be retired. ``next``: where the
+    next batch of the pass starts, or None when the pass is complete.
     """
 
     ring_id: str
@@ -46,6 +57,23 @@ class RewrapReport:
     rewrapped: int
     skipped: int
     failed: tuple[tuple[str, int], ...]
+    next: RewrapPosition | None = None
+
+    def then(self, later: RewrapReport) -> RewrapReport:
+        """This report followed by a later batch of the same pass: counts added, the later position."""
+        return RewrapReport(
+            self.ring_id,
+            later.to_kek_version,
+            self.rewrapped + later.rewrapped,
+            self.skipped + later.skipped,
+            self.failed + later.failed,
+            later.next,
+        )
+
+
+# How often wrapping a new DEK is retried when the active KEK changes between reading its version
+# and wrapping under it (another process rotated the ring at that very moment).
+_WRAP_ATTEMPTS = 3
 
 
 def _utcnow() -> datetime:
@@ -179,11 +207,7 @@ class FieldVault:
 
     def _create(self, subject: Subject, dek_version: int) -> CachedDek | None:
         dek = secrets.token_bytes(KEY_BYTES)
-        kek_version = self._provider.active_kek_version(subject.ring_id)
-        aad = wrap_aad(subject.ring_id, subject.subject_id, dek_version, kek_version)
-        wrapped_under, wrapped = self._provider.wrap_dek(subject.ring_id, dek, aad)
-        if wrapped_under != kek_version:  # the active KEK changed between the two calls
-            raise PrivacyError("KEK rotated during key creation; retry")
+        kek_version, wrapped = wrap_under_active_kek(self._provider, subject, dek_version, dek)
         record = WrappedDek(
             ring_id=subject.ring_id,
             subject_id=subject.subject_id,
@@ -263,51 +287,122 @@ def shred_subject(
     )
 
 
+def wrap_under_active_kek(
+    provider: KeyProvider, subject: Subject, dek_version: int, dek: bytes
+) -> tuple[int, bytes]:
+    """Wrap ``dek`` under the ring's active KEK; return (KEK version, wrapped bytes).
+
+    The KEK version is part of the associated data, so it is read before wrapping; if another process
+    rotates the ring in between, the provider wraps under the newer version and the wrap is redone
+    under that one (a few times at most) instead of failing the caller.
+    """
+    for _ in range(_WRAP_ATTEMPTS):
+        kek_version = provider.active_kek_version(subject.ring_id)
+        aad = wrap_aad(subject.ring_id, subject.subject_id, dek_version, kek_version)
+        wrapped_under, wrapped = provider.wrap_dek(subject.ring_id, dek, aad)
+        if wrapped_under == kek_version:
+            return kek_version, wrapped
+    raise PrivacyError("the active KEK kept changing while a data key was wrapped; retry")
+
+
+def rewrap_batch(
+    store: KeyStore,
+    provider: KeyProvider,
+    ring_id: str,
+    *,
+    after: RewrapPosition | None = None,
+    limit: int = 500,
+) -> RewrapReport:
+    """Rewrap at most ``limit`` DEKs of the ring that are under an older (not retired) KEK version.
+
+    One batch of a pass over the older versions in (KEK version, subject id, DEK version) order,
+    starting after ``after``; the report's ``next`` is where the next batch starts (None: the pass is
+    complete). The application commits between batches, so a long rotation never holds one giant
+    transaction. A pass sees only the rows that exist when it reaches them: a DEK that a stale
+    process wrapped under an older version behind the pass is left for the next pass (the sweep).
+
+    Safe while the system serves: each row is swapped with a compare-and-set, so a concurrent
+    shredding or rewrap wins and the row is just skipped.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    active = provider.active_kek_version(ring_id)
+    rows = _rows_under_older_keks(store, provider, ring_id, after, limit)
+    outcomes = [_rewrap_one(store, provider, row) for row in rows]
+    failed = tuple(
+        (row.subject_id, row.dek_version) for row, done in zip(rows, outcomes, strict=True) if done is None
+    )
+    last = rows[-1] if len(rows) == limit else None
+    position = None if last is None else RewrapPosition(last.kek_version, last.subject_id, last.dek_version)
+    return RewrapReport(ring_id, active, outcomes.count(True), outcomes.count(False), failed, next=position)
+
+
+def _rows_under_older_keks(
+    store: KeyStore, provider: KeyProvider, ring_id: str, after: RewrapPosition | None, limit: int
+) -> list[WrappedDek]:
+    """The next ``limit`` rows under older, unretired KEK versions after ``after``, in pass order."""
+    rows: list[WrappedDek] = []
+    for version in _older_versions(provider, ring_id, include_retired=False):
+        if after is not None and version < after.kek_version:
+            continue
+        resume_at = (after.subject_id, after.dek_version) if after and version == after.kek_version else None
+        rows.extend(store.list_by_kek_version(ring_id, version, after=resume_at, limit=limit - len(rows)))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def _rewrap_one(store: KeyStore, provider: KeyProvider, record: WrappedDek) -> bool | None:
+    """Move one DEK under the active KEK: True if done, False if the row changed meanwhile, None if
+    it does not unwrap."""
+    old_aad = wrap_aad(record.ring_id, record.subject_id, record.dek_version, record.kek_version)
+    try:
+        dek = provider.unwrap_dek(record.ring_id, record.kek_version, record.wrapped, old_aad)
+    except DecryptionError:
+        return None
+    subject = Subject(record.ring_id, record.subject_id)
+    kek_version, wrapped = wrap_under_active_kek(provider, subject, record.dek_version, dek)
+    new = dataclasses.replace(record, kek_version=kek_version, wrapped=wrapped)
+    return store.store(new, replaces=record)
+
+
 def rewrap_deks(
     store: KeyStore, provider: KeyProvider, ring_id: str, *, batch_size: int = 500
 ) -> RewrapReport:
-    """Rewrap every DEK of the ring that is not under the active KEK. No field ciphertext is touched.
+    """Rewrap every DEK of the ring that is not under the active KEK, in one pass of batches over the
+    same store (no commits between them: see :func:`rewrap_batch` for that). No field ciphertext is
+    touched.
 
-    Safe while the system serves: each row is swapped with a compare-and-set, so a concurrent
-    shredding or rewrap wins and the row is just skipped. Resumable: an interrupted run leaves
-    finished rows under the new KEK, and running it again picks up the rest.
+    Resumable: an interrupted run leaves finished rows under the new KEK, and running it again picks
+    up the rest.
     """
+    report = rewrap_batch(store, provider, ring_id, limit=batch_size)
+    while report.next is not None:
+        report = report.then(rewrap_batch(store, provider, ring_id, after=report.next, limit=batch_size))
+    return report
+
+
+def deks_under_older_keks(
+    store: KeyStore, provider: KeyProvider, ring_id: str, *, page_size: int = 1000
+) -> dict[int, int]:
+    """How many undestroyed DEKs each KEK version other than the active one still wraps (versions
+    with none left out; retired versions included, since a DEK under one is lost)."""
+    counts: dict[int, int] = {}
+    for version in _older_versions(provider, ring_id, include_retired=True):
+        cursor: tuple[str, int] | None = None
+        while page := store.list_by_kek_version(ring_id, version, after=cursor, limit=page_size):
+            counts[version] = counts.get(version, 0) + len(page)
+            cursor = (page[-1].subject_id, page[-1].dek_version)
+    return counts
+
+
+def _older_versions(provider: KeyProvider, ring_id: str, *, include_retired: bool) -> list[int]:
     active = provider.active_kek_version(ring_id)
-    rewrapped = skipped = 0
-    failed: list[tuple[str, int]] = []
-    for version, state in provider.kek_versions(ring_id).items():
-        if version == active or state is KekState.RETIRED:
-            continue
-        after: tuple[str, int] | None = None
-        while True:
-            page = store.list_by_kek_version(ring_id, version, after=after, limit=batch_size)
-            if not page:
-                break
-            for record in page:
-                after = (record.subject_id, record.dek_version)
-                old_aad = wrap_aad(ring_id, record.subject_id, record.dek_version, record.kek_version)
-                try:
-                    dek = provider.unwrap_dek(ring_id, record.kek_version, record.wrapped, old_aad)
-                except DecryptionError:
-                    failed.append(after)
-                    continue
-                new_aad = wrap_aad(ring_id, record.subject_id, record.dek_version, active)
-                kek_version, wrapped = provider.wrap_dek(ring_id, dek, new_aad)
-                if kek_version != active:
-                    raise PrivacyError("KEK rotated during rewrap; run again")
-                new = WrappedDek(
-                    ring_id=ring_id,
-                    subject_id=record.subject_id,
-                    dek_version=record.dek_version,
-                    kek_version=active,
-                    wrapped=wrapped,
-                    created_at=record.created_at,
-                )
-                if store.store(new, replaces=record):
-                    rewrapped += 1
-                else:
-                    skipped += 1
-    return RewrapReport(ring_id, active, rewrapped, skipped, tuple(failed))
+    return [
+        version
+        for version, state in sorted(provider.kek_versions(ring_id).items())
+        if version != active and (include_retired or state is not KekState.RETIRED)
+    ]
 
 
 def retire_kek(store: KeyStore, provider: KeyProvider, ring_id: str, kek_version: int) -> None:

@@ -8,27 +8,39 @@ from __future__ import annotations
 
 import base64
 import sys
+import time
 import uuid
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, ScriptInfo
 
-from privacy import CheckpointError, CheckpointVerifier, KekInUseError, retire_kek, rewrap_deks
+from privacy import (
+    CheckpointError,
+    CheckpointVerifier,
+    PrivacyError,
+    RewrapReport,
+    deks_under_older_keks,
+    retire_kek,
+    rewrap_batch,
+)
 from rfl import migrate
 from rfl.accounts import services as accounts
-from rfl.accounts.models import Role, SocietyType
+from rfl.accounts.models import Role, Society, SocietyType
 from rfl.accounts.passwords import password_problems
 from rfl.app import create_app
 from rfl.audit import services as audit_services
-from rfl.audit.entries import Action, AuditEntry
+from rfl.audit.entries import Action, AuditEntry, Outcome
 from rfl.audit.recorder import audited_transaction
 from rfl.clock import now
 from rfl.crypto.keystore import DatabaseKeyStore
+from rfl.db import db
 from rfl.errors import RflError, ValidationFailed
 from rfl.extensions import app_services
 from rfl.idempotency.services import purge_expired
+from rfl.keys import ReloadingKeyProvider
 from rfl.matches.commands import match_group
 from rfl.serve import PortInUse, check_port_free, run_gunicorn
 
@@ -61,7 +73,7 @@ def main() -> None:
 main.add_command(match_group)
 
 
-def _fail_on_domain_error(error: RflError) -> None:
+def _fail_on_domain_error(error: RflError) -> NoReturn:
     message = error.detail
     if isinstance(error, ValidationFailed):
         message += " " + "; ".join(
@@ -316,55 +328,152 @@ def audit_verify(against: Any, vkey: str | None) -> None:
 
 # --- rfl keys --------------------------------------------------------------------------------------
 
+# Data keys rewrapped per transaction: a rotation commits between batches, never one giant transaction.
+ROTATION_BATCH_SIZE = 500
+# Sweeps after the first pass; each follows a wait of the key file's check interval.
+MAX_SWEEPS = 5
+# How many data keys that cannot be rewrapped a failed rotation names.
+LEFT_OVER_SHOWN = 20
+
 
 @main.group("keys")
 def keys_group() -> None:
     """Key rings: rotate a society's key-encryption key and retire old versions."""
 
 
-def _keys_entry(action: Action, society_id: uuid.UUID) -> AuditEntry:
-    return AuditEntry(action, owner_society_id=society_id, object_type="society", object_id=str(society_id))
+def _keys_entry(action: Action, society_id: uuid.UUID, outcome: Outcome = Outcome.OK) -> AuditEntry:
+    return AuditEntry(
+        action, outcome, owner_society_id=society_id, object_type="society", object_id=str(society_id)
+    )
+
+
+def _audit_keys(action: Action, society_id: uuid.UUID, outcome: Outcome = Outcome.OK) -> None:
+    """Commit one audit entry on its own, before or after the key file changes (never with them)."""
+    with audited_transaction() as (_, audit):
+        audit(_keys_entry(action, society_id, outcome))
+
+
+def _society_for_keys(society_code: str) -> Society:
+    try:
+        with db.transaction() as session:
+            return accounts.get_society_by_code(session, society_code)
+    except RflError as error:
+        _fail_on_domain_error(error)
 
 
 @keys_group.command("rotate")
 @click.option("--society", "society_code", required=True, help="Society code, e.g. IT.")
-@click.option("--resume", is_flag=True, help="Only rewrap what an interrupted rotation left; add no version.")
-def keys_rotate(society_code: str, resume: bool) -> None:
+@click.option("--resume", is_flag=True, help="Only finish what an interrupted rotation left; add no version.")
+@click.option(
+    "--batch-size",
+    default=ROTATION_BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Data keys rewrapped per transaction.",
+)
+def keys_rotate(society_code: str, resume: bool, batch_size: int) -> None:
     """Add a new KEK version to the society's ring and rewrap every data key under it.
 
-    No field ciphertext changes. Safe while the system serves; run it again to finish an interrupted
-    rotation. Retire the old version once every process has reloaded the key file.
+    No field ciphertext changes; safe while servers and workers run. The start is audited before the
+    key file changes. Data keys are rewrapped in batches, each committed; then, once every process
+    has had time to reload the key file, sweeps rewrap what stale processes still wrapped under the
+    old version, until nothing is left under an older version. Exits 1 saying what is left if that
+    cannot be reached; `--resume` finishes an interrupted or unfinished rotation.
     """
     provider = app_services().keys
-    try:
-        with audited_transaction() as (session, audit):
-            society = accounts.get_society_by_code(session, society_code)
-            ring = str(society.id)
-            version = provider.active_kek_version(ring) if resume else provider.rotate_kek(ring)
-            report = rewrap_deks(DatabaseKeyStore(session), provider, ring)
-            audit(_keys_entry(Action.KEYS_ROTATE, society.id))
-    except RflError as error:
-        _fail_on_domain_error(error)
-    rewrapped, failed = report.rewrapped, len(report.failed)
-    click.echo(f"{society.code}: KEK v{version} active; {rewrapped} data keys rewrapped, {failed} failed")
-    if report.failed:
+    society = _society_for_keys(society_code)
+    ring = str(society.id)
+    _audit_keys(Action.KEYS_ROTATE_RESUMED if resume else Action.KEYS_ROTATE_STARTED, society.id)
+    version = provider.active_kek_version(ring) if resume else provider.rotate_kek(ring)
+    changed_at = time.monotonic()
+    verb = "resumed" if resume else "started"
+    click.echo(f"{society.code}: rotation {verb}; KEK v{version} active")
+
+    first, batches = _rewrap_pass(provider, ring, batch_size)
+    failed = len(first.failed)
+    click.echo(f"{society.code}: {first.rewrapped} data keys rewrapped in {batches} batches, {failed} failed")
+    _wait_for_reloads(provider, society.code, since=changed_at)
+    _sweep(provider, society.code, ring, batch_size)
+
+    with db.transaction() as session:
+        left = deks_under_older_keks(DatabaseKeyStore(session), provider, ring)
+    if left:
+        _audit_keys(Action.KEYS_ROTATE, society.id, Outcome.FAILED)
+        _report_unfinished_rotation(society.code, left, first.failed)
         sys.exit(1)
+    _audit_keys(Action.KEYS_ROTATE, society.id)
+    click.echo(f"{society.code}: rotation complete: no data key is left under an older KEK version")
+
+
+def _rewrap_pass(provider: ReloadingKeyProvider, ring: str, batch_size: int) -> tuple[RewrapReport, int]:
+    """One pass over the data keys under older KEK versions, one committed transaction per batch."""
+    with db.transaction() as session:
+        report = rewrap_batch(DatabaseKeyStore(session), provider, ring, limit=batch_size)
+    batches = 1
+    while report.next is not None:
+        with db.transaction() as session:
+            batch = rewrap_batch(
+                DatabaseKeyStore(session), provider, ring, after=report.next, limit=batch_size
+            )
+        report = report.then(batch)
+        batches += 1
+    return report, batches
+
+
+def _wait_for_reloads(provider: ReloadingKeyProvider, code: str, *, since: float) -> None:
+    """Sleep until every process has checked the key file at least once since ``since``: from then on
+    none wraps a new data key under an older KEK."""
+    remaining = since + provider.check_interval - time.monotonic()
+    if remaining > 0:
+        click.echo(f"{code}: waiting {remaining:.1f} s for every process to reload the key file")
+        app_services().sleep(remaining)
+
+
+def _sweep(provider: ReloadingKeyProvider, code: str, ring: str, batch_size: int) -> None:
+    """Rewrap what stale processes wrapped under older versions during the rotation; repeat (after
+    another check interval) while a sweep still finds some, at most ``MAX_SWEEPS`` times."""
+    for sweep in range(1, MAX_SWEEPS + 1):
+        report, _ = _rewrap_pass(provider, ring, batch_size)
+        click.echo(f"{code}: sweep {sweep}: {report.rewrapped} more data keys rewrapped")
+        if report.rewrapped == 0 and report.skipped == 0:
+            return
+        app_services().sleep(provider.check_interval)
+
+
+def _report_unfinished_rotation(
+    code: str, left: Mapping[int, int], failed: Sequence[tuple[str, int]]
+) -> None:
+    versions = ", ".join(f"v{version}: {count}" for version, count in sorted(left.items()))
+    click.echo(
+        f"{code}: rotation NOT complete: data keys are still wrapped under older KEK versions ({versions})",
+        err=True,
+    )
+    for subject_id, dek_version in failed[:LEFT_OVER_SHOWN]:
+        click.echo(f"{code}: does not unwrap: subject {subject_id} DEK v{dek_version}", err=True)
+    click.echo(
+        f"{code}: run `rfl keys rotate --society {code} --resume` again; a key that does not unwrap needs"
+        " restoring from a backup of the key file or the database",
+        err=True,
+    )
 
 
 @keys_group.command("retire")
 @click.option("--society", "society_code", required=True, help="Society code, e.g. IT.")
 @click.option("--version", "kek_version", required=True, type=int, help="The KEK version to destroy.")
 def keys_retire(society_code: str, kek_version: int) -> None:
-    """Destroy an old KEK version; refused while it is active or any data key is still wrapped under it."""
+    """Destroy an old KEK version; refused while it is active or any data key is still wrapped under it.
+
+    Run it only after `rfl keys rotate` completed. The attempt is audited before the key file
+    changes, and its outcome (done or refused) after.
+    """
     provider = app_services().keys
+    society = _society_for_keys(society_code)
+    _audit_keys(Action.KEYS_RETIRE_STARTED, society.id)
     try:
-        with audited_transaction() as (session, audit):
-            society = accounts.get_society_by_code(session, society_code)
-            ring = str(society.id)
-            retire_kek(DatabaseKeyStore(session), provider, ring, kek_version)
-            audit(_keys_entry(Action.KEYS_RETIRE, society.id))
-    except RflError as error:
-        _fail_on_domain_error(error)
-    except KekInUseError as error:
-        raise click.ClickException(str(error)) from None
+        with db.transaction() as session:
+            retire_kek(DatabaseKeyStore(session), provider, str(society.id), kek_version)
+    except PrivacyError as error:
+        _audit_keys(Action.KEYS_RETIRE, society.id, Outcome.DENIED)
+        raise click.ClickException(f"{society.code}: KEK v{kek_version} not retired: {error}") from None
+    _audit_keys(Action.KEYS_RETIRE, society.id)
     click.echo(f"{society.code}: KEK v{kek_version} retired")

@@ -7,6 +7,7 @@ reloading the key file when an unknown ring is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,41 +26,54 @@ from privacy import (
 
 T = TypeVar("T")
 
+# How often (seconds) a process looks whether the key file changed. Every process of an installation
+# uses the same interval, so one that changes the file (``rfl keys rotate``) knows how long to wait
+# until all others wrap under the new KEK.
+KEY_FILE_CHECK_INTERVAL = 1.0
+
 
 class ReloadingKeyProvider:
     """A ``privacy.KeyProvider`` over the local key file that follows changes other processes make.
 
     Several processes serve the API while the CLI adds rings (new societies), rotates KEKs and retires
     old versions. The file is reloaded whenever it changed (checked at most every ``check_interval``
-    seconds), and at once for an unknown ring, so no process keeps wrapping under a retired KEK for
-    longer than that interval; retire a version only after it has passed.
+    seconds), and at once for an unknown ring, so no process keeps wrapping under an old KEK for
+    longer than that interval after a rotation. Reads take no lock: the file is only ever replaced
+    whole, and a reload reads the content and its version stamp from one open file, so a process
+    never sees a torn file nor mistakes an old content for a newer version. Changes go through
+    ``LocalKeyProvider``, which rereads and replaces the file under the key file's exclusive lock.
     """
 
-    def __init__(self, path: Path, *, check_interval: float = 1.0) -> None:
-        self._path = path
+    def __init__(
+        self,
+        path: Path,
+        *,
+        check_interval: float = KEY_FILE_CHECK_INTERVAL,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lock = threading.Lock()
         self._check_interval = check_interval
+        self._monotonic = monotonic
         self._provider = load_key_file(path)
-        self._loaded_version = self._file_version()
-        self._checked_at = time.monotonic()
+        self._checked_at = monotonic()
 
-    def _file_version(self) -> tuple[int, int]:
-        stat = self._path.stat()
-        return stat.st_mtime_ns, stat.st_size
+    @property
+    def check_interval(self) -> float:
+        """At most this long after the file changed, every process of the installation has reloaded it."""
+        return self._check_interval
 
     def _reload(self) -> LocalKeyProvider:
         with self._lock:
-            self._provider = load_key_file(self._path)
-            self._loaded_version = self._file_version()
-            self._checked_at = time.monotonic()
+            self._provider.reload()
+            self._checked_at = self._monotonic()
             return self._provider
 
     def _current(self, ring_id: str) -> LocalKeyProvider:
-        if ring_id not in self._provider.ring_ids:
+        if not self._provider.has_ring(ring_id):
             return self._reload()
-        if time.monotonic() - self._checked_at >= self._check_interval:
-            self._checked_at = time.monotonic()
-            if self._file_version() != self._loaded_version:
+        if self._monotonic() - self._checked_at >= self._check_interval:
+            self._checked_at = self._monotonic()
+            if self._provider.changed_on_disk():
                 return self._reload()
         return self._provider
 
@@ -71,13 +85,16 @@ class ReloadingKeyProvider:
         return self._provider.ring_ids
 
     def has_ring(self, ring_id: str) -> bool:
-        return self._with_reload(ring_id, lambda provider: ring_id in provider.ring_ids)
+        return self._with_reload(ring_id, lambda provider: provider.has_ring(ring_id))
 
     def add_ring(self, ring_id: str) -> None:
-        provider = self._reload()
-        if ring_id not in provider.ring_ids:
-            provider.add_ring(ring_id)
-            self._loaded_version = self._file_version()
+        """Add a ring unless the file has it already (the change rereads the file under its lock)."""
+        if self._reload().has_ring(ring_id):
+            return
+        self._provider.add_ring(ring_id)
+
+    def rotate_kek(self, ring_id: str) -> int:
+        return self._provider.rotate_kek(ring_id)
 
     def active_kek_version(self, ring_id: str) -> int:
         return self._with_reload(ring_id, lambda p: p.active_kek_version(ring_id))
@@ -92,7 +109,7 @@ class ReloadingKeyProvider:
         return self._with_reload(ring_id, lambda p: p.unwrap_dek(ring_id, kek_version, wrapped, aad))
 
     def retire_kek(self, ring_id: str, kek_version: int) -> None:
-        self._with_reload(ring_id, lambda p: p.retire_kek(ring_id, kek_version))
+        self._provider.retire_kek(ring_id, kek_version)
 
     def active_index_key_version(self, ring_id: str) -> int:
         return self._with_reload(ring_id, lambda p: p.active_index_key_version(ring_id))
@@ -100,18 +117,19 @@ class ReloadingKeyProvider:
     def index_key(self, ring_id: str, key_version: int) -> bytes:
         return self._with_reload(ring_id, lambda p: p.index_key(ring_id, key_version))
 
-    def rotate_kek(self, ring_id: str) -> int:
-        version = self._reload().rotate_kek(ring_id)
-        self._loaded_version = self._file_version()
-        return version
-
 
 def ensure_key_files(key_file: Path, signing_key_file: Path, origin: str) -> None:
-    """Create the local key file and the audit signing key on a development instance's first run."""
+    """Create the local key file and the audit signing key on a development instance's first run.
+
+    Several workers may start at once: creation is atomic and exclusive, and the loser keeps the
+    winner's file.
+    """
     if not key_file.exists():
-        create_key_file(key_file)
+        with contextlib.suppress(FileExistsError):
+            create_key_file(key_file)
     if not signing_key_file.exists():
-        create_signing_key_file(signing_key_file, origin)
+        with contextlib.suppress(FileExistsError):
+            create_signing_key_file(signing_key_file, origin)
 
 
 def load_signer(signing_key_file: Path) -> CheckpointSigner:

@@ -67,7 +67,12 @@ class Action(StrEnum):
     AUDIT_CONSISTENCY = "audit.consistency"
     AUDIT_VERIFY = "audit.verify"
 
+    # A key-file change is preceded by its committed *_started (or *_resumed) entry and followed by its
+    # outcome: a start without an end marks an interrupted rotation or retirement.
+    KEYS_ROTATE_STARTED = "keys.rotate_started"
+    KEYS_ROTATE_RESUMED = "keys.rotate_resumed"
     KEYS_ROTATE = "keys.rotate"
+    KEYS_RETIRE_STARTED = "keys.retire_started"
     KEYS_RETIRE = "keys.retire"
 
     IDEMPOTENCY_PURGE = "idempotency.purge"

@@ -100,7 +100,56 @@ def test_mutations_are_saved_atomically_and_privately(tmp_path: Path) -> None:
     assert reloaded.active_kek_version("IT") == 2
     assert reloaded.kek_versions("IT") == {1: KekState.DECRYPT_ONLY, 2: KekState.ACTIVE}
     assert "GR" in reloaded.ring_ids
-    assert [p.name for p in tmp_path.iterdir()] == ["keys.json"]  # no temporary file left behind
+    # no temporary file left behind; the lock file stays (removing it would race with its next user)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys.json", "keys.json.lock"]
+    assert stat.S_IMODE((tmp_path / "keys.json.lock").stat().st_mode) == 0o600
+
+
+def test_a_change_through_a_stale_provider_keeps_what_another_process_wrote(tmp_path: Path) -> None:
+    # Given two processes that loaded the same key file
+    path = tmp_path / "keys.json"
+    first = create_key_file(path, ["IT"])
+    second = load_key_file(path)
+    # When one rotates IT and then the other, which never reloaded, adds a ring
+    first.rotate_kek("IT")
+    second.add_ring("GR")
+    # Then the file has both changes, and the second process now holds them too
+    final = load_key_file(path)
+    assert final.kek_versions("IT") == {1: KekState.DECRYPT_ONLY, 2: KekState.ACTIVE}
+    assert final.ring_ids == ("GR", "IT")
+    assert second.active_kek_version("IT") == 2
+    # And a refused change leaves the file and the provider as they were
+    before = path.read_bytes()
+    with pytest.raises(KeyConfigurationError):
+        second.add_ring("IT")
+    with pytest.raises(KeyConfigurationError):
+        second.retire_kek("IT", 2)
+    assert path.read_bytes() == before
+    assert second.ring_ids == ("GR", "IT")
+    assert second.active_kek_version("IT") == 2
+
+
+def test_a_provider_knows_when_the_file_changed_and_reloads_it(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    mine = create_key_file(path, ["IT"])
+    assert not mine.changed_on_disk()
+
+    load_key_file(path).rotate_kek("IT")  # another process
+
+    assert mine.changed_on_disk()
+    assert mine.active_kek_version("IT") == 1
+    mine.reload()
+    assert not mine.changed_on_disk()
+    assert mine.active_kek_version("IT") == 2
+
+
+def test_a_key_file_that_became_readable_by_others_is_refused_for_changes_too(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    provider = create_key_file(path, ["IT"])
+    os.chmod(path, 0o644)
+    with pytest.raises(KeyConfigurationError):
+        provider.rotate_kek("IT")
+    assert provider.active_kek_version("IT") == 1
 
 
 def test_unknown_ring_is_a_configuration_error(provider: LocalKeyProvider) -> None:

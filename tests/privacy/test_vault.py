@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,12 +18,15 @@ from privacy import (
     KeyCache,
     LocalKeyProvider,
     PrivacyError,
+    RewrapPosition,
     Subject,
     SubjectErasedError,
     WrappedDek,
     create_key_file,
+    deks_under_older_keks,
     load_key_file,
     retire_kek,
+    rewrap_batch,
     rewrap_deks,
     shred_subject,
 )
@@ -191,6 +195,80 @@ def test_corrupt_wrapped_key_is_reported_and_blocks_retirement(
     assert report.failed == (("subject-001", 1),)
     with pytest.raises(KekInUseError):
         retire_kek(store, provider, "IT", 1)
+
+
+class RotatedWhileWrapping:
+    """A provider whose ring another process rotates between "which KEK is active?" and the wrap."""
+
+    def __init__(self, inner: LocalKeyProvider, rotations: int) -> None:
+        self.inner = inner
+        self.rotations_left = rotations
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def active_kek_version(self, ring_id: str) -> int:
+        version = self.inner.active_kek_version(ring_id)
+        if self.rotations_left:
+            self.rotations_left -= 1
+            self.inner.rotate_kek(ring_id)
+        return version
+
+
+def test_a_key_created_while_another_process_rotates_is_wrapped_under_the_new_kek(
+    provider: LocalKeyProvider, store: InMemoryKeyStore, alice: Subject
+) -> None:
+    vault = FieldVault(RotatedWhileWrapping(provider, rotations=1), store)
+
+    token = vault.encrypt(alice, "t", "c", "r", "x")
+
+    row = store.load("IT", alice.subject_id)
+    assert row is not None
+    assert row.kek_version == 2 == provider.active_kek_version("IT")
+    assert FieldVault(provider, store).decrypt(alice, "t", "c", "r", token) == "x"
+
+
+def test_a_kek_that_never_stops_changing_fails_the_wrap_cleanly(
+    provider: LocalKeyProvider, store: InMemoryKeyStore, alice: Subject
+) -> None:
+    vault = FieldVault(RotatedWhileWrapping(provider, rotations=100), store)
+
+    with pytest.raises(PrivacyError, match="kept changing"):
+        vault.encrypt(alice, "t", "c", "r", "x")
+    assert store.rows() == []
+
+
+def test_rewrap_in_batches_reports_where_to_go_on(
+    provider: LocalKeyProvider, store: InMemoryKeyStore
+) -> None:
+    populate(FieldVault(provider, store), 6)  # subjects 1, 2, 4, 5 are in IT
+    provider.rotate_kek("IT")
+    provider.rotate_kek("IT")  # DEKs under v1; v2 is older too but wraps nothing
+
+    first = rewrap_batch(store, provider, "IT", limit=3)
+    second = rewrap_batch(store, provider, "IT", after=first.next, limit=3)
+
+    assert (first.rewrapped, first.next) == (3, RewrapPosition(1, "subject-004", 1))
+    assert (second.rewrapped, second.next) == (1, None)
+    assert first.then(second).rewrapped == 4
+    assert deks_under_older_keks(store, provider, "IT") == {}
+    assert {r.kek_version for r in store.rows() if r.ring_id == "IT"} == {3}
+    with pytest.raises(ValueError, match="at least 1"):
+        rewrap_batch(store, provider, "IT", limit=0)
+
+
+def test_keys_under_older_keks_are_counted_per_version_retired_ones_included(
+    provider: LocalKeyProvider, store: InMemoryKeyStore
+) -> None:
+    populate(FieldVault(provider, store), 6)
+    provider.rotate_kek("IT")
+    late = FieldVault(provider, store)
+    late.ensure_subject_key(Subject("IT", "late"))  # under v2
+    provider.rotate_kek("IT")
+    provider.retire_kek("IT", 2)  # behind retire_kek's back: that DEK is now lost
+
+    assert deks_under_older_keks(store, provider, "IT", page_size=2) == {1: 4, 2: 1}
+    assert deks_under_older_keks(store, provider, "GR", page_size=2) == {}
 
 
 # -- subject key rotation ------------------------------------------------------------------------------
