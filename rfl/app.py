@@ -11,8 +11,6 @@ from typing import Any
 import swagger_ui_bundle
 from flask import Flask, Response, g, send_from_directory
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from privacy import KeyCache
@@ -21,13 +19,14 @@ from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
 from rfl.audit import blueprint as audit_blueprint
 from rfl.db import db, utcnow
-from rfl.extensions import AppServices, app_services
+from rfl.extensions import AppServices
 from rfl.health import blueprint as health_blueprint
 from rfl.http.auth import public
-from rfl.http.errors import handle_integrity_error, handle_stale_write, register_error_handlers
+from rfl.http.errors import register_error_handlers
 from rfl.http.logging import init_request_logging
 from rfl.http.openapi import StandardResponses
 from rfl.http.schemas import ProblemSchema
+from rfl.http.transactions import init_request_transactions
 from rfl.instance import prepare_instance
 from rfl.keys import ReloadingKeyProvider, load_signer
 from rfl.logs import configure_logging
@@ -71,7 +70,7 @@ def create_app(
 
     app = Flask("rfl", instance_path=str(settings.instance_dir), static_folder=None)
     app.config.update(_flask_config(settings))
-    db.init_app(app, settings.database_url)
+    db.init_app(app, settings.database_url, lock_timeout=settings.db_lock_timeout.total_seconds())
     _build_services(settings, clock, sleep).install(app)
 
     api = RflApi(
@@ -96,8 +95,10 @@ def create_app(
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
+    # after_request hooks run in reverse order: the transaction ends first (it may turn the answer into
+    # a 503), then the answer is logged.
     init_request_logging(app)
-    app.after_request(_end_transaction)
+    init_request_transactions(app)
     return app
 
 
@@ -166,23 +167,3 @@ def _serve_swagger_ui_assets(app: Flask) -> None:
 
 def _delay_answer(seconds: float) -> None:
     g.rfl_answer_delay = max(seconds, g.get("rfl_answer_delay", 0.0))
-
-
-def _end_transaction(response: Response) -> Response:
-    """Commit the request's work when it succeeded; roll it back on any error answer.
-
-    A requested delay (failed logins) is waited out only then, so no transaction or lock is held.
-    """
-    try:
-        db.end_request(succeeded=response.status_code < 400)
-    except StaleDataError as error:
-        db.end_request(succeeded=False)
-        return handle_stale_write(error)
-    except IntegrityError as error:
-        db.end_request(succeeded=False)
-        return handle_integrity_error(error)
-    finally:
-        delay = g.pop("rfl_answer_delay", 0.0)
-        if delay:
-            app_services().sleep(delay)
-    return response

@@ -48,6 +48,9 @@ class Settings:
     trusted_proxies: int = 0
     # The origin line of signed audit checkpoints: names this log, so it must not change.
     checkpoint_origin: str = "rfl/audit-log"
+    # How long a request waits for a database lock (SQLite's write lock, PostgreSQL's row and advisory
+    # locks) before it answers 503 with Retry-After.
+    db_lock_timeout: timedelta = timedelta(seconds=5)
 
     @property
     def is_production(self) -> bool:
@@ -85,6 +88,10 @@ def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
         options["token_ttl"] = timedelta(minutes=_int_setting(env_vars, "RFL_TOKEN_TTL_MINUTES", minimum=1))
     if "RFL_MAX_CONTENT_LENGTH" in env_vars:
         options["max_content_length"] = _int_setting(env_vars, "RFL_MAX_CONTENT_LENGTH", minimum=1)
+    if "RFL_DB_LOCK_TIMEOUT_SECONDS" in env_vars:
+        options["db_lock_timeout"] = timedelta(
+            seconds=_int_setting(env_vars, "RFL_DB_LOCK_TIMEOUT_SECONDS", minimum=1)
+        )
     return options
 
 
