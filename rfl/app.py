@@ -23,6 +23,7 @@ from rfl.extensions import AppServices
 from rfl.health import blueprint as health_blueprint
 from rfl.http.auth import public
 from rfl.http.errors import register_error_handlers
+from rfl.http.json_body import init_json_bodies
 from rfl.http.logging import init_request_logging
 from rfl.http.openapi import StandardResponses
 from rfl.http.schemas import ProblemSchema
@@ -98,6 +99,7 @@ def create_app(
     # after_request hooks run in reverse order: the transaction ends first (it may turn the answer into
     # a 503), then the answer is logged.
     init_request_logging(app)
+    init_json_bodies(app)
     init_request_transactions(app)
     return app
 
