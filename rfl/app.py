@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import swagger_ui_bundle
-from flask import Flask, Response, g, send_from_directory
+from flask import Flask, g
 from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -21,8 +19,9 @@ from rfl.audit import blueprint as audit_blueprint
 from rfl.db import db, utcnow
 from rfl.extensions import AppServices
 from rfl.health import blueprint as health_blueprint
-from rfl.http.auth import public
+from rfl.http.docs import SWAGGER_UI_STATIC, init_api_docs
 from rfl.http.errors import register_error_handlers
+from rfl.http.headers import init_security_headers
 from rfl.http.json_body import init_json_bodies
 from rfl.http.logging import init_request_logging
 from rfl.http.openapi import StandardResponses
@@ -42,7 +41,6 @@ Every route but `/healthz`, the API description and `POST /api/v1/auth/token` ne
 `{items, next_cursor}` (keyset pagination: pass `cursor` for the next page). `PATCH` takes a JSON merge
 patch (RFC 7396) and needs `If-Match`. Creating `POST`s accept `Idempotency-Key` and answer `201` with a
 `Location` header. Records of another society answer 404 exactly as if they did not exist."""
-SWAGGER_UI_STATIC = "/api/docs/static/"
 
 
 class RflApi(Api):  # type: ignore[misc]
@@ -89,15 +87,15 @@ def create_app(
         audit_blueprint.blp,
     ):
         api.register_blueprint(blueprint)
-    _mark_api_docs_public(app)
-    _serve_swagger_ui_assets(app)
+    init_api_docs(app)
 
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
     # after_request hooks run in reverse order: the transaction ends first (it may turn the answer into
-    # a 503), then the answer is logged.
+    # a 503), then the answer is logged, then every answer gets the security headers.
+    init_security_headers(app, hsts_max_age=settings.hsts_max_age)
     init_request_logging(app)
     init_json_bodies(app)
     init_request_transactions(app)
@@ -140,31 +138,6 @@ def _build_services(
             delay_answer=_delay_answer,
         ),
     )
-
-
-def _mark_api_docs_public(app: Flask) -> None:
-    """flask-smorest's spec and docs views are public (api.md); state it like every other route."""
-    for endpoint, view in list(app.view_functions.items()):
-        if endpoint.startswith("api-docs."):
-            app.view_functions[endpoint] = public(_plain_view(view))
-
-
-def _plain_view(view: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def _serve_swagger_ui_assets(app: Flask) -> None:
-    """Serve Swagger UI's files from the installed package: the docs page works without internet."""
-
-    @public
-    def swagger_ui_asset(filename: str) -> Response:
-        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
-
-    app.add_url_rule(f"{SWAGGER_UI_STATIC}<path:filename>", "swagger_ui_asset", swagger_ui_asset)
 
 
 def _delay_answer(seconds: float) -> None:

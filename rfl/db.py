@@ -8,18 +8,21 @@ transaction of its own.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -109,6 +112,7 @@ def make_engine(url: str, *, lock_timeout: float | None = None, **options: Any) 
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _protect_sqlite_files(parsed)
         if lock_timeout is not None:
             options.setdefault("connect_args", {})["timeout"] = lock_timeout
     elif parsed.get_backend_name() == "postgresql":
@@ -140,6 +144,25 @@ def is_unavailable(error: BaseException) -> bool:
     # The DB-API's OperationalError is the class of connection loss, shutdown, exhausted resources,
     # lock timeouts and serialization failures; programming errors have classes of their own.
     return isinstance(error, sa.exc.OperationalError)
+
+
+def _protect_sqlite_files(url: URL) -> None:
+    """Keep an SQLite database readable by its owner only: the file and its -wal and -shm companions.
+
+    A new database file is created 0600 before SQLite opens it, and SQLite gives the companion files
+    it creates the database file's mode; files left more open by an earlier version are tightened.
+    """
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite will answer that it cannot open the file; nothing to protect yet
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists() and stat.S_IMODE(candidate.stat().st_mode) & 0o077:
+            candidate.chmod(0o600)
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

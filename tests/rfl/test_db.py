@@ -1,6 +1,10 @@
-"""The database boundary: read-only transactions, and which errors mean "not now"."""
+"""The database boundary: read-only transactions, which errors mean "not now", and private SQLite files."""
 
 from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -8,7 +12,7 @@ from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
 from rfl.accounts.models import User
-from rfl.db import db, is_unavailable
+from rfl.db import db, is_unavailable, make_engine
 from tests.conftest import Factories, FakeClock
 from tests.rfl.http.test_transactions import write_lock_held_elsewhere
 
@@ -57,3 +61,38 @@ def test_errors_of_the_statement_itself_are_not_unavailability(committed_app: Fl
         db.session.execute(sa.text("SELECT * FROM no_such_table"))
 
     assert not is_unavailable(failed.value)
+
+
+def test_a_new_sqlite_database_and_its_wal_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "rfl.sqlite3"
+    old_umask = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{path}")
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        modes = {
+            name: stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+            for name in ("rfl.sqlite3", "rfl.sqlite3-wal", "rfl.sqlite3-shm")
+        }
+        engine.dispose()
+    finally:
+        os.umask(old_umask)
+
+    assert modes == dict.fromkeys(modes, 0o600)
+
+
+def test_an_existing_sqlite_database_left_readable_is_made_private_on_start(tmp_path: Path) -> None:
+    path = tmp_path / "rfl.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        # Keep the -wal and -shm files in place while the modes are loosened and the engine recreated.
+        files = [path, path.with_name("rfl.sqlite3-wal"), path.with_name("rfl.sqlite3-shm")]
+        for file in files:
+            file.chmod(0o644)
+
+        make_engine(f"sqlite:///{path}").dispose()
+
+        assert {stat.S_IMODE(file.stat().st_mode) for file in files} == {0o600}
+    engine.dispose()
