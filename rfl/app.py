@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import swagger_ui_bundle
-from flask import Flask, Response, current_app, g, request, send_from_directory
+from flask import Flask, g
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from privacy import KeyCache
@@ -21,24 +17,24 @@ from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
 from rfl.audit import blueprint as audit_blueprint
 from rfl.db import db, utcnow
-from rfl.extensions import AppServices, app_services
+from rfl.extensions import AppServices
 from rfl.health import blueprint as health_blueprint
-from rfl.http.auth import public
-from rfl.http.errors import handle_integrity_error, handle_stale_write, register_error_handlers
+from rfl.http.docs import SWAGGER_UI_STATIC, init_api_docs
+from rfl.http.errors import register_error_handlers
+from rfl.http.headers import init_security_headers
+from rfl.http.json_body import init_json_bodies
 from rfl.http.logging import init_request_logging
 from rfl.http.openapi import StandardResponses
 from rfl.http.schemas import ProblemSchema
+from rfl.http.transactions import init_request_transactions
 from rfl.instance import prepare_instance
 from rfl.keys import ReloadingKeyProvider, load_signer
 from rfl.logs import configure_logging
 from rfl.matches import blueprint as matches_blueprint
-from rfl.matches.worker import after_response
 from rfl.records import blueprint as records_blueprint
 from rfl.settings import Environment, Settings
 
 API_VERSION = "1.0.0"
-# Requests that change nothing: no follow-up work can be waiting after them.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_DESCRIPTION = """Restoring Family Links case management API.
 
 Every route but `/healthz`, the API description and `POST /api/v1/auth/token` needs
@@ -46,7 +42,6 @@ Every route but `/healthz`, the API description and `POST /api/v1/auth/token` ne
 `{items, next_cursor}` (keyset pagination: pass `cursor` for the next page). `PATCH` takes a JSON merge
 patch (RFC 7396) and needs `If-Match`. Creating `POST`s accept `Idempotency-Key` and answer `201` with a
 `Location` header. Records of another society answer 404 exactly as if they did not exist."""
-SWAGGER_UI_STATIC = "/api/docs/static/"
 
 
 class RflApi(Api):  # type: ignore[misc]
@@ -75,7 +70,7 @@ def create_app(
 
     app = Flask("rfl", instance_path=str(settings.instance_dir), static_folder=None)
     app.config.update(_flask_config(settings))
-    db.init_app(app, settings.database_url)
+    db.init_app(app, settings.database_url, lock_timeout=settings.db_lock_timeout.total_seconds())
     _build_services(settings, clock, sleep).install(app)
 
     api = RflApi(
@@ -94,15 +89,18 @@ def create_app(
         audit_blueprint.blp,
     ):
         api.register_blueprint(blueprint)
-    _mark_api_docs_public(app)
-    _serve_swagger_ui_assets(app)
+    init_api_docs(app)
 
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
+    # after_request hooks run in reverse order: the transaction ends first (it may turn the answer into
+    # a 503), then the answer is logged, then every answer gets the security headers.
+    init_security_headers(app, hsts_max_age=settings.hsts_max_age)
     init_request_logging(app)
-    app.after_request(_end_transaction)
+    init_json_bodies(app)
+    init_request_transactions(app)
     return app
 
 
@@ -144,53 +142,5 @@ def _build_services(
     )
 
 
-def _mark_api_docs_public(app: Flask) -> None:
-    """flask-smorest's spec and docs views are public (api.md); state it like every other route."""
-    for endpoint, view in list(app.view_functions.items()):
-        if endpoint.startswith("api-docs."):
-            app.view_functions[endpoint] = public(_plain_view(view))
-
-
-def _plain_view(view: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def _serve_swagger_ui_assets(app: Flask) -> None:
-    """Serve Swagger UI's files from the installed package: the docs page works without internet."""
-
-    @public
-    def swagger_ui_asset(filename: str) -> Response:
-        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
-
-    app.add_url_rule(f"{SWAGGER_UI_STATIC}<path:filename>", "swagger_ui_asset", swagger_ui_asset)
-
-
 def _delay_answer(seconds: float) -> None:
     g.rfl_answer_delay = max(seconds, g.get("rfl_answer_delay", 0.0))
-
-
-def _end_transaction(response: Response) -> Response:
-    """Commit the request's work when it succeeded; roll it back on any error answer.
-
-    A requested delay (failed logins) is waited out only then, so no transaction or lock is held.
-    """
-    succeeded = response.status_code < 400
-    try:
-        db.end_request(succeeded=succeeded)
-    except StaleDataError as error:
-        db.end_request(succeeded=False)
-        return handle_stale_write(error)
-    except IntegrityError as error:
-        db.end_request(succeeded=False)
-        return handle_integrity_error(error)
-    finally:
-        delay = g.pop("rfl_answer_delay", 0.0)
-        if delay:
-            app_services().sleep(delay)
-    if succeeded and request.method not in SAFE_METHODS:
-        after_response(current_app._get_current_object(), response)  # type: ignore[attr-defined]
-    return response

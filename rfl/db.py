@@ -1,21 +1,28 @@
 """Persistence plumbing: declarative base, column types, and the per-request session.
 
 One transaction per request: services only ``flush()``; the request boundary (or a CLI command) commits.
+A request that only reads (``begin_request(read_only=True)``) reads in a read-only transaction that
+takes no write lock, and whatever it must record at its end (audit entries) is written by a short
+transaction of its own.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import stat
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -88,13 +95,74 @@ class IdMixin:
     id: Mapped[UUIDPk]
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine with the project's safety options for every dialect."""
+# Execution option of the connections whose transactions only read (see ``Database.transaction``).
+READ_ONLY = "rfl_read_only"
+
+# SQLite's primary result codes that mean "not now" rather than "wrong": another connection holds the
+# lock beyond the busy timeout, or the database file cannot be opened.
+_SQLITE_NOT_NOW = frozenset({5, 6, 14})  # SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CANTOPEN
+
+
+def make_engine(url: str, *, lock_timeout: float | None = None, **options: Any) -> Engine:
+    """Create an engine with the project's safety options for every dialect.
+
+    ``lock_timeout`` (seconds) bounds how long a statement waits for a lock held by another
+    transaction (SQLite's write lock; PostgreSQL's row and advisory locks) before it fails; None keeps
+    the driver's default.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _protect_sqlite_files(parsed)
+        if lock_timeout is not None:
+            options.setdefault("connect_args", {})["timeout"] = lock_timeout
+    elif parsed.get_backend_name() == "postgresql":
+        # A connection that died (server restart) is replaced at checkout instead of failing a request.
+        options.setdefault("pool_pre_ping", True)
     # hide_parameters keeps bound values (personal data) out of exception messages and logs.
-    engine = sa.create_engine(url, hide_parameters=True, **options)
+    engine = sa.create_engine(parsed, hide_parameters=True, **options)
     if engine.dialect.name == "sqlite":
         _make_sqlite_transactional(engine)
+    elif engine.dialect.name == "postgresql":
+        _make_postgresql_transactions_bounded(engine, lock_timeout)
     return engine
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot serve now (retrying later may succeed).
+
+    True for a lock not had within the wait, a pool without a free connection, and a database that
+    refuses or lost the connection; False for errors of the statement itself (they are bugs).
+    """
+    if isinstance(error, sa.exc.TimeoutError):
+        return True
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if isinstance(error.orig, sqlite3.Error):
+        return (getattr(error.orig, "sqlite_errorcode", 0) & 0xFF) in _SQLITE_NOT_NOW
+    # The DB-API's OperationalError is the class of connection loss, shutdown, exhausted resources,
+    # lock timeouts and serialization failures; programming errors have classes of their own.
+    return isinstance(error, sa.exc.OperationalError)
+
+
+def _protect_sqlite_files(url: URL) -> None:
+    """Keep an SQLite database readable by its owner only: the file and its -wal and -shm companions.
+
+    A new database file is created 0600 before SQLite opens it, and SQLite gives the companion files
+    it creates the database file's mode; files left more open by an earlier version are tightened.
+    """
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite will answer that it cannot open the file; nothing to protect yet
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists() and stat.S_IMODE(candidate.stat().st_mode) & 0o077:
+            candidate.chmod(0o600)
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:
@@ -116,15 +184,46 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # IMMEDIATE takes the write lock up front: transactions queue (busy timeout) instead of failing
-        # when two of them read and then both try to write, e.g. to append to the audit log.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            # A deferred transaction takes no lock: in WAL mode it reads a snapshot while writers go on.
+            # query_only makes an attempt to write fail at once instead of taking the lock unnoticed.
+            connection.exec_driver_sql("PRAGMA query_only=ON")
+            connection.exec_driver_sql("BEGIN")
+        else:
+            # IMMEDIATE takes the write lock up front: transactions queue (busy timeout) instead of
+            # failing when two of them read and then both try to write, e.g. to append to the audit log.
+            connection.exec_driver_sql("PRAGMA query_only=OFF")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _make_postgresql_transactions_bounded(engine: Engine, lock_timeout: float | None) -> None:
+    """Bound lock waits on PostgreSQL, and make read-only transactions read-only in the server too."""
+    if lock_timeout is not None:
+        milliseconds = max(1, round(lock_timeout * 1000))
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET lock_timeout = {milliseconds}")
+            cursor.close()
+            dbapi_connection.commit()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 class _DatabaseState:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
+        self.read_only_sessions: sessionmaker[Session] = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
+
+    def sessions_for(self, *, read_only: bool) -> sessionmaker[Session]:
+        return self.read_only_sessions if read_only else self.sessions
 
 
 class Database:
@@ -133,8 +232,8 @@ class Database:
     State lives in ``app.extensions``, so several applications (tests, CLI) can coexist in one process.
     """
 
-    def init_app(self, app: Flask, url: str) -> None:
-        app.extensions["rfl.db"] = _DatabaseState(make_engine(url))
+    def init_app(self, app: Flask, url: str, *, lock_timeout: float | None = None) -> None:
+        app.extensions["rfl.db"] = _DatabaseState(make_engine(url, lock_timeout=lock_timeout))
         app.teardown_appcontext(self._close_session)
 
     @staticmethod
@@ -151,18 +250,28 @@ class Database:
 
     def bind_to(self, app: Flask, connection: Connection) -> None:
         """Run every session inside ``connection``'s open transaction (tests roll it back afterwards)."""
-        self._state(app).sessions = sessionmaker(
+        sessions = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        state = self._state(app)
+        state.sessions = state.read_only_sessions = sessions
 
-    def new_session(self) -> Session:
-        return self._state().sessions()
+    def new_session(self, *, read_only: bool = False) -> Session:
+        return self._state().sessions_for(read_only=read_only)()
+
+    def begin_request(self, *, read_only: bool) -> None:
+        """Say how the current request's session will be used, before it is opened.
+
+        A read-only request reads without taking a write lock; what it must record at its end
+        (``before_commit`` work, e.g. audit entries) is written by a separate write transaction.
+        """
+        g.rfl_read_only = read_only
 
     @property
     def session(self) -> Session:
         """The session of the current application context, created on first use."""
         if "rfl_db_session" not in g:
-            g.rfl_db_session = self.new_session()
+            g.rfl_db_session = self.new_session(read_only=g.get("rfl_read_only", False))
         session: Session = g.rfl_db_session
         return session
 
@@ -172,7 +281,7 @@ class Database:
         return session
 
     def record_even_if_failing(self, work: Callable[[Session], None]) -> None:
-        """Run ``work`` in the request's session after a failure has rolled the request back.
+        """Run ``work`` in a transaction of its own after a failure has rolled the request back.
 
         For facts that must outlive the refusal they cause, such as a failed login (throttling).
         """
@@ -180,40 +289,78 @@ class Database:
         pending.append(work)
 
     def before_commit(self, work: Callable[[Session], None]) -> None:
-        """Run ``work`` in the request's session just before it commits (not if the request fails)."""
+        """Run ``work`` just before the request commits (not if the request fails).
+
+        It runs in the request's session, or for a read-only request in a write transaction of its own.
+        """
         pending: list[Callable[[Session], None]] = g.setdefault("rfl_commit_work", [])
         pending.append(work)
 
     def end_request(self, succeeded: bool) -> None:
         """The request boundary.
 
-        Success: run the before-commit work, then commit. Failure: roll back, then run and commit only
-        the work registered with ``record_even_if_failing``.
+        Success: run the before-commit work, then commit (a read-only request ends its reading
+        transaction first and runs that work in a write transaction of its own). Failure: roll back,
+        then run and commit only the work registered with ``record_even_if_failing``.
         """
         if succeeded:
-            work: list[Callable[[Session], None]] = g.pop("rfl_commit_work", [])
+            self._commit_request()
         else:
-            g.pop("rfl_commit_work", None)
-            work = g.pop("rfl_failure_work", [])
-            open_session = self.current_session()
-            if open_session is not None:
-                open_session.rollback()
-            if not work:
-                return
-        if not work and self.current_session() is None:
+            self._roll_back_request()
+
+    def _commit_request(self) -> None:
+        work: list[Callable[[Session], None]] = g.pop("rfl_commit_work", [])
+        session = self.current_session()
+        if g.get("rfl_read_only", False):
+            if session is not None:
+                # End the snapshot before writing: on SQLite a reading transaction cannot become a
+                # writing one once another connection has committed (SQLITE_BUSY_SNAPSHOT).
+                session.rollback()
+            self._run_in_write_transaction(work)
+            return
+        if session is None and not work:
             return
         session = self.session
         for item in work:
             item(session)
         session.commit()
 
+    def _roll_back_request(self) -> None:
+        g.pop("rfl_commit_work", None)
+        work: list[Callable[[Session], None]] = g.pop("rfl_failure_work", [])
+        session = self.current_session()
+        if session is not None:
+            session.rollback()
+        self._run_in_write_transaction(work)
+
+    def _run_in_write_transaction(self, work: list[Callable[[Session], None]]) -> None:
+        if not work:
+            return
+        with self.transaction() as session:
+            for item in work:
+                item(session)
+
+    def abandon_request(self) -> None:
+        """Drop the request's session and pending work without writing (the database cannot serve)."""
+        g.pop("rfl_commit_work", None)
+        g.pop("rfl_failure_work", None)
+        self._close_session(None)
+
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A separate session committed when the block succeeds, rolled back when it raises."""
-        session = self.new_session()
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A separate session committed when the block succeeds, rolled back when it raises.
+
+        ``read_only=True`` is for long reading jobs (verification, exports): on SQLite it takes no write
+        lock, so writers go on meanwhile; on PostgreSQL it is ``SET TRANSACTION READ ONLY``. Writing in
+        it fails.
+        """
+        session = self.new_session(read_only=read_only)
         try:
             yield session
-            session.commit()
+            if read_only:
+                session.rollback()
+            else:
+                session.commit()
         except BaseException:
             session.rollback()
             raise

@@ -16,6 +16,9 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from rfl.accounts.limits import LoginThrottle
 from rfl.accounts.passwords import Argon2Parameters
 from rfl.errors import ConfigurationError
@@ -50,6 +53,11 @@ class Settings:
     trusted_proxies: int = 0
     # The origin line of signed audit checkpoints: names this log, so it must not change.
     checkpoint_origin: str = "rfl/audit-log"
+    # How long a request waits for a database lock (SQLite's write lock, PostgreSQL's row and advisory
+    # locks) before it answers 503 with Retry-After.
+    db_lock_timeout: timedelta = timedelta(seconds=5)
+    # Strict-Transport-Security max-age for deployments served over TLS; 0 sends no HSTS header.
+    hsts_max_age: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -87,6 +95,12 @@ def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
         options["token_ttl"] = timedelta(minutes=_int_setting(env_vars, "RFL_TOKEN_TTL_MINUTES", minimum=1))
     if "RFL_MAX_CONTENT_LENGTH" in env_vars:
         options["max_content_length"] = _int_setting(env_vars, "RFL_MAX_CONTENT_LENGTH", minimum=1)
+    if "RFL_DB_LOCK_TIMEOUT_SECONDS" in env_vars:
+        options["db_lock_timeout"] = timedelta(
+            seconds=_int_setting(env_vars, "RFL_DB_LOCK_TIMEOUT_SECONDS", minimum=1)
+        )
+    if "RFL_HSTS_MAX_AGE_SECONDS" in env_vars:
+        options["hsts_max_age"] = _int_setting(env_vars, "RFL_HSTS_MAX_AGE_SECONDS", minimum=0)
     options["matching"] = _matching_settings(env_vars)
     return options
 
@@ -136,9 +150,8 @@ def _production_settings(env_vars: Mapping[str, str], instance_dir: Path) -> Set
     missing = [name for name in required if not env_vars.get(name)]
     if missing:
         raise ConfigurationError(f"production mode requires {', '.join(missing)}")
-    secret_key = env_vars["RFL_SECRET_KEY"]
-    if len(secret_key) < MIN_SECRET_KEY_LENGTH:
-        raise ConfigurationError(f"RFL_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    secret_key = _checked_secret_key(env_vars["RFL_SECRET_KEY"])
+    _refuse_sqlite_unless_allowed(env_vars)
     key_file = Path(env_vars["RFL_KEY_FILE"])
     _check_private_file(key_file, "RFL_KEY_FILE")
     signing_key_file = Path(env_vars["RFL_AUDIT_SIGNING_KEY_FILE"])
@@ -162,7 +175,8 @@ def _development_settings(env: Environment, env_vars: Mapping[str, str], instanc
     signing_key_file = Path(
         env_vars.get("RFL_AUDIT_SIGNING_KEY_FILE") or instance_dir / "audit-signing-key.json"
     )
-    secret_key = env_vars.get("RFL_SECRET_KEY") or ""
+    # An explicitly given secret must be strong in every mode; a missing one is generated (long).
+    secret_key = _checked_secret_key(env_vars["RFL_SECRET_KEY"]) if env_vars.get("RFL_SECRET_KEY") else ""
     return Settings(
         env=env,
         instance_dir=instance_dir,
@@ -172,6 +186,36 @@ def _development_settings(env: Environment, env_vars: Mapping[str, str], instanc
         audit_signing_key_file=signing_key_file,
         **_common_options(env_vars),  # type: ignore[arg-type]
     )
+
+
+def _checked_secret_key(secret_key: str) -> str:
+    if len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigurationError(f"RFL_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    return secret_key
+
+
+def _refuse_sqlite_unless_allowed(env_vars: Mapping[str, str]) -> None:
+    """SQLite is the embedded default for one machine; production means PostgreSQL unless said otherwise."""
+    try:
+        backend = make_url(env_vars["RFL_DATABASE_URL"]).get_backend_name()
+    except ArgumentError:
+        raise ConfigurationError("RFL_DATABASE_URL is not a database URL") from None
+    if backend != "sqlite":
+        return
+    if not _flag_setting(env_vars, "RFL_ALLOW_SQLITE_IN_PRODUCTION"):
+        raise ConfigurationError(
+            "production mode refuses an SQLite RFL_DATABASE_URL; use PostgreSQL, "
+            "or set RFL_ALLOW_SQLITE_IN_PRODUCTION=1 to accept a single-machine SQLite deployment"
+        )
+
+
+def _flag_setting(env_vars: Mapping[str, str], name: str) -> bool:
+    raw = env_vars.get(name, "0").strip().lower()
+    if raw in {"1", "true", "yes"}:
+        return True
+    if raw in {"0", "false", "no", ""}:
+        return False
+    raise ConfigurationError(f"{name} must be 1 or 0")
 
 
 def _check_private_file(path: Path, name: str) -> None:

@@ -36,6 +36,7 @@ T = TypeVar("T")
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 DEFAULT_PASSWORD = "correct horse battery staple"
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+COMMITTED_APP_LOCK_TIMEOUT = timedelta(milliseconds=200)
 
 
 class FakeClock:
@@ -169,6 +170,24 @@ def app(settings: Settings, engine: Engine, clock: FakeClock, sleeps: list[float
         # session, so one session's rollback never reaches work another session already released.
         yield application
         transaction.rollback()
+    db.engine_of(application).dispose()
+
+
+@pytest.fixture
+def committed_app(
+    throwaway_database_url: str, tmp_path: Path, clock: FakeClock, sleeps: list[float]
+) -> Iterator[Flask]:
+    """The application on a migrated database of its own, committing for real: for tests of locks and
+    connections, which need transactions of several connections rather than one rolled-back one.
+
+    Lock waits are short (``COMMITTED_APP_LOCK_TIMEOUT``) so a test of a held lock is quick.
+    """
+    migrate.upgrade(throwaway_database_url)
+    settings = make_settings(
+        throwaway_database_url, tmp_path / "instance", db_lock_timeout=COMMITTED_APP_LOCK_TIMEOUT
+    )
+    application = create_app(settings, clock=clock, sleep=sleeps.append)
+    yield application
     db.engine_of(application).dispose()
 
 

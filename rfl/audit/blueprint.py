@@ -25,6 +25,7 @@ from rfl.clock import now
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
+from rfl.http.transactions import writes_on_safe_method
 from rfl.identity import society_codes, user_id_by_email
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The tamper-evident audit log")
@@ -77,6 +78,7 @@ def _event_view(event: AuditEvent, codes: dict[uuid.UUID, str]) -> dict[str, Any
 
 @blp.route("/checkpoint", methods=["GET"])
 @require_roles(*AUDIT_READERS)
+@writes_on_safe_method
 @blp.response(200, content_type="text/plain")
 def checkpoint() -> Response:
     """The latest signed checkpoint of the audit log.

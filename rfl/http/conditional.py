@@ -17,10 +17,16 @@ def etag_for(object_id: uuid.UUID, version: int) -> str:
 
 
 def require_if_match(request: Request, current_etag: str) -> None:
-    """Refuse a write unless the client names the version it read (412 if that is not the current one)."""
+    """Refuse a write unless the client names the version it read (412 if that is not the current one).
+
+    ``If-Match: *`` (any version) is refused like a missing header: it would overwrite changes the
+    client never saw, which is what the precondition exists to prevent.
+    """
     if_match = request.headers.get("If-Match")
     if not if_match:
         raise PreconditionRequired("This request requires an If-Match header with the record's ETag.")
     offered = {tag.strip() for tag in if_match.split(",")}
-    if "*" not in offered and current_etag not in offered:
+    if "*" in offered:
+        raise PreconditionRequired("If-Match: * is not accepted; send the ETag of the version you read.")
+    if current_etag not in offered:
         raise PreconditionFailed("The record changed since it was read; fetch it again and retry.")

@@ -7,15 +7,18 @@ a bare 500 and are logged by type and request id only (their messages may quote 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, json, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from privacy import DecryptionError
+from rfl.db import is_unavailable
 from rfl.errors import (
     AuthenticationRequired,
     Conflict,
@@ -27,6 +30,7 @@ from rfl.errors import (
     TooManyAttempts,
     ValidationFailed,
 )
+from rfl.extensions import app_services
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +156,33 @@ def handle_integrity_error(_error: IntegrityError) -> Response:
     return handle_domain_error(Conflict("The change conflicts with another one made meanwhile."))
 
 
+def handle_database_unavailable(error: SQLAlchemyError) -> Response:
+    """A database that is busy beyond the configured wait, or unreachable: 503, try again shortly.
+
+    Any other database error is a bug and answers 500. Logged by type only: driver messages may
+    quote the statement.
+    """
+    if not is_unavailable(error):
+        return handle_unexpected_error(error)
+    log.warning("database_unavailable", extra={"exception_type": type(error).__qualname__})
+    wait = app_services().settings.db_lock_timeout.total_seconds()
+    retry_after = max(1, math.ceil(wait))
+    return problem(
+        503,
+        "Service unavailable",
+        "The database is busy or unreachable; retry after the delay given in Retry-After.",
+        slug="database-unavailable",
+        headers={"Retry-After": str(retry_after)},
+        extra={"retry_after": retry_after},
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RflError, handle_domain_error)
     app.register_error_handler(DecryptionError, handle_decryption_error)
     app.register_error_handler(StaleDataError, handle_stale_write)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(DBAPIError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected_error)

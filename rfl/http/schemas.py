@@ -42,7 +42,7 @@ class ProblemSchema(ma.Schema):
     status = ma.fields.Integer(required=True)
     detail = ma.fields.String()
     errors = ma.fields.Dict(metadata={"description": "Per-field messages (422 only)."})
-    retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 only)."})
+    retry_after = ma.fields.Integer(metadata={"description": "Seconds to wait (429 and 503 only)."})
 
 
 class PageQuerySchema(StrictSchema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,7 @@ def test_development_first_run_creates_instance_secret_and_database(tmp_path: Pa
 
     settings: Settings = app_services(app).settings
     assert settings.env is Environment.DEVELOPMENT
-    for secret_file in ("secret_key", "keys.json", "audit-signing-key.json"):
+    for secret_file in ("secret_key", "keys.json", "audit-signing-key.json", "rfl.sqlite3"):
         assert stat.S_IMODE(os.stat(instance / secret_file).st_mode) == 0o600, secret_file
     assert len(settings.secret_key) >= 32
     assert settings.database_url == f"sqlite:///{instance / 'rfl.sqlite3'}"
@@ -112,3 +113,48 @@ def test_development_first_run_creates_instance_secret_and_database(tmp_path: Pa
     # A second start reuses the same secret rather than inventing a new one.
     again = create_app({"RFL_INSTANCE_DIR": str(instance)})
     assert app_services(again).settings.secret_key == settings.secret_key
+
+
+def test_production_refuses_an_sqlite_database_unless_explicitly_allowed(tmp_path: Path) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'rfl.sqlite3'}"
+
+    with pytest.raises(ConfigurationError, match="RFL_ALLOW_SQLITE_IN_PRODUCTION"):
+        Settings.from_env(production_env(tmp_path, RFL_DATABASE_URL=sqlite_url))
+    allowed = Settings.from_env(
+        production_env(tmp_path, RFL_DATABASE_URL=sqlite_url, RFL_ALLOW_SQLITE_IN_PRODUCTION="1")
+    )
+    with pytest.raises(ConfigurationError, match="RFL_ALLOW_SQLITE_IN_PRODUCTION must be 1 or 0"):
+        Settings.from_env(
+            production_env(tmp_path, RFL_DATABASE_URL=sqlite_url, RFL_ALLOW_SQLITE_IN_PRODUCTION="maybe")
+        )
+    with pytest.raises(ConfigurationError, match="not a database URL"):
+        Settings.from_env(production_env(tmp_path, RFL_DATABASE_URL="not a url"))
+
+    assert allowed.database_url == sqlite_url
+
+
+@pytest.mark.parametrize("env", ["development", "testing"])
+def test_an_explicit_secret_key_must_be_long_in_every_mode(tmp_path: Path, env: str) -> None:
+    base = {"RFL_ENV": env, "RFL_INSTANCE_DIR": str(tmp_path / "instance")}
+
+    with pytest.raises(ConfigurationError, match="at least 32 characters"):
+        Settings.from_env(base | {"RFL_SECRET_KEY": "s" * 31})
+    with pytest.raises(ConfigurationError, match="at least 32 characters"):
+        create_app(base | {"RFL_SECRET_KEY": "dev"})
+
+    assert Settings.from_env(base | {"RFL_SECRET_KEY": "s" * 32}).secret_key == "s" * 32
+
+
+def test_lock_wait_and_hsts_are_read_from_the_environment(tmp_path: Path) -> None:
+    defaults = Settings.from_env(production_env(tmp_path))
+    configured = Settings.from_env(
+        production_env(tmp_path, RFL_DB_LOCK_TIMEOUT_SECONDS="2", RFL_HSTS_MAX_AGE_SECONDS="63072000")
+    )
+
+    assert defaults.db_lock_timeout == timedelta(seconds=5)
+    assert defaults.hsts_max_age == 0
+    assert configured.db_lock_timeout == timedelta(seconds=2)
+    assert configured.hsts_max_age == 63072000
+    for name, bad in (("RFL_DB_LOCK_TIMEOUT_SECONDS", "0"), ("RFL_HSTS_MAX_AGE_SECONDS", "-1")):
+        with pytest.raises(ConfigurationError, match=name):
+            Settings.from_env(production_env(tmp_path, **{name: bad}))

@@ -13,6 +13,7 @@ PUBLIC_ROUTES = {
     ("GET", "/api/openapi.json"),
     ("GET", "/api/docs"),
     ("GET", "/api/docs/static/<path:filename>"),
+    ("GET", "/api/docs/init.js"),
     ("POST", "/api/v1/auth/token"),
 }
 

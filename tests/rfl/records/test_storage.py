@@ -120,13 +120,16 @@ def test_no_personal_data_in_any_table_log_or_audit_entry(
     request_id = client.post("/api/v1/tracing-requests", headers=headers, json=marked_tracing_request()).json[
         "id"
     ]
-    sighting_id = client.post("/api/v1/sightings", headers=headers, json=marked_sighting()).json["id"]
+    created_sighting = client.post("/api/v1/sightings", headers=headers, json=marked_sighting())
+    sighting_id = created_sighting.json["id"]
     client.get(f"/api/v1/tracing-requests/{request_id}", headers=headers)
-    client.patch(
+    patched = client.patch(
         f"/api/v1/sightings/{sighting_id}",
-        headers=headers | {"Content-Type": "application/merge-patch+json", "If-Match": "*"},
+        headers=headers
+        | {"Content-Type": "application/merge-patch+json", "If-Match": created_sighting.headers["ETag"]},
         json={"whereabouts": {"current_place": f"{MARK}moved"}},
     )
+    assert patched.status_code == 200
     client.post("/api/v1/sightings/search", headers=headers, json={"q": f"{MARK}sgiven"})
     client.post("/api/v1/sightings", headers=headers, json=marked_sighting() | {"condition": f"{MARK}bad"})
     auditor = make.actor_headers(Role.AUDITOR)
