@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import click
 import sqlalchemy as sa
+from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
@@ -27,7 +28,7 @@ from rfl.records.models import RecordMixin, RecordStatus, Sighting, TracingReque
 RUN_BATCH = 50
 
 
-@click.group("match")
+@click.group("match", cls=AppGroup)
 def match_group() -> None:
     """Match proposals: drain, re-score, fit the model, statistics, workers."""
 
@@ -157,11 +158,10 @@ def match_fit() -> None:
 def match_stats() -> None:
     """Candidates by status, the model in use, and the outbox backlog."""
     with db.transaction() as session:
-        counts = dict(
-            session.execute(
-                sa.select(MatchCandidate.status, sa.func.count()).group_by(MatchCandidate.status)
-            ).tuples()
+        rows = session.execute(
+            sa.select(MatchCandidate.status, sa.func.count()).group_by(MatchCandidate.status)
         )
+        counts = {row[0]: row[1] for row in rows}
         version = active_version(session)
         waiting = backlog(session)
         requests = session.scalar(sa.select(sa.func.count()).select_from(TracingRequest))

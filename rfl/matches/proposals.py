@@ -17,6 +17,7 @@ delivered twice, a resumed ``rfl match run`` or a relay repeated after a crash a
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, Sight
 from rfl.records.restrictions import Viewer, visible_to
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records, kind_named
 
+# Scoring one pair among different competitors moves its probability by rounding noise only; such a
+# change is not worth a write (or a changed candidate in a re-scoring's report).
+PROBABILITY_NOISE = 1e-6
 # Pairs in these statuses are not proposed again while neither record changed: officers decided them.
 DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
 
@@ -228,11 +232,7 @@ def _store(
             session.flush()
             audit(_candidate_event(Action.MATCH_CANDIDATE_CREATE, candidate))
             changed += 1
-        elif (current.match_probability, current.model_version, current.explanation) != (
-            score.match_probability,
-            model_version,
-            explanation,
-        ):
+        elif not _same_scoring(current, score, model_version, explanation):
             current.match_probability = score.match_probability
             current.match_weight = score.match_weight
             current.model_version = model_version
@@ -240,6 +240,17 @@ def _store(
             changed += 1
     session.flush()
     return changed
+
+
+def _same_scoring(
+    current: MatchCandidate, score: Score, model_version: str, explanation: list[dict[str, Any]]
+) -> bool:
+    """Whether a stored candidate already says what a new scoring says (up to rounding noise)."""
+    return (
+        current.model_version == model_version
+        and current.explanation == explanation
+        and math.isclose(current.match_probability, score.match_probability, abs_tol=PROBABILITY_NOISE)
+    )
 
 
 def _new_candidate(

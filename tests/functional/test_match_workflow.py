@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 
 from rfl.accounts.models import Role, Society
+from rfl.audit.models import AuditEvent
+from rfl.db import db
 from tests.conftest import Factories
 
 REQUEST: dict[str, Any] = {
@@ -114,3 +118,201 @@ def test_an_officer_reviews_the_explained_pair_and_confirms_it(client: FlaskClie
     assert client.get(f"/api/v1/tracing-requests/{request['id']}", headers=border.de_caseworker).json[
         "status"
     ] == ("awaiting_consent")
+
+
+def queue(client: FlaskClient, headers: dict[str, str], **filters: str) -> list[dict[str, Any]]:
+    query = "&".join(f"{name}={value}" for name, value in filters.items())
+    response = client.get(f"/api/v1/matches?{query}", headers=headers)
+    assert response.status_code == 200, response.json
+    items: list[dict[str, Any]] = response.json["items"]
+    return items
+
+
+def patch(client: FlaskClient, path: str, headers: dict[str, str], changes: dict[str, Any]) -> None:
+    etag = client.get(path, headers=headers).headers["ETag"]
+    response = client.patch(
+        path,
+        headers=headers | {"If-Match": etag, "Content-Type": "application/merge-patch+json"},
+        json=changes,
+    )
+    assert response.status_code == 200, response.json
+    response.close()
+
+
+def test_a_rejected_pair_stays_rejected_until_a_matched_field_changes(
+    client: FlaskClient, border: Border
+) -> None:
+    saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    sighting = saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [match] = queue(client, border.it_officer)
+    rejected = client.post(
+        f"/api/v1/matches/{match['id']}/reject", headers=border.it_officer, json={"reason": "other man"}
+    )
+    path = f"/api/v1/sightings/{sighting['id']}"
+
+    patch(client, path, border.it_caseworker, {"whereabouts": {"current_place": "Foggia"}})  # not compared
+    after_unrelated = queue(client, border.it_officer, status="proposed")
+    patch(client, path, border.it_caseworker, {"person": {"mother_name": "Fatima"}})  # compared
+    after_relevant = queue(client, border.it_officer, status="proposed")
+
+    assert rejected.json["status"] == "rejected"
+    assert after_unrelated == []
+    assert [(m["tracing_request_id"], m["sighting_id"]) for m in after_relevant] == [
+        (match["tracing_request_id"], match["sighting_id"])
+    ]
+    assert after_relevant[0]["id"] != match["id"]
+    assert [m["status"] for m in queue(client, border.it_officer, status="rejected")] == ["rejected"]
+
+
+def test_a_proposal_is_superseded_when_a_record_changes_in_a_matched_field(
+    client: FlaskClient, border: Border
+) -> None:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [before] = queue(client, border.de_officer)
+
+    patch(
+        client,
+        f"/api/v1/tracing-requests/{request['id']}",
+        border.de_caseworker,
+        {"sought_person": {"mother_name": "Fatima"}},
+    )
+
+    [superseded] = queue(client, border.de_officer, status="superseded")
+    [now] = queue(client, border.de_officer, status="proposed")
+    assert superseded["id"] == before["id"]
+    assert now["id"] != before["id"]
+
+
+@pytest.mark.parametrize(
+    "flag", [{"person": SIGHTING["person"] | {"flagged_minor": True}}, {"condition": "deceased"}]
+)
+def test_a_minor_or_a_deceased_persons_match_needs_a_second_different_officer(
+    app: Flask, client: FlaskClient, border: Border, flag: dict[str, Any]
+) -> None:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING | flag)
+    [match] = queue(client, border.it_officer)
+
+    first = client.post(f"/api/v1/matches/{match['id']}/confirm", headers=border.it_officer, json={})
+    same_again = client.post(f"/api/v1/matches/{match['id']}/approve", headers=border.it_officer)
+    status_between = client.get(
+        f"/api/v1/tracing-requests/{request['id']}", headers=border.de_caseworker
+    ).json["status"]
+    second = client.post(f"/api/v1/matches/{match['id']}/approve", headers=border.de_officer)
+
+    assert first.json["status"] == "pending_approval"
+    assert same_again.status_code == 403
+    assert status_between == "open"
+    assert second.status_code == 200
+    assert second.json["status"] == "confirmed"
+    assert client.get(f"/api/v1/tracing-requests/{request['id']}", headers=border.de_caseworker).json[
+        "status"
+    ] == ("awaiting_consent")
+    assert ("match_candidate.approve", "denied") in audit_actions(app, match["id"])
+
+
+def test_a_request_has_one_confirmed_sighting_until_it_is_withdrawn(
+    client: FlaskClient, border: Border
+) -> None:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    saved(
+        client,
+        "/api/v1/sightings",
+        border.it_caseworker,
+        SIGHTING | {"registration": {"date": "2024-05-01", "country": "IT"}},
+    )
+    first, second = queue(client, border.de_officer)
+
+    confirmed = client.post(f"/api/v1/matches/{first['id']}/confirm", headers=border.de_officer, json={})
+    refused = client.post(f"/api/v1/matches/{second['id']}/confirm", headers=border.de_officer, json={})
+    decided_again = client.post(
+        f"/api/v1/matches/{first['id']}/reject", headers=border.it_officer, json={"reason": "x"}
+    )
+    withdrawn = client.post(
+        f"/api/v1/matches/{first['id']}/withdraw", headers=border.it_officer, json={"reason": "doubt"}
+    )
+    reopened = client.get(f"/api/v1/tracing-requests/{request['id']}", headers=border.de_caseworker).json[
+        "status"
+    ]
+    then = client.post(f"/api/v1/matches/{second['id']}/confirm", headers=border.de_officer, json={})
+
+    assert confirmed.json["status"] == "confirmed"
+    assert refused.status_code == 409
+    assert decided_again.status_code == 409
+    assert decided_again.json["current"]["status"] == "confirmed"
+    assert withdrawn.json["status"] == "withdrawn"
+    assert reopened == "open"
+    assert then.json["status"] == "confirmed"
+
+
+def test_a_third_society_sees_nothing_of_a_pair(
+    app: Flask, client: FlaskClient, border: Border, make: Factories
+) -> None:
+    saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [match] = queue(client, border.it_officer)
+    sweden = make.actor_headers(Role.TRACING_OFFICER, make.society("SE", country="SE"))
+
+    assert queue(client, sweden) == []
+    assert client.get(f"/api/v1/matches/{match['id']}", headers=sweden).status_code == 404
+    assert client.post(f"/api/v1/matches/{match['id']}/confirm", headers=sweden, json={}).status_code == 404
+    assert client.get("/api/v1/matches", headers=border.de_caseworker).status_code == 403
+    assert ("match_candidate.read", "denied") in audit_actions(app, match["id"])
+
+
+@pytest.mark.parametrize(
+    "restrictions",
+    [{"no_cross_border": True, "exclude": []}, {"no_cross_border": False, "exclude": ["DE"]}],
+)
+def test_restricted_sightings_are_never_proposed_to_the_excluded(
+    client: FlaskClient, border: Border, make: Factories, restrictions: dict[str, Any]
+) -> None:
+    saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    own = saved(client, "/api/v1/tracing-requests", border.it_caseworker, REQUEST)  # Italy asks for him too
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING | {"restrictions": restrictions})
+
+    assert queue(client, border.de_officer) == []
+    assert [m["tracing_request_id"] for m in queue(client, border.it_officer)] == [own["id"]]
+
+
+def test_a_sighting_excluding_one_request_is_proposed_to_the_others(
+    client: FlaskClient, border: Border
+) -> None:
+    excluded = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    other = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    saved(
+        client,
+        "/api/v1/sightings",
+        border.it_caseworker,
+        SIGHTING | {"restrictions": {"no_cross_border": False, "exclude": [excluded["id"]]}},
+    )
+
+    assert [m["tracing_request_id"] for m in queue(client, border.de_officer)] == [other["id"]]
+
+
+def test_restrictions_added_later_withdraw_the_pair_from_the_other_side(
+    client: FlaskClient, border: Border
+) -> None:
+    saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    sighting = saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [match] = queue(client, border.de_officer)
+
+    patch(
+        client,
+        f"/api/v1/sightings/{sighting['id']}",
+        border.it_caseworker,
+        {"restrictions": {"exclude": ["DE"]}},
+    )
+
+    assert queue(client, border.de_officer) == []
+    assert client.get(f"/api/v1/matches/{match['id']}", headers=border.de_officer).status_code == 404
+
+
+def audit_actions(app: Flask, object_id: str) -> list[tuple[str, str]]:
+    with app.app_context():
+        rows = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.object_id == object_id).order_by(AuditEvent.seq)
+        )
+        return [(row.action, row.outcome) for row in rows]

@@ -1,0 +1,114 @@
+"""rfl match drain / run / fit / stats: idempotent, resumable, encrypted models."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from rfl.cli import main
+from rfl.db import db
+from rfl.matches import commands
+from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun
+from rfl.outbox.models import OutboxMessage
+from tests.conftest import Factories
+from tests.rfl.matches.conftest import PEOPLE, seed_pairs
+
+
+def invoke(app: Flask, *args: str):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner().invoke(main, ["match", *args])
+
+
+def candidates(app: Flask) -> set[tuple[str, str, float, str]]:
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(
+                MatchCandidate.tracing_request_id,
+                MatchCandidate.sighting_id,
+                MatchCandidate.match_probability,
+                MatchCandidate.status,
+            )
+        )
+        return {(str(r), str(s), round(p, 9), status.value) for r, s, p, status in rows}
+
+
+@pytest.fixture
+def seeded(app: Flask, make: Factories) -> Flask:
+    seed_pairs(app, make, make.society("DE", country="DE"), make.society("IT"))
+    return app
+
+
+def test_drain_proposes_for_every_waiting_record_and_empties_the_outbox(
+    seeded: Flask, make: Factories
+) -> None:
+    drained = invoke(seeded, "drain")
+
+    assert drained.exit_code == 0, drained.output
+    assert f"{2 * len(PEOPLE)} records proposed for" in drained.output
+    assert make.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
+    pairs = candidates(seeded)
+    assert len({(r, s) for r, s, _, _ in pairs}) >= len(PEOPLE)
+
+
+def test_run_twice_changes_nothing(seeded: Flask) -> None:
+    invoke(seeded, "drain")
+    drained = {(r, s, status) for r, s, _, status in candidates(seeded)}
+
+    first = invoke(seeded, "run")
+    after_first = candidates(seeded)
+    second = invoke(seeded, "run", "--restart")
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert {(r, s, status) for r, s, _, status in after_first} == drained
+    assert candidates(seeded) == after_first
+    assert "0 candidates stored or changed" in second.output
+
+
+def test_a_killed_run_resumed_gives_what_an_uninterrupted_run_gives(
+    seeded: Flask, make: Factories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uninterrupted = invoke(seeded, "run")
+    expected = candidates(seeded)
+    with seeded.app_context(), db.transaction() as session:
+        session.execute(sa.delete(MatchCandidate))
+        session.execute(sa.delete(MatchRun))
+    monkeypatch.setattr(commands, "RUN_BATCH", 2)
+    real_propose, calls = commands.propose, []
+
+    def killed_on_the_fourth(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # as if the process were killed in the middle of its second batch
+        return real_propose(*args, **kwargs)
+
+    monkeypatch.setattr(commands, "propose", killed_on_the_fourth)
+    killed = invoke(seeded, "run")
+    done_when_killed = make.scalar(sa.select(MatchRun.done_requests))
+    monkeypatch.setattr(commands, "propose", real_propose)
+    resumed = invoke(seeded, "run")
+
+    assert uninterrupted.exit_code == 0, uninterrupted.output
+    assert killed.exit_code != 0
+    assert done_when_killed == 2  # the first batch, committed with its work
+    assert resumed.exit_code == 0, resumed.output
+    assert make.scalar(sa.select(sa.func.count()).select_from(MatchRun)) == 1
+    assert candidates(seeded) == expected
+
+
+def test_fit_needs_enough_records_and_stores_nothing_otherwise(seeded: Flask, make: Factories) -> None:
+    refused = invoke(seeded, "fit")
+
+    assert refused.exit_code != 0
+    assert make.scalar(sa.select(sa.func.count()).select_from(MatcherModel)) == 0
+
+
+def test_stats_show_counts_by_status_and_the_model(seeded: Flask) -> None:
+    invoke(seeded, "drain")
+
+    shown = invoke(seeded, "stats")
+
+    assert shown.exit_code == 0, shown.output
+    assert "the default shipped with the package" in shown.output
+    assert "proposed" in shown.output
+    assert "outbox backlog: 0" in shown.output
