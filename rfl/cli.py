@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 from flask import Flask
 from flask.cli import AppGroup, ScriptInfo
+from tqdm import tqdm
 
 from privacy import (
     CheckpointError,
@@ -42,6 +43,7 @@ from rfl.extensions import app_services
 from rfl.idempotency.services import purge_expired
 from rfl.keys import ReloadingKeyProvider
 from rfl.matches.commands import match_group
+from rfl.matches.worker import drain
 from rfl.serve import PortInUse, check_port_free, run_gunicorn
 
 
@@ -230,7 +232,7 @@ def _port_must_be_free(host: str, port: int) -> None:
 @click.option("--serve/--no-serve", "serve_after", default=True, help="Start the API server afterwards.")
 def demo(host: str, port: int, serve_after: bool) -> None:
     """Bootstrap demo societies and users (fresh passwords and tokens each run), then serve the API."""
-    from rfl.demo import print_next_steps, seed_demo, seed_demo_records_once
+    from rfl.demo import example_match, print_next_steps, seed_demo, seed_demo_records_once
 
     if serve_after:
         _port_must_be_free(host, port)  # before seeding: a taken port should cost nothing
@@ -242,7 +244,11 @@ def demo(host: str, port: int, serve_after: bool) -> None:
         created = seed_demo_records_once(
             session, services.crypto(session), credentials, now=demo_time, audit=audit
         )
-    print_next_steps(credentials, created, base=f"http://{host}:{port}", echo=click.echo)
+    with tqdm(desc="proposing matches", unit="record", disable=None) as bar:
+        drain(progress=bar.update)
+    with db.transaction() as session:
+        example = example_match(session, credentials)
+    print_next_steps(credentials, created, example, base=f"http://{host}:{port}", echo=click.echo)
     if serve_after:
         run_gunicorn(create_app, host, port, workers=2)
 

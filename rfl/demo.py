@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from rfl.audit.entries import AuditSink
 from rfl.crypto import Crypto
 from rfl.demo_records import seed_demo_records
 from rfl.identity import Actor
+from rfl.matches.models import MatchCandidate, MatchStatus
 from rfl.records.models import TracingRequest
 
 DEMO_SOCIETIES = (
@@ -122,8 +124,32 @@ def seed_demo_records_once(
     )
 
 
+@dataclass(frozen=True)
+class ExampleMatch:
+    id: uuid.UUID
+    proposed: int
+
+
+def example_match(session: Session, credentials: list[DemoCredential]) -> ExampleMatch | None:
+    """The most probable proposed pair a German tracing officer reviews, to show the workflow with."""
+    germany = next(c.actor.society_id for c in credentials if c.society == "DE")
+    proposed = sa.select(MatchCandidate).where(MatchCandidate.status == MatchStatus.PROPOSED)
+    count = session.scalar(sa.select(sa.func.count()).select_from(proposed.subquery())) or 0
+    best = session.scalar(
+        proposed.where(MatchCandidate.request_society_id == germany)
+        .order_by(MatchCandidate.match_probability.desc(), MatchCandidate.id)
+        .limit(1)
+    )
+    return None if best is None else ExampleMatch(best.id, count)
+
+
 def print_next_steps(
-    credentials: list[DemoCredential], created: tuple[int, int], *, base: str, echo: Callable[[str], None]
+    credentials: list[DemoCredential],
+    created: tuple[int, int],
+    example: ExampleMatch | None,
+    *,
+    base: str,
+    echo: Callable[[str], None],
 ) -> None:
     """What to try next, with commands that work against the seeded data."""
     requests, sightings = created
@@ -140,3 +166,17 @@ def print_next_steps(
     echo(f'  curl {auth} "{base}/api/v1/sightings?limit=5"                 # your cases, with names')
     echo(f'  curl {auth} {json} -d \'{{"q": "Abdulrahman Haddad"}}\' {base}/api/v1/sightings/search')
     echo(f"  curl {auth} {base}/api/v1/sightings/<an id from either answer>   # the whole record")
+    if example is None:
+        echo("\nNo match candidates yet: `.venv/bin/rfl match drain` proposes for records waiting.")
+        return
+    officer = next(c.token for c in credentials if c.society == "DE" and c.role is Role.TRACING_OFFICER)
+    review = f'-H "Authorization: Bearer {officer}"'
+    echo(f"\n{example.proposed} match candidates are proposed. Review one as the German tracing officer:")
+    echo(
+        f'  curl {review} "{base}/api/v1/matches?status=proposed&limit=5"   # the queue, most probable first'
+    )
+    echo(f"  curl {review} {base}/api/v1/matches/{example.id}   # explained, both persons side by side")
+    echo(
+        f'  curl {review} {json} -d \'{{"note": "same father and birth year"}}\' '
+        f"{base}/api/v1/matches/{example.id}/confirm   # or /reject with a reason"
+    )
