@@ -18,6 +18,8 @@ Recipes the application calls; internals live in the submodules.
   :func:`verify_consistency`; checkpoints with :func:`sign_checkpoint` / :func:`verify_checkpoint`.
 * Consent: :func:`decide_disclosure` over :class:`DisclosureFacts`; :func:`could_be_minor`.
 * Keyed hashes of values recognised but never stored: :func:`keyed_hash`.
+* Row seals (a keyed MAC over a row's plaintext control columns, e.g. protection restrictions or a
+  consent's terms): :class:`RowSealer`.
 """
 
 from privacy.blind_index import (
@@ -79,6 +81,7 @@ from privacy.keys import (
 )
 from privacy.merkle import (
     CompactRange,
+    JsonValue,
     canonical_entry,
     consistency_proof,
     inclusion_proof,
@@ -87,6 +90,7 @@ from privacy.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from privacy.sealing import RowSealer, SealValue
 from privacy.vault import (
     FieldVault,
     RewrapPosition,
@@ -123,6 +127,7 @@ __all__ = [
     "FieldVault",
     "IndexPlan",
     "IndexPlanningError",
+    "JsonValue",
     "KekInUseError",
     "KekState",
     "KeyCache",
@@ -138,6 +143,8 @@ __all__ = [
     "Reason",
     "RewrapPosition",
     "RewrapReport",
+    "RowSealer",
+    "SealValue",
     "ShredReport",
     "Subject",
     "SubjectErasedError",

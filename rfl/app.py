@@ -16,7 +16,9 @@ from rfl.accounts import blueprint as accounts_blueprint
 from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
 from rfl.audit import blueprint as audit_blueprint
+from rfl.consent import blueprint as consent_blueprint
 from rfl.db import db, utcnow
+from rfl.disclosures import blueprint as disclosures_blueprint
 from rfl.extensions import AppServices
 from rfl.health import blueprint as health_blueprint
 from rfl.http.docs import SWAGGER_UI_STATIC, init_api_docs
@@ -86,6 +88,8 @@ def create_app(
         accounts_blueprint.blp,
         records_blueprint.blp,
         matches_blueprint.blp,
+        consent_blueprint.blp,
+        disclosures_blueprint.blp,
         audit_blueprint.blp,
     ):
         api.register_blueprint(blueprint)

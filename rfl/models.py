@@ -2,8 +2,10 @@
 
 from rfl.accounts.models import ApiToken, LoginFailure, Society, User
 from rfl.audit.models import AuditCheckpoint, AuditEvent
+from rfl.consent.models import Consent
 from rfl.crypto.models import DataKey
 from rfl.db import Base
+from rfl.disclosures.models import Disclosure
 from rfl.idempotency.models import IdempotencyRecord
 from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun
 from rfl.outbox.models import OutboxMessage
@@ -15,7 +17,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BlindIndexEntry",
+    "Consent",
     "DataKey",
+    "Disclosure",
     "IdempotencyRecord",
     "LoginFailure",
     "MatchCandidate",

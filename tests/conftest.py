@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -29,6 +29,9 @@ from rfl.db import db, make_engine
 from rfl.extensions import app_services
 from rfl.keys import ensure_key_files
 from rfl.settings import Environment, Settings
+
+if TYPE_CHECKING:
+    from tests.border import Border
 
 T = TypeVar("T")
 
@@ -265,3 +268,11 @@ class Factories:
 @pytest.fixture
 def make(app: Flask, clock: FakeClock) -> Factories:
     return Factories(app, clock)
+
+
+@pytest.fixture
+def border(make: Factories) -> Border:
+    """Germany asks for people, Italy registers them: a caseworker and tracing officers on each side."""
+    from tests.border import Border
+
+    return Border(make)

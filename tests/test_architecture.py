@@ -27,6 +27,8 @@ SHARED = (
 AREA_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "records": ("outbox",),  # a record whose matched fields change leaves work for the matcher
     "matches": ("records", "outbox"),
+    "consent": ("records", "matches"),
+    "disclosures": ("records", "matches", "consent", "audit"),  # exports prove rows against the log
 }
 # Modules of an area that belong to the HTTP edge and may use rfl.http.
 EDGE_MODULES = ("blueprint.py", "schemas.py")

@@ -61,6 +61,15 @@ class Action(StrEnum):
     MATCH_FIT = "match.fit"
     MATCH_RUN = "match.run"
 
+    CONSENT_RECORD = "consent.record"
+    CONSENT_READ = "consent.read"
+    CONSENT_LOG_READ = "consent.log_read"
+    CONSENT_SEAL_INVALID = "consent.seal_invalid"
+    DISCLOSURE_ALLOWED = "disclosure.allowed"
+    DISCLOSURE_DENIED = "disclosure.denied"
+    DISCLOSURE_LOG_READ = "disclosure.log_read"
+    AUDIT_EXPORT = "audit.export"
+
     AUDIT_READ = "audit.read"
     AUDIT_CHECKPOINT = "audit.checkpoint"
     AUDIT_PROOF = "audit.proof"

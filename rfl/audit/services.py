@@ -23,6 +23,7 @@ from privacy import (
     CheckpointSigner,
     CheckpointVerifier,
     CompactRange,
+    JsonValue,
     ProofError,
     canonical_entry,
     consistency_proof,
@@ -47,22 +48,25 @@ CHECKPOINT_INTERVAL = 256
 
 def canonical_form(event: AuditEvent) -> bytes:
     """The bytes whose leaf hash enters the tree: every column but the hash itself."""
-    return canonical_entry(
-        {
-            "seq": event.seq,
-            "id": str(event.id),
-            "occurred_at": event.occurred_at.isoformat(),
-            "actor_user_id": _text(event.actor_user_id),
-            "actor_society_id": _text(event.actor_society_id),
-            "owner_society_id": _text(event.owner_society_id),
-            "action": event.action,
-            "outcome": event.outcome,
-            "object_type": event.object_type,
-            "object_id": event.object_id,
-            "fields": list(event.fields),
-            "request_id": event.request_id,
-        }
-    )
+    return canonical_entry(entry_document(event))
+
+
+def entry_document(event: AuditEvent) -> dict[str, JsonValue]:
+    """An entry as the document its canonical form encodes (exports carry it for offline checks)."""
+    return {
+        "seq": event.seq,
+        "id": str(event.id),
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_user_id": _text(event.actor_user_id),
+        "actor_society_id": _text(event.actor_society_id),
+        "owner_society_id": _text(event.owner_society_id),
+        "action": event.action,
+        "outcome": event.outcome,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "fields": list(event.fields),
+        "request_id": event.request_id,
+    }
 
 
 def _text(value: uuid.UUID | None) -> str | None:

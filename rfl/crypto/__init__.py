@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from privacy import BlindIndexer, FieldVault, KeyCache, KeyProvider
+from privacy import BlindIndexer, FieldVault, KeyCache, KeyProvider, RowSealer
 from rfl.crypto.keystore import DatabaseKeyStore
 
 
@@ -27,13 +27,15 @@ class KeyRings(KeyProvider, Protocol):
 
 
 class Crypto:
-    """A field vault over this session's key store, and the blind indexers of each society's ring."""
+    """A field vault over this session's key store, and the blind indexers and row sealers of each
+    society's ring."""
 
     def __init__(
         self, provider: KeyRings, cache: KeyCache, session: Session, clock: Callable[[], datetime]
     ) -> None:
         self.provider = provider
         self.vault = FieldVault(provider, DatabaseKeyStore(session), cache=cache, clock=clock)
+        self._sealers: dict[uuid.UUID, RowSealer] = {}
 
     def provider_ring(self, ring_id: str) -> None:
         """Make sure the key ring ``ring_id`` exists (rings of societies are made with the society)."""
@@ -44,3 +46,10 @@ class Crypto:
         """The society's blind indexer and its active index-key version."""
         ring = str(society_id)
         return BlindIndexer(self.provider, ring), self.provider.active_index_key_version(ring)
+
+    def sealer(self, society_id: uuid.UUID) -> RowSealer:
+        """The society's row sealer (keyed MACs over rows' plaintext control columns)."""
+        sealer = self._sealers.get(society_id)
+        if sealer is None:
+            sealer = self._sealers[society_id] = RowSealer(self.provider, str(society_id))
+        return sealer

@@ -87,6 +87,8 @@ def handle_domain_error(error: RflError) -> Response:
     errors = error.errors if isinstance(error, ValidationFailed) else None
     if isinstance(error, AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer realm="rfl"'
+    if isinstance(error, PermissionDenied) and getattr(error, "reasons", None):
+        extra["reasons"] = list(error.reasons)  # type: ignore[attr-defined]
     if isinstance(error, Conflict) and error.current is not None:
         extra["current"] = error.current
     if isinstance(error, TooManyAttempts):

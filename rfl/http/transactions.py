@@ -71,8 +71,14 @@ def _end_transaction(response: Response) -> Response:
             app_services().sleep(delay)
 
 
+def keep_the_refusal() -> None:
+    """Commit this request's work although it answers with an error: a refusal that is itself a record
+    (a denied disclosure is kept, with its reasons, as a fact auditors verify)."""
+    g.rfl_keep_refusal = True
+
+
 def _commit_or_roll_back(response: Response) -> Response:
-    succeeded = response.status_code < 400
+    succeeded = response.status_code < 400 or bool(g.pop("rfl_keep_refusal", False))
     try:
         db.end_request(succeeded=succeeded)
     except StaleDataError as error:

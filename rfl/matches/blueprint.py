@@ -41,6 +41,8 @@ def _item(view: CandidateView) -> dict[str, Any]:
         "match_weight": candidate.match_weight,
         "status": candidate.status.value,
         "model_version": candidate.model_version,
+        # The internal outcome is the sighting's society's (and auditors') to know (rule 2).
+        "outcome": candidate.outcome.value if candidate.outcome and view.sighting_side else None,
         "created_at": candidate.created_at,
         "updated_at": candidate.updated_at,
     }
@@ -52,6 +54,7 @@ def _detail(detail: CandidateDetail) -> dict[str, Any]:
         "comparison": detail.comparison,
         "identifiers": detail.identifiers,
         "evidence": [dataclasses.asdict(field) for field in detail.alignment.fields],
+        "enquirer": detail.enquirer,
     }
 
 

@@ -29,6 +29,13 @@ class MatchStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class MatchOutcome(StrEnum):
+    """The case's internal outcome, a code visible only to the sighting's society and to auditors."""
+
+    # Rule 2: the found person refused contact; the family side learns only that the search is closed.
+    LOCATED_NO_CONTACT = "located_no_contact"
+
+
 # Candidates an officer may still decide on; a relevant change of either record supersedes them.
 OPEN_STATUSES = (MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL)
 # A tracing request has at most one candidate in these statuses at a time.
@@ -83,6 +90,7 @@ class MatchCandidate(IdMixin, Base):
     confirm_note: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     reject_reason: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     withdraw_reason: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    outcome: Mapped[MatchOutcome | None] = mapped_column(enum_column(MatchOutcome, "match_outcome"))
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]

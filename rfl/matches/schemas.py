@@ -30,6 +30,10 @@ class MatchSchema(ma.Schema):
     match_weight = ma.fields.Float(required=True, metadata={"description": "log2 Bayes factor"})
     status = ma.fields.String(required=True)
     model_version = ma.fields.String(required=True)
+    outcome = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Internal outcome (located_no_contact): the sighting's society only."},
+    )
     created_at = ma.fields.AwareDateTime(required=True)
     updated_at = ma.fields.AwareDateTime(required=True)
 
@@ -73,6 +77,10 @@ class MatchDetailSchema(MatchSchema):
     )
     identifiers = ma.fields.Dict(
         required=True, metadata={"description": "document_id and phone: agreement levels only, never values."}
+    )
+    enquirer = ma.fields.Dict(
+        required=True,
+        metadata={"description": "Who is looking: name and relationship if the enquirer agreed."},
     )
     evidence = ma.fields.List(
         ma.fields.Nested(FieldEvidenceSchema),

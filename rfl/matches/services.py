@@ -27,11 +27,11 @@ from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.crypto import Crypto
 from rfl.errors import Conflict, NotFound, PermissionDenied
 from rfl.identity import Actor, society_codes, society_ids_by_code
-from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchStatus
+from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome, MatchStatus
 from rfl.pagination import Page, paginate
 from rfl.records.models import RecordStatus, Sighting, TracingRequest
 from rfl.records.restrictions import Viewer, visible_to
-from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, canonical_records, read_identity
+from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, canonical_records, read_groups, read_identity
 
 CANDIDATE_TABLE = MatchCandidate.__tablename__
 IDENTIFIER_COMPARISONS = ("document_id", "phone")
@@ -64,6 +64,8 @@ class CandidateView:
     candidate: MatchCandidate
     request_society: str
     sighting_society: str
+    # Whether the viewer's society holds the sighting (and may know the case's internal outcome).
+    sighting_side: bool
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class CandidateDetail:
     comparison: dict[str, dict[str, Any]]
     identifiers: dict[str, str]
     alignment: Explanation
+    enquirer: dict[str, Any]
 
 
 # --- the queue and one candidate -------------------------------------------------------------------
@@ -87,6 +90,7 @@ def queue(
             MatchCandidate.sighting_society_id == actor.society_id,
         )
     )
+    statement = statement.where(~_hidden_from_the_family_side(actor))
     if filters.status is not None:
         statement = statement.where(MatchCandidate.status == filters.status)
     if filters.min_probability is not None:
@@ -107,7 +111,7 @@ def queue(
         descending=True,
     )
     visible = [c for c in page.items if _sighting_visible(session, actor, c)]
-    return Page(items=_views(session, visible), next_cursor=page.next_cursor)
+    return Page(items=_views(session, visible, actor), next_cursor=page.next_cursor)
 
 
 def candidate_detail(
@@ -140,17 +144,39 @@ def candidate_detail(
                 fields=tuple(f"{kind.person_group}.{name}" for name in shown),
             )
         )
+    enquirer = _enquirer(crypto, actor, request, audit)
     identifiers = {
         entry["field"]: entry["level"]
         for entry in candidate.explanation
         if entry["field"] in IDENTIFIER_COMPARISONS
     }
     return CandidateDetail(
-        view=_views(session, [candidate])[0],
+        view=_views(session, [candidate], actor)[0],
         comparison={"tracing_request": sought, "sighting": found},
         identifiers=identifiers,
         alignment=_identity_values_only(alignment),
+        enquirer=enquirer,
     )
+
+
+def _enquirer(crypto: Crypto, actor: Actor, request: TracingRequest, audit: AuditSink) -> dict[str, Any]:
+    """Who is looking, as far as the enquirer agreed to be named to the sought person: so the officer
+    who asks the found person for consent can say who asks. Without that agreement, nothing."""
+    enquirer = read_groups(crypto, TRACING_REQUESTS, request, ["enquirer"]).get("enquirer") or {}
+    if not enquirer.get("shares_identity_with_sought_person"):
+        return {"identity_shared": False}
+    shown = {name: enquirer[name] for name in ("full_name", "relationship") if enquirer.get(name)}
+    audit(
+        AuditEntry(
+            Action.MATCH_READ,
+            actor=actor,
+            owner_society_id=request.society_id,
+            object_type=TRACING_REQUESTS.name,
+            object_id=str(request.id),
+            fields=tuple(f"enquirer.{name}" for name in shown),
+        )
+    )
+    return {"identity_shared": True, **shown}
 
 
 def reviewable(
@@ -163,6 +189,7 @@ def reviewable(
         candidate is None
         or actor.society_id not in (candidate.request_society_id, candidate.sighting_society_id)
         or not _sighting_visible(session, actor, candidate)
+        or _refused_contact_hides(actor, candidate)
     ):
         audit(
             AuditEntry(
@@ -178,6 +205,17 @@ def reviewable(
     return candidate
 
 
+def _hidden_from_the_family_side(actor: Actor) -> sa.ColumnElement[bool]:
+    """Rule 2: once the found person refused contact, the requesting society (unless it also holds the
+    sighting) sees only that its request is closed, never the pair."""
+    return sa.and_(
+        MatchCandidate.outcome.is_not(None),  # NULL would make the negation NULL, and hide everything
+        MatchCandidate.outcome == MatchOutcome.LOCATED_NO_CONTACT,
+        MatchCandidate.request_society_id == actor.society_id,
+        MatchCandidate.sighting_society_id != actor.society_id,
+    )
+
+
 def _sighting_visible(session: Session, actor: Actor, candidate: MatchCandidate) -> bool:
     sighting = session.get_one(Sighting, candidate.sighting_id)
     request_codes = society_codes(session, [candidate.request_society_id])
@@ -191,10 +229,26 @@ def _sighting_visible(session: Session, actor: Actor, candidate: MatchCandidate)
     return visible_to(sighting, Viewer(actor.society_id, actor.society_code))
 
 
-def _views(session: Session, candidates: list[MatchCandidate]) -> list[CandidateView]:
+def _refused_contact_hides(actor: Actor, candidate: MatchCandidate) -> bool:
+    return (
+        candidate.outcome is MatchOutcome.LOCATED_NO_CONTACT
+        and actor.society_id == candidate.request_society_id
+        and actor.society_id != candidate.sighting_society_id
+    )
+
+
+def _views(session: Session, candidates: list[MatchCandidate], actor: Actor) -> list[CandidateView]:
     ids = {c.request_society_id for c in candidates} | {c.sighting_society_id for c in candidates}
     codes = society_codes(session, ids)
-    return [CandidateView(c, codes[c.request_society_id], codes[c.sighting_society_id]) for c in candidates]
+    return [
+        CandidateView(
+            c,
+            codes[c.request_society_id],
+            codes[c.sighting_society_id],
+            c.sighting_society_id == actor.society_id,
+        )
+        for c in candidates
+    ]
 
 
 def _identity_values_only(explanation: Explanation) -> Explanation:
@@ -240,7 +294,7 @@ def confirm(
     if after is MatchStatus.CONFIRMED:
         request.status = RecordStatus.AWAITING_CONSENT
     _decided(audit, Action.MATCH_CONFIRM, actor, candidate, wrote="confirm_note" if note else None)
-    return _views(session, [candidate])[0]
+    return _views(session, [candidate], actor)[0]
 
 
 def approve(
@@ -263,7 +317,7 @@ def approve(
     )
     session.get_one(TracingRequest, candidate.tracing_request_id).status = RecordStatus.AWAITING_CONSENT
     _decided(audit, Action.MATCH_APPROVE, actor, candidate)
-    return _views(session, [candidate])[0]
+    return _views(session, [candidate], actor)[0]
 
 
 def reject(
@@ -290,7 +344,7 @@ def reject(
         },
     )
     _decided(audit, Action.MATCH_REJECT, actor, candidate, wrote="reject_reason")
-    return _views(session, [candidate])[0]
+    return _views(session, [candidate], actor)[0]
 
 
 def withdraw(
@@ -320,7 +374,7 @@ def withdraw(
     if request.status is RecordStatus.AWAITING_CONSENT:
         request.status = RecordStatus.OPEN
     _decided(audit, Action.MATCH_WITHDRAW, actor, candidate, wrote="withdraw_reason")
-    return _views(session, [candidate])[0]
+    return _views(session, [candidate], actor)[0]
 
 
 def _transition(

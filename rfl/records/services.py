@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from matching import Matcher, parse_age, parse_partial_date
-from privacy import AgeEstimate, PartialDate, could_be_minor
+from privacy import AgeEstimate, PartialDate, SubjectFacts
 from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.crypto import Crypto
 from rfl.errors import NotFound, PermissionDenied, ValidationFailed
@@ -153,6 +153,11 @@ def _record_date(kind: RecordType, document: Mapping[str, Any], fallback: date) 
 
 
 def _is_minor(person: Mapping[str, Any], on: date) -> bool:
+    return _subject_facts(person, on, deceased=False).minor
+
+
+def _subject_facts(person: Mapping[str, Any], on: date, *, deceased: bool) -> SubjectFacts:
+    """What the consent rules need to know of a person (rule 3's minor, rule 4's deceased)."""
     birth = None
     if person.get("birth_date"):
         year, month, day = parse_partial_date(person["birth_date"])
@@ -161,7 +166,24 @@ def _is_minor(person: Mapping[str, Any], on: date) -> bool:
     if person.get("age") is not None:
         low, high = parse_age(person["age"])
         age = AgeEstimate(low, high, on)
-    return could_be_minor(on, birth_date=birth, age=age, flagged=bool(person.get("flagged_minor")))
+    return SubjectFacts(
+        registered_on=on,
+        birth_date=birth,
+        age=age,
+        flagged_minor=bool(person.get("flagged_minor")),
+        deceased=deceased,
+    )
+
+
+def subject_facts(crypto: Crypto, sighting: Sighting) -> SubjectFacts:
+    """The found person's facts for the consent policy, decrypted in memory (birth date, age)."""
+    wanted = ("birth_date", "age")
+    document = _codec(SIGHTINGS, crypto).decrypt(
+        sighting, _subjects(SIGHTINGS, sighting), groups=["person", "registration"], fields=(*wanted, "date")
+    )
+    person = dict(document.get("person") or {}) | {"flagged_minor": sighting.flagged_minor}
+    on = _record_date(SIGHTINGS, document, sighting.created_at.date())
+    return _subject_facts(person, on, deceased=sighting.deceased)
 
 
 def _apply_plain_columns(
@@ -582,6 +604,15 @@ _MATCHED_GROUPS = {"tracing_request": ("sought_person", "separation"), "sighting
 
 def kind_named(name: str) -> RecordType:
     return TRACING_REQUESTS if name == TRACING_REQUESTS.name else SIGHTINGS
+
+
+def read_groups(
+    crypto: Crypto, kind: RecordType, record: RecordMixin, groups: Sequence[str]
+) -> dict[str, Any]:
+    """Only the named groups of a record, decrypted (the caller decides what may be shown, and audits)."""
+    if not groups:
+        return {}
+    return _codec(kind, crypto).decrypt(record, _subjects(kind, record), groups=groups)
 
 
 def read_identity(crypto: Crypto, kind: RecordType, record: RecordMixin) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""No personal data in candidates, explanations, the outbox, the stored model, or their log and audit."""
+"""No personal data in candidates, explanations, the outbox, the stored model, consent records and
+disclosures, or their log and audit entries."""
 
 from __future__ import annotations
 
@@ -69,6 +70,25 @@ def test_no_personal_data_in_candidates_outbox_model_log_or_audit(
     confirmed = client.post(
         f"/api/v1/matches/{match['id']}/confirm", headers=officer, json={"note": f"{MARK}note"}
     )
+    # and the found person's consent, with a guardian, a note and a message, and a disclosure under it
+    consent = client.post(
+        f"/api/v1/sightings/{match['sighting_id']}/consents",
+        headers=make.actor_headers(Role.TRACING_OFFICER, italy),
+        json={
+            "decision": "given",
+            "scope": ["whereabouts", "message"],
+            "method": "guardian",
+            "guardian_name": f"{MARK}guardian",
+            "note": f"{MARK}consentnote",
+            "message": f"{MARK}message for the family",
+            "recipient_tracing_request_id": match["tracing_request_id"],
+        },
+    )
+    disclosed = client.post(
+        f"/api/v1/matches/{match['id']}/disclosures",
+        headers=officer,
+        json={"fields": ["whereabouts", "message"]},
+    )
     # and a model fitted on marked names, stored
     people = [
         {
@@ -91,6 +111,8 @@ def test_no_personal_data_in_candidates_outbox_model_log_or_audit(
 
     assert detail.json["comparison"]["sighting"]["given_name"] == f"{MARK}given"  # the officer sees it
     assert confirmed.status_code == 200
+    assert consent.status_code == 201, consent.json
+    assert disclosed.json["released"]["message"] == f"{MARK}message for the family"  # the family receives it
     dump = database_dump(throwaway_database_url)
     assert "match_block" in dump
     assert "outbox_messages" in dump.lower()

@@ -1,0 +1,1 @@
+"""Consent of found persons: appended records, sealed terms, encrypted personal details."""

@@ -1,0 +1,1 @@
+"""Disclosures to families: decided by the consent policy, recorded whatever the outcome."""

@@ -1,0 +1,271 @@
+"""Consent and disclosure over HTTP: nothing reaches a family without the found person's say."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from rfl.accounts.models import Role
+from rfl.audit.models import AuditEvent
+from rfl.db import db
+from rfl.disclosures.export import verify_export
+from rfl.extensions import app_services
+from tests.border import REQUEST, SIGHTING, Border, queue, saved
+from tests.conftest import Factories, FakeClock
+
+WHEREABOUTS = {"current_place": "Bari", "address": "Via Roma 1", "phone": "+39 080 555 0199"}
+
+
+def confirmed_pair(
+    client: FlaskClient, border: Border, sighting: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    found = saved(client, "/api/v1/sightings", border.it_caseworker, sighting or SIGHTING)
+    [match] = queue(client, border.de_officer)
+    confirmed = client.post(f"/api/v1/matches/{match['id']}/confirm", headers=border.de_officer, json={})
+    assert confirmed.status_code == 200, confirmed.json
+    return {"request": request, "sighting": found, "match": confirmed.json}
+
+
+def consent(client: FlaskClient, border: Border, case: dict[str, Any], **terms: Any) -> Any:
+    body = {"decision": "given", "scope": ["alive_and_well", "whereabouts"], "method": "oral"} | terms
+    if "recipient" not in body:
+        body["recipient_tracing_request_id"] = case["request"]["id"]
+    return client.post(
+        f"/api/v1/sightings/{case['sighting']['id']}/consents", headers=border.it_officer, json=body
+    )
+
+
+def disclose(client: FlaskClient, border: Border, case: dict[str, Any], *categories: str) -> Any:
+    return client.post(
+        f"/api/v1/matches/{case['match']['id']}/disclosures",
+        headers=border.de_officer,
+        json={"fields": list(categories)},
+    )
+
+
+def request_status(client: FlaskClient, border: Border, case: dict[str, Any]) -> str:
+    status: str = client.get(
+        f"/api/v1/tracing-requests/{case['request']['id']}", headers=border.de_caseworker
+    ).json["status"]
+    return status
+
+
+def test_consent_allows_exactly_its_scope_then_a_withdrawal_stops_the_next_disclosure(
+    client: FlaskClient, border: Border
+) -> None:
+    case = confirmed_pair(client, border)
+    assert request_status(client, border, case) == "awaiting_consent"
+
+    given = consent(client, border, case)
+    allowed = disclose(client, border, case, "whereabouts", "alive_and_well")
+    consent(client, border, case, decision="withdrawn", scope=[])
+    after_withdrawal = disclose(client, border, case, "whereabouts")
+
+    assert given.status_code == 201, given.json
+    assert allowed.status_code == 201, allowed.json
+    assert allowed.json["released"] == {
+        "whereabouts": {"current_place": "Bari", "address": "Via Roma 1"},
+        "alive_and_well": True,
+    }
+    assert "555 0199" not in json.dumps(allowed.json)  # contact was not asked for, nor consented to
+    assert allowed.json["consent_id"] == given.json["id"]
+    assert after_withdrawal.status_code == 403
+    assert "released" not in after_withdrawal.json
+
+
+def test_one_category_outside_the_scope_denies_all_and_releases_nothing(
+    client: FlaskClient, border: Border
+) -> None:
+    case = confirmed_pair(client, border)
+    consent(client, border, case, scope=["alive_and_well"])
+
+    denied = disclose(client, border, case, "alive_and_well", "contact")
+
+    assert denied.status_code == 403
+    assert set(denied.json["reasons"]) == {"scope_does_not_cover_request"}
+    assert "Bari" not in denied.get_data(as_text=True)
+    assert request_status(client, border, case) == "awaiting_consent"
+
+
+def test_expired_consent_and_consent_for_another_recipient_are_denied(
+    client: FlaskClient, border: Border, clock: FakeClock, make: Factories
+) -> None:
+    case = confirmed_pair(client, border)
+    consent(client, border, case, recipient="partners", recipient_tracing_request_id=None)
+    for_partners_only = disclose(client, border, case, "whereabouts")
+    consent(client, border, case, expires_at=(clock.now + timedelta(days=1)).isoformat())
+    clock.advance(timedelta(days=2))
+    officer = make.actor_headers(Role.TRACING_OFFICER, border.germany)  # the first tokens expired too
+    expired = client.post(
+        f"/api/v1/matches/{case['match']['id']}/disclosures",
+        headers=officer,
+        json={"fields": ["whereabouts"]},
+    )
+
+    assert for_partners_only.status_code == 403
+    assert "no_consent" in for_partners_only.json["reasons"]
+    assert expired.status_code == 403
+    assert "consent_expired" in expired.json["reasons"]
+
+
+def test_no_disclosure_before_a_confirmed_match(client: FlaskClient, border: Border) -> None:
+    saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    sighting = saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [match] = queue(client, border.de_officer)
+
+    premature_consent = client.post(
+        f"/api/v1/sightings/{sighting['id']}/consents",
+        headers=border.it_officer,
+        json={
+            "decision": "given",
+            "scope": ["whereabouts"],
+            "method": "oral",
+            "recipient_tracing_request_id": match["tracing_request_id"],
+        },
+    )
+    denied = client.post(
+        f"/api/v1/matches/{match['id']}/disclosures",
+        headers=border.de_officer,
+        json={"fields": ["whereabouts"]},
+    )
+
+    assert premature_consent.status_code == 422
+    assert denied.status_code == 403
+    assert set(denied.json["reasons"]) >= {"match_not_confirmed", "no_consent"}
+
+
+def test_a_refusal_closes_the_case_and_the_family_side_never_learns_more(
+    client: FlaskClient, border: Border
+) -> None:
+    case = confirmed_pair(client, border)
+
+    refused = consent(client, border, case, decision="refused", scope=[])
+
+    assert refused.status_code == 201
+    assert request_status(client, border, case) == "closed"
+    # the requesting society no longer sees the pair at all, nor can it disclose
+    assert queue(client, border.de_officer) == []
+    assert client.get(f"/api/v1/matches/{case['match']['id']}", headers=border.de_officer).status_code == 404
+    assert disclose(client, border, case, "alive_and_well").status_code == 404
+    # the sighting's society keeps the internal outcome
+    [own] = queue(client, border.it_officer)
+    assert own["outcome"] == "located_no_contact"
+
+
+def test_only_the_sightings_tracing_officers_record_consent(client: FlaskClient, border: Border) -> None:
+    case = confirmed_pair(client, border)
+    body = {
+        "decision": "given",
+        "scope": ["whereabouts"],
+        "method": "oral",
+        "recipient_tracing_request_id": case["request"]["id"],
+    }
+
+    by_the_family_side = client.post(
+        f"/api/v1/sightings/{case['sighting']['id']}/consents", headers=border.de_officer, json=body
+    )
+    by_a_caseworker = client.post(
+        f"/api/v1/sightings/{case['sighting']['id']}/consents", headers=border.it_caseworker, json=body
+    )
+
+    assert by_the_family_side.status_code == 404
+    assert by_a_caseworker.status_code == 403
+
+
+@pytest.mark.parametrize("method", ["oral", "written"])
+def test_a_minors_consent_comes_from_a_guardian_and_the_match_needs_two_officers(
+    client: FlaskClient, border: Border, method: str
+) -> None:
+    minor = SIGHTING | {"person": SIGHTING["person"] | {"birth_date": "2012"}}
+    saved(
+        client,
+        "/api/v1/tracing-requests",
+        border.de_caseworker,
+        REQUEST | {"sought_person": REQUEST["sought_person"] | {"birth_date": "2012"}},
+    )
+    sighting = saved(client, "/api/v1/sightings", border.it_caseworker, minor)
+    [match] = queue(client, border.de_officer)
+    client.post(f"/api/v1/matches/{match['id']}/confirm", headers=border.de_officer, json={})
+    case = {"request": {"id": match["tracing_request_id"]}, "sighting": sighting, "match": match}
+
+    not_from_guardian = consent(client, border, case, method=method)
+    from_guardian = consent(client, border, case, method="guardian", guardian_name="Aunt Layla")
+    before_approval = disclose(client, border, case, "alive_and_well")
+    client.post(f"/api/v1/matches/{match['id']}/approve", headers=border.it_officer)
+    after_approval = disclose(client, border, case, "alive_and_well")
+
+    assert not_from_guardian.status_code == 422
+    assert not_from_guardian.json["errors"]["method"]
+    assert from_guardian.status_code == 201
+    assert before_approval.status_code == 403
+    assert "match_not_confirmed" in before_approval.json["reasons"]
+    assert after_approval.status_code == 201
+
+
+def test_the_fate_of_a_deceased_person_needs_no_consent_but_two_officers(
+    client: FlaskClient, border: Border
+) -> None:
+    deceased = SIGHTING | {"condition": "deceased"}
+    case = confirmed_pair(client, border, deceased)  # pending approval after the first confirmation
+    before = disclose(client, border, case, "fate")
+    client.post(f"/api/v1/matches/{case['match']['id']}/approve", headers=border.it_officer)
+
+    fate = disclose(client, border, case, "fate")
+    more = disclose(client, border, case, "fate", "whereabouts")
+
+    assert before.status_code == 403
+    assert fate.status_code == 201
+    assert fate.json["released"] == {"fate": "deceased"}
+    assert more.status_code == 403
+    assert request_status(client, border, case) == "disclosed"
+
+
+def test_every_disclosure_and_denial_is_logged_and_an_export_verifies_offline(
+    app: Flask, client: FlaskClient, border: Border, make: Factories
+) -> None:
+    case = confirmed_pair(client, border)
+    consent(client, border, case, scope=["alive_and_well"])
+    allowed = disclose(client, border, case, "alive_and_well")
+    denied = disclose(client, border, case, "whereabouts")
+    auditor = make.actor_headers(
+        __import__("rfl.accounts.models", fromlist=["Role"]).Role.AUDITOR, border.germany
+    )
+
+    log = client.get("/api/v1/disclosures", headers=auditor).json["items"]
+    exported = client.get("/api/v1/audit/export?kind=disclosures", headers=auditor)
+    exported_csv = client.get("/api/v1/audit/export?kind=disclosures&format=csv", headers=auditor)
+    verifier = app_services(app).audit_signer.verifier()
+
+    by_outcome = {d["outcome"]: d for d in log}  # one clock tick: the log orders them by id
+    assert len(log) == 2
+    assert by_outcome["allowed"]["id"] == allowed.json["id"]
+    assert denied.status_code == 403
+    assert by_outcome["allowed"]["consent_id"] == allowed.json["consent_id"]
+    assert by_outcome["denied"]["reasons"] == ["scope_does_not_cover_request"]
+    assert all(d["audit"] for d in log)
+    assert verify_export(exported.get_data(as_text=True), verifier) == []
+    assert verify_export(exported_csv.get_data(as_text=True), verifier) == []
+    altered_row = json.loads(exported.get_data(as_text=True))
+    denied_index = next(i for i, row in enumerate(altered_row["rows"]) if row["outcome"] == "denied")
+    altered_row["rows"][denied_index]["outcome"] = "allowed"
+    altered_entry = json.loads(exported.get_data(as_text=True))
+    altered_entry["rows"][0]["audit"]["entry"]["fields"].append("whereabouts")
+    altered_entry["rows"][0]["categories"].append("whereabouts")
+    row_2, row_1 = altered_row["rows"][denied_index]["id"], altered_entry["rows"][0]["id"]
+    assert verify_export(json.dumps(altered_row), verifier) == [
+        f"row {denied_index + 1} (id {row_2}): the row differs from what the audit log recorded"
+    ]
+    assert verify_export(json.dumps(altered_entry), verifier) == [
+        f"row 1 (id {row_1}): its audit entry is not in the log under the signed checkpoint"
+    ]
+    with app.app_context():
+        actions = [e.action for e in db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq))]
+    assert "disclosure.allowed" in actions
+    assert "disclosure.denied" in actions
