@@ -233,6 +233,7 @@ def _port_must_be_free(host: str, port: int) -> None:
 def demo(host: str, port: int, serve_after: bool) -> None:
     """Bootstrap demo societies and users (fresh passwords and tokens each run), then serve the API."""
     from rfl.demo import example_match, print_next_steps, seed_demo, seed_demo_records_once
+    from rfl.demo_cases import WalkedCases, print_auditors_view, walk_two_cases
 
     if serve_after:
         _port_must_be_free(host, port)  # before seeding: a taken port should cost nothing
@@ -246,11 +247,24 @@ def demo(host: str, port: int, serve_after: bool) -> None:
         )
     with tqdm(desc="proposing matches", unit="record", disable=None) as bar:
         drain(progress=bar.update)
+    cases = WalkedCases(None, None)
+    if created[0]:  # the first run walks two cases through the whole workflow
+        with audited_transaction() as (session, audit):
+            cases = walk_two_cases(
+                session, services.crypto(session), _demo_officers(credentials), now=demo_time, audit=audit
+            )
+    base = f"http://{host}:{port}"
     with db.transaction() as session:
         example = example_match(session, credentials)
-    print_next_steps(credentials, created, example, base=f"http://{host}:{port}", echo=click.echo)
+        print_next_steps(credentials, created, example, base=base, echo=click.echo)
+        tokens = {(c.society, c.role): c.token for c in credentials}
+        print_auditors_view(session, cases, tokens, base=base, echo=click.echo)
     if serve_after:
         run_gunicorn(create_app, host, port, workers=2)
+
+
+def _demo_officers(credentials: list[Any]) -> dict[str, Any]:
+    return {c.society: c.actor for c in credentials if c.role is Role.TRACING_OFFICER}
 
 
 # --- rfl idempotency --------------------------------------------------------------------------------

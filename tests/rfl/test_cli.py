@@ -12,8 +12,10 @@ from flask.testing import FlaskClient
 from rfl.accounts.models import Role, Society, User
 from rfl.audit.models import AuditEvent
 from rfl.cli import main
+from rfl.consent.models import Consent
 from rfl.db import db
 from rfl.demo import DemoCredential, seed_demo
+from rfl.disclosures.models import Disclosure
 from rfl.extensions import app_services
 from rfl.idempotency.models import IdempotencyRecord
 from rfl.records.models import TracingRequest
@@ -133,6 +135,12 @@ def test_demo_prints_working_credentials_and_seeds_records_once(app: Flask, make
     search = client.post("/api/v1/sightings/search", headers=headers, json={"q": "Abdulrahman Haddad"})
     assert search.json["items"][0]["score"] > 0.9
     assert make.scalar(sa.select(sa.func.count()).select_from(TracingRequest)) == 200
+    # The first run proposes matches and walks one case to disclosure and one to a refusal.
+    assert "match candidates are proposed" in result.output
+    assert "Two cases were walked through" in result.output
+    assert make.scalar(sa.select(sa.func.count()).select_from(Disclosure)) == 1
+    assert make.scalar(sa.select(sa.func.count()).select_from(Consent)) == 2
+    assert "Two cases were walked through" not in again.output
 
 
 def audit_rows(make: Factories, action: str) -> list[AuditEvent]:
