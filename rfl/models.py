@@ -7,7 +7,7 @@ from rfl.crypto.models import DataKey
 from rfl.db import Base
 from rfl.disclosures.models import Disclosure
 from rfl.idempotency.models import IdempotencyRecord
-from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun
+from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun, MatchRunChunk
 from rfl.outbox.models import OutboxMessage
 from rfl.records.models import BlindIndexEntry, RecordEdit, Sighting, TracingRequest
 
@@ -24,6 +24,7 @@ __all__ = [
     "LoginFailure",
     "MatchCandidate",
     "MatchRun",
+    "MatchRunChunk",
     "MatcherModel",
     "OutboxMessage",
     "RecordEdit",

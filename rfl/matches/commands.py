@@ -3,8 +3,10 @@ run Celery workers."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -17,15 +19,16 @@ from rfl.audit.recorder import audited_transaction
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches import fitting
-from rfl.matches.models import MatchCandidate, MatchRun
-from rfl.matches.proposals import propose
+from rfl.matches.models import MatchCandidate, MatchRun, MatchRunChunk
+from rfl.matches.settings import Executor
 from rfl.matches.store import active_version, current_matcher
-from rfl.matches.worker import drain
+from rfl.matches.worker import drain, rescore_chunk
 from rfl.outbox.services import backlog
 from rfl.records import services as records
 from rfl.records.models import RecordMixin, RecordStatus, Sighting, TracingRequest
 
-RUN_BATCH = 50
+RUN_BATCH = 50  # tracing requests in a chunk of a re-scoring run
+POLL_SECONDS = 1.0
 
 
 @click.group("match", cls=AppGroup)
@@ -50,49 +53,58 @@ def match_drain(limit: int | None) -> None:
 @click.option(
     "--reindex", is_flag=True, help="First rebuild every record's blind-index rows (after an upgrade)."
 )
-def match_run(restart: bool, reindex: bool) -> None:
+@click.option(
+    "--wait-seconds",
+    type=click.IntRange(1),
+    default=24 * 3600,
+    show_default=True,
+    help="With Celery workers.",
+)
+def match_run(restart: bool, reindex: bool, wait_seconds: int) -> None:
     """Re-score every open tracing request against the sightings with the current model.
 
-    Idempotent (an unchanged pair keeps its candidate) and resumable: after a kill, run it again and it
-    goes on after the last request it finished.
+    The requests are split into chunks (in id order). With RFL_MATCHING_EXECUTOR=celery the chunks go
+    to the workers, on as many machines as run them, and this command follows their progress;
+    otherwise this process takes them one after the other. Idempotent (an unchanged pair keeps its
+    candidate) and resumable: after a kill, run it again and only the chunks not done are taken.
     """
     services = app_services()
     if reindex:
         _reindex_all()
     with db.transaction() as session:
         run = _run_to_resume(session, restart)
-        run_id, done, total = run.id, run.done_requests, run.total_requests
+        run_id, version, total = run.id, run.model_version, run.total_requests
     stored = 0
-    with tqdm(total=total, initial=done, desc="re-scoring", unit="request", disable=None) as bar:
-        while True:
-            with audited_transaction() as (session, audit):
-                run = session.get_one(MatchRun, run_id)
-                batch = _next_requests(session, run.last_request_id)
-                if not batch:
-                    run.finished_at = services.clock()
-                    audit(AuditEntry(Action.MATCH_RUN, object_type="match_run", object_id=str(run.id)))
-                    break
-                crypto = services.crypto(session)
-                matcher = current_matcher(session, crypto)
-                for request_id in batch:
-                    report = propose(
-                        session,
-                        crypto,
-                        matcher,
-                        "tracing_request",
-                        request_id,
-                        limits=services.settings.matching,
-                        audit=audit,
-                    )
-                    stored += report.stored
-                # The progress commits with the proposals it stands for: a kill loses neither alone.
-                run.last_request_id = batch[-1]
-                run.done_requests += len(batch)
-            bar.update(len(batch))
+    with tqdm(
+        total=total, initial=_requests_done(run_id), desc="re-scoring", unit="request", disable=None
+    ) as bar:
+        if services.settings.matching.executor is Executor.CELERY:
+            _follow_the_workers(run_id, bar, deadline=time.monotonic() + wait_seconds)
+        else:
+            for number in _chunks_to_do(run_id):
+                stored += rescore_chunk(run_id, number)
+                bar.update(_requests_done(run_id) - bar.n)
+    with audited_transaction() as (session, audit):
+        run = session.get_one(MatchRun, run_id)
+        run.finished_at = services.clock()
+        audit(AuditEntry(Action.MATCH_RUN, object_type="match_run", object_id=str(run.id)))
     click.echo(
-        f"re-scored {total} tracing requests with model {run.model_version}: "
-        f"{stored} candidates stored or changed"
+        f"re-scored {total} tracing requests with model {version}: {stored} candidates stored or changed"
     )
+
+
+def _follow_the_workers(run_id: uuid.UUID, bar: tqdm[Any], *, deadline: float) -> None:
+    from rfl.matches.tasks import publish_chunks
+
+    publish_chunks(run_id, _chunks_to_do(run_id))
+    while _chunks_to_do(run_id):
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                "the workers did not finish in time; run `rfl match run` again to resume"
+            )
+        time.sleep(POLL_SECONDS)
+        bar.update(_requests_done(run_id) - bar.n)
+    bar.update(_requests_done(run_id) - bar.n)
 
 
 def _run_to_resume(session: Session, restart: bool) -> MatchRun:
@@ -105,22 +117,47 @@ def _run_to_resume(session: Session, restart: bool) -> MatchRun:
     )
     if unfinished is not None and not restart:
         return unfinished
-    total = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(TracingRequest)
-        .where(TracingRequest.status != RecordStatus.CLOSED)
+    requests = list(
+        session.scalars(
+            sa.select(TracingRequest.id)
+            .where(TracingRequest.status != RecordStatus.CLOSED)
+            .order_by(TracingRequest.id)
+        )
     )
-    run = MatchRun(model_version=version, total_requests=total or 0)
+    run = MatchRun(model_version=version, total_requests=len(requests))
     session.add(run)
+    session.flush()
+    for number, start in enumerate(range(0, len(requests), RUN_BATCH)):
+        ids = requests[start : start + RUN_BATCH]
+        session.add(
+            MatchRunChunk(
+                run_id=run.id,
+                number=number,
+                first_request_id=ids[0],
+                last_request_id=ids[-1],
+                requests=len(ids),
+            )
+        )
     session.flush()
     return run
 
 
-def _next_requests(session: Session, after: uuid.UUID | None) -> list[uuid.UUID]:
-    statement = sa.select(TracingRequest.id).where(TracingRequest.status != RecordStatus.CLOSED)
-    if after is not None:
-        statement = statement.where(TracingRequest.id > after)
-    return list(session.scalars(statement.order_by(TracingRequest.id).limit(RUN_BATCH)))
+def _chunks_to_do(run_id: uuid.UUID) -> list[int]:
+    with db.transaction(read_only=True) as session:
+        statement = sa.select(MatchRunChunk.number).where(
+            MatchRunChunk.run_id == run_id, MatchRunChunk.done_at.is_(None)
+        )
+        return list(session.scalars(statement.order_by(MatchRunChunk.number)))
+
+
+def _requests_done(run_id: uuid.UUID) -> int:
+    with db.transaction(read_only=True) as session:
+        done = session.scalar(
+            sa.select(sa.func.sum(MatchRunChunk.requests)).where(
+                MatchRunChunk.run_id == run_id, MatchRunChunk.done_at.is_not(None)
+            )
+        )
+    return int(done or 0)
 
 
 def _reindex_all() -> None:

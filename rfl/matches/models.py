@@ -118,14 +118,32 @@ class MatcherModel(Base):
 
 
 class MatchRun(IdMixin, Base):
-    """A re-scoring of every tracing request (``rfl match run``), resumable after a kill."""
+    """A re-scoring of every open tracing request (``rfl match run``), split into chunks of requests
+    that this process or Celery workers take; resumable after a kill."""
 
     __tablename__ = "match_runs"
 
     model_version: Mapped[str] = mapped_column(sa.String(64))
-    # Tracing requests are processed in id order; the last one done, so a resumed run goes on after it.
-    last_request_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
-    done_requests: Mapped[int] = mapped_column(default=0)
     total_requests: Mapped[int]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[CreatedAt]
+
+
+class MatchRunChunk(Base):
+    """The tracing requests with ids from ``first_request_id`` to ``last_request_id`` of one run.
+
+    A chunk is done in one transaction with the proposals it stands for, so a kill loses neither alone,
+    and a chunk taken twice (a repeated task) is skipped the second time.
+    """
+
+    __tablename__ = "match_run_chunks"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("match_runs.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    first_request_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    last_request_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    requests: Mapped[int]
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<MatchRunChunk run={self.run_id} number={self.number}>"

@@ -17,7 +17,7 @@ from flask import Flask
 
 from rfl.db import db
 from rfl.extensions import app_services
-from rfl.matches.worker import process_message
+from rfl.matches.worker import process_message, rescore_chunk
 from rfl.outbox import services as outbox
 from rfl.records.canonical import MATCHED_FIELDS_CHANGED
 
@@ -61,6 +61,19 @@ def propose_task(message_id: str) -> None:
         process_message(uuid.UUID(message_id))
 
 
+@celery_app.task(name="rfl.matches.rescore")  # type: ignore[untyped-decorator]
+def rescore_task(run_id: str, number: int) -> None:
+    with _app().app_context():
+        rescore_chunk(uuid.UUID(run_id), number)
+
+
+def publish_chunks(run_id: uuid.UUID, numbers: list[int]) -> None:
+    """Hand a run's chunks to the workers (a chunk done meanwhile is skipped when taken)."""
+    celery_app.conf.broker_url = app_services().settings.matching.broker_url
+    for number in numbers:
+        rescore_task.apply_async(args=[str(run_id), number], **_publish_options())
+
+
 @celery_app.task(name="rfl.matches.sweep")  # type: ignore[untyped-decorator]
 def sweep_task() -> int:
     with _app().app_context():
@@ -69,7 +82,9 @@ def sweep_task() -> int:
 
 def relay() -> int:
     """Hand waiting outbox messages to the workers: new ones, and those relayed so long ago that their
-    task was lost. A broker that cannot be reached leaves them for the next relay."""
+    task was lost. A message is marked relayed, and that committed, before its task is published: a
+    worker may take it at once and must find it as committed. A broker that cannot be reached leaves
+    the rest for the next relay, and the sweep hands the marked ones over again later."""
     settings = app_services().settings.matching
     celery_app.conf.broker_url = settings.broker_url
     with db.transaction() as session:
@@ -81,9 +96,11 @@ def relay() -> int:
             limit=RELAY_BATCH,
         )
         for message in messages:
-            propose_task.apply_async(args=[str(message.id)], **_publish_options())
             message.relayed_at = app_services().clock()
-        return len(messages)
+        ids = [message.id for message in messages]
+    for message_id in ids:
+        propose_task.apply_async(args=[str(message_id)], **_publish_options())
+    return len(ids)
 
 
 def _publish_options() -> dict[str, Any]:

@@ -20,12 +20,14 @@ from flask import Flask, Response
 from rfl.audit.recorder import audited_transaction
 from rfl.db import db
 from rfl.extensions import app_services
+from rfl.matches.models import MatchRunChunk
 from rfl.matches.proposals import propose
 from rfl.matches.settings import Executor
 from rfl.matches.store import current_matcher
 from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
 from rfl.records.canonical import MATCHED_FIELDS_CHANGED
+from rfl.records.models import RecordStatus, TracingRequest
 
 log = logging.getLogger(__name__)
 
@@ -133,3 +135,38 @@ def after_response(app: Flask, response: Response) -> None:
                 log.error("outbox_work_failed", extra={"exception_type": type(error).__qualname__})
 
     response.call_on_close(work)
+
+
+def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
+    """Re-score the open tracing requests of one chunk of a run and mark it done, in one transaction;
+    returns the candidates stored or changed (0 for a chunk already done)."""
+    services = app_services()
+    with audited_transaction() as (session, audit):
+        chunk = session.get(MatchRunChunk, (run_id, number), with_for_update=True)
+        if chunk is None or chunk.done_at is not None:
+            return 0
+        crypto = services.crypto(session)
+        matcher = current_matcher(session, crypto)
+        request_ids = session.scalars(
+            sa.select(TracingRequest.id)
+            .where(
+                TracingRequest.id >= chunk.first_request_id,
+                TracingRequest.id <= chunk.last_request_id,
+                TracingRequest.status != RecordStatus.CLOSED,
+            )
+            .order_by(TracingRequest.id)
+        ).all()
+        stored = 0
+        for request_id in request_ids:
+            report = propose(
+                session,
+                crypto,
+                matcher,
+                "tracing_request",
+                request_id,
+                limits=services.settings.matching,
+                audit=audit,
+            )
+            stored += report.stored
+        chunk.done_at = services.clock()
+        return stored

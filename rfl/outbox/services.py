@@ -56,14 +56,13 @@ def to_relay(
 
 
 def take(session: Session, message_id: uuid.UUID) -> OutboxMessage | None:
-    """The message, locked for this transaction (None if another worker already completed it).
+    """The message, locked for this transaction (None if it is gone: another worker completed it).
 
-    On PostgreSQL a message another worker is processing is skipped (SKIP LOCKED) rather than waited
-    for; SQLite serialises writers anyway.
+    A message another transaction holds (a worker processing a repeated delivery) is waited for, not
+    skipped: only once that transaction ended can "gone" be told from "still to do". SQLite serialises
+    writers anyway.
     """
-    statement = sa.select(OutboxMessage).where(OutboxMessage.id == message_id)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
+    statement = sa.select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
     message = session.scalar(statement)
     if message is not None:
         message.attempts += 1

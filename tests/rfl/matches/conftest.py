@@ -13,8 +13,8 @@ from rfl.db import db
 from rfl.extensions import app_services
 from rfl.records import services as records
 from rfl.records.schemas import SightingInputSchema, TracingRequestInputSchema
+from tests.border import REQUEST, SIGHTING
 from tests.conftest import Factories, unaudited
-from tests.functional.test_match_workflow import REQUEST, SIGHTING
 
 PEOPLE = [
     ("Mohammed", "Al-Hassan", "1990", "Yusuf"),

@@ -8,8 +8,8 @@ from flask import Flask
 
 from rfl.cli import main
 from rfl.db import db
-from rfl.matches import commands
-from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun
+from rfl.matches import commands, worker
+from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun, MatchRunChunk
 from rfl.outbox.models import OutboxMessage
 from tests.conftest import Factories
 from tests.rfl.matches.conftest import PEOPLE, seed_pairs
@@ -72,9 +72,10 @@ def test_a_killed_run_resumed_gives_what_an_uninterrupted_run_gives(
     expected = candidates(seeded)
     with seeded.app_context(), db.transaction() as session:
         session.execute(sa.delete(MatchCandidate))
+        session.execute(sa.delete(MatchRunChunk))
         session.execute(sa.delete(MatchRun))
     monkeypatch.setattr(commands, "RUN_BATCH", 2)
-    real_propose, calls = commands.propose, []
+    real_propose, calls = worker.propose, []
 
     def killed_on_the_fourth(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
@@ -82,10 +83,12 @@ def test_a_killed_run_resumed_gives_what_an_uninterrupted_run_gives(
             raise KeyboardInterrupt  # as if the process were killed in the middle of its second batch
         return real_propose(*args, **kwargs)
 
-    monkeypatch.setattr(commands, "propose", killed_on_the_fourth)
+    monkeypatch.setattr(worker, "propose", killed_on_the_fourth)
     killed = invoke(seeded, "run")
-    done_when_killed = make.scalar(sa.select(MatchRun.done_requests))
-    monkeypatch.setattr(commands, "propose", real_propose)
+    done_when_killed = make.scalar(
+        sa.select(sa.func.sum(MatchRunChunk.requests)).where(MatchRunChunk.done_at.is_not(None))
+    )
+    monkeypatch.setattr(worker, "propose", real_propose)
     resumed = invoke(seeded, "run")
 
     assert uninterrupted.exit_code == 0, uninterrupted.output

@@ -19,13 +19,15 @@ from flask import Flask
 
 from rfl import create_app, migrate
 from rfl.accounts.models import Role
+from rfl.cli import main
 from rfl.db import db
 from rfl.matches import tasks
-from rfl.matches.models import MatchCandidate
+from rfl.matches.models import MatchCandidate, MatchRunChunk
 from rfl.matches.settings import Executor, MatchingSettings
 from rfl.outbox.models import OutboxMessage
+from tests.border import REQUEST, SIGHTING
 from tests.conftest import Factories, FakeClock, make_settings
-from tests.functional.test_match_workflow import REQUEST, SIGHTING
+from tests.rfl.matches.conftest import PEOPLE, seed_pairs
 
 BROKER = os.environ.get("RFL_TEST_BROKER_URL")
 pytestmark = pytest.mark.skipif(not BROKER, reason="set RFL_TEST_BROKER_URL to test with a Redis broker")
@@ -95,3 +97,23 @@ def test_a_relay_lost_with_its_worker_is_swept_and_done(celery_app: tuple[Flask,
     assert outbox_size(app) == 0
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(MatchCandidate)) == 1
+
+
+def test_a_rescoring_run_is_split_among_the_workers(celery_app: tuple[Flask, FakeClock]) -> None:
+    app, clock = celery_app
+    make = Factories(app, clock)
+    seed_pairs(app, make, make.society("DE", country="DE"), make.society("IT"))
+
+    with start_worker(tasks.celery_app, perform_ping_check=False):
+        result = app.test_cli_runner().invoke(main, ["match", "run"])
+
+    assert result.exit_code == 0, result.output
+    assert f"re-scored {len(PEOPLE)} tracing requests" in result.output
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(MatchRunChunk).where(MatchRunChunk.done_at.is_(None))
+            )
+            == 0
+        )
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(MatchCandidate)) >= len(PEOPLE)
