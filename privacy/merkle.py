@@ -40,19 +40,23 @@ def canonical_entry(entry: Mapping[str, JsonValue]) -> bytes:
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+# Values that need no check: nearly every value of an entry.
+_PLAIN_TYPES = frozenset((str, type(None), bool))
+
+
 def _check_json(value: object) -> None:
     # Exact types first: verification checks every entry of the log again, so the common cases
-    # (strings, None, small ints, plain dicts and lists) are settled without a recursive call.
-    if isinstance(value, (dict, Mapping)):
+    # (strings, None, plain dicts and lists) are settled without a call or an isinstance chain.
+    if type(value) is dict or isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalEncodingError("entry keys must be strings")
-            if item is not None and type(item) is not str:
+            if type(item) not in _PLAIN_TYPES:
                 _check_json(item)
         return
     if isinstance(value, (list, tuple)):
         for item in value:
-            if item is not None and type(item) is not str:
+            if type(item) not in _PLAIN_TYPES:
                 _check_json(item)
         return
     if value is None or isinstance(value, (bool, str)):
@@ -322,6 +326,16 @@ class CompactRange:
         _check_hashes(hashes)
         self._size = size
         self._hashes = list(hashes)
+
+    @classmethod
+    def from_bytes(cls, size: int, blob: bytes) -> CompactRange:
+        """The range of ``size`` leaves stored as its hashes concatenated (:meth:`to_bytes`)."""
+        if len(blob) % HASH_BYTES:
+            raise ProofError("a stored compact range is a whole number of hashes")
+        return cls(size, [blob[i : i + HASH_BYTES] for i in range(0, len(blob), HASH_BYTES)])
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self._hashes)
 
     @property
     def size(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -35,9 +36,9 @@ log = logging.getLogger(__name__)
 READ_BATCH = 10_000
 # Resuming looks this far back for a trusted row before it rebuilds the tree from the leaves.
 RESUME_SCAN = 64
+RESUME_PAGE = 4
 # Resuming checks the range's newest subtree against the stored leaves when it is at most this wide.
 LEAF_CHECK_MAX = 4096
-HASH_BYTES = 32
 
 
 class UntrustedCheckpoint(Exception):
@@ -73,10 +74,10 @@ def trusted_compact_range(row: AuditCheckpoint, verifier: CheckpointVerifier, or
 
 
 def parse_compact_range(size: int, blob: bytes | None) -> CompactRange | None:
-    if blob is None or len(blob) % HASH_BYTES:
+    if blob is None:
         return None
     try:
-        return CompactRange(size, [blob[i : i + HASH_BYTES] for i in range(0, len(blob), HASH_BYTES)])
+        return CompactRange.from_bytes(size, blob)
     except ProofError:
         return None
 
@@ -90,13 +91,9 @@ def trusted_resume_point(
     among the newest ``RESUME_SCAN``, the caller rebuilds from the leaves (an empty range, no row).
     """
     _alert_rows_beyond_the_log(session, log_size)
-    rows = session.scalars(
-        sa.select(AuditCheckpoint)
-        .where(AuditCheckpoint.tree_size <= log_size)
-        .order_by(AuditCheckpoint.tree_size.desc())
-        .limit(RESUME_SCAN)
-    ).all()
-    for row in rows:
+    checked = 0
+    for row in _newest_rows(session, log_size):
+        checked += 1
         try:
             compact = trusted_compact_range(row, verifier, origin)
             _check_newest_subtree(session, compact)
@@ -104,9 +101,26 @@ def trusted_resume_point(
             alert_untrusted(row.tree_size, untrusted.reason)
             continue
         return compact, row
-    if rows:
-        log.warning("audit_checkpoints_untrusted_rebuilding_from_leaves", extra={"rows_checked": len(rows)})
+    if checked:
+        log.warning("audit_checkpoints_untrusted_rebuilding_from_leaves", extra={"rows_checked": checked})
     return CompactRange(), None
+
+
+def _newest_rows(session: Session, log_size: int) -> Iterator[AuditCheckpoint]:
+    """Rows of at most ``log_size``, newest first, at most ``RESUME_SCAN``; read a few at a time, since
+    the newest is nearly always the one."""
+    below, remaining = log_size + 1, RESUME_SCAN
+    while remaining > 0:
+        page = session.scalars(
+            sa.select(AuditCheckpoint)
+            .where(AuditCheckpoint.tree_size < below)
+            .order_by(AuditCheckpoint.tree_size.desc())
+            .limit(min(RESUME_PAGE, remaining))
+        ).all()
+        yield from page
+        if len(page) < min(RESUME_PAGE, remaining):
+            return
+        below, remaining = page[-1].tree_size, remaining - len(page)
 
 
 def alert_untrusted(tree_size: int, reason: str) -> None:

@@ -24,9 +24,10 @@ import hmac
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -37,6 +38,7 @@ from privacy import (
     CheckpointSigner,
     CheckpointVerifier,
     CompactRange,
+    PrivacyError,
     ProofError,
     canonical_entry,
     leaf_hash,
@@ -58,22 +60,6 @@ MAX_PROBLEMS = 20
 RECORD_KIND = "rfl audit verification v1"
 # How many of the newest progress records are tried before a run starts again from entry 0.
 RECORD_SCAN = 8
-
-ENTRY_COLUMNS = (
-    AuditEvent.seq,
-    AuditEvent.id,
-    AuditEvent.occurred_at,
-    AuditEvent.actor_user_id,
-    AuditEvent.actor_society_id,
-    AuditEvent.owner_society_id,
-    AuditEvent.action,
-    AuditEvent.outcome,
-    AuditEvent.object_type,
-    AuditEvent.object_id,
-    AuditEvent.fields,
-    AuditEvent.request_id,
-    AuditEvent.leaf_hash,
-)
 
 
 @dataclass
@@ -204,17 +190,15 @@ def _advance(
     next_seq = compact.size
     while stop is None or compact.size < stop:
         batch = READ_BATCH if stop is None else min(READ_BATCH, stop - compact.size)
-        rows = session.execute(
-            sa.select(*ENTRY_COLUMNS).where(AuditEvent.seq >= next_seq).order_by(AuditEvent.seq).limit(batch)
-        ).all()
+        rows = session.connection().execute(_ENTRIES.where(_TABLE.c.seq >= next_seq).limit(batch)).all()
         if not rows:
             heads.beyond_the_log(compact.size)
             return True
         for row in rows:
-            leaf = leaf_hash(canonical_form(row))
+            leaf = _recomputed_leaf(row)
             if progress.entries_intact:
-                _check_entry(progress, row.seq, row.id, leaf, row.leaf_hash)
-            compact.append(leaf)
+                _check_entry(progress, row, leaf)
+            compact.append(row.leaf_hash if leaf is None else leaf)
             if compact.size == heads.next_size:
                 heads.check(compact)
         next_seq = rows[-1].seq + 1
@@ -224,18 +208,104 @@ def _advance(
     return False
 
 
-def _check_entry(progress: Progress, seq: int, entry_id: uuid.UUID, leaf: bytes, stored: bytes) -> None:
+def _check_entry(progress: Progress, row: sa.Row[Any], leaf: bytes | None) -> None:
     index = progress.compact.size
-    if seq != index:
+    if row.seq != index:
         progress.add_problem(
-            f"entry {index}: missing (the next present is {seq}); entries removed or reordered"
+            f"entry {index}: missing (the next present is {row.seq}); entries removed or reordered"
         )
-        progress.entries_intact = False
-    elif not hmac.compare_digest(leaf, stored):
+    elif leaf is None:
+        # What was stored there is no longer an id, a time or JSON: it is not quoted.
+        progress.add_problem(f"entry {index}: altered; its content can no longer be read")
+    elif not hmac.compare_digest(leaf, row.leaf_hash):
         progress.add_problem(
-            f"entry {index} (id {entry_id}): altered; its content no longer matches its leaf hash"
+            f"entry {index} (id {_id_text(row.id)}): altered; its content no longer matches its leaf hash"
         )
-        progress.entries_intact = False
+    else:
+        return
+    progress.entries_intact = False
+
+
+# --- reading entries ------------------------------------------------------------------------------
+# SQLAlchemy's type processing of ids, times and JSON costs more than hashing the entry, so the pass
+# reads the values as the database sends them and converts them here: ids as text (the server's text
+# on PostgreSQL, 32 hex digits on SQLite), times as the driver gives them (a datetime, or SQLite's
+# text), JSON as text. For every value the application writes this gives what the ORM reads (an id in
+# another spelling is read as a UUID, as the column type would); a value in no form the application
+# writes (tampered) makes the entry unreadable, reported like an altered one instead of stopping the
+# pass.
+
+_TABLE = AuditEvent.__table__
+_ENTRIES = sa.select(
+    _TABLE.c.seq,
+    sa.cast(_TABLE.c.id, sa.Text).label("id"),
+    sa.type_coerce(_TABLE.c.occurred_at, sa.types.NullType()).label("occurred_at"),
+    *(
+        sa.cast(_TABLE.c[name], sa.Text).label(name)
+        for name in ("actor_user_id", "actor_society_id", "owner_society_id")
+    ),
+    _TABLE.c.action,
+    _TABLE.c.outcome,
+    _TABLE.c.object_type,
+    _TABLE.c.object_id,
+    sa.cast(_TABLE.c.fields, sa.Text).label("fields"),
+    _TABLE.c.request_id,
+    _TABLE.c.leaf_hash,
+).order_by(_TABLE.c.seq)
+
+
+class _Content(NamedTuple):
+    """An entry's content as ``canonical_form`` reads it (ids already in their text form)."""
+
+    seq: int
+    id: str
+    occurred_at: datetime
+    actor_user_id: str | None
+    actor_society_id: str | None
+    owner_society_id: str | None
+    action: str
+    outcome: str
+    object_type: str | None
+    object_id: str | None
+    fields: list[str]
+    request_id: str | None
+
+
+def _recomputed_leaf(row: Sequence[Any]) -> bytes | None:
+    """The leaf hash of the entry's content as stored now; None if it can no longer be read."""
+    seq, entry_id, at, user, society, owner, action, outcome, object_type, object_id, fields, request, _ = row
+    try:
+        content = _Content(
+            seq,
+            _id_text(entry_id),
+            _utc(at),
+            None if user is None else _id_text(user),
+            None if society is None else _id_text(society),
+            None if owner is None else _id_text(owner),
+            action,
+            outcome,
+            object_type,
+            object_id,
+            json.loads(fields),
+            request,
+        )
+        return leaf_hash(canonical_form(content))
+    except (ValueError, TypeError, AttributeError, PrivacyError):
+        return None
+
+
+def _id_text(value: str) -> str:
+    if len(value) == 32 and value == value.lower():
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    if len(value) == 36 and value == value.lower():
+        return value
+    return str(uuid.UUID(value))  # what reading it as a UUID column gives, or ValueError
+
+
+def _utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC, without offset)
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class _SignedHeads:
@@ -288,7 +358,7 @@ class _SignedHeads:
             return
         if not hmac.compare_digest(signed.root, compact.root()):
             self._progress.add_problem(_not_extended("stored checkpoint", row.tree_size))
-        elif row.compact_range != b"".join(compact.hashes):
+        elif row.compact_range != compact.to_bytes():
             self._progress.add_problem(
                 f"stored checkpoint row {row.tree_size}: its compact range does not match the log"
             )

@@ -247,6 +247,20 @@ def test_a_compact_range_resumes_from_its_stored_hashes(first: int, more: int) -
 def test_a_compact_range_with_the_wrong_number_of_hashes_is_refused() -> None:
     with pytest.raises(ProofError):
         CompactRange(3, [EMPTY_ROOT])
+    with pytest.raises(ProofError):
+        CompactRange.from_bytes(3, EMPTY_ROOT)
+    with pytest.raises(ProofError):
+        CompactRange.from_bytes(1, EMPTY_ROOT + b"\x00")
+
+
+def test_a_compact_range_is_stored_as_its_hashes() -> None:
+    compact = CompactRange()
+    compact.extend(_leaves(13))
+
+    stored = CompactRange.from_bytes(13, compact.to_bytes())
+
+    assert len(compact.to_bytes()) == 3 * 32
+    assert (stored.size, stored.hashes, stored.root()) == (13, compact.hashes, compact.root())
 
 
 def _largest_power_of_two_at_most(n: int) -> int:

@@ -106,7 +106,7 @@ def forge_checkpoint(
         root=root,
         note=note,
         at=datetime(2026, 11, 28, tzinfo=UTC),
-        compact=None if compact is None else b"".join(compact.hashes),
+        compact=None if compact is None else compact.to_bytes(),
     )
 
 

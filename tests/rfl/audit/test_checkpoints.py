@@ -24,6 +24,7 @@ from privacy import (
     verify_checkpoint,
 )
 from rfl.accounts.models import Role
+from rfl.audit import checkpoints
 from rfl.extensions import app_services
 from tests.conftest import Factories
 from tests.rfl.audit.conftest import (
@@ -200,3 +201,47 @@ def test_verification_names_rows_whose_unsigned_columns_lie(app: Flask, tamper: 
         "stored checkpoint row 320: its compact range does not match the log",
         "stored checkpoint row 330: its root column differs from its signed root",
     ]
+
+
+def forge_bad_rows(app: Flask, tamper: Callable[..., None], sizes: range) -> None:
+    impostor = CheckpointSigner.generate(app_services(app).audit_signer.name)
+    for size in sizes:
+        compact = random_compact_range(size)
+        note = sign_checkpoint(Checkpoint(ORIGIN, size, compact.root()), impostor)
+        forge_checkpoint(tamper, tree_size=size, note=note, root=compact.root(), compact=compact)
+
+
+def test_resuming_looks_past_several_forged_rows(
+    app: Flask, tamper: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    honest_log(app)
+    forge_bad_rows(app, tamper, range(301, 310))  # more than a page of rows to look past
+
+    with caplog.at_level(logging.WARNING, logger="rfl.audit.checkpoints"):
+        fill_log(app, 20)
+        note = sign_current(app)
+
+    assert verify_checkpoint(note, app_services(app).audit_signer.verifier()).root == tree_root(
+        stored_leaves(app)
+    )
+    skipped = [
+        r.__dict__["tree_size"] for r in caplog.records if r.getMessage() == "audit_checkpoint_untrusted"
+    ]
+    assert skipped == list(range(309, 300, -1))
+
+
+def test_without_a_trusted_row_nearby_the_tree_is_rebuilt_from_the_leaves(
+    app: Flask, tamper: Callable[..., None], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoints, "RESUME_SCAN", 3)
+    honest_log(app)
+    forge_bad_rows(app, tamper, range(301, 305))
+
+    with caplog.at_level(logging.WARNING, logger="rfl.audit.checkpoints"):
+        fill_log(app, 20)
+        note = sign_current(app)
+
+    assert verify_checkpoint(note, app_services(app).audit_signer.verifier()).root == tree_root(
+        stored_leaves(app)
+    )
+    assert "audit_checkpoints_untrusted_rebuilding_from_leaves" in [r.getMessage() for r in caplog.records]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -92,6 +94,41 @@ def test_problems_are_capped(app: Flask, tamper: Callable[..., None]) -> None:
     # The first entry, then every one of the MAX_PROBLEMS + 5 checkpoints: 6 beyond the cap.
     assert len(result.problems) == verification.MAX_PROBLEMS + 1
     assert result.problems[-1] == "... and 6 more problems"
+
+
+sqlite_only = pytest.mark.skipif(
+    bool(os.environ.get("RFL_TEST_DATABASE_URL")), reason="PostgreSQL's column types refuse such values"
+)
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("occurred_at", "yesterday"),
+        ("id", "not an id"),
+        ("fields", "[not json"),
+        ("owner_society_id", "x" * 40),
+    ],
+)
+def test_a_value_no_column_type_can_read_is_an_altered_entry(
+    app: Flask, tamper: Callable[..., None], column: str, value: str
+) -> None:
+    fill_log(app, 5)
+    tamper(f"UPDATE audit_events SET {column} = :value WHERE seq = 2", value=value)  # noqa: S608 (test constant)
+
+    result = verify(app)
+
+    assert result.problems == ["entry 2: altered; its content can no longer be read"]
+
+
+@sqlite_only
+def test_ids_read_as_the_orm_reads_them(app: Flask, tamper: Callable[..., None]) -> None:
+    fill_log(app, 3, owner=uuid.uuid4())
+    # Another spelling of the same ids: the ORM reads the same UUIDs, so the content is unchanged.
+    tamper("UPDATE audit_events SET id = upper(id), owner_society_id = upper(owner_society_id)")
+
+    assert verify(app).ok
 
 
 def test_a_long_verification_keeps_no_writer_waiting(throwaway_database_url: str, tmp_path: Path) -> None:
