@@ -14,8 +14,10 @@ Recipes the application calls; internals live in the submodules.
 * Blind indexes: :class:`BlindIndexer`, :class:`BlindIndexSpec`, :func:`plan_index_bits`,
   :func:`year_band`.
 * Tamper-evident log: :func:`canonical_entry`, :func:`leaf_hash`, :func:`tree_root`,
-  :func:`inclusion_proof`, :func:`consistency_proof`, :func:`verify_inclusion`,
-  :func:`verify_consistency`; checkpoints with :func:`sign_checkpoint` / :func:`verify_checkpoint`.
+  :func:`inclusion_proof`, :func:`consistency_proof` (``*_from`` variants take a node-root function,
+  e.g. :class:`NodeRoots`, instead of every leaf), :class:`CompactRange`, :func:`verify_inclusion`,
+  :func:`verify_consistency`; checkpoints with :func:`sign_checkpoint` / :func:`verify_checkpoint`,
+  other signed notes with :func:`sign_note` / :func:`open_note`.
 * Consent: :func:`decide_disclosure` over :class:`DisclosureFacts`; :func:`could_be_minor`.
 * Keyed hashes of values recognised but never stored: :func:`keyed_hash`.
 * Row seals (a keyed MAC over a row's plaintext control columns, e.g. protection restrictions or a
@@ -37,7 +39,9 @@ from privacy.checkpoint import (
     CheckpointVerifier,
     create_signing_key_file,
     load_signing_key_file,
+    open_note,
     sign_checkpoint,
+    sign_note,
     verify_checkpoint,
 )
 from privacy.consent import (
@@ -82,9 +86,12 @@ from privacy.keys import (
 from privacy.merkle import (
     CompactRange,
     JsonValue,
+    NodeRoots,
     canonical_entry,
     consistency_proof,
+    consistency_proof_from,
     inclusion_proof,
+    inclusion_proof_from,
     leaf_hash,
     tree_root,
     verify_consistency,
@@ -137,6 +144,7 @@ __all__ = [
     "LocalKeyProvider",
     "MatchFacts",
     "MatchStatus",
+    "NodeRoots",
     "PartialDate",
     "PrivacyError",
     "ProofError",
@@ -152,23 +160,27 @@ __all__ = [
     "WrappedDek",
     "canonical_entry",
     "consistency_proof",
+    "consistency_proof_from",
     "could_be_minor",
     "create_key_file",
     "create_signing_key_file",
     "decide_disclosure",
     "deks_under_older_keks",
     "inclusion_proof",
+    "inclusion_proof_from",
     "keyed_hash",
     "leaf_hash",
     "load_key_file",
     "load_signing_key_file",
     "needs_reencryption",
+    "open_note",
     "plan_index_bits",
     "retire_kek",
     "rewrap_batch",
     "rewrap_deks",
     "shred_subject",
     "sign_checkpoint",
+    "sign_note",
     "tree_root",
     "verify_checkpoint",
     "verify_consistency",

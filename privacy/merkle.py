@@ -1,10 +1,12 @@
 """Tamper-evident log maths: canonical entries and RFC 6962 / RFC 9162 Merkle trees and proofs.
 
 leaf hash = SHA-256(0x00 || entry), node hash = SHA-256(0x01 || left || right), the root of the empty
-tree is SHA-256(""). Proof generation takes the list of leaf hashes (the application stores them);
-verification needs only hashes, sizes and the proof. Verification follows transparency-dev/merkle,
-whose test vectors it passes, including the edge cases: a consistency proof from size 0 is refused as
-meaningless, and equal sizes need an empty proof and equal roots.
+tree is SHA-256(""). Proof generation takes the list of leaf hashes, or (``inclusion_proof_from``,
+``consistency_proof_from``) a function giving the root of any node, so a large log can answer from
+stored subtree roots (:class:`NodeRoots`) without reading every leaf. Verification needs only hashes,
+sizes and the proof; it follows transparency-dev/merkle, whose test vectors it passes, including the
+edge cases: a consistency proof from size 0 is refused as meaningless, and equal sizes need an empty
+proof and equal roots.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from privacy.errors import CanonicalEncodingError, ProofError
 
@@ -31,27 +33,37 @@ def canonical_entry(entry: Mapping[str, JsonValue]) -> bytes:
     ids, actions and field names, never plaintext personal data: that is the caller's duty.
     """
     _check_json(entry)
-    return json.dumps(
-        entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _ENCODER.encode(entry).encode("utf-8")
+
+
+# One encoder for every entry: verification encodes each of a million entries again.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+# Values that need no check: nearly every value of an entry.
+_PLAIN_TYPES = frozenset((str, type(None), bool))
 
 
 def _check_json(value: object) -> None:
+    # Exact types first: verification checks every entry of the log again, so the common cases
+    # (strings, None, plain dicts and lists) are settled without a call or an isinstance chain.
+    if type(value) is dict or isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalEncodingError("entry keys must be strings")
+            if type(item) not in _PLAIN_TYPES:
+                _check_json(item)
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            if type(item) not in _PLAIN_TYPES:
+                _check_json(item)
+        return
     if value is None or isinstance(value, (bool, str)):
         return
     if isinstance(value, int):
         if abs(value) > _MAX_SAFE_INT:
             raise CanonicalEncodingError("integer out of the exactly representable range")
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise CanonicalEncodingError("entry keys must be strings")
-            _check_json(item)
-        return
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            _check_json(item)
         return
     raise CanonicalEncodingError(f"no canonical encoding for {type(value).__name__}")
 
@@ -85,8 +97,15 @@ def tree_root(leaf_hashes: Sequence[bytes], size: int | None = None) -> bytes:
     return level[0]
 
 
-def _range_root(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
-    return tree_root(leaves[lo:hi])
+SubtreeRoot = Callable[[int, int], bytes]
+"""``root_of(lo, hi)``: the root of the tree of leaves ``lo`` to ``hi - 1`` (RFC 6962 MTH of that range)."""
+
+
+def _root_of_list(leaf_hashes: Sequence[bytes]) -> SubtreeRoot:
+    def root_of(lo: int, hi: int) -> bytes:
+        return tree_root(leaf_hashes[lo:hi])
+
+    return root_of
 
 
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, size: int | None = None) -> list[bytes]:
@@ -94,18 +113,85 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, size: int | None =
     n = len(leaf_hashes) if size is None else size
     if not 0 <= index < n <= len(leaf_hashes):
         raise ValueError("index or size out of range")
+    return inclusion_proof_from(_root_of_list(leaf_hashes), index, n)
+
+
+def inclusion_proof_from(root_of: SubtreeRoot, index: int, size: int) -> list[bytes]:
+    """Audit path of leaf ``index`` in the tree of ``size`` leaves, asking ``root_of`` for each node.
+
+    Every range asked for is a node of the tree: ``lo`` is a multiple of the largest power of two not
+    above ``hi - lo``, so a caller can answer from stored subtree roots instead of every leaf.
+    """
+    if not 0 <= index < size:
+        raise ValueError("index or size out of range")
     proof: list[bytes] = []
-    lo, hi, m = 0, n, index
+    lo, hi, m = 0, size, index
     while hi - lo > 1:
         k = _split(hi - lo)
         if m < k:
-            proof.append(_range_root(leaf_hashes, lo + k, hi))
+            proof.append(root_of(lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_range_root(leaf_hashes, lo, lo + k))
+            proof.append(root_of(lo, lo + k))
             lo, m = lo + k, m - k
     proof.reverse()
     return proof
+
+
+class NodeRoots:
+    """Roots of the nodes of a large tree, from the subtree roots a caller has and blocks of leaves.
+
+    ``known(begin, width)`` returns the root of the perfect subtree of leaves [begin, begin + width) if
+    the caller has it (say from a stored compact range, see :meth:`CompactRange.subtree`), else None;
+    ``leaves(lo, hi)`` returns the leaf hashes lo..hi-1. A perfect subtree that is not known is hashed
+    from its leaves if it has at most ``leaf_block`` of them, else built from its two halves.
+    Roots are cached. Pass an instance as ``root_of`` to :func:`inclusion_proof_from` and
+    :func:`consistency_proof_from`.
+    """
+
+    def __init__(
+        self,
+        known: Callable[[int, int], bytes | None],
+        leaves: Callable[[int, int], Sequence[bytes]],
+        *,
+        leaf_block: int = 256,
+    ) -> None:
+        if leaf_block < 1:
+            raise ValueError("leaf_block must be positive")
+        self._known = known
+        self._leaves = leaves
+        self._leaf_block = leaf_block
+        self._cache: dict[tuple[int, int], bytes] = {}
+
+    def __call__(self, lo: int, hi: int) -> bytes:
+        width = hi - lo
+        if lo < 0 or width < 1:
+            raise ValueError("empty or negative range")
+        if width & (width - 1) == 0 and lo % width == 0:
+            return self._perfect(lo, width)
+        k = _split(width)
+        if lo % k:
+            return self._from_leaves(lo, hi)  # not a node of the tree: only its leaves can tell
+        return node_hash(self(lo, lo + k), self(lo + k, hi))
+
+    def _perfect(self, begin: int, width: int) -> bytes:
+        cached = self._cache.get((begin, width))
+        if cached is not None:
+            return cached
+        root = self._known(begin, width)
+        if root is None and width <= self._leaf_block:
+            root = self._from_leaves(begin, begin + width)
+        elif root is None:
+            half = width // 2
+            root = node_hash(self._perfect(begin, half), self._perfect(begin + half, half))
+        self._cache[(begin, width)] = root
+        return root
+
+    def _from_leaves(self, lo: int, hi: int) -> bytes:
+        leaves = self._leaves(lo, hi)
+        if len(leaves) != hi - lo:
+            raise ProofError("leaves are missing from the range")
+        return tree_root(leaves)
 
 
 def consistency_proof(leaf_hashes: Sequence[bytes], size1: int, size2: int | None = None) -> list[bytes]:
@@ -113,18 +199,25 @@ def consistency_proof(leaf_hashes: Sequence[bytes], size1: int, size2: int | Non
     n = len(leaf_hashes) if size2 is None else size2
     if not 0 < size1 <= n <= len(leaf_hashes):
         raise ValueError("sizes out of range")
+    return consistency_proof_from(_root_of_list(leaf_hashes), size1, n)
+
+
+def consistency_proof_from(root_of: SubtreeRoot, size1: int, size2: int) -> list[bytes]:
+    """Consistency proof from ``size1`` to ``size2``, asking ``root_of`` for each node of the tree."""
+    if not 0 < size1 <= size2:
+        raise ValueError("sizes out of range")
     proof: list[bytes] = []
-    lo, hi, m, complete = 0, n, size1, True
+    lo, hi, m, complete = 0, size2, size1, True
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
-            proof.append(_range_root(leaf_hashes, lo + k, hi))
+            proof.append(root_of(lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_range_root(leaf_hashes, lo, lo + k))
+            proof.append(root_of(lo, lo + k))
             lo, m, complete = lo + k, m - k, False
     if not complete:
-        proof.append(_range_root(leaf_hashes, lo, hi))
+        proof.append(root_of(lo, hi))
     proof.reverse()
     return proof
 
@@ -234,6 +327,16 @@ class CompactRange:
         self._size = size
         self._hashes = list(hashes)
 
+    @classmethod
+    def from_bytes(cls, size: int, blob: bytes) -> CompactRange:
+        """The range of ``size`` leaves stored as its hashes concatenated (:meth:`to_bytes`)."""
+        if len(blob) % HASH_BYTES:
+            raise ProofError("a stored compact range is a whole number of hashes")
+        return cls(size, [blob[i : i + HASH_BYTES] for i in range(0, len(blob), HASH_BYTES)])
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self._hashes)
+
     @property
     def size(self) -> int:
         return self._size
@@ -256,6 +359,17 @@ class CompactRange:
         for leaf in leaves:
             self.append(leaf)
 
+    def subtree(self, begin: int, size: int) -> bytes | None:
+        """The root of the perfect subtree of leaves [begin, begin + size) if it is one of this range's
+        hashes, else None. (Those are the subtrees with ``begin`` a multiple of ``2 * size`` and
+        ``begin + size <= self.size < begin + 2 * size``.)"""
+        start = 0
+        for index, bit in enumerate(_set_bits_high_to_low(self._size)):
+            if start == begin and bit == size:
+                return self._hashes[index]
+            start += bit
+        return None
+
     def root(self) -> bytes:
         if not self._hashes:
             return EMPTY_ROOT
@@ -263,3 +377,7 @@ class CompactRange:
         for left in reversed(self._hashes[:-1]):
             root = node_hash(left, root)
         return root
+
+
+def _set_bits_high_to_low(n: int) -> list[int]:
+    return [1 << shift for shift in range(n.bit_length() - 1, -1, -1) if n >> shift & 1]

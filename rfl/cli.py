@@ -33,6 +33,7 @@ from rfl.accounts.models import Role, Society, SocietyType
 from rfl.accounts.passwords import password_problems
 from rfl.app import create_app
 from rfl.audit import services as audit_services
+from rfl.audit import verification
 from rfl.audit.entries import Action, AuditEntry, Outcome
 from rfl.audit.recorder import audited_transaction
 from rfl.clock import now
@@ -304,10 +305,14 @@ def audit_checkpoint() -> None:
     """Sign the current tree head and print it (keep the output outside the system)."""
     services = app_services()
     with audited_transaction() as (session, audit):
-        signed = audit_services.sign_current_checkpoint(
-            session, services.audit_signer, origin=services.settings.checkpoint_origin, now=now()
+        signed = audit_services.checkpoint_for(
+            session,
+            None,
+            services.audit_signer,
+            origin=services.settings.checkpoint_origin,
+            now=now(),
+            audit=audit,
         )
-        audit(AuditEntry(Action.AUDIT_CHECKPOINT, object_type="audit_log"))
     click.echo(signed.note, nl=False)
 
 
@@ -323,21 +328,31 @@ def audit_public_key() -> None:
 )
 @click.option("--key", "vkey", default=None, help="Verifier key (vkey) to check signatures with.")
 def audit_verify(against: Any, vkey: str | None) -> None:
-    """Recompute every leaf and the root, check every stored checkpoint and, with --against, that the
-    log is an append-only extension of an exported one. Exits 1 naming the first problem."""
+    """Recompute every leaf and the root in one pass, check every stored checkpoint and, with --against,
+    that the log is an append-only extension of an exported one. Exits 1 naming the first problem.
+
+    Reads in a read-only transaction (writers go on meanwhile); then records the run (a signed record
+    the API's verification continues from) and its `audit.verify` entry in a short write transaction."""
     services = app_services()
     try:
         verifier = CheckpointVerifier.from_vkey(vkey) if vkey else services.audit_signer.verifier()
     except CheckpointError:
         raise click.BadParameter("not a verifier key of the form name+hash+key", param_hint="--key") from None
+    origin = services.settings.checkpoint_origin
+    # The write transaction begins with its first statement, once the read is over.
     with audited_transaction() as (session, audit):
-        result = audit_services.verification_for(
-            session,
-            None,
-            verifier,
-            origin=services.settings.checkpoint_origin,
-            against=against.read() if against else None,
-            audit=audit,
+        with db.transaction(read_only=True) as reading:
+            result = audit_services.verification_for(
+                reading,
+                None,
+                verifier,
+                origin=origin,
+                now=now(),
+                against=against.read() if against else None,
+                audit=audit,
+            )
+        verification.record_progress(
+            session, services.audit_signer, origin=origin, progress=result.progress, now=now()
         )
     if not result.ok:
         for problem in result.problems:

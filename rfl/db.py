@@ -211,7 +211,9 @@ def _make_postgresql_transactions_bounded(engine: Engine, lock_timeout: float | 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            # One snapshot for the whole transaction, as on SQLite: a long reading job (verification)
+            # must not see entries and checkpoints committed between two of its queries.
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
 class _DatabaseState:
@@ -351,8 +353,8 @@ class Database:
         """A separate session committed when the block succeeds, rolled back when it raises.
 
         ``read_only=True`` is for long reading jobs (verification, exports): on SQLite it takes no write
-        lock, so writers go on meanwhile; on PostgreSQL it is ``SET TRANSACTION READ ONLY``. Writing in
-        it fails.
+        lock, so writers go on meanwhile; on PostgreSQL it is REPEATABLE READ, READ ONLY. Either way it
+        reads one snapshot, and writing in it fails.
         """
         session = self.new_session(read_only=read_only)
         try:

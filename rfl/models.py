@@ -1,7 +1,7 @@
 """Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from rfl.accounts.models import ApiToken, LoginFailure, Society, User
-from rfl.audit.models import AuditCheckpoint, AuditEvent
+from rfl.audit.models import AuditCheckpoint, AuditEvent, AuditVerification
 from rfl.consent.models import Consent
 from rfl.crypto.models import DataKey
 from rfl.db import Base
@@ -15,6 +15,7 @@ __all__ = [
     "ApiToken",
     "AuditCheckpoint",
     "AuditEvent",
+    "AuditVerification",
     "Base",
     "BlindIndexEntry",
     "Consent",

@@ -7,9 +7,10 @@ from typing import Any
 
 from flask import Response
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from rfl.accounts.models import Role
-from rfl.audit import services
+from rfl.audit import services, verification
 from rfl.audit.models import AuditEvent
 from rfl.audit.recorder import record
 from rfl.audit.schemas import (
@@ -20,6 +21,7 @@ from rfl.audit.schemas import (
     InclusionProofsSchema,
     ProofQuerySchema,
     VerificationSchema,
+    VerifyQuerySchema,
 )
 from rfl.clock import now
 from rfl.db import db
@@ -101,54 +103,114 @@ def checkpoint() -> Response:
 
 @blp.route("/proof", methods=["GET"])
 @require_roles(*AUDIT_READERS)
+@writes_on_safe_method
 @blp.arguments(ProofQuerySchema, location="query")
 @blp.response(200, InclusionProofsSchema)
 def inclusion_proof(query: dict[str, str]) -> dict[str, Any]:
-    """Inclusion proofs of every entry about one object.
+    """Inclusion proofs of the entries about one object.
 
-    RFC 6962 audit paths against the current tree root, for each entry whose object is `object_id`.
+    RFC 6962 audit paths, against a checkpoint signed now (returned as `checkpoint`: check its
+    signature, then each path against its root), for each entry about `object_id` that the caller's
+    society sees in its events listing. Another society's object answers as if it had no entries; the
+    request is logged for the object's owning society.
     """
-    size, root, proofs = services.proofs_for(db.session, current_actor(), query["object_id"], audit=record)
-    return {"tree_size": size, "root": root, "proofs": proofs}
+    app = app_services()
+    result = services.proofs_for(
+        db.session,
+        current_actor(),
+        query["object_id"],
+        app.audit_signer,
+        origin=app.settings.checkpoint_origin,
+        now=now(),
+        audit=record,
+    )
+    return {
+        "tree_size": result.head.size,
+        "root": result.head.root,
+        "checkpoint": result.head.note,
+        "proofs": result.proofs,
+    }
 
 
 @blp.route("/consistency", methods=["GET"])
 @require_roles(*AUDIT_READERS)
+@writes_on_safe_method
 @blp.arguments(ConsistencyQuerySchema, location="query")
 @blp.response(200, ConsistencyProofSchema)
 def consistency(query: dict[str, int]) -> dict[str, Any]:
-    """A consistency proof from an earlier tree size to the current tree.
+    """A consistency proof from an earlier tree size to a checkpoint signed now.
 
-    Proves that the tree of `from_size` entries (e.g. a checkpoint kept outside) is a prefix of today's.
+    Proves that the tree of `from_size` entries (e.g. a checkpoint kept outside) is a prefix of the tree
+    of the signed `checkpoint` returned with it.
     """
-    from_size = query["from_size"]
-    size, from_root, root, proof = services.consistency_for(
-        db.session, current_actor(), from_size, audit=record
+    app = app_services()
+    result = services.consistency_for(
+        db.session,
+        current_actor(),
+        query["from_size"],
+        app.audit_signer,
+        origin=app.settings.checkpoint_origin,
+        now=now(),
+        audit=record,
     )
-    return {"from_size": from_size, "tree_size": size, "from_root": from_root, "root": root, "proof": proof}
+    return {
+        "from_size": result.from_size,
+        "tree_size": result.head.size,
+        "from_root": result.from_root,
+        "root": result.head.root,
+        "checkpoint": result.head.note,
+        "proof": result.proof,
+    }
 
 
 @blp.route("/verify", methods=["GET"])
 @require_roles(*AUDIT_READERS)
+@blp.arguments(VerifyQuerySchema, location="query")
 @blp.response(200, VerificationSchema)
-def verify() -> dict[str, Any]:
-    """Verify the audit log.
+def verify(query: dict[str, bool]) -> dict[str, Any]:
+    """Verify the audit log a bounded step at a time: call again until `complete` is true.
 
-    Recompute every leaf and the root, and check every stored checkpoint's signature and consistency;
-    `problems` names the first bad entry.
+    A verification run starts at entry 0. Each request continues the latest run from where it stopped
+    (kept in a signed record, so a forged one is detected and ignored): it recomputes the leaf hashes
+    of at most `RFL_AUDIT_VERIFY_STEP` more entries (100,000 by default, a few seconds), compares the
+    recomputed tree with every stored checkpoint it passes, and answers; so no request outlives a
+    worker's timeout. Once a run has reached the end of the log, later requests verify only the entries
+    appended since, against the same recomputed tree. `restart=true` starts a new run from entry 0.
+    `rfl audit verify` verifies the whole log in one pass (and records it as a run the API then
+    continues). `problems` names the first bad entry and every checkpoint row that does not hold.
+    The request reads without blocking writers; the run's progress and the request's audit entry are
+    written at its end in a short write transaction.
     """
-    app = app_services()
+    app, actor = app_services(), current_actor()
     result = services.verification_for(
         db.session,
-        current_actor(),
+        actor,
         app.audit_signer.verifier(),
         origin=app.settings.checkpoint_origin,
+        now=now(),
+        step=app.settings.audit_verify_step,
+        restart=query["restart"],
         audit=record,
     )
+    recorded_at = now()
+
+    def record_progress(session: Session) -> None:
+        verification.record_progress(
+            session,
+            app.audit_signer,
+            origin=app.settings.checkpoint_origin,
+            progress=result.progress,
+            now=recorded_at,
+        )
+
+    db.before_commit(record_progress)
     return {
         "ok": result.ok,
         "size": result.size,
         "root": result.root,
-        "checkpoint": result.checkpoint.note if result.checkpoint else None,
+        "complete": result.complete,
+        "log_size": result.log_size,
+        "started_at": result.started_at,
+        "checkpoint": result.checkpoint,
         "problems": result.problems,
     }

@@ -55,3 +55,20 @@ class AuditCheckpoint(Base):
 
     def __repr__(self) -> str:
         return f"<AuditCheckpoint tree_size={self.tree_size}>"
+
+
+class AuditVerification(Base):
+    """How far a verification run (from entry 0) has come, as a signed note (``rfl.audit.verification``).
+
+    The note carries everything (run, sizes, the tree's right edge, problems found); ``recorded_at``
+    repeats its time only so the latest record can be found by index, and must equal the note's.
+    """
+
+    __tablename__ = "audit_verifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    note: Mapped[str] = mapped_column(sa.Text)
+
+    def __repr__(self) -> str:
+        return f"<AuditVerification id={self.id}>"

@@ -17,7 +17,7 @@ from dataclasses import replace
 from flask import g
 from sqlalchemy.orm import Session
 
-from rfl.audit import services
+from rfl.audit import log
 from rfl.audit.entries import AuditEntry, AuditSink, Outcome
 from rfl.db import db
 from rfl.extensions import app_services
@@ -56,7 +56,7 @@ def audited_transaction() -> Iterator[tuple[Session, AuditSink]]:
 def append_entries(session: Session, entries: list[AuditEntry]) -> None:
     """Append entries in ``session`` now, signing a checkpoint when the log crosses an interval."""
     app = app_services()
-    services.append(
+    log.append(
         session,
         entries,
         now=app.clock(),

@@ -58,9 +58,15 @@ class InclusionProofSchema(ma.Schema):
     proof = ma.fields.List(Base64Bytes(), required=True)
 
 
+_SIGNED_HEAD = (
+    "The signed checkpoint (C2SP signed note) of `tree_size` and `root` that the proofs are against."
+)
+
+
 class InclusionProofsSchema(ma.Schema):
     tree_size = ma.fields.Integer(required=True)
     root = Base64Bytes(required=True)
+    checkpoint = ma.fields.String(required=True, metadata={"description": _SIGNED_HEAD})
     proofs = ma.fields.List(ma.fields.Nested(InclusionProofSchema), required=True)
 
 
@@ -73,12 +79,36 @@ class ConsistencyProofSchema(ma.Schema):
     tree_size = ma.fields.Integer(required=True)
     from_root = Base64Bytes(required=True)
     root = Base64Bytes(required=True)
+    checkpoint = ma.fields.String(required=True, metadata={"description": _SIGNED_HEAD})
     proof = ma.fields.List(Base64Bytes(), required=True)
 
 
+class VerifyQuerySchema(StrictSchema):
+    restart = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Start a new verification run from entry 0 instead of continuing the latest."
+        },
+    )
+
+
 class VerificationSchema(ma.Schema):
-    ok = ma.fields.Boolean(required=True)
-    size = ma.fields.Integer(required=True)
-    root = Base64Bytes(required=True)
-    checkpoint = ma.fields.String(allow_none=True, required=True)
+    ok = ma.fields.Boolean(required=True, metadata={"description": "No problem found by this run so far."})
+    size = ma.fields.Integer(
+        required=True, metadata={"description": "Entries 0 to size - 1 have been verified by this run."}
+    )
+    root = Base64Bytes(required=True, metadata={"description": "The recomputed root of those entries."})
+    complete = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "The run has reached the end of the log as this request saw it."},
+    )
+    log_size = ma.fields.Integer(required=True, metadata={"description": "Entries in the log now."})
+    started_at = ma.fields.AwareDateTime(
+        required=True, metadata={"description": "When this run started verifying from entry 0."}
+    )
+    checkpoint = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The newest stored checkpoint found to match the recomputed tree."},
+    )
     problems = ma.fields.List(ma.fields.String(), required=True)

@@ -11,7 +11,7 @@ from flask import Response, url_for
 from flask_smorest import Blueprint
 
 from privacy import Category
-from rfl.audit import services as audit_services
+from rfl.audit.proofs import TreeProofs
 from rfl.audit.recorder import record as audit
 from rfl.clock import now
 from rfl.db import db
@@ -99,11 +99,13 @@ def disclosure_log(query: dict[str, Any]) -> dict[str, Any]:
     )
     ids = {d.request_society_id for d in page.items} | {d.sighting_society_id for d in page.items}
     codes = society_codes(session, ids)
-    return {"items": [_item(d, codes) for d in page.items], "next_cursor": page.next_cursor}
+    app = app_services()
+    tree = TreeProofs.now(session, app.audit_signer.verifier(), app.settings.checkpoint_origin)
+    return {"items": [_item(d, codes, tree) for d in page.items], "next_cursor": page.next_cursor}
 
 
-def _item(disclosure: Disclosure, codes: dict[uuid.UUID, str]) -> dict[str, Any]:
-    size, root, proofs = audit_services.inclusion_proofs_for_object(db.session, str(disclosure.id))
+def _item(disclosure: Disclosure, codes: dict[uuid.UUID, str], tree: TreeProofs) -> dict[str, Any]:
+    size, root, proofs = tree.size, tree.root, tree.for_object(str(disclosure.id))
     return {
         "id": disclosure.id,
         "match_candidate_id": disclosure.match_candidate_id,

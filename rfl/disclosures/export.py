@@ -31,14 +31,14 @@ from privacy import (
     JsonValue,
     ProofError,
     canonical_entry,
-    inclusion_proof,
     leaf_hash,
     verify_checkpoint,
     verify_inclusion,
 )
 from rfl.audit.entries import Action, AuditEntry, AuditSink
+from rfl.audit.log import entry_document, sign_current_checkpoint
 from rfl.audit.models import AuditEvent
-from rfl.audit.services import entry_document, leaf_hashes, sign_current_checkpoint
+from rfl.audit.proofs import TreeProofs
 from rfl.consent.models import Consent
 from rfl.consent.services import PERSONAL_COLUMNS, consent_terms
 from rfl.disclosures.models import Disclosure
@@ -84,13 +84,14 @@ def build_export(
     )
     checkpoint = sign_current_checkpoint(session, signer, origin=origin, now=now)
     entries = _entries(session, actor, [row["id"] for row in rows])
-    hashes = leaf_hashes(session)[: checkpoint.tree_size]
+    tree = TreeProofs(session, signer.verifier(), origin, checkpoint.compact)
+    proven = {proof.seq: proof.proof for proof in tree.for_events(entries.values())}
     for row in rows:
         event = entries[row["id"]]
         row["audit"] = {
             "seq": event.seq,
             "entry": entry_document(event),
-            "proof": [base64.b64encode(node).decode() for node in inclusion_proof(hashes, event.seq)],
+            "proof": [base64.b64encode(node).decode() for node in proven[event.seq]],
         }
     audit(
         AuditEntry(

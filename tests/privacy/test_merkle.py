@@ -15,10 +15,13 @@ from hypothesis import strategies as st
 from privacy import (
     CanonicalEncodingError,
     CompactRange,
+    NodeRoots,
     ProofError,
     canonical_entry,
     consistency_proof,
+    consistency_proof_from,
     inclusion_proof,
+    inclusion_proof_from,
     leaf_hash,
     tree_root,
     verify_consistency,
@@ -244,3 +247,132 @@ def test_a_compact_range_resumes_from_its_stored_hashes(first: int, more: int) -
 def test_a_compact_range_with_the_wrong_number_of_hashes_is_refused() -> None:
     with pytest.raises(ProofError):
         CompactRange(3, [EMPTY_ROOT])
+    with pytest.raises(ProofError):
+        CompactRange.from_bytes(3, EMPTY_ROOT)
+    with pytest.raises(ProofError):
+        CompactRange.from_bytes(1, EMPTY_ROOT + b"\x00")
+
+
+def test_a_compact_range_is_stored_as_its_hashes() -> None:
+    compact = CompactRange()
+    compact.extend(_leaves(13))
+
+    stored = CompactRange.from_bytes(13, compact.to_bytes())
+
+    assert len(compact.to_bytes()) == 3 * 32
+    assert (stored.size, stored.hashes, stored.root()) == (13, compact.hashes, compact.root())
+
+
+def _largest_power_of_two_at_most(n: int) -> int:
+    return 1 << (n.bit_length() - 1)
+
+
+@given(st.integers(1, 300).flatmap(lambda size: st.tuples(st.just(size), st.integers(0, size - 1))))
+@settings(max_examples=80, deadline=None)
+def test_proofs_from_node_roots_ask_only_for_aligned_nodes(size_and_index: tuple[int, int]) -> None:
+    size, index = size_and_index
+    leaves = _leaves(size)
+    asked: list[tuple[int, int]] = []
+
+    def root_of(lo: int, hi: int) -> bytes:
+        asked.append((lo, hi))
+        return tree_root(leaves[lo:hi])
+
+    inclusion = inclusion_proof_from(root_of, index, size)
+    consistency = consistency_proof_from(root_of, index + 1, size)
+
+    assert inclusion == inclusion_proof(leaves, index)
+    assert consistency == consistency_proof(leaves, index + 1)
+    assert all(lo % _largest_power_of_two_at_most(hi - lo) == 0 for lo, hi in asked)
+    verify_inclusion(index, size, leaves[index], inclusion, tree_root(leaves))
+
+
+@pytest.mark.parametrize(("index", "size"), [(-1, 3), (3, 3), (0, 0)])
+def test_an_inclusion_proof_out_of_range_is_refused(index: int, size: int) -> None:
+    with pytest.raises(ValueError, match="range"):
+        inclusion_proof_from(lambda lo, hi: EMPTY_ROOT, index, size)
+
+
+@pytest.mark.parametrize(("size1", "size2"), [(0, 3), (4, 3), (-1, 2)])
+def test_a_consistency_proof_out_of_range_is_refused(size1: int, size2: int) -> None:
+    with pytest.raises(ValueError, match="range"):
+        consistency_proof_from(lambda lo, hi: EMPTY_ROOT, size1, size2)
+
+
+@given(st.integers(0, 300))
+@settings(max_examples=60, deadline=None)
+def test_a_compact_range_names_the_perfect_subtrees_it_holds(size: int) -> None:
+    leaves = _leaves(size)
+    compact = CompactRange()
+    compact.extend(leaves)
+    held = {}
+    start = 0
+    for bit in (1 << s for s in range(size.bit_length() - 1, -1, -1)):
+        if size & bit:
+            held[(start, bit)] = tree_root(leaves[start : start + bit])
+            start += bit
+
+    for (begin, width), root in held.items():
+        assert compact.subtree(begin, width) == root
+    for begin in range(size):
+        for width in (1, 2, 4, 8, 16, 32, 64, 128, 256):
+            if (begin, width) not in held:
+                assert compact.subtree(begin, width) is None
+
+
+class _CountingLeaves:
+    def __init__(self, leaves: list[bytes]) -> None:
+        self.leaves = leaves
+        self.read = 0
+
+    def __call__(self, lo: int, hi: int) -> list[bytes]:
+        self.read += hi - lo
+        return self.leaves[lo:hi]
+
+
+def _known_from_compact_ranges(leaves: list[bytes], every: int) -> Any:
+    """Subtree roots as a log keeps them: the compact range of the tree at every ``every`` entries."""
+    ranges = []
+    compact = CompactRange()
+    for leaf in leaves:
+        compact.append(leaf)
+        if compact.size % every == 0:
+            ranges.append(CompactRange(compact.size, compact.hashes))
+
+    def known(begin: int, width: int) -> bytes | None:
+        return next((r.subtree(begin, width) for r in ranges if r.subtree(begin, width)), None)
+
+    return known
+
+
+@given(st.integers(1, 700).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1), st.integers(1, n))))
+@settings(max_examples=80, deadline=None)
+def test_node_roots_equal_the_roots_of_the_leaves(case: tuple[int, int, int]) -> None:
+    size, lo, hi = case
+    lo, hi = min(lo, hi - 1), max(lo + 1, hi)
+    leaves = _leaves(size)
+    roots = NodeRoots(_known_from_compact_ranges(leaves, 16), _CountingLeaves(leaves), leaf_block=8)
+
+    assert roots(lo, hi) == tree_root(leaves[lo:hi])
+    assert roots(0, size) == tree_root(leaves)
+
+
+def test_node_roots_read_few_leaves_when_subtree_roots_are_known() -> None:
+    leaves = _leaves(4096 + 77)
+    counting = _CountingLeaves(leaves)
+    roots = NodeRoots(_known_from_compact_ranges(leaves, 16), counting, leaf_block=16)
+
+    proof = inclusion_proof_from(roots, 1234, len(leaves))
+
+    verify_inclusion(1234, len(leaves), leaves[1234], proof, tree_root(leaves))
+    # At most one block per level of the tree, not the 4173 leaves.
+    assert counting.read <= 16 * len(leaves).bit_length()
+
+
+def test_node_roots_refuse_a_range_with_missing_leaves() -> None:
+    roots = NodeRoots(lambda begin, width: None, lambda lo, hi: _leaves(3))
+
+    with pytest.raises(ProofError, match="missing"):
+        roots(0, 4)
+    with pytest.raises(ValueError, match="range"):
+        roots(2, 2)

@@ -87,6 +87,13 @@ def test_bad_numbers_are_refused() -> None:
         Settings.from_env({"RFL_TOKEN_TTL_MINUTES": "soon"})
 
 
+def test_the_audit_verify_step_is_read_and_checked() -> None:
+    assert Settings.from_env({"RFL_AUDIT_VERIFY_STEP": "5000"}).audit_verify_step == 5000
+    assert Settings.from_env({}).audit_verify_step == 100_000
+    with pytest.raises(ConfigurationError, match="RFL_AUDIT_VERIFY_STEP"):
+        Settings.from_env({"RFL_AUDIT_VERIFY_STEP": "0"})
+
+
 def test_settings_are_frozen() -> None:
     settings = Settings.from_env({})
 

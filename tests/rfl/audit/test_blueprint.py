@@ -98,8 +98,9 @@ def test_caseworkers_may_not_read_the_audit_log(client: FlaskClient, make: Facto
 def test_checkpoint_proofs_and_verification_fit_together(
     app: Flask, client: FlaskClient, make: Factories
 ) -> None:
-    headers = make.actor_headers(Role.AUDITOR)
-    fill_log(app, 6)
+    society = make.society()
+    headers = make.actor_headers(Role.AUDITOR, society)
+    fill_log(app, 6, owner=society.id)
     verifier = app_services(app).audit_signer.verifier()
 
     note = client.get("/api/v1/audit/checkpoint", headers=headers)

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from privacy import leaf_hash, verify_checkpoint
+from rfl.audit.log import CHECKPOINT_INTERVAL, canonical_form
 from rfl.audit.models import AuditEvent
-from rfl.audit.services import CHECKPOINT_INTERVAL, canonical_form
 from rfl.db import db
 from rfl.extensions import app_services
 from tests.rfl.audit.conftest import fill_log, sign_checkpoint, verify
