@@ -1,7 +1,7 @@
 """Re-scoring runs split into chunks of tracing requests, taken by this process or by Celery workers.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30
 
 A run's progress is its chunks now: runs started before this revision have none, and are taken for
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
