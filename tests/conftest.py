@@ -18,6 +18,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import Engine, make_url
 
 from rfl import create_app, migrate
@@ -34,6 +36,13 @@ if TYPE_CHECKING:
     from tests.border import Border
 
 T = TypeVar("T")
+
+# The machine is shared (CI, helpers, benchmarks): generating examples may be slow, and no per-example
+# deadline or speed health check may turn that into a failure. What is tested is unchanged.
+hypothesis_settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("shared-machine")
 
 # Cheap Argon2 for tests only; production defaults are never weakened.
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
