@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matching.blocking import DEFAULT_MAX_BLOCK, BlockingStats, candidate_pairs
-from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, Columns, compare
+from matching.compare import COMPARISON_NAMES, COMPARISONS, EVIDENCE_KINDS, MISSING, Columns, compare
 from matching.errors import InputError, MatchingError
 from matching.model import TF_CLIP, EMStage, Model, probability
 from matching.records import Prepared, RecordTable, Vocabulary, prepare
@@ -24,7 +24,6 @@ RIVAL_CAP = 10.0  # odds (p = 0.91) above which a rival candidate weighs no more
 EXCLUSIVITY = 0.5  # how strongly candidates of one record compete (0: not at all, 1: one match at most)
 EM_PAIRS = 500_000
 NAMESAKES_MIN = 1000  # name-agreeing pairs from keys of names alone enough to learn u from
-_KIND = {0: "similar spelling", 1: "same", 2: "same consonants", 3: "sounds alike"}
 
 
 @dataclass(frozen=True)
@@ -188,7 +187,7 @@ def explain_pair(model: Model, vocab: Vocabulary, a: Prepared, b: Prepared) -> E
             toks[int(cmp.names.left[0, k])].original,
             toks[int(cmp.names.right[0, k])].original,
             round(float(cmp.names.sims[0, k]), 3),
-            _KIND[int(cmp.names.kinds[0, k])],
+            EVIDENCE_KINDS[int(cmp.names.kinds[0, k])],
         )
         for k in range(cmp.names.sims.shape[1])
         if cmp.names.sims[0, k] >= 0.85

@@ -34,7 +34,15 @@ import numpy.typing as npt
 
 from matching import saved
 from matching.blocking import name_keys
-from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, STRONG, align, sim_level
+from matching.compare import (
+    COMPARISON_NAMES,
+    COMPARISONS,
+    GIVEN_NAME,
+    MISSING,
+    OTHER_NAMES,
+    THIRD_NAME,
+    align,
+)
 from matching.errors import InputError
 from matching.linker import (
     EXCLUSIVITY,
@@ -341,12 +349,9 @@ def _name_levels(
     levels = np.full((len(bag_a), len(COMPARISONS)), MISSING, dtype=np.int8)
     tokens = np.full((len(bag_a), len(COMPARISONS)), -1, dtype=np.int32)
     given, other, third = _NAMES
-    levels[:, given] = sim_level(al.sims[:, 0])
-    second = sim_level(al.sims[:, 1])
-    second[n_min < 2] = MISSING
-    levels[:, other] = second
-    agree = (al.sims[:, 2] >= STRONG).astype(np.int8)
-    agree[(n_min < 3) | (al.sims[:, 2] < 0)] = MISSING
-    levels[:, third] = agree
+    # the best pair weighs as the given name, the next two as the other names and the third name
+    levels[:, given] = GIVEN_NAME.level_of(al.sims[:, 0])
+    levels[:, other] = OTHER_NAMES.level_of_alignment(al.sims, n_min)
+    levels[:, third] = THIRD_NAME.level_of_alignment(al.sims, n_min)
     tokens[:, given], tokens[:, other] = al.left[:, 0], al.left[:, 1]
     return levels, tokens

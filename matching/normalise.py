@@ -292,6 +292,20 @@ def fits(arabic_pattern: str, latin_pattern: str) -> bool:
     return all(ch in it for ch in arabic_pattern)
 
 
+def back_vowel_places(pattern: str) -> int:
+    """Where a spelling's u and o vowels stand, as a bit per place: bit k set when one follows the k-th
+    consonant of its vowel pattern (bit 0: before the first). Mahmoud (mhmWd) gives bit 3, Mohammed
+    (mWhmYd) bit 1: the same consonants, the u in another place, another name."""
+    places = 0
+    consonants = 0
+    for ch in pattern:
+        if ch == "W":
+            places |= 1 << min(consonants, 62)
+        elif ch != "Y":
+            consonants += 1
+    return places
+
+
 def skeleton(latin: str) -> str:
     """Transliteration-aware consonant skeleton: Mohammed, Muhammad, Mhd and محمد all give 'mhmd'."""
     s = latin

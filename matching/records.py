@@ -10,14 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from matching.dates import BirthDate, birth_date
 from matching.errors import InputError, MatchingError
-from matching.normalise import Token, country, document_key, name_tokens, phone_key, place_key, plain
+from matching.normalise import (
+    Token,
+    back_vowel_places,
+    country,
+    document_key,
+    name_tokens,
+    phone_key,
+    place_key,
+    plain,
+)
 
 FIELDS = (
     "id",
@@ -48,18 +57,22 @@ PAIR_TOKENS = 6  # names of a bag whose pairs are counted for the joint name fre
 DATE_COLUMNS = ("birth_date", "record_date")
 
 IntArray = npt.NDArray[np.int32]
-TokenArrays = tuple[
-    IntArray,
-    IntArray,
-    IntArray,
-    npt.NDArray[np.object_],
-    IntArray,
-    IntArray,
-    npt.NDArray[np.object_],
-    IntArray,
-    npt.NDArray[np.object_],
-    npt.NDArray[np.bool_],
-]
+
+
+class TokenArrays(NamedTuple):
+    """Per vocabulary token, what comparisons read, as arrays indexed by token id."""
+
+    skeleton: IntArray  # id of the name key (see :func:`name_key`)
+    phonetic: IntArray  # id of the phonetic key
+    latin_id: IntArray  # id of the Latin form
+    latin: npt.NDArray[np.object_]  # the Latin form
+    skeleton_length: IntArray
+    is_latin: npt.NDArray[np.bool_]  # written in Latin script
+    folded: npt.NDArray[np.object_]  # the Latin form with transliteration digraphs folded
+    raw_skeleton: IntArray  # id of the skeleton as is, also when too short to stand for a name alone
+    pattern: npt.NDArray[np.object_]  # consonants and long vowels (see normalise.vowel_pattern)
+    is_arabic: npt.NDArray[np.bool_]
+    back_vowels: npt.NDArray[np.int64]  # see normalise.back_vowel_places
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:
@@ -178,28 +191,27 @@ class Vocabulary:
         self._pairs = None
 
     def arrays(self) -> TokenArrays:
-        """skeleton ids, phonetic ids, latin ids, latin strings, skeleton lengths, Latin-script flags."""
+        """The tokens' comparable forms as arrays (rebuilt when tokens were added)."""
         if self._arrays is None:
-            latin = np.empty(len(self.tokens), dtype=object)
-            latin[:] = [t.latin for t in self.tokens]
-            self._arrays = (
-                np.asarray(self._skel, dtype=np.int32),
-                np.asarray(self._phon, dtype=np.int32),
-                np.asarray(self._latin, dtype=np.int32),
-                latin,
-                np.asarray([len(t.skeleton) for t in self.tokens], dtype=np.int32),
-                np.asarray([t.script == "latin" for t in self.tokens], dtype=np.int32),
-                _strings([t.folded for t in self.tokens]),
-                np.asarray(self._raw_skel, dtype=np.int32),
-                _strings([t.pattern for t in self.tokens]),
-                np.asarray([t.script == "arabic" for t in self.tokens], dtype=bool),
+            self._arrays = TokenArrays(
+                skeleton=np.asarray(self._skel, dtype=np.int32),
+                phonetic=np.asarray(self._phon, dtype=np.int32),
+                latin_id=np.asarray(self._latin, dtype=np.int32),
+                latin=_strings([t.latin for t in self.tokens]),
+                skeleton_length=np.asarray([len(t.skeleton) for t in self.tokens], dtype=np.int32),
+                is_latin=np.asarray([t.script == "latin" for t in self.tokens], dtype=bool),
+                folded=_strings([t.folded for t in self.tokens]),
+                raw_skeleton=np.asarray(self._raw_skel, dtype=np.int32),
+                pattern=_strings([t.pattern for t in self.tokens]),
+                is_arabic=np.asarray([t.script == "arabic" for t in self.tokens], dtype=bool),
+                back_vowels=np.asarray([back_vowel_places(t.pattern) for t in self.tokens], dtype=np.int64),
             )
         return self._arrays
 
     def frequencies(self) -> npt.NDArray[np.float64]:
         """Share of records holding each token's skeleton, per token (term frequency for TF adjustment)."""
         if self._freq is None or len(self._freq) != len(self.tokens):
-            skel = self.arrays()[0]
+            skel = self.arrays().skeleton
             counts = np.asarray(self.skeleton_counts, dtype=np.float64)
             self._freq = _smoothed(counts[skel], self.n_records)
         return self._freq
@@ -236,7 +248,7 @@ class Vocabulary:
             f = _smoothed(counts, self.n_records)
             self._pairs = (keys[order], f[order], _mean_under_u(f))
         keys, f, mean = self._pairs
-        skel = self.arrays()[0]
+        skel = self.arrays().skeleton
         sa, sb = skel[tok_a].astype(np.int64), skel[tok_b].astype(np.int64)
         q = (np.minimum(sa, sb) << 32) | np.maximum(sa, sb)
         out = np.full(len(q), TF_PSEUDO / max(1, self.n_records))
