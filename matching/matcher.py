@@ -43,6 +43,7 @@ from matching.compare import (
     THIRD_NAME,
     align,
 )
+from matching.dates import DEFAULT_PLACEHOLDERS, Placeholders
 from matching.errors import InputError
 from matching.linker import (
     EXCLUSIVITY,
@@ -109,11 +110,14 @@ class Matcher:
         *,
         exclusivity: float = EXCLUSIVITY,
         source: str = "",
+        placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
     ) -> None:
         self.model = model
         self.frequencies = frequencies
         self.exclusivity = exclusivity
         self.source = source
+        # which written birth days stand for unknown ones in the records this matcher was fitted on
+        self.placeholders = placeholders
 
     def __repr__(self) -> str:
         return f"Matcher(version={self.version!r})"
@@ -153,6 +157,7 @@ class Matcher:
             linker.vocab.name_frequencies(),
             exclusivity=linker.exclusivity,
             source=source or f"fitted on {len(left)} x {len(right)} records",
+            placeholders=Placeholders.judged(str(r.get("birth_date") or "") for r in (*left, *right)),
         )
         return matcher.refine(labels) if labels is not None else matcher
 
@@ -160,13 +165,21 @@ class Matcher:
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible data (see :mod:`matching.saved` for the format). It holds the name
         frequencies, personal data in aggregate: store it encrypted."""
-        return saved.to_dict(saved.SavedModel(self.model, self.frequencies, self.exclusivity, self.source))
+        return saved.to_dict(
+            saved.SavedModel(self.model, self.frequencies, self.exclusivity, self.source, self.placeholders)
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matcher:
         """The matcher :meth:`to_dict` gave; raises :class:`~matching.errors.ModelFormatError`."""
         got = saved.from_dict(data)
-        return cls(got.model, got.frequencies, exclusivity=got.exclusivity, source=got.source)
+        return cls(
+            got.model,
+            got.frequencies,
+            exclusivity=got.exclusivity,
+            source=got.source,
+            placeholders=got.placeholders,
+        )
 
     @cached_property
     def version(self) -> str:
@@ -201,8 +214,8 @@ class Matcher:
         if not candidates:
             return []
         vocab = self._vocabulary()
-        rec = _prepared(record, vocab, "record")
-        others = [_prepared(c, vocab, "candidates", n) for n, c in enumerate(candidates)]
+        rec = self._prepared(record, vocab, "record")
+        others = [self._prepared(c, vocab, "candidates", n) for n, c in enumerate(candidates)]
         seen: set[str] = set()
         for n, other in enumerate(others):
             if other.id in seen:
@@ -228,8 +241,8 @@ class Matcher:
         aligned token by token. It holds plaintext: for officers reviewing the pair. The weights are
         the pair's own evidence, before other candidates competed (see :meth:`score`)."""
         vocab = self._vocabulary()
-        a = _prepared(record, vocab, "record")
-        return explain_pair(self.model, vocab, a, _prepared(candidate, vocab, "candidate"))
+        a = self._prepared(record, vocab, "record")
+        return explain_pair(self.model, vocab, a, self._prepared(candidate, vocab, "candidate"))
 
     # --- names alone --------------------------------------------------------------------------
     def name_score(self, query: str, record: Record) -> float:
@@ -281,8 +294,8 @@ class Matcher:
         right: list[Prepared] = []
         outcome: list[bool] = []
         for n, (record, candidate, same) in enumerate(labels):
-            left.append(_prepared(record, vocab, "labels", n))
-            right.append(_prepared(candidate, vocab, "labels", n))
+            left.append(self._prepared(record, vocab, "labels", n))
+            right.append(self._prepared(candidate, vocab, "labels", n))
             outcome.append(bool(same))
         if not outcome:
             return self
@@ -291,10 +304,19 @@ class Matcher:
         model = copy.deepcopy(self.model)
         model.refine(levels, np.asarray(outcome, dtype=bool), strength=strength)
         source = f"{self.source}; refined with {len(outcome)} officer decisions".lstrip("; ")
-        return Matcher(model, self.frequencies, exclusivity=self.exclusivity, source=source)
+        return Matcher(
+            model,
+            self.frequencies,
+            exclusivity=self.exclusivity,
+            source=source,
+            placeholders=self.placeholders,
+        )
 
     def _vocabulary(self) -> Vocabulary:
         return Vocabulary(self.frequencies)
+
+    def _prepared(self, record: Record, vocab: Vocabulary, source: str, row: int | None = None) -> Prepared:
+        return _prepared(record, vocab, source, row, self.placeholders)
 
 
 @cache
@@ -311,15 +333,22 @@ def blocking_keys(record: Record) -> list[str]:
     """The plaintext blocking keys of one record (see :meth:`Matcher.blocking_keys`).
 
     They depend on the record alone, never on a fitted model: keys stored for a record stay valid
-    when the model is refitted.
+    when the model is refitted. (So a 1 January birth date is read by the usual convention here, not
+    by the placeholders a model judged from its data.)
     """
     vocab = Vocabulary()
     return name_keys(_prepared(record, vocab, "record"), vocab)
 
 
-def _prepared(record: Record, vocab: Vocabulary, source: str, row: int | None = None) -> Prepared:
+def _prepared(
+    record: Record,
+    vocab: Vocabulary,
+    source: str,
+    row: int | None = None,
+    placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
+) -> Prepared:
     try:
-        return prepare(record, vocab)
+        return prepare(record, vocab, placeholders=placeholders)
     except InputError as exc:
         raise InputError(exc.message, source=source, row=row, column=exc.column) from None
 

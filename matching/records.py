@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from matching.dates import BirthDate, birth_date
+from matching.dates import DEFAULT_PLACEHOLDERS, BirthDate, Placeholders, birth_date
 from matching.errors import InputError, MatchingError
 from matching.normalise import (
     Token,
@@ -326,8 +326,16 @@ def own_names(record: Mapping[str, Any], vocab: Vocabulary) -> tuple[list[int], 
     return bag, primary
 
 
-def prepare(record: Mapping[str, Any], vocab: Vocabulary, *, strict_dates: bool = True) -> Prepared:
+def prepare(
+    record: Mapping[str, Any],
+    vocab: Vocabulary,
+    *,
+    strict_dates: bool = True,
+    placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
+) -> Prepared:
     """Validate one record and derive its comparable form; raises :class:`InputError`.
+
+    ``placeholders``: which written birth days of the record's source stand for an unknown one.
 
     With ``strict_dates`` off (reading a batch file: registration lists hold corrupted dates such as
     1955-11-92), a birth or record date that is not a valid date is read as missing and listed in
@@ -356,7 +364,7 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary, *, strict_dates: bool 
     extra = [t for t in father[:2] if t not in bag]  # his name, then his father's: the chain continued
     own = bag[: NAME_SLOTS - len(extra)]
     bag = own + extra
-    born, unreadable = _born(raw, strict_dates)
+    born, unreadable = _born(raw, strict_dates, placeholders)
     sex_text = raw["sex"].strip().upper()
     if sex_text not in ("", "F", "M", "U"):
         raise InputError("sex must be F, M, U or empty", column="sex")
@@ -382,13 +390,16 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary, *, strict_dates: bool 
     )
 
 
-def _born(raw: Mapping[str, str], strict_dates: bool) -> tuple[BirthDate | None, tuple[str, ...]]:
+def _born(
+    raw: Mapping[str, str], strict_dates: bool, placeholders: Placeholders
+) -> tuple[BirthDate | None, tuple[str, ...]]:
     """The birth date, and the date columns read as missing because they held no valid date."""
     values = {key: raw[key].strip() for key in ("birth_date", "age", "record_date")}
     unreadable: list[str] = []
     while True:  # at most once per date column: a column read as missing is empty
         try:
-            return birth_date(values["birth_date"], values["age"], values["record_date"]), tuple(unreadable)
+            born = birth_date(values["birth_date"], values["age"], values["record_date"], placeholders)
+            return born, tuple(unreadable)
         except InputError as exc:
             if strict_dates or exc.column not in DATE_COLUMNS:
                 raise

@@ -115,7 +115,7 @@ def test_a_loaded_matcher_scores_bit_for_bit_and_keeps_its_version(
             record["given_name"], right
         )
     assert loaded.version == fitted.version
-    assert re.fullmatch(r"v1-[0-9a-f]{20}", fitted.version)
+    assert re.fullmatch(r"v2-[0-9a-f]{20}", fitted.version)
 
 
 def test_an_unknown_format_version_is_refused(fitted: Matcher) -> None:
