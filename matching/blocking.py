@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from matching.records import Prepared, Vocabulary, name_key
+from matching.records import Prepared, Vocabulary, bare_key, french_key, name_key
 
 Ints = npt.NDArray[np.int64]
 DEFAULT_MAX_BLOCK = 3000  # pairs a single key may contribute (left count x right count)
@@ -84,8 +84,12 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
         keys.append("n|" + s)
         keys.append("m|" + tok.phonetic)
         keys.append("l|" + tok.latin[:4])
+        # the other readings of the name: ch as sh (Aicha meets Aisha), a joined prefix (Benali, Ali)
+        readings = [k for k in (french_key(tok), bare_key(tok)) if k]
+        keys.extend("n|" + k for k in readings)
         if i < YEAR_KEYED_NAMES:
             keys.extend(f"y|{s}|{y}" for y in years)
+            keys.extend(f"y|{k}|{y}" for k in readings for y in years)
             if profile:
                 keys.extend(f"yp|{s}|{profile}|{y}" for y in exact_years)
     # a birth month, or the very year, narrows even the commonest name: Mohamed born 1991-01

@@ -48,12 +48,13 @@ STRONG = 0.92
 WEAK = 0.85
 
 # What made two tokens similar (shown to officers in explanations).
-BY_SPELLING, BY_SAME_TOKEN, BY_SKELETON, BY_SOUND = 0, 1, 2, 3
+BY_SPELLING, BY_SAME_TOKEN, BY_SKELETON, BY_SOUND, BY_PREFIX = 0, 1, 2, 3, 4
 EVIDENCE_KINDS = {
     BY_SPELLING: "similar spelling",
     BY_SAME_TOKEN: "same",
     BY_SKELETON: "same consonants",
     BY_SOUND: "sounds alike",
+    BY_PREFIX: "same name, prefix apart",
 }
 
 
@@ -87,6 +88,7 @@ class TokenEvidence:
     cross_script: Bools  # one Latin token, one of another script
     any_arabic: Bools
     same_sound: Bools  # same phonetic key
+    prefix_apart: Bools  # one is the other with a prefix joined (Benali / Ali, بن علي / Benali)
 
     @property
     def supported(self) -> Bools:
@@ -147,6 +149,8 @@ SIMILARITY_RULES = (
         BY_SKELETON,
         lambda e: e.same_raw_skeleton & (e.skeleton_length == 1) & e.cross_script,
     ),
+    # Ben Ali / Benali, Bou Ziane / Bouziane: written apart, the prefix is dropped or joined to the name
+    SimilarityRule("same name, prefix apart", SIM_SKELETON_LONG, BY_PREFIX, lambda e: e.prefix_apart),
     SimilarityRule("same token", SIM_SAME, BY_SAME_TOKEN, lambda e: e.same_token),
     # محمد / Mohamed: a name in Arabic script and a Latin spelling with the same consonants
     SimilarityRule(
@@ -171,8 +175,13 @@ def arabic_long_vowels_missing(vocab: Vocabulary, ua: Ints, ub: Ints) -> Bools:
         first_arabic = t.is_arabic[ua[check]]
         ar = np.where(first_arabic, ua[check], ub[check])
         other = np.where(first_arabic, ub[check], ua[check])
+        # the other spelling's French reading of ch counts too (Aicha: عائشة)
         out[check] = ~np.fromiter(
-            (fits(t.pattern[x], t.pattern[y]) for x, y in zip(ar, other, strict=True)),
+            (
+                fits(t.pattern[x], t.pattern[y])
+                or (t.french_pattern[y] and fits(t.pattern[x], t.french_pattern[y]))
+                for x, y in zip(ar, other, strict=True)
+            ),
             dtype=bool,
             count=check.size,
         )
@@ -197,8 +206,11 @@ def token_evidence(vocab: Vocabulary, ua: Ints, ub: Ints) -> TokenEvidence:
     """The evidence about distinct token pairs the similarity rules read."""
     t = vocab.arrays()
     jw = jaro_winkler(t.latin[ua], t.latin[ub])
-    same_skel = t.skeleton[ua] == t.skeleton[ub]
-    raw_same = t.raw_skeleton[ua] == t.raw_skeleton[ub]
+    # either spelling read the French way (ch as sh: Aicha, Rachid) may give the other's consonants
+    same_skel = (t.skeleton[ua] == t.skeleton[ub]) | (t.french_skeleton[ua] == t.skeleton[ub])
+    same_skel |= t.skeleton[ua] == t.french_skeleton[ub]
+    raw_same = (t.raw_skeleton[ua] == t.raw_skeleton[ub]) | (t.french_raw_skeleton[ua] == t.raw_skeleton[ub])
+    raw_same |= t.raw_skeleton[ua] == t.french_raw_skeleton[ub]
     candidates = np.nonzero(same_skel | raw_same)[0]
     if candidates.size:  # vowels that tell two names with one skeleton apart
         ca, cb = ua[candidates], ub[candidates]
@@ -220,7 +232,20 @@ def token_evidence(vocab: Vocabulary, ua: Ints, ub: Ints) -> TokenEvidence:
         cross_script=cross,
         any_arabic=t.is_arabic[ua] | t.is_arabic[ub],
         same_sound=t.phonetic[ua] == t.phonetic[ub],
+        prefix_apart=prefix_apart(vocab, ua, ub, cross),
     )
+
+
+def prefix_apart(vocab: Vocabulary, ua: Ints, ub: Ints, cross: Bools) -> Bools:
+    """Per token pair: one is the other with a prefix joined (Benali / Ali), in Latin letters, or
+    across scripts by their consonants (Benali / علي, where Arabic script writes بن apart)."""
+    t = vocab.arrays()
+    latin = (t.bare[ua] == t.latin_id[ub]) | (t.latin_id[ua] == t.bare[ub])
+    consonants = (t.bare_raw_skeleton[ua] == t.raw_skeleton[ub]) | (
+        t.raw_skeleton[ua] == t.bare_raw_skeleton[ub]
+    )
+    found: Bools = latin | (cross & consonants)
+    return found
 
 
 def token_similarity(

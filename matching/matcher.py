@@ -96,6 +96,10 @@ class Score(NamedTuple):
     explanation: tuple[FieldScore, ...]
 
 
+# Ranking records by names alone, the closer fit among equally agreeing names (the first names meet,
+# no name left over) adds this per point: far less than any difference of agreement level (a bit or
+# more), so it orders only records whose names agree alike.
+NAME_FIT_BITS = 0.05
 # The weight of a record (or query) without any name: no evidence either way, ranked last.
 NO_NAME_EVIDENCE = float("-inf")
 
@@ -266,8 +270,10 @@ class Matcher:
         The query's names are aligned with each record's own names (given, family, full and
         alternate names) as batch linkage aligns two records' names, in any order and across
         scripts; the best, second and third pairs weigh as the given name, the other names and the
-        third name do, term-frequency adjusted (a rare name agreeing counts more). A query without a
-        name, or a record without one, gets ``NO_NAME_EVIDENCE``.
+        third name do, term-frequency adjusted (a rare name agreeing counts more). Among records whose
+        names agree equally, the closer fit ranks first (see ``NAME_FIT_BITS``): the query's first
+        name meeting the record's first name, and no name of the record's left unmatched. A query
+        without a name, or a record without one, gets ``NO_NAME_EVIDENCE``.
         """
         vocab = self._vocabulary()
         query_ids = list(dict.fromkeys(vocab.add(t) for t in name_tokens(query)))[:NAME_SLOTS]
@@ -279,8 +285,8 @@ class Matcher:
         bag_b = np.full((len(records), NAME_SLOTS), -1, dtype=np.int32)
         for i, bag in enumerate(bags):
             bag_b[i, : len(bag)] = bag
-        levels, tokens = _name_levels(vocab, bag_a, bag_b, len(query_ids), [len(b) for b in bags])
-        weight = field_evidence(self.model, vocab, levels, tokens).sum(axis=1)
+        levels, tokens, fit = _name_levels(vocab, bag_a, bag_b, len(query_ids), [len(b) for b in bags])
+        weight = field_evidence(self.model, vocab, levels, tokens).sum(axis=1) + NAME_FIT_BITS * fit
         weight[levels[:, _NAMES[0]] == MISSING] = NO_NAME_EVIDENCE  # a record without names answers no query
         return [float(w) for w in weight]
 
@@ -371,9 +377,15 @@ def _name_levels(
     bag_b: npt.NDArray[np.int32],
     n_query: int,
     n_record: Sequence[int],
-) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int32]]:
-    """Levels of the name comparisons (the rest missing) and TF tokens of aligned name bags."""
-    al = align(vocab, bag_a, bag_b, 3)
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+    """Levels of the name comparisons (the rest missing), TF tokens of aligned name bags, and how
+    closely the names fit beyond their levels: +1 when the first names meet each other, -1 for each
+    name of the record that meets none of the query's."""
+    al = align(vocab, bag_a, bag_b, NAME_SLOTS)
+    agreed = al.sims >= OTHER_NAMES.strong_at
+    in_place = (agreed & (al.left == bag_a[:, :1]) & (al.right == bag_b[:, :1])).any(axis=1)
+    unmatched = np.maximum(np.asarray(n_record) - agreed.sum(axis=1), 0)
+    fit = in_place.astype(np.float64) - unmatched
     n_min = np.minimum(n_query, np.asarray(n_record, dtype=np.int32))
     levels = np.full((len(bag_a), len(COMPARISONS)), MISSING, dtype=np.int8)
     tokens = np.full((len(bag_a), len(COMPARISONS)), -1, dtype=np.int32)
@@ -383,4 +395,4 @@ def _name_levels(
     levels[:, other] = OTHER_NAMES.level_of_alignment(al.sims, n_min)
     levels[:, third] = THIRD_NAME.level_of_alignment(al.sims, n_min)
     tokens[:, given], tokens[:, other] = al.left[:, 0], al.left[:, 1]
-    return levels, tokens
+    return levels, tokens, fit

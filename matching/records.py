@@ -26,6 +26,7 @@ from matching.normalise import (
     phone_key,
     place_key,
     plain,
+    skeleton,
 )
 
 FIELDS = (
@@ -73,6 +74,11 @@ class TokenArrays(NamedTuple):
     pattern: npt.NDArray[np.object_]  # consonants and long vowels (see normalise.vowel_pattern)
     is_arabic: npt.NDArray[np.bool_]
     back_vowels: npt.NDArray[np.int64]  # see normalise.back_vowel_places
+    french_skeleton: IntArray  # name key of the French reading of ch (see normalise.french_reading)
+    french_raw_skeleton: IntArray
+    french_pattern: npt.NDArray[np.object_]  # its vowel pattern ("" when there is no other reading)
+    bare: IntArray  # id of the Latin form without a joined prefix (see normalise.bare_name), -1 if none
+    bare_raw_skeleton: IntArray  # its skeleton's id, -1 if none
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:
@@ -135,6 +141,11 @@ class Vocabulary:
         self._phon: list[int] = []
         self._latin: list[int] = []
         self._raw_skel: list[int] = []  # skeleton as is, also when too short to stand for a name alone
+        self._french: list[int] = []  # name key of the French reading of ch (the name key when none)
+        self._french_raw: list[int] = []
+        self._bare: list[int] = []  # Latin form without a joined prefix (-1 when none)
+        self._bare_raw: list[int] = []  # its skeleton
+        self._named: set[int] = set()  # name keys some token was counted under
         self.skeleton_counts: list[int] = []  # records whose name bag holds a token with this skeleton
         self.pair_counts: dict[int, int] = {}  # records holding both skeletons (a << 32 | b, a < b)
         self._skel_text: list[str] = []  # per token, the name key its frequency is counted under
@@ -167,8 +178,14 @@ class Vocabulary:
             self._phon.append(self._key("p", token.phonetic))
             self._latin.append(self._key("l", token.latin))
             self._raw_skel.append(self._key("r", token.skeleton))
-            if len(self.skeleton_counts) <= skel:  # a name not met before
-                self.skeleton_counts.extend([0] * (skel + 1 - len(self.skeleton_counts)))
+            french = french_key(token)
+            self._french.append(self._key("s", french) if french else skel)
+            self._french_raw.append(self._key("r", token.french_skeleton) if french else self._raw_skel[-1])
+            self._bare.append(self._key("l", token.bare) if token.bare else -1)
+            self._bare_raw.append(self._key("r", skeleton(token.bare)) if token.bare else -1)
+            if skel not in self._named:  # a name not met before
+                self._named.add(skel)
+                self.skeleton_counts.extend([0] * (len(self._key_index) - len(self.skeleton_counts)))
                 if self.fixed is not None:
                     self.skeleton_counts[skel] = self.fixed.names.get(text, 0)
             self._arrays = None
@@ -205,6 +222,11 @@ class Vocabulary:
                 pattern=_strings([t.pattern for t in self.tokens]),
                 is_arabic=np.asarray([t.script == "arabic" for t in self.tokens], dtype=bool),
                 back_vowels=np.asarray([back_vowel_places(t.pattern) for t in self.tokens], dtype=np.int64),
+                french_skeleton=np.asarray(self._french, dtype=np.int32),
+                french_raw_skeleton=np.asarray(self._french_raw, dtype=np.int32),
+                french_pattern=_strings([t.french_pattern for t in self.tokens]),
+                bare=np.asarray(self._bare, dtype=np.int32),
+                bare_raw_skeleton=np.asarray(self._bare_raw, dtype=np.int32),
             )
         return self._arrays
 
@@ -278,7 +300,23 @@ class Vocabulary:
 def name_key(token: Token) -> str:
     """What a name's frequency is counted under: its skeleton, or its Latin form when that is too short
     to stand for a name (a skeleton of one letter would merge Ali, Ola and Eli)."""
-    return token.skeleton if len(token.skeleton) >= 2 else "=" + token.latin
+    return _key_of(token.skeleton, token.latin)
+
+
+def french_key(token: Token) -> str:
+    """The name key of the token's French reading of ch (Aicha as Aisha), or "" when it has none."""
+    if not token.french_skeleton:
+        return ""
+    return _key_of(token.french_skeleton, token.latin.replace("ch", "sh"))
+
+
+def bare_key(token: Token) -> str:
+    """The name key of the token without its joined prefix (Benali as Ali), or "" when it has none."""
+    return _key_of(skeleton(token.bare), token.bare) if token.bare else ""
+
+
+def _key_of(skel: str, latin: str) -> str:
+    return skel if len(skel) >= 2 else "=" + latin
 
 
 @dataclass

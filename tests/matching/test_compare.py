@@ -298,3 +298,68 @@ def test_name_levels_follow_their_named_thresholds() -> None:
     assert GIVEN_NAME.level_of(sims).tolist() == [MISSING, 0, 1, 2, 3]
     stricter = GivenName("given_name", strong_at=0.99)
     assert stricter.level_of(sims).tolist() == [MISSING, 0, 1, 1, 3]
+
+
+# --- spellings of item 2: each phenomenon, examples from published conventions ---------------------
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # French transcription (Maghreb, Chad, Niger, Mali civil registries): ch is sh
+        ("Aicha", "Aisha"),
+        ("Aicha", "عائشة"),
+        ("Rachid", "Rashid"),
+        ("Rachid", "Raschid"),  # German sch
+        ("Charif", "شريف"),
+        ("Hicham", "Hisham"),
+        ("Chaled", "Khaled"),  # German ch is still kh
+        ("Oumar", "Umar"),  # ou for u
+        ("Moussa", "موسى"),
+        ("Djamila", "Jamila"),
+    ],
+)
+def test_french_transcriptions_of_arabic_names(a: str, b: str) -> None:
+    assert sim(a, b) >= STRONG
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Benali", "Ali"),  # Ben Ali written apart drops Ben; joined it stays
+        ("Bensalah", "Salah"),
+        ("Benali", "علي"),  # بن علي: Arabic script writes the prefix apart
+        ("Ouldahmed", "Ahmed"),
+    ],
+)
+def test_a_prefix_joined_or_apart_is_one_name(a: str, b: str) -> None:
+    assert sim(a, b) >= STRONG
+
+
+def test_family_names_with_ben_and_bou_written_apart_or_together_agree() -> None:
+    for apart, joined in (("Ben Ali", "Benali"), ("Bou Ziane", "Bouziane"), ("El Fassi", "Elfassi")):
+        got = levels(
+            {"given_name": "Karim", "family_name": apart}, {"given_name": "Karim", "family_name": joined}
+        )
+        assert got["other_names"] in ("exact", "strong fuzzy"), (apart, joined)
+
+
+@pytest.mark.parametrize(
+    ("arabic", "latin"),
+    [
+        ("أسامة", "Oussama"),  # a leading vowel against alif with hamza above
+        ("أسامة", "Usama"),
+        ("إياد", "Eyad"),  # ... with hamza below
+        ("إسراء", "Esraa"),
+        ("أيوب", "Eyup"),
+        ("رائد", "Raed"),  # hamza on a yeh seat within the name
+        ("لؤي", "Louai"),  # ... on a waw seat
+        ("آمنة", "Amina"),  # alif madda
+    ],
+)
+def test_a_leading_vowel_or_hamza_seat_against_arabic_hamza(arabic: str, latin: str) -> None:
+    assert sim(arabic, latin) >= STRONG
+
+
+def test_mahamat_and_ahmat_are_chads_mohammed_and_ahmad() -> None:
+    assert sim("Mahamat", "محمد") == 1.0
+    assert sim("Ahmat", "أحمد") == 1.0
+    assert sim("Dawit", "داود") >= STRONG  # David: Ge'ez Dawit, Arabic Dawud
