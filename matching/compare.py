@@ -255,15 +255,19 @@ def token_similarity(
     (``EVIDENCE_KINDS``): Jaro-Winkler, raised by the first of ``SIMILARITY_RULES`` that applies."""
     if a.size == 0:
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int8)
-    n = np.int64(len(vocab))
-    uniq, inv = np.unique(a.astype(np.int64) * n + b, return_inverse=True)
-    evidence = token_evidence(vocab, uniq // n, uniq % n)
-    sim = evidence.jw.copy()
-    kind = np.full(len(uniq), BY_SPELLING, dtype=np.int8)
-    for rule in SIMILARITY_RULES:
-        better = rule.applies(evidence) & (sim < rule.similarity)
-        sim[better] = rule.similarity
-        kind[better] = rule.kind
+    uniq, inv = np.unique((a.astype(np.int64) << 32) | b.astype(np.int64), return_inverse=True)
+    known, sim, kind = vocab.similarities.lookup(uniq)
+    new = uniq[~known]
+    if new.size:
+        evidence = token_evidence(vocab, new >> 32, new & 0xFFFFFFFF)
+        new_sim = evidence.jw.copy()
+        new_kind = np.full(len(new), BY_SPELLING, dtype=np.int8)
+        for rule in SIMILARITY_RULES:
+            better = rule.applies(evidence) & (new_sim < rule.similarity)
+            new_sim[better] = rule.similarity
+            new_kind[better] = rule.kind
+        sim[~known], kind[~known] = new_sim, new_kind
+        vocab.similarities.add(new, new_sim, new_kind)
     return sim[inv], kind[inv]
 
 
@@ -628,16 +632,21 @@ class ParentName(FieldComparison):
 
     def compare(self, pairs: Pairs) -> Compared:
         pa, pb = pairs.left(self.column), pairs.right(self.column)
-        al = align(pairs.vocab, pa, pb, 2)
-        first = np.full(len(pa), -1.0, dtype=np.float32)
-        both = (pa[:, 0] >= 0) & (pb[:, 0] >= 0)
-        first[both], _ = token_similarity(pairs.vocab, pa[both, 0], pb[both, 0])
         lvl = np.full(len(pa), MISSING, dtype=np.int8)
-        lvl[both] = 0
-        lvl[both & (al.sims[:, 0] >= self.agree_at)] = 1  # only a later name agrees
-        lvl[first >= self.agree_at] = 2
-        lvl[(first >= self.agree_at) & (al.sims[:, 1] >= self.agree_at)] = 3
-        return lvl, al.left[:, 0]
+        token = np.full(len(pa), -1, dtype=np.int32)
+        both = np.nonzero((pa[:, 0] >= 0) & (pb[:, 0] >= 0))[0]  # most pairs lack a parent on one side
+        if both.size == 0:
+            return lvl, token
+        pa, pb = pa[both], pb[both]
+        al = align(pairs.vocab, pa, pb, 2)
+        first, _ = token_similarity(pairs.vocab, pa[:, 0], pb[:, 0])
+        sub = np.zeros(len(both), dtype=np.int8)
+        sub[al.sims[:, 0] >= self.agree_at] = 1  # only a later name agrees
+        sub[first >= self.agree_at] = 2
+        sub[(first >= self.agree_at) & (al.sims[:, 1] >= self.agree_at)] = 3
+        lvl[both] = sub
+        token[both] = al.left[:, 0]
+        return lvl, token
 
 
 GIVEN_NAME = GivenName("given_name", tf=True)

@@ -24,7 +24,7 @@ RANDOM_PAIRS = 200_000
 RIVAL_CAP = 10.0  # odds (p = 0.91) above which a rival candidate weighs no more
 EXCLUSIVITY = 0.5  # how strongly candidates of one record compete (0: not at all, 1: one match at most)
 EM_PAIRS = 500_000
-DUPLICATES_IN_RANDOM_PAIRS = 5.0  # expected matches among the random pairs worth a second fit
+DUPLICATES_IN_RANDOM_PAIRS = 20.0  # expected matches among the random pairs worth a second fit
 NAMESAKES_MIN = 1000  # name-agreeing pairs from keys of names alone enough to learn u from
 
 

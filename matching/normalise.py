@@ -396,6 +396,12 @@ def script_of(text: str) -> str:
     return "latin"
 
 
+# Names run together, a capital marking each (TesfayDawit, as forms without room or OCR write them):
+# split where a capital follows a lower-case letter, both parts of three letters or more, so McDonald,
+# DeSouza and AlHassan stay whole (the article has its own rule).
+_RUN_TOGETHER = re.compile(r"(?<=[^\W\d_][a-z]{2})(?<![A-Z][a-z]{2})(?=[A-Z][a-z]{2})")
+
+
 def clean(text: str) -> str:
     """NFKC, case folding and collapsed white space."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
@@ -404,7 +410,7 @@ def clean(text: str) -> str:
 @lru_cache(maxsize=200_000)
 def name_tokens(text: str) -> tuple[Token, ...]:
     """Tokens of one name as written, in order, with particles and patronymic links removed."""
-    text = clean(text)
+    text = clean(_RUN_TOGETHER.sub(" ", unicodedata.normalize("NFKC", text)))
     if not text:
         return ()
     script = script_of(text)

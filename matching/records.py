@@ -125,6 +125,43 @@ class NameFrequencies:
         return _mean_under_u(_smoothed(counts, self.records))
 
 
+class PairMemo:
+    """Values already computed for pairs of tokens (keyed ``a << 32 | b``), sorted for lookups: the same
+    pairs of names recur across chunks of candidate pairs and random pairs."""
+
+    LIMIT = 5_000_000  # pairs kept at most
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.values = np.zeros(0, dtype=np.float32)
+        self.kinds = np.zeros(0, dtype=np.int8)
+
+    def lookup(
+        self, keys: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32], npt.NDArray[np.int8]]:
+        """Which keys are known, and their values and kinds (meaningless where unknown)."""
+        if not self.keys.size:
+            return (
+                np.zeros(len(keys), dtype=bool),
+                np.zeros(len(keys), np.float32),
+                np.zeros(len(keys), np.int8),
+            )
+        pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        return self.keys[pos] == keys, self.values[pos], self.kinds[pos]
+
+    def add(
+        self, keys: npt.NDArray[np.int64], values: npt.NDArray[np.float32], kinds: npt.NDArray[np.int8]
+    ) -> None:
+        """Remember new keys (not already known) with their values."""
+        if self.keys.size + keys.size > self.LIMIT:
+            return
+        merged = np.concatenate([self.keys, keys])
+        order = np.argsort(merged, kind="stable")
+        self.keys = merged[order]
+        self.values = np.concatenate([self.values, values])[order]
+        self.kinds = np.concatenate([self.kinds, kinds])[order]
+
+
 class Vocabulary:
     """Distinct name tokens, shared by the tables being compared, with their comparable forms.
 
@@ -153,6 +190,7 @@ class Vocabulary:
         self._freq: npt.NDArray[np.float64] | None = None
         self._pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], float] | None = None
         self._arrays: TokenArrays | None = None
+        self.similarities = PairMemo()  # token similarities already computed (see compare)
 
     def __len__(self) -> int:
         return len(self.tokens)

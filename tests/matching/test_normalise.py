@@ -253,3 +253,12 @@ def test_machine_readable_zone_and_ocr_digits() -> None:
     assert latin("5ALEH") == latin("Saleh")
     assert latin("AL1") == latin("Ali")
     assert name_tokens("1990") == ()  # digits alone are no name
+
+
+def test_names_run_together_split_at_their_capitals() -> None:
+    assert latin("TesfayDawit") == latin("Tesfay Dawit")
+    assert latin("TesfayeMusieTesfay") == ["tesfaye", "musie", "tesfay"]
+    # a short first part stays joined: Mc, Mac, De are prefixes, not names
+    assert latin("McDonald") == ["mcdonald"]
+    assert latin("MacArthur") == ["macarthur"]
+    assert latin("DeSouza") == ["desouza"]
