@@ -184,7 +184,8 @@ class KeyEntries:
     fine: npt.NDArray[np.bool_]  # a key a crowd is sorted in (CROWD_KEYS)
 
 
-def _key_hashes(keysets: Iterable[list[str]]) -> KeyEntries:
+def _key_hashes(keysets: Iterable[list[str]], *, crowds: bool) -> KeyEntries:
+    """``crowds``: mark the keys crowds are sorted in (else none is)."""
     hashes: list[int] = []
     recs: list[int] = []
     names: list[bool] = []
@@ -193,13 +194,14 @@ def _key_hashes(keysets: Iterable[list[str]]) -> KeyEntries:
         distinct = set(keys)
         hashes.extend(map(hash, distinct))
         names.extend(k.startswith(NAME_ONLY) for k in distinct)
-        fine.extend(k.startswith(CROWD_KEYS) for k in distinct)
+        if crowds:
+            fine.extend(k.startswith(CROWD_KEYS) for k in distinct)
         recs.extend([r] * len(distinct))
     return KeyEntries(
         np.asarray(hashes, dtype=np.int64),
         np.asarray(recs, dtype=np.int64),
         np.asarray(names, dtype=bool),
-        np.asarray(fine, dtype=bool),
+        np.asarray(fine, dtype=bool) if crowds else np.zeros(len(hashes), dtype=bool),
     )
 
 
@@ -289,8 +291,12 @@ def candidate_pairs(
     # names with a year band split those crowds. At the default bound they are not used, which keeps
     # the candidates (and the model fitted on them) of small sets as they were.
     split = max_block < DEFAULT_MAX_BLOCK
-    ea = _key_hashes(record_keys(r, vocab, split_crowds=split) for r in left)
-    eb = ea if right is None else _key_hashes(record_keys(r, vocab, split_crowds=split) for r in right)
+    ea = _key_hashes((record_keys(r, vocab, split_crowds=split) for r in left), crowds=split)
+    eb = (
+        ea
+        if right is None
+        else _key_hashes((record_keys(r, vocab, split_crowds=split) for r in right), crowds=split)
+    )
     ha, ra, name_a, hb, rb = ea.hashes, ea.records, ea.by_name, eb.hashes, eb.records
     distinct, inverse = np.unique(np.concatenate([ha, hb]), return_inverse=True)
     ka, kb = inverse[: len(ha)], inverse[len(ha) :]
