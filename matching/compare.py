@@ -89,13 +89,16 @@ class TokenEvidence:
     any_arabic: Bools
     same_sound: Bools  # same phonetic key
     prefix_apart: Bools  # one is the other with a prefix joined (Benali / Ali, بن علي / Benali)
+    same_back_vowels: Bools  # two spellings outside Arabic script with u or o in the same places
 
     @property
     def supported(self) -> Bools:
         """Arabic script writes no short vowels: its consonants are all there is to compare. Between two
         Latin spellings the vowels are evidence too (Hassan is not Hussein), so a skeleton needs their
-        support: a Jaro-Winkler (of the spellings or their folded forms) of at least SKELETON_SUPPORT."""
-        return self.cross_script | (np.maximum(self.jw, self.jw_folded) >= SKELETON_SUPPORT)
+        support: a Jaro-Winkler (of the spellings or their folded forms) of at least SKELETON_SUPPORT, or
+        their u and o vowels in the same places (Umer / Omar: spellings vary a and e, not where u is)."""
+        spelling = np.maximum(self.jw, self.jw_folded) >= SKELETON_SUPPORT
+        return self.cross_script | spelling | self.same_back_vowels
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,10 @@ def token_evidence(vocab: Vocabulary, ua: Ints, ub: Ints) -> TokenEvidence:
         any_arabic=t.is_arabic[ua] | t.is_arabic[ub],
         same_sound=t.phonetic[ua] == t.phonetic[ub],
         prefix_apart=prefix_apart(vocab, ua, ub, cross),
+        same_back_vowels=~t.is_arabic[ua]
+        & ~t.is_arabic[ub]
+        & (t.back_vowels[ua] == t.back_vowels[ub])
+        & (t.back_vowels[ua] != 0),
     )
 
 
