@@ -430,6 +430,9 @@ class Comparison:
     # pairs that agree on it too. Family names repeat given names in patronymic naming, so agreeing on
     # a second name is far less surprising once the first agreed.
     after: str = ""
+    # Levels in order of agreement: a closer agreement never weighs less than a looser one (see
+    # Model.level_weights), whatever few pairs estimated the rarer level.
+    graded: bool = False
 
 
 Compared = tuple[Levels, TokenIds | None]  # levels, and the matched token for TF (None: no TF token)
@@ -438,6 +441,8 @@ Compared = tuple[Levels, TokenIds | None]  # levels, and the matched token for T
 @dataclass(frozen=True)
 class FieldComparison(Comparison, ABC):
     """A comparison that computes its own levels from a batch of pairs."""
+
+    graded: bool = True
 
     @abstractmethod
     def compare(self, pairs: Pairs) -> Compared:
@@ -524,6 +529,7 @@ class BirthDate(FieldComparison):
     """Birth dates as intervals of years (estimates, ages) with month and day when known."""
 
     levels: tuple[str, ...] = DATE_LEVELS
+    graded: bool = False  # two precise dates that differ weigh against, below estimates years apart
     near_years: int = 3  # "within 3 years" of two intervals
     close_years: int = 1  # "within a year"
     typo_years: int = 10  # the same day and month this many years apart: one typo in the year

@@ -250,8 +250,16 @@ class Model:
 
     # --- scoring ----------------------------------------------------------------------------
     def level_weights(self) -> list[Floats]:
-        """log2(m/u) per level of each comparison (the Bayes factor of that level, in bits)."""
-        return [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
+        """log2(m/u) per level of each comparison (the Bayes factor of that level, in bits).
+
+        For a graded comparison a level weighs at least as much as the one below it: u of a close
+        agreement is estimated from few pairs (an address nearly the same, never seen among random
+        pairs, would otherwise outweigh the same address, seen among a few namesakes)."""
+        weights = [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
+        return [
+            np.maximum.accumulate(w) if comp.graded else w
+            for comp, w in zip(self.comparisons, weights, strict=True)
+        ]
 
     def field_weights(self, levels: Levels) -> Floats:
         """[pairs, comparisons] weight of each comparison, 0 where missing."""
@@ -265,7 +273,10 @@ class Model:
         for c, u_after in self.u_after.items():
             col = levels[:, c]
             cond = (col != MISSING) & (levels[:, names.index(self.comparisons[c].after)] >= 2)
-            out[cond, c] = np.log2(self.m[c] / u_after)[col[cond]]
+            after = np.log2(self.m[c] / u_after)
+            if self.comparisons[c].graded:
+                after = np.maximum.accumulate(after)
+            out[cond, c] = after[col[cond]]
         return out
 
     def tf_adjustments(self, levels: Levels, token_freq: Floats) -> Floats:
