@@ -68,7 +68,17 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
     ``split_crowds`` adds keys of two names with a birth-year band, for when blocks are bounded so
     tightly (large sets) that a common name with a year is too big a block to keep.
     """
+    return [key for group in _keys_by_kind(rec, vocab, split_crowds) for key in group]
+
+
+def _keys_by_kind(
+    rec: Prepared, vocab: Vocabulary, split_crowds: bool
+) -> tuple[list[str], list[str], list[str]]:
+    """The record's keys of names alone (``NAME_ONLY``), the keys crowds are sorted in
+    (``CROWD_KEYS``), and the rest."""
     toks = [vocab.tokens[t] for t in rec.names]
+    named: list[str] = []
+    crowd: list[str] = []
     keys: list[str] = []
     skels = [name_key(t) for t in toks]
     years: Sequence[int] = ()
@@ -81,26 +91,26 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
     # for the commonest names: the same name, sex and nationality, born within a year or two
     profile = f"{rec.sex}|{rec.nationality}" if rec.sex and rec.nationality else ""
     for i, (tok, s) in enumerate(zip(toks, skels, strict=True)):
-        keys.append("n|" + s)
-        keys.append("m|" + tok.phonetic)
-        keys.append("l|" + tok.latin[:4])
+        named.append("n|" + s)
+        named.append("m|" + tok.phonetic)
+        named.append("l|" + tok.latin[:4])
         # the other readings of the name: ch as sh (Aicha meets Aisha), a joined prefix (Benali, Ali)
         readings = [k for k in (french_key(tok), bare_key(tok)) if k]
-        keys.extend("n|" + k for k in readings)
+        named.extend("n|" + k for k in readings)
         if i < YEAR_KEYED_NAMES:
             keys.extend(f"y|{s}|{y}" for y in years)
             keys.extend(f"y|{k}|{y}" for k in readings for y in years)
             if profile:
-                keys.extend(f"yp|{s}|{profile}|{y}" for y in exact_years)
+                crowd.extend(f"yp|{s}|{profile}|{y}" for y in exact_years)
     # a birth month, or the very year, narrows even the commonest name: Mohamed born 1991-01
     if rec.born is not None and rec.born.year_lo == rec.born.year_hi:
-        keys.extend(f"yx|{s}|{rec.born.year_lo}" for s in skels[:2])
+        crowd.extend(f"yx|{s}|{rec.born.year_lo}" for s in skels[:2])
         if rec.born.month:
-            keys.extend(f"ym|{s}|{rec.born.year_lo}-{rec.born.month}" for s in skels[:2])
+            crowd.extend(f"ym|{s}|{rec.born.year_lo}-{rec.born.month}" for s in skels[:2])
     head = sorted(set(skels[:5]))
-    keys.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
+    named.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
     if split_crowds:
-        keys.extend(_pair_year_keys(sorted(set(skels[:PAIR_YEAR_NAMES])), rec))
+        crowd.extend(_pair_year_keys(sorted(set(skels[:PAIR_YEAR_NAMES])), rec))
     keys.extend(_parent_keys(rec, vocab, skels, profile))
     if rec.phone:
         keys.append("ph|" + rec.phone)
@@ -108,7 +118,7 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
         keys.append("doc|" + rec.document)
     if rec.born is not None and rec.born.full:
         keys.append(f"dob|{rec.born.year_lo}-{rec.born.month}-{rec.born.day}")
-    return keys
+    return named, crowd, keys
 
 
 # Where a name is in each kind of key: the positions of "|"-separated parts that hold one.
@@ -184,19 +194,23 @@ class KeyEntries:
     fine: npt.NDArray[np.bool_]  # a key a crowd is sorted in (CROWD_KEYS)
 
 
-def _key_hashes(keysets: Iterable[list[str]], *, crowds: bool) -> KeyEntries:
-    """``crowds``: mark the keys crowds are sorted in (else none is)."""
+def _key_hashes(groups: Iterable[tuple[list[str], list[str], list[str]]], *, crowds: bool) -> KeyEntries:
+    """``groups``: each record's keys by kind (see :func:`_keys_by_kind`). ``crowds``: mark the keys
+    crowds are sorted in (else none is)."""
     hashes: list[int] = []
     recs: list[int] = []
     names: list[bool] = []
     fine: list[bool] = []
-    for r, keys in enumerate(keysets):
-        distinct = set(keys)
-        hashes.extend(map(hash, distinct))
-        names.extend(k.startswith(NAME_ONLY) for k in distinct)
+    for r, group in enumerate(groups):
+        named, crowd, other = (set(keys) for keys in group)
+        n_named, n_crowd, n_other = len(named), len(crowd), len(other)
+        hashes.extend(map(hash, named))
+        hashes.extend(map(hash, crowd))
+        hashes.extend(map(hash, other))
+        names.extend([True] * n_named + [False] * (n_crowd + n_other))
         if crowds:
-            fine.extend(k.startswith(CROWD_KEYS) for k in distinct)
-        recs.extend([r] * len(distinct))
+            fine.extend([False] * n_named + [True] * n_crowd + [False] * n_other)
+        recs.extend([r] * (n_named + n_crowd + n_other))
     return KeyEntries(
         np.asarray(hashes, dtype=np.int64),
         np.asarray(recs, dtype=np.int64),
@@ -291,12 +305,8 @@ def candidate_pairs(
     # names with a year band split those crowds. At the default bound they are not used, which keeps
     # the candidates (and the model fitted on them) of small sets as they were.
     split = max_block < DEFAULT_MAX_BLOCK
-    ea = _key_hashes((record_keys(r, vocab, split_crowds=split) for r in left), crowds=split)
-    eb = (
-        ea
-        if right is None
-        else _key_hashes((record_keys(r, vocab, split_crowds=split) for r in right), crowds=split)
-    )
+    ea = _key_hashes((_keys_by_kind(r, vocab, split) for r in left), crowds=split)
+    eb = ea if right is None else _key_hashes((_keys_by_kind(r, vocab, split) for r in right), crowds=split)
     ha, ra, name_a, hb, rb = ea.hashes, ea.records, ea.by_name, eb.hashes, eb.records
     distinct, inverse = np.unique(np.concatenate([ha, hb]), return_inverse=True)
     ka, kb = inverse[: len(ha)], inverse[len(ha) :]

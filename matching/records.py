@@ -129,7 +129,7 @@ class PairMemo:
     """Values already computed for pairs of tokens (keyed ``a << 32 | b``), sorted for lookups: the same
     pairs of names recur across chunks of candidate pairs and random pairs."""
 
-    LIMIT = 5_000_000  # pairs kept at most
+    LIMIT = 3_000_000  # pairs kept at most
 
     def __init__(self) -> None:
         self.keys = np.zeros(0, dtype=np.int64)
@@ -152,14 +152,13 @@ class PairMemo:
     def add(
         self, keys: npt.NDArray[np.int64], values: npt.NDArray[np.float32], kinds: npt.NDArray[np.int8]
     ) -> None:
-        """Remember new keys (not already known) with their values."""
+        """Remember new keys (sorted, none already known) with their values: a linear merge."""
         if self.keys.size + keys.size > self.LIMIT:
             return
-        merged = np.concatenate([self.keys, keys])
-        order = np.argsort(merged, kind="stable")
-        self.keys = merged[order]
-        self.values = np.concatenate([self.values, values])[order]
-        self.kinds = np.concatenate([self.kinds, kinds])[order]
+        at = np.searchsorted(self.keys, keys)
+        self.keys = np.insert(self.keys, at, keys)
+        self.values = np.insert(self.values, at, values)
+        self.kinds = np.insert(self.kinds, at, kinds)
 
 
 class Vocabulary:
