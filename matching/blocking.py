@@ -111,7 +111,8 @@ def _keys_by_kind(
     named.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
     if split_crowds:
         crowd.extend(_pair_year_keys(sorted(set(skels[:PAIR_YEAR_NAMES])), rec))
-    keys.extend(_parent_keys(rec, vocab, skels, profile))
+    for key in _parent_keys(rec, vocab, skels, profile):  # the father's name beside one's own: names alone
+        (named if key.startswith(NAME_ONLY) else keys).append(key)
     if rec.phone:
         keys.append("ph|" + rec.phone)
     if rec.document:
