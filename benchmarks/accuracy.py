@@ -1,18 +1,28 @@
-"""Accuracy and speed of ``python -m matching link`` on the shared benchmark datasets.
+"""Accuracy and speed of ``python -m matching link`` and ``dedupe`` on the shared benchmark datasets,
+and of names alone across scripts.
 
 Runs the command line twice per dataset: at the default threshold (timed: wall time and peak memory of
 the process, end to end), and with ``--threshold 0`` (every candidate pair that survived blocking, with
-its score) for best F1, recall@1, recall@10 and blocking recall. Measures as defined in
-``../shared/bench/README.md``.
+its score) for best F1, recall@1, recall@10 (link only) and blocking recall. A folder with
+``input.csv`` is a dedupe dataset (febrl3), one with ``left.csv`` and ``right.csv`` a link dataset.
+Measures as defined in ``../shared/bench/README.md``.
 
-    python benchmarks/accuracy.py [--data ../shared/bench] [--datasets febrl4 dev-rfl] [--errors]
+Cross-script names: synthetic people (a given name, their father's, their grandfather's; see
+``name_conventions.py``) written in Arabic script and in one of four published Latin conventions;
+``Matcher.default().name_weights`` ranks every person's Latin form for each Arabic-script name (and the
+other way round): the share whose own form is ranked first, alone.
+
+    python benchmarks/accuracy.py [--data ../shared/bench] [--datasets febrl4 febrl3 dev-rfl] [--errors]
+    python benchmarks/accuracy.py --small      # the first few hundred records of each: seconds
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -21,6 +31,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from name_conventions import CONVENTIONS, people, render  # noqa: E402
+
+from matching import Matcher  # noqa: E402 (after the path is set)
+
+SMALL_ROWS = 400
+SMALL_PEOPLE = 60
 
 
 def run_cli(args: list[str]) -> tuple[float, float]:
@@ -43,9 +61,29 @@ def read_pairs(path: Path) -> list[tuple[str, str, float, float]]:
         ]
 
 
+def read_pairs_dedupe(path: Path) -> list[tuple[str, str, float, float]]:
+    """Dedupe output with each pair's ids in sorted order."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [
+            (
+                min(r["id_l"], r["id_r"]),
+                max(r["id_l"], r["id_r"]),
+                float(r["match_probability"]),
+                float(r["match_weight"]),
+            )
+            for r in csv.DictReader(fh)
+        ]
+
+
 def read_truth(folder: Path) -> set[tuple[str, str]]:
     with open(folder / "truth.csv", newline="", encoding="utf-8") as fh:
-        return {(r["left_id"], r["right_id"]) for r in csv.DictReader(fh)}
+        rows = list(csv.DictReader(fh))
+    if rows and "cluster" in rows[0]:  # dedupe: every pair within a cluster, ids in sorted order
+        clusters: dict[str, list[str]] = defaultdict(list)
+        for r in rows:
+            clusters[r["cluster"]].append(r["id"])
+        return {(a, b) for ids in clusters.values() for a, b in itertools.combinations(sorted(ids), 2)}
+    return {(r["left_id"], r["right_id"]) for r in rows}
 
 
 def prf(pred: set[tuple[str, str]], truth: set[tuple[str, str]]) -> tuple[float, float, float]:
@@ -117,36 +155,104 @@ def near_empty(r: dict[str, str]) -> bool:
     return len(names) <= 2 and not precise and not strong
 
 
-def evaluate(folder: Path, errors: bool) -> None:
+def evaluate(folder: Path, errors: bool, name: str = "") -> None:
     truth = read_truth(folder)
+    dedupe = (folder / "input.csv").exists()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "pairs.csv"
-        common = ["link", "--left", str(folder / "left.csv"), "--right", str(folder / "right.csv")]
+        if dedupe:
+            common = ["dedupe", "--input", str(folder / "input.csv")]
+        else:
+            common = ["link", "--left", str(folder / "left.csv"), "--right", str(folder / "right.csv")]
+        read = read_pairs_dedupe if dedupe else read_pairs
         wall, peak = run_cli([*common, "--out", str(out)])
-        default = {(a, b) for a, b, _p, _w in read_pairs(out)}
+        default = {(a, b) for a, b, _p, _w in read(out)}
         run_cli([*common, "--out", str(out), "--threshold", "0"])
-        scored = read_pairs(out)
+        scored = read(out)
     p, r, f = prf(default, truth)
     bf, at = best_f1(scored, truth)
     blocked = {(a, b) for a, b, _p, _w in scored}
-    print(f"{folder.name}:")
+    print(f"{name or folder.name} ({'dedupe' if dedupe else 'link'}):")
     print(f"  at threshold 0.5: precision {p:.4f}  recall {r:.4f}  F1 {f:.4f}")
     print(f"  best F1 {bf:.4f} at p >= {at:.3f}")
-    print(f"  recall@1 {recall_at(scored, truth, 1):.4f}  recall@10 {recall_at(scored, truth, 10):.4f}")
+    if not dedupe:
+        print(f"  recall@1 {recall_at(scored, truth, 1):.4f}  recall@10 {recall_at(scored, truth, 10):.4f}")
     print(f"  blocking recall {len(blocked & truth) / len(truth):.4f} ({len(blocked)} candidate pairs)")
     print(f"  end to end {wall:.2f} s, peak memory {peak:.0f} MiB")
-    if errors:
+    if errors and not dedupe:
         error_analysis(folder, default, truth)
+
+
+def cross_script_names(n_people: int, seed: int = 11) -> None:
+    """Names alone across scripts: the share of people whose own Latin form ranks first, alone, for
+    their Arabic-script name among every person's Latin form (and the other way round)."""
+    matcher = Matcher.default()
+    rng = random.Random(seed)
+    crowd = people(n_people, seed)
+    arabic = [" ".join(render(n, None) for n in person) for person in crowd]
+    convention = [rng.choice(CONVENTIONS) for _ in crowd]
+    latin = [" ".join(render(n, c) for n in person) for person, c in zip(crowd, convention, strict=True)]
+    print(f"cross-script names ({n_people} synthetic people, names alone, Matcher.default()):")
+    for label, queries, written in (
+        ("Arabic script -> Latin", arabic, latin),
+        ("Latin -> Arabic script", latin, arabic),
+    ):
+        records = [{"id": str(i), "full_name": text} for i, text in enumerate(written)]
+        right = Counter()
+        for i, query in enumerate(queries):
+            weights = matcher.name_weights(query, records)
+            own = weights[i]
+            ok = all(w < own for j, w in enumerate(weights) if j != i)
+            right[convention[i]] += ok
+            right["all"] += ok
+        per = "  ".join(f"{c} {right[c] / max(1, convention.count(c)):.3f}" for c in CONVENTIONS)
+        print(f"  {label}: correct top candidate {right['all'] / len(queries):.4f}  ({per})")
+
+
+def small_copy(folder: Path, tmp: Path, rows: int) -> Path:
+    """The first ``rows`` records of each file of a dataset, with the truth among them."""
+    out = tmp / folder.name
+    out.mkdir()
+    kept: set[str] = set()
+    for name in ("left.csv", "right.csv", "input.csv"):
+        if not (folder / name).exists():
+            continue
+        with open(folder / name, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            records = list(itertools.islice(reader, rows))
+            with open(out / name, "w", newline="", encoding="utf-8") as dst:
+                w = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
+                w.writeheader()
+                w.writerows(records)
+        kept |= {r["id"] for r in records}
+    with open(folder / "truth.csv", newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        truth = [r for r in reader if all(v in kept for k, v in r.items() if k != "cluster")]
+        with open(out / "truth.csv", "w", newline="", encoding="utf-8") as dst:
+            w = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
+            w.writeheader()
+            w.writerows(truth)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "bench")
-    ap.add_argument("--datasets", nargs="+", default=["febrl4", "dev-rfl"])
+    ap.add_argument("--datasets", nargs="*", default=["febrl4", "febrl3", "dev-rfl"])
     ap.add_argument("--errors", action="store_true", help="error analysis with negatives.csv")
+    ap.add_argument("--people", type=int, default=500, help="people of the cross-script names section")
+    ap.add_argument("--small", action="store_true", help="a smoke run: the first records of each set")
     args = ap.parse_args()
+    if args.small:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.datasets:
+                evaluate(small_copy(args.data / name, Path(tmp), SMALL_ROWS), args.errors, f"{name} (small)")
+        cross_script_names(SMALL_PEOPLE)
+        return
     for name in args.datasets:
         evaluate(args.data / name, args.errors)
+    if args.people:
+        cross_script_names(args.people)
 
 
 if __name__ == "__main__":

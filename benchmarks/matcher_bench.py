@@ -6,6 +6,7 @@ against 200 records; one explanation. Prints the median and p95 over the request
 
     python benchmarks/matcher_bench.py [--data ../shared/bench/dev-rfl] [--requests 200]
                                        [--candidates 100 1500]
+    python benchmarks/matcher_bench.py --small      # a smoke run: 20 requests, 100 candidates
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "bench" / "dev-rfl")
     ap.add_argument("--requests", type=int, default=200, help="requests sampled")
     ap.add_argument("--candidates", type=int, nargs="+", default=[100, 1500])
+    ap.add_argument("--small", action="store_true", help="a smoke run of a few seconds")
     args = ap.parse_args()
+    if args.small:
+        args.requests, args.candidates = 20, [100]
     rng = random.Random(0)
     requests = rng.sample(read(args.data / "left.csv"), args.requests)
     sightings = read(args.data / "right.csv")

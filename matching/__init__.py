@@ -13,7 +13,7 @@ frequencies, a default one shipped with the package, blocking keys, scores witho
 explanations for reviewers, name-only scores for search, and refinement from officers' decisions.
 """
 
-from matching.dates import parse_age, parse_partial_date
+from matching.dates import Placeholders, parse_age, parse_partial_date
 from matching.errors import InputError, MatchingError, ModelFormatError
 from matching.index import Candidate, IncrementalIndex
 from matching.linker import Explanation, FieldEvidence, Linker, Links, TokenMatch, dedupe, link
@@ -37,6 +37,7 @@ __all__ = [
     "Model",
     "ModelFormatError",
     "NameFrequencies",
+    "Placeholders",
     "Prepared",
     "Score",
     "Token",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from matching.records import Prepared, Vocabulary, name_key
+from matching.records import Prepared, Vocabulary, bare_key, french_key, name_key
 
 Ints = npt.NDArray[np.int64]
 DEFAULT_MAX_BLOCK = 3000  # pairs a single key may contribute (left count x right count)
@@ -68,7 +68,17 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
     ``split_crowds`` adds keys of two names with a birth-year band, for when blocks are bounded so
     tightly (large sets) that a common name with a year is too big a block to keep.
     """
+    return [key for group in _keys_by_kind(rec, vocab, split_crowds) for key in group]
+
+
+def _keys_by_kind(
+    rec: Prepared, vocab: Vocabulary, split_crowds: bool
+) -> tuple[list[str], list[str], list[str]]:
+    """The record's keys of names alone (``NAME_ONLY``), the keys crowds are sorted in
+    (``CROWD_KEYS``), and the rest."""
     toks = [vocab.tokens[t] for t in rec.names]
+    named: list[str] = []
+    crowd: list[str] = []
     keys: list[str] = []
     skels = [name_key(t) for t in toks]
     years: Sequence[int] = ()
@@ -81,30 +91,35 @@ def record_keys(rec: Prepared, vocab: Vocabulary, *, split_crowds: bool = False)
     # for the commonest names: the same name, sex and nationality, born within a year or two
     profile = f"{rec.sex}|{rec.nationality}" if rec.sex and rec.nationality else ""
     for i, (tok, s) in enumerate(zip(toks, skels, strict=True)):
-        keys.append("n|" + s)
-        keys.append("m|" + tok.phonetic)
-        keys.append("l|" + tok.latin[:4])
+        named.append("n|" + s)
+        named.append("m|" + tok.phonetic)
+        named.append("l|" + tok.latin[:4])
+        # the other readings of the name: ch as sh (Aicha meets Aisha), a joined prefix (Benali, Ali)
+        readings = [k for k in (french_key(tok), bare_key(tok)) if k]
+        named.extend("n|" + k for k in readings)
         if i < YEAR_KEYED_NAMES:
             keys.extend(f"y|{s}|{y}" for y in years)
+            keys.extend(f"y|{k}|{y}" for k in readings for y in years)
             if profile:
-                keys.extend(f"yp|{s}|{profile}|{y}" for y in exact_years)
+                crowd.extend(f"yp|{s}|{profile}|{y}" for y in exact_years)
     # a birth month, or the very year, narrows even the commonest name: Mohamed born 1991-01
     if rec.born is not None and rec.born.year_lo == rec.born.year_hi:
-        keys.extend(f"yx|{s}|{rec.born.year_lo}" for s in skels[:2])
+        crowd.extend(f"yx|{s}|{rec.born.year_lo}" for s in skels[:2])
         if rec.born.month:
-            keys.extend(f"ym|{s}|{rec.born.year_lo}-{rec.born.month}" for s in skels[:2])
+            crowd.extend(f"ym|{s}|{rec.born.year_lo}-{rec.born.month}" for s in skels[:2])
     head = sorted(set(skels[:5]))
-    keys.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
+    named.extend(f"nn|{a}|{b}" for i, a in enumerate(head) for b in head[i + 1 :])
     if split_crowds:
-        keys.extend(_pair_year_keys(sorted(set(skels[:PAIR_YEAR_NAMES])), rec))
-    keys.extend(_parent_keys(rec, vocab, skels, profile))
+        crowd.extend(_pair_year_keys(sorted(set(skels[:PAIR_YEAR_NAMES])), rec))
+    for key in _parent_keys(rec, vocab, skels, profile):  # the father's name beside one's own: names alone
+        (named if key.startswith(NAME_ONLY) else keys).append(key)
     if rec.phone:
         keys.append("ph|" + rec.phone)
     if rec.document:
         keys.append("doc|" + rec.document)
     if rec.born is not None and rec.born.full:
         keys.append(f"dob|{rec.born.year_lo}-{rec.born.month}-{rec.born.day}")
-    return keys
+    return named, crowd, keys
 
 
 # Where a name is in each kind of key: the positions of "|"-separated parts that hold one.
@@ -148,6 +163,11 @@ def name_keys(rec: Prepared, vocab: Vocabulary) -> list[str]:
 
 
 NAME_ONLY = ("n|", "m|", "l|", "nn|")  # keys of names alone: their pairs agree on nothing else by choice
+# Keys of names with a birth year, a year band or a profile: a crowd of namesakes too big for one of
+# them is sorted by signature and its members meet their CROWD_WINDOW next neighbours instead of
+# being dropped (under a tight bound only: large sets, where such crowds form).
+CROWD_KEYS = ("yp|", "ny|", "ym|", "yx|")
+CROWD_WINDOW = 3
 
 
 @dataclass
@@ -161,21 +181,110 @@ class BlockingStats:
     by_name: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
 
-def _key_hashes(keysets: Iterable[list[str]]) -> tuple[Ints, Ints, npt.NDArray[np.bool_]]:
-    """(key hash, record position, key of names alone) for every distinct key of every record.
+@dataclass
+class KeyEntries:
+    """Every distinct key of every record: its 64-bit hash, the record's position, and its kind.
 
-    Keys are compared by their 64-bit hash within this process: a collision would only merge two
-    blocks, and at these sizes it practically never happens.
+    Keys are compared by their hash within this process: a collision would only merge two blocks,
+    and at these sizes it practically never happens.
     """
+
+    hashes: Ints
+    records: Ints
+    by_name: npt.NDArray[np.bool_]  # a key of names alone (NAME_ONLY)
+    fine: npt.NDArray[np.bool_]  # a key a crowd is sorted in (CROWD_KEYS)
+
+
+def _key_hashes(groups: Iterable[tuple[list[str], list[str], list[str]]], *, crowds: bool) -> KeyEntries:
+    """``groups``: each record's keys by kind (see :func:`_keys_by_kind`). ``crowds``: mark the keys
+    crowds are sorted in (else none is)."""
     hashes: list[int] = []
     recs: list[int] = []
     names: list[bool] = []
-    for r, keys in enumerate(keysets):
-        distinct = set(keys)
-        hashes.extend(map(hash, distinct))
-        names.extend(k.startswith(NAME_ONLY) for k in distinct)
-        recs.extend([r] * len(distinct))
-    return np.asarray(hashes, dtype=np.int64), np.asarray(recs, dtype=np.int64), np.asarray(names, dtype=bool)
+    fine: list[bool] = []
+    for r, group in enumerate(groups):
+        named, crowd, other = (set(keys) for keys in group)
+        n_named, n_crowd, n_other = len(named), len(crowd), len(other)
+        hashes.extend(map(hash, named))
+        hashes.extend(map(hash, crowd))
+        hashes.extend(map(hash, other))
+        names.extend([True] * n_named + [False] * (n_crowd + n_other))
+        if crowds:
+            fine.extend([False] * n_named + [True] * n_crowd + [False] * n_other)
+        recs.extend([r] * (n_named + n_crowd + n_other))
+    return KeyEntries(
+        np.asarray(hashes, dtype=np.int64),
+        np.asarray(recs, dtype=np.int64),
+        np.asarray(names, dtype=bool),
+        np.asarray(fine, dtype=bool) if crowds else np.zeros(len(hashes), dtype=bool),
+    )
+
+
+def signature(rec: Prepared, vocab: Vocabulary) -> str:
+    """What a crowd of namesakes is sorted by: all names, then the birth day, then the parents' first
+    names. The same person's two records, alike in most of these, sort close together."""
+    names = " ".join(sorted(vocab.tokens[t].latin for t in rec.names))
+    day = f"{rec.born.month:02d}{rec.born.day:02d}" if rec.born else ""
+    parents = [vocab.tokens[p[0]].latin if p else "" for p in (rec.father, rec.mother)]
+    return "|".join((names, day, *parents))
+
+
+def _ranks(records: Sequence[Prepared], vocab: Vocabulary) -> Ints:
+    """Each record's signature's place among the distinct signatures (equal signatures, equal rank)."""
+    _, ranks = np.unique(np.asarray([signature(r, vocab) for r in records], dtype=str), return_inverse=True)
+    return np.asarray(ranks, dtype=np.int64)
+
+
+def crowd_neighbours(
+    keys: Ints, side: npt.NDArray[np.bool_] | None, rank: Ints, record: Ints, window: int
+) -> tuple[Ints, Ints]:
+    """Pairs of records that meet within a crowded block once its members are sorted by signature:
+    each meets the ``window`` next members (sorted neighbourhood). ``side`` marks right-side members
+    (None when deduplicating: any two members pair). Returns (left, right) record positions."""
+    dedupe = side is None
+    # equal signatures: by position within their side, so that the two sides interleave
+    order = np.lexsort((np.zeros(len(keys), dtype=bool) if side is None else side, record, rank, keys))
+    keys, record = keys[order], record[order]
+    side = np.zeros(len(keys), dtype=bool) if side is None else side[order]
+    lefts: list[Ints] = []
+    rights: list[Ints] = []
+    for d in range(1, window + 1):
+        same = keys[:-d] == keys[d:]
+        a, b = record[:-d], record[d:]
+        if dedupe:
+            pair = same & (a != b)
+            lefts.append(np.minimum(a, b)[pair])
+            rights.append(np.maximum(a, b)[pair])
+            continue
+        pair = same & (side[:-d] != side[d:])
+        lefts.append(np.where(side[:-d], b, a)[pair])
+        rights.append(np.where(side[:-d], a, b)[pair])
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
+@dataclass
+class _Side:
+    records: Sequence[Prepared]
+    entries: KeyEntries
+    keys: Ints  # index of each entry's key among the distinct keys
+
+
+def _crowds(
+    a: _Side, b: _Side | None, vocab: Vocabulary, crowded: npt.NDArray[np.bool_]
+) -> tuple[Ints, Ints]:
+    """Sorted-neighbourhood pairs of the crowded fine keys (see ``CROWD_KEYS``); ``b`` None: dedupe."""
+    left, ea, ka = a.records, a.entries, a.keys
+    rank = _ranks(list(left) if b is None else [*left, *b.records], vocab)
+    in_a = crowded[ka] & ea.fine
+    if b is None:
+        return crowd_neighbours(ka[in_a], None, rank[ea.records[in_a]], ea.records[in_a], CROWD_WINDOW)
+    eb, kb = b.entries, b.keys
+    in_b = crowded[kb] & eb.fine
+    keys = np.concatenate([ka[in_a], kb[in_b]])
+    side = np.r_[np.zeros(int(in_a.sum()), dtype=bool), np.ones(int(in_b.sum()), dtype=bool)]
+    rank_c = np.concatenate([rank[ea.records[in_a]], rank[len(left) + eb.records[in_b]]])
+    recs = np.concatenate([ea.records[in_a], eb.records[in_b]])
+    return crowd_neighbours(keys, side, rank_c, recs, CROWD_WINDOW)
 
 
 def candidate_pairs(
@@ -197,11 +306,9 @@ def candidate_pairs(
     # names with a year band split those crowds. At the default bound they are not used, which keeps
     # the candidates (and the model fitted on them) of small sets as they were.
     split = max_block < DEFAULT_MAX_BLOCK
-    ha, ra, name_a = _key_hashes(record_keys(r, vocab, split_crowds=split) for r in left)
-    if right is None:
-        hb, rb = ha, ra
-    else:
-        hb, rb, _ = _key_hashes(record_keys(r, vocab, split_crowds=split) for r in right)
+    ea = _key_hashes((_keys_by_kind(r, vocab, split) for r in left), crowds=split)
+    eb = ea if right is None else _key_hashes((_keys_by_kind(r, vocab, split) for r in right), crowds=split)
+    ha, ra, name_a, hb, rb = ea.hashes, ea.records, ea.by_name, eb.hashes, eb.records
     distinct, inverse = np.unique(np.concatenate([ha, hb]), return_inverse=True)
     ka, kb = inverse[: len(ha)], inverse[len(ha) :]
     n_keys = len(distinct)
@@ -225,6 +332,11 @@ def candidate_pairs(
         lo, hi = np.minimum(li, ri), np.maximum(li, ri)
         mask = lo != hi
         li, ri, by_name = lo[mask], hi[mask], by_name[mask]
+    if split:  # crowds too big for a fine key meet their nearest neighbours instead
+        side_b = None if right is None else _Side(right, eb, kb)
+        cl, cr = _crowds(_Side(left, ea, ka), side_b, vocab, size > max_block)
+        li, ri = np.concatenate([li, cl]), np.concatenate([ri, cr])
+        by_name = np.concatenate([by_name, np.zeros(len(cl), dtype=bool)])
     n_right = np.int64(len(left) if right is None else len(right))
     # the lowest bit sorts a pair's name-key occurrence first, so the one kept says if there was any
     codes = (li * n_right + ri) * 2 + ~by_name

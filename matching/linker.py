@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from matching.blocking import DEFAULT_MAX_BLOCK, BlockingStats, candidate_pairs
-from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, Columns, compare
+from matching.compare import COMPARISON_NAMES, COMPARISONS, EVIDENCE_KINDS, MISSING, Columns, compare
+from matching.dates import Placeholders
 from matching.errors import InputError, MatchingError
 from matching.model import TF_CLIP, EMStage, Model, probability
 from matching.records import Prepared, RecordTable, Vocabulary, prepare
@@ -23,8 +24,8 @@ RANDOM_PAIRS = 200_000
 RIVAL_CAP = 10.0  # odds (p = 0.91) above which a rival candidate weighs no more
 EXCLUSIVITY = 0.5  # how strongly candidates of one record compete (0: not at all, 1: one match at most)
 EM_PAIRS = 500_000
+DUPLICATES_IN_RANDOM_PAIRS = 20.0  # expected matches among the random pairs worth a second fit
 NAMESAKES_MIN = 1000  # name-agreeing pairs from keys of names alone enough to learn u from
-_KIND = {0: "similar spelling", 1: "same", 2: "same consonants", 3: "sounds alike"}
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def explain_pair(model: Model, vocab: Vocabulary, a: Prepared, b: Prepared) -> E
             toks[int(cmp.names.left[0, k])].original,
             toks[int(cmp.names.right[0, k])].original,
             round(float(cmp.names.sims[0, k]), 3),
-            _KIND[int(cmp.names.kinds[0, k])],
+            EVIDENCE_KINDS[int(cmp.names.kinds[0, k])],
         )
         for k in range(cmp.names.sims.shape[1])
         if cmp.names.sims[0, k] >= 0.85
@@ -292,16 +293,21 @@ def prepare_all(
     first_row: int = 1,
     *,
     strict_dates: bool = True,
+    placeholders: Placeholders | None = None,
 ) -> list[Prepared]:
     """Prepare records, checking ids are unique; errors name the source, row and column.
 
-    ``strict_dates``: see :func:`matching.records.prepare`.
+    ``strict_dates``: see :func:`matching.records.prepare`. ``placeholders``: which written birth
+    days stand for unknown ones; by default judged from these records' own dates (one source, one
+    convention).
     """
+    if placeholders is None:
+        placeholders = Placeholders.judged(str(r.get("birth_date") or "") for r in records)
     out: list[Prepared] = []
     seen: set[str] = set()
     for n, rec in enumerate(records):
         try:
-            p = prepare(rec, vocab, strict_dates=strict_dates)
+            p = prepare(rec, vocab, strict_dates=strict_dates, placeholders=placeholders)
         except InputError as exc:
             raise InputError(exc.message, source=source, row=n + first_row, column=exc.column) from None
         if p.id in seen:
@@ -407,48 +413,70 @@ class Linker:
         self.progress(f"estimating u from {len(ra)} random pairs")
         random_levels, _ = compare_all(self.vocab, ca, cb, ra, rb)
         mean = self.vocab.mean_frequency()
-        self.model.estimate_u(random_levels, [mean if c.tf else 0.0 for c in self.model.comparisons])
+        tf_mean = [mean if c.tf else 0.0 for c in self.model.comparisons]
+        self.model.estimate_u(random_levels, tf_mean)
         n_blocked = len(blocked)
         if len(blocked) > EM_PAIRS:  # a random sample estimates m as well and bounds the time
             sample = rng.choice(len(blocked), EM_PAIRS, replace=False)
             blocked = blocked[sample]
             by_name = None if by_name is None else by_name[sample]
-        if len(blocked):
-            self.progress(f"estimating m by EM on {len(blocked)} candidate pairs")
-            prior = min(0.5, max(min(na, nb) / len(blocked), 1e-4))
-            names = [COMPARISON_NAMES.index(c) for c in ("given_name", "other_names", "third_name")]
-            born = COMPARISON_NAMES.index("birth_date")
-            exact_date = len(COMPARISONS[born].levels) - 1
-            everything = range(len(COMPARISON_NAMES))
-            others = [c for c in everything if c not in names]
-            col = {name: COMPARISON_NAMES.index(name) for name in COMPARISON_NAMES}
-            names_agree = (blocked[:, names[0]] >= 2) & (blocked[:, names[1]] >= 2)
-            # not the father: in patronymic naming his name is the family name, so it agrees with it
-            corroborated = names_agree & (
-                (blocked[:, col["phone"]] == 1) | (blocked[:, col["document_id"]] == 2)
-            )
-            if corroborated.sum() < 30:
-                corroborated |= names_agree & (blocked[:, col["mother_name"]] == 3)
-            namesakes = names_agree
-            if by_name is not None and (names_agree & by_name).sum() >= NAMESAKES_MIN:
-                namesakes = names_agree & by_name
-            stages = [
-                # Same full birth date: the non-matches are random pairs; m of everything but the date.
-                EMStage(blocked[:, born] == exact_date, [c for c in everything if c != born]),
-                # Names and a phone or a document (failing enough of those, the mother's full name)
-                # agree: nearly all the same person; m of the date is its distribution there.
-                EMStage(corroborated, [born], direct=True),
-                # Names agree: the non-matches are namesakes; their u for the other fields, kept for scoring.
-                # Given ``by_name``, only namesakes that a key of names alone brought together:
-                # those that met through a name with a birth year agree on the year by choice, which
-                # made the date weigh too little in large sets.
-                EMStage(namesakes, [], others, free_u=True, keep_u=True),
-            ]
-            population = (na * (na - 1) // 2) if dedupe else na * nb
-            self.model.fit_em(blocked, stages=stages, prior=prior, population=population, n_pairs=n_blocked)
+        if not len(blocked):
+            return
+        population = (na * (na - 1) // 2) if dedupe else na * nb
+        self.progress(f"estimating m by EM on {len(blocked)} candidate pairs")
+        self._fit_m(blocked, by_name, min(na, nb), population, n_blocked, dedupe=dedupe)
+        # Random pairs of a list dense with duplicates hold some of them: weigh each by the chance
+        # that it is no match and fit again, once, when they hold more than a few.
+        non_match = 1.0 - self.model.posterior(random_levels)
+        if len(non_match) - non_match.sum() >= DUPLICATES_IN_RANDOM_PAIRS:
+            self.progress("random pairs hold matches: estimating u and m again without them")
+            self.model.estimate_u(random_levels, tf_mean, non_match=non_match)
+            self._fit_m(blocked, by_name, min(na, nb), population, n_blocked, dedupe=dedupe)
+
+    def _fit_m(
+        self,
+        blocked: npt.NDArray[np.int8],
+        by_name: npt.NDArray[np.bool_] | None,
+        smaller: int,
+        population: int,
+        n_blocked: int,
+        *,
+        dedupe: bool,
+    ) -> None:
+        """m and the prior by EM in stages on (a sample of) the blocked pairs' levels."""
+        prior = min(0.5, max(smaller / len(blocked), 1e-4))
+        names = [COMPARISON_NAMES.index(c) for c in ("given_name", "other_names", "third_name")]
+        born = COMPARISON_NAMES.index("birth_date")
+        exact_date = len(COMPARISONS[born].levels) - 1
+        everything = range(len(COMPARISON_NAMES))
+        others = [c for c in everything if c not in names]
+        col = {name: COMPARISON_NAMES.index(name) for name in COMPARISON_NAMES}
+        names_agree = (blocked[:, names[0]] >= 2) & (blocked[:, names[1]] >= 2)
+        # not the father: in patronymic naming his name is the family name, so it agrees with it
+        corroborated = names_agree & ((blocked[:, col["phone"]] == 1) | (blocked[:, col["document_id"]] == 2))
+        if corroborated.sum() < 30:
+            corroborated |= names_agree & (blocked[:, col["mother_name"]] == 3)
+        namesakes = names_agree
+        if by_name is not None and (names_agree & by_name).sum() >= NAMESAKES_MIN:
+            namesakes = names_agree & by_name
+        stages = [
+            # Same full birth date: the non-matches are random pairs; m of everything but the date.
+            EMStage(blocked[:, born] == exact_date, [c for c in everything if c != born]),
+            # Names and a phone or a document (failing enough of those, the mother's full name)
+            # agree: nearly all the same person; m of the date is its distribution there.
+            EMStage(corroborated, [born], direct=True),
+            # Names agree: the non-matches are namesakes; their u for the other fields, kept for scoring.
+            # Given ``by_name``, only namesakes that a key of names alone brought together:
+            # those that met through a name with a birth year agree on the year by choice, which
+            # made the date weigh too little in large sets.
+            EMStage(namesakes, [], others, free_u=True, keep_u=True),
+        ]
+        self.model.fit_em(blocked, stages=stages, prior=prior, population=population, n_pairs=n_blocked)
+        if not dedupe:
             # A person is on each side at most about once: no more matches than the smaller side has
-            # records. EM with correlated evidence overestimates the prior; this bounds it.
-            self.model.prior = min(self.model.prior, min(na, nb) / population)
+            # records. EM with correlated evidence overestimates the prior; this bounds it. (A list
+            # being deduplicated may hold a person many times: its prior is EM's.)
+            self.model.prior = min(self.model.prior, smaller / population)
 
 
 def link(left: Sequence[Mapping[str, Any]], right: Sequence[Mapping[str, Any]], **kwargs: Any) -> Links:

@@ -34,7 +34,16 @@ import numpy.typing as npt
 
 from matching import saved
 from matching.blocking import name_keys
-from matching.compare import COMPARISON_NAMES, COMPARISONS, MISSING, STRONG, align, sim_level
+from matching.compare import (
+    COMPARISON_NAMES,
+    COMPARISONS,
+    GIVEN_NAME,
+    MISSING,
+    OTHER_NAMES,
+    THIRD_NAME,
+    align,
+)
+from matching.dates import DEFAULT_PLACEHOLDERS, Placeholders
 from matching.errors import InputError
 from matching.linker import (
     EXCLUSIVITY,
@@ -87,6 +96,10 @@ class Score(NamedTuple):
     explanation: tuple[FieldScore, ...]
 
 
+# Ranking records by names alone, the closer fit among equally agreeing names (the first names meet,
+# no name left over) adds this per point: far less than any difference of agreement level (a bit or
+# more), so it orders only records whose names agree alike.
+NAME_FIT_BITS = 0.05
 # The weight of a record (or query) without any name: no evidence either way, ranked last.
 NO_NAME_EVIDENCE = float("-inf")
 
@@ -101,11 +114,14 @@ class Matcher:
         *,
         exclusivity: float = EXCLUSIVITY,
         source: str = "",
+        placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
     ) -> None:
         self.model = model
         self.frequencies = frequencies
         self.exclusivity = exclusivity
         self.source = source
+        # which written birth days stand for unknown ones in the records this matcher was fitted on
+        self.placeholders = placeholders
 
     def __repr__(self) -> str:
         return f"Matcher(version={self.version!r})"
@@ -145,6 +161,7 @@ class Matcher:
             linker.vocab.name_frequencies(),
             exclusivity=linker.exclusivity,
             source=source or f"fitted on {len(left)} x {len(right)} records",
+            placeholders=Placeholders.judged(str(r.get("birth_date") or "") for r in (*left, *right)),
         )
         return matcher.refine(labels) if labels is not None else matcher
 
@@ -152,13 +169,21 @@ class Matcher:
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible data (see :mod:`matching.saved` for the format). It holds the name
         frequencies, personal data in aggregate: store it encrypted."""
-        return saved.to_dict(saved.SavedModel(self.model, self.frequencies, self.exclusivity, self.source))
+        return saved.to_dict(
+            saved.SavedModel(self.model, self.frequencies, self.exclusivity, self.source, self.placeholders)
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matcher:
         """The matcher :meth:`to_dict` gave; raises :class:`~matching.errors.ModelFormatError`."""
         got = saved.from_dict(data)
-        return cls(got.model, got.frequencies, exclusivity=got.exclusivity, source=got.source)
+        return cls(
+            got.model,
+            got.frequencies,
+            exclusivity=got.exclusivity,
+            source=got.source,
+            placeholders=got.placeholders,
+        )
 
     @cached_property
     def version(self) -> str:
@@ -193,8 +218,8 @@ class Matcher:
         if not candidates:
             return []
         vocab = self._vocabulary()
-        rec = _prepared(record, vocab, "record")
-        others = [_prepared(c, vocab, "candidates", n) for n, c in enumerate(candidates)]
+        rec = self._prepared(record, vocab, "record")
+        others = [self._prepared(c, vocab, "candidates", n) for n, c in enumerate(candidates)]
         seen: set[str] = set()
         for n, other in enumerate(others):
             if other.id in seen:
@@ -220,8 +245,8 @@ class Matcher:
         aligned token by token. It holds plaintext: for officers reviewing the pair. The weights are
         the pair's own evidence, before other candidates competed (see :meth:`score`)."""
         vocab = self._vocabulary()
-        a = _prepared(record, vocab, "record")
-        return explain_pair(self.model, vocab, a, _prepared(candidate, vocab, "candidate"))
+        a = self._prepared(record, vocab, "record")
+        return explain_pair(self.model, vocab, a, self._prepared(candidate, vocab, "candidate"))
 
     # --- names alone --------------------------------------------------------------------------
     def name_score(self, query: str, record: Record) -> float:
@@ -245,8 +270,10 @@ class Matcher:
         The query's names are aligned with each record's own names (given, family, full and
         alternate names) as batch linkage aligns two records' names, in any order and across
         scripts; the best, second and third pairs weigh as the given name, the other names and the
-        third name do, term-frequency adjusted (a rare name agreeing counts more). A query without a
-        name, or a record without one, gets ``NO_NAME_EVIDENCE``.
+        third name do, term-frequency adjusted (a rare name agreeing counts more). Among records whose
+        names agree equally, the closer fit ranks first (see ``NAME_FIT_BITS``): the query's first
+        name meeting the record's first name, and no name of the record's left unmatched. A query
+        without a name, or a record without one, gets ``NO_NAME_EVIDENCE``.
         """
         vocab = self._vocabulary()
         query_ids = list(dict.fromkeys(vocab.add(t) for t in name_tokens(query)))[:NAME_SLOTS]
@@ -258,8 +285,8 @@ class Matcher:
         bag_b = np.full((len(records), NAME_SLOTS), -1, dtype=np.int32)
         for i, bag in enumerate(bags):
             bag_b[i, : len(bag)] = bag
-        levels, tokens = _name_levels(vocab, bag_a, bag_b, len(query_ids), [len(b) for b in bags])
-        weight = field_evidence(self.model, vocab, levels, tokens).sum(axis=1)
+        levels, tokens, fit = _name_levels(vocab, bag_a, bag_b, len(query_ids), [len(b) for b in bags])
+        weight = field_evidence(self.model, vocab, levels, tokens).sum(axis=1) + NAME_FIT_BITS * fit
         weight[levels[:, _NAMES[0]] == MISSING] = NO_NAME_EVIDENCE  # a record without names answers no query
         return [float(w) for w in weight]
 
@@ -273,8 +300,8 @@ class Matcher:
         right: list[Prepared] = []
         outcome: list[bool] = []
         for n, (record, candidate, same) in enumerate(labels):
-            left.append(_prepared(record, vocab, "labels", n))
-            right.append(_prepared(candidate, vocab, "labels", n))
+            left.append(self._prepared(record, vocab, "labels", n))
+            right.append(self._prepared(candidate, vocab, "labels", n))
             outcome.append(bool(same))
         if not outcome:
             return self
@@ -283,10 +310,19 @@ class Matcher:
         model = copy.deepcopy(self.model)
         model.refine(levels, np.asarray(outcome, dtype=bool), strength=strength)
         source = f"{self.source}; refined with {len(outcome)} officer decisions".lstrip("; ")
-        return Matcher(model, self.frequencies, exclusivity=self.exclusivity, source=source)
+        return Matcher(
+            model,
+            self.frequencies,
+            exclusivity=self.exclusivity,
+            source=source,
+            placeholders=self.placeholders,
+        )
 
     def _vocabulary(self) -> Vocabulary:
         return Vocabulary(self.frequencies)
+
+    def _prepared(self, record: Record, vocab: Vocabulary, source: str, row: int | None = None) -> Prepared:
+        return _prepared(record, vocab, source, row, self.placeholders)
 
 
 @cache
@@ -303,15 +339,22 @@ def blocking_keys(record: Record) -> list[str]:
     """The plaintext blocking keys of one record (see :meth:`Matcher.blocking_keys`).
 
     They depend on the record alone, never on a fitted model: keys stored for a record stay valid
-    when the model is refitted.
+    when the model is refitted. (So a 1 January birth date is read by the usual convention here, not
+    by the placeholders a model judged from its data.)
     """
     vocab = Vocabulary()
     return name_keys(_prepared(record, vocab, "record"), vocab)
 
 
-def _prepared(record: Record, vocab: Vocabulary, source: str, row: int | None = None) -> Prepared:
+def _prepared(
+    record: Record,
+    vocab: Vocabulary,
+    source: str,
+    row: int | None = None,
+    placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
+) -> Prepared:
     try:
-        return prepare(record, vocab)
+        return prepare(record, vocab, placeholders=placeholders)
     except InputError as exc:
         raise InputError(exc.message, source=source, row=row, column=exc.column) from None
 
@@ -334,19 +377,22 @@ def _name_levels(
     bag_b: npt.NDArray[np.int32],
     n_query: int,
     n_record: Sequence[int],
-) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int32]]:
-    """Levels of the name comparisons (the rest missing) and TF tokens of aligned name bags."""
-    al = align(vocab, bag_a, bag_b, 3)
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+    """Levels of the name comparisons (the rest missing), TF tokens of aligned name bags, and how
+    closely the names fit beyond their levels: +1 when the first names meet each other, -1 for each
+    name of the record that meets none of the query's."""
+    al = align(vocab, bag_a, bag_b, NAME_SLOTS)
+    agreed = al.sims >= OTHER_NAMES.strong_at
+    in_place = (agreed & (al.left == bag_a[:, :1]) & (al.right == bag_b[:, :1])).any(axis=1)
+    unmatched = np.maximum(np.asarray(n_record) - agreed.sum(axis=1), 0)
+    fit = in_place.astype(np.float64) - unmatched
     n_min = np.minimum(n_query, np.asarray(n_record, dtype=np.int32))
     levels = np.full((len(bag_a), len(COMPARISONS)), MISSING, dtype=np.int8)
     tokens = np.full((len(bag_a), len(COMPARISONS)), -1, dtype=np.int32)
     given, other, third = _NAMES
-    levels[:, given] = sim_level(al.sims[:, 0])
-    second = sim_level(al.sims[:, 1])
-    second[n_min < 2] = MISSING
-    levels[:, other] = second
-    agree = (al.sims[:, 2] >= STRONG).astype(np.int8)
-    agree[(n_min < 3) | (al.sims[:, 2] < 0)] = MISSING
-    levels[:, third] = agree
+    # the best pair weighs as the given name, the next two as the other names and the third name
+    levels[:, given] = GIVEN_NAME.level_of(al.sims[:, 0])
+    levels[:, other] = OTHER_NAMES.level_of_alignment(al.sims, n_min)
+    levels[:, third] = THIRD_NAME.level_of_alignment(al.sims, n_min)
     tokens[:, given], tokens[:, other] = al.left[:, 0], al.left[:, 1]
-    return levels, tokens
+    return levels, tokens, fit

@@ -23,6 +23,8 @@ Levels = npt.NDArray[np.int8]
 Floats = npt.NDArray[np.float64]
 _EPS = 1e-6
 TF_CLIP = (-3.0, 3.0)  # bits a term-frequency adjustment may add or remove
+NAMESAKE_PSEUDO = 200.0  # random pairs the u of namesakes (see EMStage.free_u) counts as
+MAX_STAGE_PRIOR = 0.99  # share of matches EM may find among pairs selected for agreeing names
 T = TypeVar("T")
 
 
@@ -95,17 +97,28 @@ class Model:
             out.append(np.bincount(col[present], weights=w, minlength=len(comp.levels)).astype(np.float64))
         return out
 
-    def estimate_u(self, levels: Levels, tf_freq: Sequence[float] | None = None) -> None:
-        """u from the levels of random pairs (nearly all of which are non-matches)."""
+    def estimate_u(
+        self,
+        levels: Levels,
+        tf_freq: Sequence[float] | None = None,
+        *,
+        non_match: Floats | None = None,
+    ) -> None:
+        """u from the levels of random pairs (nearly all of which are non-matches).
+
+        ``non_match`` weighs each pair by the probability that it is no match: where duplicates are
+        dense (a registration list with families of five records each) random pairs hold enough of
+        them to make agreeing look common, above all on a second name once the first agreed.
+        """
         if len(levels) == 0:
             raise MatchingError("no random pairs to estimate u from")
-        self.u = [_normalised(c + 0.5) for c in self._counts(levels)]
+        self.u = [_normalised(c + 0.5) for c in self._counts(levels, non_match)]
         names = [c.name for c in self.comparisons]
         self.u_after = {}
         for c, comp in enumerate(self.comparisons):
             if comp.after:
                 rows = levels[:, names.index(comp.after)] >= 2
-                counts = self._counts(levels[rows])[c]
+                counts = self._counts(levels[rows], None if non_match is None else non_match[rows])[c]
                 if counts.sum() >= 50:
                     self.u_after[c] = _normalised(counts + 0.5)
         if tf_freq is not None:
@@ -141,11 +154,15 @@ class Model:
             for c in active:
                 new_m[c] = _normalised(counts[c] + 0.1)
             if free_u:
+                # a few namesakes say little: their u leans on random pairs' as on NAMESAKE_PSEUDO pairs
                 u_counts = self._counts(sub, 1.0 - post)
                 self.u = [
-                    _normalised(u_counts[c] + 0.5) if c in used else self.u[c] for c in range(len(self.u))
+                    _normalised(u_counts[c] + NAMESAKE_PSEUDO * saved_u[c]) if c in used else self.u[c]
+                    for c in range(len(self.u))
                 ]
-            new_lam = float(np.clip(post.mean(), 1e-6, 0.5))
+            # pairs selected for agreeing (on names) may be nearly all matches: a registration list's
+            # duplicates, unlike requests and sightings, mostly share their names
+            new_lam = float(np.clip(post.mean(), 1e-6, MAX_STAGE_PRIOR if free_u else 0.5))
             delta = max(float(np.abs(a - b).max()) for a, b in zip(new_m, self.m, strict=True))
             delta = max(delta, abs(new_lam - lam))
             self.m, lam = new_m, new_lam
@@ -233,8 +250,16 @@ class Model:
 
     # --- scoring ----------------------------------------------------------------------------
     def level_weights(self) -> list[Floats]:
-        """log2(m/u) per level of each comparison (the Bayes factor of that level, in bits)."""
-        return [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
+        """log2(m/u) per level of each comparison (the Bayes factor of that level, in bits).
+
+        For a graded comparison a level weighs at least as much as the one below it: u of a close
+        agreement is estimated from few pairs (an address nearly the same, never seen among random
+        pairs, would otherwise outweigh the same address, seen among a few namesakes)."""
+        weights = [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
+        return [
+            np.maximum.accumulate(w) if comp.graded else w
+            for comp, w in zip(self.comparisons, weights, strict=True)
+        ]
 
     def field_weights(self, levels: Levels) -> Floats:
         """[pairs, comparisons] weight of each comparison, 0 where missing."""
@@ -248,7 +273,10 @@ class Model:
         for c, u_after in self.u_after.items():
             col = levels[:, c]
             cond = (col != MISSING) & (levels[:, names.index(self.comparisons[c].after)] >= 2)
-            out[cond, c] = np.log2(self.m[c] / u_after)[col[cond]]
+            after = np.log2(self.m[c] / u_after)
+            if self.comparisons[c].graded:
+                after = np.maximum.accumulate(after)
+            out[cond, c] = after[col[cond]]
         return out
 
     def tf_adjustments(self, levels: Levels, token_freq: Floats) -> Floats:

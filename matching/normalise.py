@@ -82,6 +82,8 @@ _JOIN_NEXT = {
     "abu",
     "abou",
     "abo",
+    # the Maghreb's Bou (أبو): Bou Ziane / Bouziane, Bou Mediene / Boumediene
+    "bou",
     "umm",
     "um",
     "om",
@@ -110,6 +112,17 @@ _ABD_PREFIX = re.compile(
     r"^abd(?:el|al|ul|ol|il|ur|ar|er|as|us|ush|ash|ud|ad|an|un|en|i|e|u|a|(?=[bcdfghjklmnpqrstvwxz]))(?=[a-z]{3})"
 )
 _ATTACHED_ARTICLE = re.compile(r"^(?:al|el)(?=[bcdfghjklmnpqrstvwxz][a-z]{3})")
+# The article assimilated to a sun letter and joined to the name, as Maghreb registries write it:
+# Ettaher (at-Tahir), Essaid (as-Said), Ennaji (an-Naji), Eddine (ad-Din). The doubled consonant is the
+# sign; at least three letters must follow it, so Essam, Assad and Attia keep theirs.
+_ASSIMILATED_ARTICLE = re.compile(r"^[ae]([tdrzsnl])\1(?=[a-z]{3})")
+# Prefixes Maghreb and Sahel family names are written with, apart or joined (Ben Ali / Benali,
+# Bou Ziane / Bouziane, Ould Ahmed / Ouldahmed, Ait Ali / Aitali): the name without one is its bare form.
+_NAME_PREFIX = re.compile(r"^(?:ben|bin|ibn|bou|abu|abou|ould|ait|wad)(?=[a-z]{3})")
+# Letters that optical character recognition of passports reads as digits (and MRZ fonts invite):
+# O/0, I/1, S/5, B/8, Z/2, G/6. A digit inside a name is one of them.
+_OCR_DIGITS = str.maketrans("015826", "oisbzg")
+_DIGIT_IN_WORD = re.compile(r"[a-z]*[0-9][a-z0-9]*[a-z][a-z0-9]*|[a-z][a-z0-9]*[0-9][a-z0-9]*")
 # Name equivalents across languages that no spelling rule recovers (Yusuf / Joseph). Kept short.
 _EQUIVALENTS = {
     # Arabic diminutives of Mohammed that registrations write as the name
@@ -127,9 +140,18 @@ _EQUIVALENTS = {
     "jesus": "isa",
     "solomon": "suleiman",
     "sulayman": "suleiman",
-    "david": "dawit",
-    "dawud": "dawit",
-    "daoud": "dawit",
+    # David: the Arabic Dawud (داود) and the Ge'ez Dawit are one name; canonical as Arabic script reads
+    "david": "dawud",
+    "dawit": "dawud",
+    "daoud": "dawud",
+    "daud": "dawud",
+    "dauda": "dawud",
+    # Chad's French-era registry forms of Arabic names (Mahamat for Muhammad, Ahmat for Ahmad,
+    # Abakar for Abu Bakr), as the names of Chad's presidents show them
+    "mahamat": "mohammed",
+    "mahammat": "mohammed",
+    "ahmat": "ahmad",
+    "abakar": "abubakar",
     "michael": "mikael",
     "mikhail": "mikael",
     "mykhailo": "mikael",
@@ -189,6 +211,8 @@ def _latin_canonical(tok: str, *, transliterated: bool = False) -> str:
         tok = tok[1:]
     tok = _ABD_PREFIX.sub("abdul", tok)
     tok = _ATTACHED_ARTICLE.sub("", tok)
+    if not transliterated:
+        tok = _ASSIMILATED_ARTICLE.sub(r"\1", tok)
     tok = _CYRILLIC_ENDINGS.sub("i", tok) if len(tok) > 4 else tok
     tok = _CYRILLIC_EI.sub("ei", tok) if len(tok) > 4 else tok
     tok = _CYRILLIC_IOTATED.sub("y", tok)
@@ -199,6 +223,9 @@ def _latin_canonical(tok: str, *, transliterated: bool = False) -> str:
 def _latin_tokens(text: str) -> list[str]:
     ascii_text = anyascii(text).lower()
     ascii_text = re.sub(r"[`'’ʿʾ]", "", ascii_text)  # ayn, hamza, apostrophes (Dar'ya)
+    # a passport's machine-readable zone separates names with < (AL<HASSAN<<MOHAMMED), which the
+    # split below treats as any separator; its optical reading puts digits for letters (M0HAMED)
+    ascii_text = _DIGIT_IN_WORD.sub(lambda m: m.group(0).translate(_OCR_DIGITS), ascii_text)
     words = [w for w in re.split(r"[^a-z]+", ascii_text.replace("mohd.", "mohd ")) if w]
     out: list[str] = []
     join = ""
@@ -242,6 +269,22 @@ _SKELETON_DIGRAPHS = [
 ]
 _VOWELS = re.compile(r"[aeiouyw]")
 _HAS_VOWEL = re.compile(r"[aeiou]")
+
+
+def french_reading(latin: str) -> str:
+    """The Latin form read as French registries write Arabic names, where ch is sh (Aicha, Rachid,
+    Charif), or "" when that reading is no other (no ch, or the German sch: Raschid). Elsewhere ch is
+    kh (Chaled, Chalil in German registries), the reading :func:`skeleton` takes."""
+    if "ch" not in latin or "sch" in latin:
+        return ""
+    return latin.replace("ch", "sh")
+
+
+def bare_name(latin: str) -> str:
+    """The name without a prefix joined to it (Benali -> ali, Bouziane -> ziane), or "" when it has
+    none: the same name written with the prefix apart, where the prefix is dropped or joined."""
+    bare = _NAME_PREFIX.sub("", latin)
+    return bare if bare != latin else ""
 
 
 def folded(latin: str) -> str:
@@ -292,6 +335,20 @@ def fits(arabic_pattern: str, latin_pattern: str) -> bool:
     return all(ch in it for ch in arabic_pattern)
 
 
+def back_vowel_places(pattern: str) -> int:
+    """Where a spelling's u and o vowels stand, as a bit per place: bit k set when one follows the k-th
+    consonant of its vowel pattern (bit 0: before the first). Mahmoud (mhmWd) gives bit 3, Mohammed
+    (mWhmYd) bit 1: the same consonants, the u in another place, another name."""
+    places = 0
+    consonants = 0
+    for ch in pattern:
+        if ch == "W":
+            places |= 1 << min(consonants, 62)
+        elif ch != "Y":
+            consonants += 1
+    return places
+
+
 def skeleton(latin: str) -> str:
     """Transliteration-aware consonant skeleton: Mohammed, Muhammad, Mhd and محمد all give 'mhmd'."""
     s = latin
@@ -324,6 +381,9 @@ class Token:
     phonetic: str
     script: str
     pattern: str = ""  # see vowel_pattern
+    french_skeleton: str = ""  # skeleton and pattern of the French reading of ch (see french_reading)
+    french_pattern: str = ""
+    bare: str = ""  # see bare_name
 
 
 def script_of(text: str) -> str:
@@ -336,6 +396,12 @@ def script_of(text: str) -> str:
     return "latin"
 
 
+# Names run together, a capital marking each (TesfayDawit, as forms without room or OCR write them):
+# split where a capital follows a lower-case letter, both parts of three letters or more, so McDonald,
+# DeSouza and AlHassan stay whole (the article has its own rule).
+_RUN_TOGETHER = re.compile(r"(?<=[^\W\d_][a-z]{2})(?<![A-Z][a-z]{2})(?=[A-Z][a-z]{2})")
+
+
 def clean(text: str) -> str:
     """NFKC, case folding and collapsed white space."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
@@ -344,7 +410,7 @@ def clean(text: str) -> str:
 @lru_cache(maxsize=200_000)
 def name_tokens(text: str) -> tuple[Token, ...]:
     """Tokens of one name as written, in order, with particles and patronymic links removed."""
-    text = clean(text)
+    text = clean(_RUN_TOGETHER.sub(" ", unicodedata.normalize("NFKC", text)))
     if not text:
         return ()
     script = script_of(text)
@@ -371,6 +437,7 @@ def _token(original: str, latin: str, script: str, spoken: str = "") -> Token:
     skel, pattern = (
         _arabic_skeleton(spoken) if spoken else (skeleton(latin), vowel_pattern(latin, script == "arabic"))
     )
+    french = "" if script == "arabic" else french_reading(latin)
     return Token(
         original=original,
         latin=latin,
@@ -379,6 +446,9 @@ def _token(original: str, latin: str, script: str, spoken: str = "") -> Token:
         phonetic=phonetic(latin),
         script=script,
         pattern=pattern,
+        french_skeleton=skeleton(french) if french else "",
+        french_pattern=vowel_pattern(french, False) if french else "",
+        bare="" if script == "arabic" else bare_name(latin),
     )
 
 

@@ -10,14 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from matching.dates import BirthDate, birth_date
+from matching.dates import DEFAULT_PLACEHOLDERS, BirthDate, Placeholders, birth_date
 from matching.errors import InputError, MatchingError
-from matching.normalise import Token, country, document_key, name_tokens, phone_key, place_key, plain
+from matching.normalise import (
+    Token,
+    back_vowel_places,
+    country,
+    document_key,
+    name_tokens,
+    phone_key,
+    place_key,
+    plain,
+    skeleton,
+)
 
 FIELDS = (
     "id",
@@ -48,18 +58,27 @@ PAIR_TOKENS = 6  # names of a bag whose pairs are counted for the joint name fre
 DATE_COLUMNS = ("birth_date", "record_date")
 
 IntArray = npt.NDArray[np.int32]
-TokenArrays = tuple[
-    IntArray,
-    IntArray,
-    IntArray,
-    npt.NDArray[np.object_],
-    IntArray,
-    IntArray,
-    npt.NDArray[np.object_],
-    IntArray,
-    npt.NDArray[np.object_],
-    npt.NDArray[np.bool_],
-]
+
+
+class TokenArrays(NamedTuple):
+    """Per vocabulary token, what comparisons read, as arrays indexed by token id."""
+
+    skeleton: IntArray  # id of the name key (see :func:`name_key`)
+    phonetic: IntArray  # id of the phonetic key
+    latin_id: IntArray  # id of the Latin form
+    latin: npt.NDArray[np.object_]  # the Latin form
+    skeleton_length: IntArray
+    is_latin: npt.NDArray[np.bool_]  # written in Latin script
+    folded: npt.NDArray[np.object_]  # the Latin form with transliteration digraphs folded
+    raw_skeleton: IntArray  # id of the skeleton as is, also when too short to stand for a name alone
+    pattern: npt.NDArray[np.object_]  # consonants and long vowels (see normalise.vowel_pattern)
+    is_arabic: npt.NDArray[np.bool_]
+    back_vowels: npt.NDArray[np.int64]  # see normalise.back_vowel_places
+    french_skeleton: IntArray  # name key of the French reading of ch (see normalise.french_reading)
+    french_raw_skeleton: IntArray
+    french_pattern: npt.NDArray[np.object_]  # its vowel pattern ("" when there is no other reading)
+    bare: IntArray  # id of the Latin form without a joined prefix (see normalise.bare_name), -1 if none
+    bare_raw_skeleton: IntArray  # its skeleton's id, -1 if none
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:
@@ -106,6 +125,42 @@ class NameFrequencies:
         return _mean_under_u(_smoothed(counts, self.records))
 
 
+class PairMemo:
+    """Values already computed for pairs of tokens (keyed ``a << 32 | b``), sorted for lookups: the same
+    pairs of names recur across chunks of candidate pairs and random pairs."""
+
+    LIMIT = 3_000_000  # pairs kept at most
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.values = np.zeros(0, dtype=np.float32)
+        self.kinds = np.zeros(0, dtype=np.int8)
+
+    def lookup(
+        self, keys: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32], npt.NDArray[np.int8]]:
+        """Which keys are known, and their values and kinds (meaningless where unknown)."""
+        if not self.keys.size:
+            return (
+                np.zeros(len(keys), dtype=bool),
+                np.zeros(len(keys), np.float32),
+                np.zeros(len(keys), np.int8),
+            )
+        pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        return self.keys[pos] == keys, self.values[pos], self.kinds[pos]
+
+    def add(
+        self, keys: npt.NDArray[np.int64], values: npt.NDArray[np.float32], kinds: npt.NDArray[np.int8]
+    ) -> None:
+        """Remember new keys (sorted, none already known) with their values: a linear merge."""
+        if self.keys.size + keys.size > self.LIMIT:
+            return
+        at = np.searchsorted(self.keys, keys)
+        self.keys = np.insert(self.keys, at, keys)
+        self.values = np.insert(self.values, at, values)
+        self.kinds = np.insert(self.kinds, at, kinds)
+
+
 class Vocabulary:
     """Distinct name tokens, shared by the tables being compared, with their comparable forms.
 
@@ -122,6 +177,11 @@ class Vocabulary:
         self._phon: list[int] = []
         self._latin: list[int] = []
         self._raw_skel: list[int] = []  # skeleton as is, also when too short to stand for a name alone
+        self._french: list[int] = []  # name key of the French reading of ch (the name key when none)
+        self._french_raw: list[int] = []
+        self._bare: list[int] = []  # Latin form without a joined prefix (-1 when none)
+        self._bare_raw: list[int] = []  # its skeleton
+        self._named: set[int] = set()  # name keys some token was counted under
         self.skeleton_counts: list[int] = []  # records whose name bag holds a token with this skeleton
         self.pair_counts: dict[int, int] = {}  # records holding both skeletons (a << 32 | b, a < b)
         self._skel_text: list[str] = []  # per token, the name key its frequency is counted under
@@ -129,6 +189,7 @@ class Vocabulary:
         self._freq: npt.NDArray[np.float64] | None = None
         self._pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], float] | None = None
         self._arrays: TokenArrays | None = None
+        self.similarities = PairMemo()  # token similarities already computed (see compare)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -154,8 +215,14 @@ class Vocabulary:
             self._phon.append(self._key("p", token.phonetic))
             self._latin.append(self._key("l", token.latin))
             self._raw_skel.append(self._key("r", token.skeleton))
-            if len(self.skeleton_counts) <= skel:  # a name not met before
-                self.skeleton_counts.extend([0] * (skel + 1 - len(self.skeleton_counts)))
+            french = french_key(token)
+            self._french.append(self._key("s", french) if french else skel)
+            self._french_raw.append(self._key("r", token.french_skeleton) if french else self._raw_skel[-1])
+            self._bare.append(self._key("l", token.bare) if token.bare else -1)
+            self._bare_raw.append(self._key("r", skeleton(token.bare)) if token.bare else -1)
+            if skel not in self._named:  # a name not met before
+                self._named.add(skel)
+                self.skeleton_counts.extend([0] * (len(self._key_index) - len(self.skeleton_counts)))
                 if self.fixed is not None:
                     self.skeleton_counts[skel] = self.fixed.names.get(text, 0)
             self._arrays = None
@@ -178,28 +245,32 @@ class Vocabulary:
         self._pairs = None
 
     def arrays(self) -> TokenArrays:
-        """skeleton ids, phonetic ids, latin ids, latin strings, skeleton lengths, Latin-script flags."""
+        """The tokens' comparable forms as arrays (rebuilt when tokens were added)."""
         if self._arrays is None:
-            latin = np.empty(len(self.tokens), dtype=object)
-            latin[:] = [t.latin for t in self.tokens]
-            self._arrays = (
-                np.asarray(self._skel, dtype=np.int32),
-                np.asarray(self._phon, dtype=np.int32),
-                np.asarray(self._latin, dtype=np.int32),
-                latin,
-                np.asarray([len(t.skeleton) for t in self.tokens], dtype=np.int32),
-                np.asarray([t.script == "latin" for t in self.tokens], dtype=np.int32),
-                _strings([t.folded for t in self.tokens]),
-                np.asarray(self._raw_skel, dtype=np.int32),
-                _strings([t.pattern for t in self.tokens]),
-                np.asarray([t.script == "arabic" for t in self.tokens], dtype=bool),
+            self._arrays = TokenArrays(
+                skeleton=np.asarray(self._skel, dtype=np.int32),
+                phonetic=np.asarray(self._phon, dtype=np.int32),
+                latin_id=np.asarray(self._latin, dtype=np.int32),
+                latin=_strings([t.latin for t in self.tokens]),
+                skeleton_length=np.asarray([len(t.skeleton) for t in self.tokens], dtype=np.int32),
+                is_latin=np.asarray([t.script == "latin" for t in self.tokens], dtype=bool),
+                folded=_strings([t.folded for t in self.tokens]),
+                raw_skeleton=np.asarray(self._raw_skel, dtype=np.int32),
+                pattern=_strings([t.pattern for t in self.tokens]),
+                is_arabic=np.asarray([t.script == "arabic" for t in self.tokens], dtype=bool),
+                back_vowels=np.asarray([back_vowel_places(t.pattern) for t in self.tokens], dtype=np.int64),
+                french_skeleton=np.asarray(self._french, dtype=np.int32),
+                french_raw_skeleton=np.asarray(self._french_raw, dtype=np.int32),
+                french_pattern=_strings([t.french_pattern for t in self.tokens]),
+                bare=np.asarray(self._bare, dtype=np.int32),
+                bare_raw_skeleton=np.asarray(self._bare_raw, dtype=np.int32),
             )
         return self._arrays
 
     def frequencies(self) -> npt.NDArray[np.float64]:
         """Share of records holding each token's skeleton, per token (term frequency for TF adjustment)."""
         if self._freq is None or len(self._freq) != len(self.tokens):
-            skel = self.arrays()[0]
+            skel = self.arrays().skeleton
             counts = np.asarray(self.skeleton_counts, dtype=np.float64)
             self._freq = _smoothed(counts[skel], self.n_records)
         return self._freq
@@ -236,7 +307,7 @@ class Vocabulary:
             f = _smoothed(counts, self.n_records)
             self._pairs = (keys[order], f[order], _mean_under_u(f))
         keys, f, mean = self._pairs
-        skel = self.arrays()[0]
+        skel = self.arrays().skeleton
         sa, sb = skel[tok_a].astype(np.int64), skel[tok_b].astype(np.int64)
         q = (np.minimum(sa, sb) << 32) | np.maximum(sa, sb)
         out = np.full(len(q), TF_PSEUDO / max(1, self.n_records))
@@ -266,7 +337,23 @@ class Vocabulary:
 def name_key(token: Token) -> str:
     """What a name's frequency is counted under: its skeleton, or its Latin form when that is too short
     to stand for a name (a skeleton of one letter would merge Ali, Ola and Eli)."""
-    return token.skeleton if len(token.skeleton) >= 2 else "=" + token.latin
+    return _key_of(token.skeleton, token.latin)
+
+
+def french_key(token: Token) -> str:
+    """The name key of the token's French reading of ch (Aicha as Aisha), or "" when it has none."""
+    if not token.french_skeleton:
+        return ""
+    return _key_of(token.french_skeleton, token.latin.replace("ch", "sh"))
+
+
+def bare_key(token: Token) -> str:
+    """The name key of the token without its joined prefix (Benali as Ali), or "" when it has none."""
+    return _key_of(skeleton(token.bare), token.bare) if token.bare else ""
+
+
+def _key_of(skel: str, latin: str) -> str:
+    return skel if len(skel) >= 2 else "=" + latin
 
 
 @dataclass
@@ -314,8 +401,16 @@ def own_names(record: Mapping[str, Any], vocab: Vocabulary) -> tuple[list[int], 
     return bag, primary
 
 
-def prepare(record: Mapping[str, Any], vocab: Vocabulary, *, strict_dates: bool = True) -> Prepared:
+def prepare(
+    record: Mapping[str, Any],
+    vocab: Vocabulary,
+    *,
+    strict_dates: bool = True,
+    placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
+) -> Prepared:
     """Validate one record and derive its comparable form; raises :class:`InputError`.
+
+    ``placeholders``: which written birth days of the record's source stand for an unknown one.
 
     With ``strict_dates`` off (reading a batch file: registration lists hold corrupted dates such as
     1955-11-92), a birth or record date that is not a valid date is read as missing and listed in
@@ -344,7 +439,7 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary, *, strict_dates: bool 
     extra = [t for t in father[:2] if t not in bag]  # his name, then his father's: the chain continued
     own = bag[: NAME_SLOTS - len(extra)]
     bag = own + extra
-    born, unreadable = _born(raw, strict_dates)
+    born, unreadable = _born(raw, strict_dates, placeholders)
     sex_text = raw["sex"].strip().upper()
     if sex_text not in ("", "F", "M", "U"):
         raise InputError("sex must be F, M, U or empty", column="sex")
@@ -370,13 +465,16 @@ def prepare(record: Mapping[str, Any], vocab: Vocabulary, *, strict_dates: bool 
     )
 
 
-def _born(raw: Mapping[str, str], strict_dates: bool) -> tuple[BirthDate | None, tuple[str, ...]]:
+def _born(
+    raw: Mapping[str, str], strict_dates: bool, placeholders: Placeholders
+) -> tuple[BirthDate | None, tuple[str, ...]]:
     """The birth date, and the date columns read as missing because they held no valid date."""
     values = {key: raw[key].strip() for key in ("birth_date", "age", "record_date")}
     unreadable: list[str] = []
     while True:  # at most once per date column: a column read as missing is empty
         try:
-            return birth_date(values["birth_date"], values["age"], values["record_date"]), tuple(unreadable)
+            born = birth_date(values["birth_date"], values["age"], values["record_date"], placeholders)
+            return born, tuple(unreadable)
         except InputError as exc:
             if strict_dates or exc.column not in DATE_COLUMNS:
                 raise

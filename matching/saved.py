@@ -3,13 +3,17 @@
 ``to_dict`` gives plain data (dicts, lists, strings, numbers, booleans, ``None``) that ``json.dumps``
 writes and ``json.loads`` reads back exactly (Python writes each float as the shortest text that
 reads back as the same float); ``from_dict`` refuses anything else with
-:class:`~matching.errors.ModelFormatError`. Format version 1::
+:class:`~matching.errors.ModelFormatError`. Format version 2 (version 1 had no "dates")::
 
     {
       "format": "rfl-matching-model",
       "format_version": 1,
       "source": "how and from what the model was made (free text, no personal data)",
       "scoring": {"exclusivity": 0.5},     # how strongly the candidates of one record compete
+      "dates": {                           # written birth days that stand for unknown ones
+        "new_year_placeholder": true,      # 1 January: day and month unknown
+        "first_of_month_placeholder": false  # the 1st of a month: day unknown
+      },
       "model": {
         "prior": 5.4e-05,                    # probability that a pair of records is the same person
         "comparisons": [                     # one per comparison, in this version's order
@@ -45,12 +49,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from matching.dates import DEFAULT_PLACEHOLDERS, Placeholders
 from matching.errors import ModelFormatError
 from matching.model import Model
 from matching.records import NameFrequencies
 
 FORMAT = "rfl-matching-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_PLACEHOLDER_KEYS = ("new_year_placeholder", "first_of_month_placeholder")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class SavedModel:
     frequencies: NameFrequencies
     exclusivity: float
     source: str = ""
+    placeholders: Placeholders = DEFAULT_PLACEHOLDERS
 
 
 def to_dict(saved: SavedModel) -> dict[str, Any]:
@@ -69,6 +76,10 @@ def to_dict(saved: SavedModel) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "source": saved.source,
         "scoring": {"exclusivity": saved.exclusivity},
+        "dates": {
+            "new_year_placeholder": saved.placeholders.new_year,
+            "first_of_month_placeholder": saved.placeholders.first_of_month,
+        },
         "model": saved.model.to_dict(),
         "name_frequencies": _frequencies_to_dict(saved.frequencies),
     }
@@ -93,7 +104,16 @@ def from_dict(data: Mapping[str, Any]) -> SavedModel:
     if not isinstance(model, Mapping):
         raise ModelFormatError("model is missing or not an object")
     frequencies = _frequencies_from_dict(data.get("name_frequencies"))
-    return SavedModel(Model.from_dict(model), frequencies, float(exclusivity), source)
+    return SavedModel(
+        Model.from_dict(model), frequencies, float(exclusivity), source, _placeholders(data.get("dates"))
+    )
+
+
+def _placeholders(data: Any) -> Placeholders:
+    new_year, first_of_month = (data.get(k) if isinstance(data, Mapping) else None for k in _PLACEHOLDER_KEYS)
+    if not isinstance(new_year, bool) or not isinstance(first_of_month, bool):
+        raise ModelFormatError("dates: " + " and ".join(_PLACEHOLDER_KEYS) + " must be true or false")
+    return Placeholders(new_year, first_of_month)
 
 
 def _frequencies_to_dict(freq: NameFrequencies) -> dict[str, Any]:

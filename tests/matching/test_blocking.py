@@ -1,6 +1,8 @@
 """Blocking: shared keys make candidates; common keys are dropped; combinations keep true pairs."""
 
-from matching.blocking import candidate_pairs, record_keys
+import numpy as np
+
+from matching.blocking import CROWD_WINDOW, candidate_pairs, crowd_neighbours, record_keys
 from matching.records import Vocabulary, prepare
 
 
@@ -124,3 +126,44 @@ def test_stats_say_which_pairs_a_key_of_names_alone_made() -> None:
     made = dict(zip(zip(li.tolist(), ri.tolist(), strict=True), stats.by_name.tolist(), strict=True))
     assert made[(0, 0)] is False  # the Mohameds meet only through name + birth month
     assert made[(40, 40)] is True  # a rare name alone, whatever the dates
+
+
+def test_a_crowd_too_big_for_its_block_meets_its_nearest_neighbours() -> None:
+    # one crowded key: left records 0-3, right records 0-3, sorted by signature rank
+    keys = np.zeros(8, dtype=np.int64)
+    side = np.asarray([False] * 4 + [True] * 4)
+    rank = np.asarray([0, 2, 4, 6, 1, 3, 5, 7])  # left i sorts next to right i
+    record = np.asarray([0, 1, 2, 3, 0, 1, 2, 3])
+    left, right = crowd_neighbours(keys, side, rank, record, window=1)
+    assert set(zip(left.tolist(), right.tolist(), strict=True)) == {
+        (0, 0),
+        (1, 0),
+        (1, 1),
+        (2, 1),
+        (2, 2),
+        (3, 2),
+        (3, 3),
+    }
+    # deduplicating: any two members pair, each pair once
+    left, right = crowd_neighbours(keys[:4], None, rank[:4], record[:4], window=1)
+    assert set(zip(left.tolist(), right.tolist(), strict=True)) == {(0, 1), (1, 2), (2, 3)}
+
+
+def test_crowds_of_namesakes_are_kept_under_a_tight_bound() -> None:
+    # 40 x 40 men called Mohammed Ahmed born in 1990, Sudanese: every key of theirs makes a block far
+    # above the bound, which alone would leave them no candidate at all; sorted neighbours meet
+    man = {
+        "given_name": "Mohammed",
+        "family_name": "Ahmed",
+        "birth_date": "1990",
+        "sex": "M",
+        "nationality": "SD",
+    }
+    vocab = Vocabulary()
+    left = [prepare({"id": f"L{i}", **man}, vocab) for i in range(40)]
+    right = [prepare({"id": f"R{i}", **man}, vocab) for i in range(40)]
+    li, ri, _ = candidate_pairs(left, right, vocab, max_block=500)
+    assert set(li.tolist()) == set(range(40))
+    assert set(ri.tolist()) == set(range(40))
+    assert len(li) <= 80 * CROWD_WINDOW
+    assert len(candidate_pairs(left, right, vocab, max_block=5000)[0]) == 40 * 40  # a loose bound keeps all

@@ -1,11 +1,12 @@
 """The one parser of partial dates and ages, and the birth-year intervals they give."""
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from matching import InputError, parse_age, parse_partial_date
-from matching.dates import BirthDate, birth_date
+from matching.dates import BirthDate, Placeholders, birth_date
 
 
 def test_partial_dates() -> None:
@@ -117,3 +118,34 @@ def test_estimated_year_and_age_together_span_both() -> None:
 def test_bad_age_is_reported_beside_a_birth_date() -> None:
     with pytest.raises(InputError):
         birth_date("1990-05-04", "old", "2020-01-01")
+
+
+def _spread_dates(n: int) -> list[str]:
+    """n birthdays spread evenly over the calendar, as chance spreads them."""
+    return [(date(1950 + k % 50, 1, 1) + timedelta(days=k * 7 % 365)).isoformat() for k in range(n)]
+
+
+def test_a_list_of_real_birthdays_has_no_placeholder() -> None:
+    dates = [*_spread_dates(2000), "1990-01-01", "1985-01-01", "1970-01-01"]
+    assert Placeholders.judged(dates) == Placeholders(new_year=False, first_of_month=False)
+    assert birth_date("1990-01-01", "", "", Placeholders.judged(dates)) == BirthDate(1990, 1990, 1, 1)
+
+
+def test_1_january_far_commoner_than_chance_is_a_placeholder() -> None:
+    dates = _spread_dates(2000) + [f"{1960 + k % 40}-01-01" for k in range(300)] + ["1990", "", "bad"]
+    judged = Placeholders.judged(dates)
+    assert judged.new_year
+    assert not judged.first_of_month
+    assert birth_date("1990-01-01", "", "", judged) == BirthDate(1990, 1990)
+
+
+def test_the_first_of_every_month_far_commoner_than_chance_means_an_unknown_day() -> None:
+    dates = _spread_dates(2000) + [f"{1960 + k % 40}-{2 + k % 11:02d}-01" for k in range(500)]
+    judged = Placeholders.judged(dates)
+    assert judged.first_of_month
+    assert birth_date("1990-05-01", "", "", judged) == BirthDate(1990, 1990, 5, 0)
+
+
+def test_too_few_dates_keep_the_usual_convention() -> None:
+    assert Placeholders.judged(["1990-05-04"] * 20) == Placeholders()
+    assert birth_date("1990-01-01", "", "") == BirthDate(1990, 1990)

@@ -159,3 +159,22 @@ def test_namesake_u_comes_from_pairs_a_name_key_made_when_asked(
     linker.model = type(linker.model)()
     linker._fit(ca, cb, len(a), len(b), levels, by_name=by_name, dedupe=False)
     assert linker.model.u[born][same_year] < biased / 10
+
+
+def test_each_source_judges_its_own_placeholder_dates() -> None:
+    from datetime import date, timedelta
+
+    from matching.linker import prepare_all
+    from matching.records import Vocabulary
+
+    # requests with real birthdays; sightings that write an estimated year as 1 January
+    real = [(date(1960 + k % 40, 1, 1) + timedelta(days=k * 7 % 365)).isoformat() for k in range(400)]
+    estimated = [f"{1960 + k % 40}-01-01" for k in range(100)] + real[:300]
+    vocab = Vocabulary()
+    requests = prepare_all([{"id": f"r{k}", "birth_date": d} for k, d in enumerate(real)], vocab)
+    sightings = prepare_all([{"id": f"s{k}", "birth_date": d} for k, d in enumerate(estimated)], vocab)
+    assert real[0] == "1960-01-01"
+    assert requests[0].born is not None
+    assert requests[0].born.full
+    assert sightings[0].born is not None
+    assert not sightings[0].born.full

@@ -10,7 +10,7 @@ import pytest
 
 from matching import FIELDS, FieldScore, InputError, Matcher, ModelFormatError
 from matching.blocking import NAME_PARTS, VALUE_ONLY, record_keys
-from matching.matcher import COMPETITION, DEFAULT_MODEL, NO_NAME_EVIDENCE
+from matching.matcher import COMPETITION, DEFAULT_MODEL, NAME_FIT_BITS, NO_NAME_EVIDENCE
 from matching.records import Vocabulary, prepare
 
 from .conftest import TRUTH
@@ -115,7 +115,7 @@ def test_a_loaded_matcher_scores_bit_for_bit_and_keeps_its_version(
             record["given_name"], right
         )
     assert loaded.version == fitted.version
-    assert re.fullmatch(r"v1-[0-9a-f]{20}", fitted.version)
+    assert re.fullmatch(r"v2-[0-9a-f]{20}", fitted.version)
 
 
 def test_an_unknown_format_version_is_refused(fitted: Matcher) -> None:
@@ -276,7 +276,7 @@ def test_name_score_tells_mohammed_from_mahmoud(default: Matcher) -> None:
     assert muhammad >= max(latin_muhammad, mohamed)
 
 
-def test_name_order_costs_nothing_and_more_agreeing_names_rank_higher(default: Matcher) -> None:
+def test_name_order_only_breaks_ties_and_more_agreeing_names_rank_higher(default: Matcher) -> None:
     records: list[Record] = [
         {"given_name": "Mohammed", "family_name": "Hassan"},
         {"given_name": "Hassan", "family_name": "Mohammed"},
@@ -284,10 +284,20 @@ def test_name_order_costs_nothing_and_more_agreeing_names_rank_higher(default: M
         {"given_name": "Mohammed"},
         {"given_name": "Mohammed", "family_name": "Ali"},
     ]
-    both, swapped, arabic, one, other = default.name_scores("Mohammed Hassan", records)
-    assert both == swapped
-    assert min(both, arabic) > one > other
-    assert default.name_scores("Hassan Mohammed", records) == default.name_scores("Mohammed Hassan", records)
+    both, swapped, arabic, one, other = default.name_weights("Mohammed Hassan", records)
+    assert both - swapped == pytest.approx(NAME_FIT_BITS)  # the names in the query's order fit closer
+    assert both == arabic
+    assert min(both, swapped) > one > other
+    reversed_query = default.name_weights("Hassan Mohammed", records)
+    assert reversed_query[1] - reversed_query[0] == pytest.approx(NAME_FIT_BITS)
+
+
+def test_a_record_with_names_the_query_does_not_have_ranks_after_the_closer_fit(default: Matcher) -> None:
+    # both names agree with both records; the second also holds a grandfather's name the query lacks
+    exact, longer = default.name_weights(
+        "أمين طارق", [{"full_name": "Amin Tarik"}, {"full_name": "Ahmed Amin Tarik"}]
+    )
+    assert exact - longer == pytest.approx(2 * NAME_FIT_BITS)  # in place, and nothing left over
 
 
 def test_a_family_name_alone_finds_the_family(default: Matcher) -> None:

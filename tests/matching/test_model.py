@@ -89,3 +89,32 @@ def test_probability_from_weight_and_prior() -> None:
 def test_fitting_on_nothing_is_an_error() -> None:
     with pytest.raises(MatchingError):
         Model(comparisons=COMPS).fit_em(np.zeros((0, 3), dtype=np.int8))
+
+
+def test_u_leaves_out_the_matches_random_pairs_hold() -> None:
+    # 1,000 random pairs, 50 of them duplicates that agree on everything
+    rng = np.random.default_rng(3)
+    levels = np.stack([rng.choice(len(u), size=1000, p=u) for u in TRUE_U], axis=1).astype(np.int8)
+    levels[:50] = [2, 1, 1]
+    plain, weighted = Model(comparisons=COMPS), Model(comparisons=COMPS)
+    plain.estimate_u(levels)
+    non_match = np.ones(1000)
+    non_match[:50] = 0.0
+    weighted.estimate_u(levels, non_match=non_match)
+    assert weighted.u[0][2] < plain.u[0][2]
+    assert weighted.u[0][2] == pytest.approx(TRUE_U[0][2], abs=0.015)
+
+
+def test_a_closer_agreement_of_a_graded_comparison_never_weighs_less() -> None:
+    graded = Comparison("address", ("disagree", "fuzzy", "exact"), graded=True)
+    plain = Comparison("date", ("far", "near", "same"))
+    # u of "exact" estimated high from a few pairs, u of "fuzzy" never seen among random pairs
+    model = Model(
+        comparisons=(graded, plain),
+        m=[np.array([0.2, 0.4, 0.4]), np.array([0.2, 0.4, 0.4])],
+        u=[np.array([0.98, 0.0001, 0.0199]), np.array([0.98, 0.0001, 0.0199])],
+    )
+    address, date = model.level_weights()
+    assert address[2] == address[1] > 10  # exact weighs as much as fuzzy
+    assert date[2] < date[1]  # levels that are not graded keep their own weights
+    assert list(address) == sorted(address)

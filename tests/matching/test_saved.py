@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from matching.compare import COMPARISON_NAMES
+from matching.dates import Placeholders
 from matching.errors import MatchingError, ModelFormatError
 from matching.linker import EXCLUSIVITY, Linker, compare_all, tf_bits, weigh
 from matching.model import Model
@@ -125,6 +126,8 @@ CORRUPTIONS = {
     "negative count": ("name_frequencies.counts.0", -1, "counts"),
     "pair out of range": ("name_frequencies.pairs.first.0", 10_000, "not there"),
     "records missing": ("name_frequencies.records", None, "records"),
+    "placeholder not a flag": ("dates.new_year_placeholder", "yes", "dates"),
+    "dates missing": ("dates", None, "dates"),
 }
 
 
@@ -160,3 +163,9 @@ def test_a_vocabulary_with_fixed_frequencies_counts_nothing() -> None:
     with pytest.raises(MatchingError):
         vocab.count(rec.names)
     assert vocab.frequencies()[rec.names[0]] == (4 + 5) / 10
+
+
+def test_the_placeholder_judgement_round_trips(left: list[Record], right: list[Record]) -> None:
+    saved = fitted(left, right)[1]
+    judged = SavedModel(saved.model, saved.frequencies, saved.exclusivity, "", Placeholders(False, True))
+    assert from_dict(json.loads(json.dumps(to_dict(judged)))).placeholders == Placeholders(False, True)
