@@ -45,6 +45,7 @@ from rfl.idempotency.services import purge_expired
 from rfl.keys import ReloadingKeyProvider
 from rfl.matches.commands import match_group
 from rfl.matches.worker import drain
+from rfl.records.commands import records_group
 from rfl.serve import PortInUse, check_port_free, run_gunicorn
 
 
@@ -74,6 +75,7 @@ def main() -> None:
 
 
 main.add_command(match_group)
+main.add_command(records_group)
 
 
 def _fail_on_domain_error(error: RflError) -> NoReturn:
