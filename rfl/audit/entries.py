@@ -88,6 +88,9 @@ class Action(StrEnum):
 
     IDEMPOTENCY_PURGE = "idempotency.purge"
 
+    # A monitoring report run: its name is the object id, its parameters (codes) the fields.
+    REPORT_RUN = "report.run"
+
     @classmethod
     def on(cls, object_type: str, verb: str) -> Action:
         """The declared action ``<object_type>.<verb>``; ValueError if it was never declared."""
