@@ -65,6 +65,11 @@ class Window:
     def period_of(self, moment: datetime) -> str:
         return period_label(moment.astimezone(UTC).date(), self.granularity)
 
+    def period_of_month(self, month: str) -> str:
+        """The period of a ``YYYY-MM`` month."""
+        year, number = month.split("-")
+        return period_label(date(int(year), int(number), 1), self.granularity)
+
     def problems(self) -> dict[str, list[str]]:
         """What is wrong with the window, by parameter name (empty when it is fine)."""
         for name, day in (("from", self.start), ("to", self.end)):

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ from rfl.identity import Actor, Role, is_central_tracing_agency, society_codes, 
 from rfl.matches.models import MatchCandidate, MatchStatus
 from rfl.records.models import FINAL_STATUSES, Condition, RecordStatus, Sighting, TracingRequest
 from rfl.reports.periods import Window
+from rfl.reports.sql import days_between, month_of
 from rfl.reports.tables import Table, count_table, duration_table, share_table
 
 REPORTING_ROLES = frozenset({Role.ADMIN, Role.AUDITOR})
@@ -100,14 +101,14 @@ def run_report(
 def _scope(
     session: Session, actor: Actor | None, query: ReportQuery, threshold: int, audit: AuditSink
 ) -> Scope:
-    everywhere = actor is None or is_central_tracing_agency(session, actor.society_id)
+    """Whose records the report counts. ``own``: the actor held to their own society (None: the
+    operator, or the Central Tracing Agency, who may report on any society or on all of them)."""
+    own = None if actor is None or is_central_tracing_agency(session, actor.society_id) else actor
     if query.society is None:
-        if actor is None or everywhere:
-            return Scope(None, None)
-        return Scope(actor.society_id, actor.society_code)
+        return Scope(None, None) if own is None else Scope(own.society_id, own.society_code)
     code = query.society.strip().upper()
-    if not everywhere and actor is not None and code != actor.society_code:
-        audit(_entry(actor, query, threshold, None, Outcome.DENIED))
+    if own is not None and code != own.society_code:
+        audit(_entry(own, query, threshold, None, Outcome.DENIED))
         raise PermissionDenied("Only the Central Tracing Agency reports on other societies.")
     found = society_ids_by_code(session, [code])
     if code not in found:
@@ -167,8 +168,53 @@ def _either_side(
     return sa.or_(requesting == scope.society_id, sighting == scope.society_id)
 
 
-def _by_period(window: Window, rows: Iterable[tuple[datetime, str]]) -> Counter[tuple[str, str]]:
-    return Counter((window.period_of(moment), column) for moment, column in rows)
+class _Counts:
+    """Counting in the database: rows grouped by UTC month and code come back, not one per record."""
+
+    def __init__(self, session: Session, window: Window) -> None:
+        self.session = session
+        self.window = window
+        self.dialect = session.get_bind().dialect.name
+
+    def month(self, moment: Any) -> sa.ColumnElement[str]:
+        return month_of(self.dialect, moment)
+
+    def days(self, start: Any, end: Any) -> sa.ColumnElement[float]:
+        return days_between(self.dialect, start, end)
+
+    def per_period(
+        self, moment: Column[datetime] | Column[datetime | None], codes: Sequence[Any], *where: Any
+    ) -> Counter[tuple[str, str]]:
+        """How many rows with ``moment`` in the window (and ``where``) each period and combination of
+        ``codes`` (joined with ".") has."""
+        month = self.month(moment)
+        statement = (
+            sa.select(month, *codes, sa.func.count())
+            .where(_within(moment, self.window), *where)
+            .group_by(month, *codes)
+        )
+        counts: Counter[tuple[str, str]] = Counter()
+        for month_label, *values, count in self.session.execute(statement):
+            counts[(self.window.period_of_month(month_label), ".".join(map(_code, values)))] += count
+        return counts
+
+    def durations(self, statement: sa.Select[str, float]) -> dict[str, list[float]]:
+        """Days per period from ``statement``'s rows of (month, days); rows without days (the event has
+        not happened) are left out."""
+        days: dict[str, list[float]] = defaultdict(list)
+        for month_label, elapsed in self.session.execute(statement):
+            if elapsed is None:
+                continue
+            # Timestamps come from the database default and the application clock; a skew between
+            # them must not make a waiting time negative.
+            days[self.window.period_of_month(month_label)].append(max(0.0, float(elapsed)))
+        return days
+
+
+def _code(value: object) -> str:
+    if value is None:
+        return NOT_RECORDED
+    return value.value if isinstance(value, StrEnum) else str(value)
 
 
 def _per_period(
@@ -179,9 +225,9 @@ def _per_period(
     *,
     column_dimension: str,
     columns: Iterable[str],
-    events: Iterable[tuple[datetime, str]],
+    counts: Counter[tuple[str, str]],
 ) -> Table:
-    """A table of events counted per period (rows) and column, with every margin."""
+    """A table of counts per period (rows) and column, with every margin."""
     return count_table(
         name,
         definition,
@@ -189,37 +235,22 @@ def _per_period(
         rows=window.periods(),
         column_dimension=column_dimension,
         columns=tuple(columns),
-        counts=_by_period(window, events),
+        counts=counts,
         threshold=threshold,
     )
 
 
-def _days(start: datetime, end: datetime) -> float:
-    # Timestamps come from the database default and the application clock; a skew between them must
-    # not make a waiting time negative.
-    return max(0.0, (end - start).total_seconds() / 86400)
-
-
 def tracing_activity(session: Session, scope: Scope, window: Window, threshold: int) -> tuple[Table, ...]:
-    opened = session.execute(
-        sa.select(TracingRequest.created_at, TracingRequest.status).where(
-            _within(TracingRequest.created_at, window), _owned(TracingRequest.society_id, scope)
-        )
+    counts = _Counts(session, window)
+    mine = _owned(TracingRequest.society_id, scope)
+    opened = counts.per_period(TracingRequest.created_at, [TracingRequest.status], mine)
+    closed = counts.per_period(
+        TracingRequest.closed_at, [TracingRequest.status], mine, TracingRequest.status.in_(FINAL_STATUSES)
     )
-    closed = session.execute(
-        sa.select(TracingRequest.closed_at, TracingRequest.status).where(
-            _within(TracingRequest.closed_at, window),
-            TracingRequest.status.in_(FINAL_STATUSES),
-            _owned(TracingRequest.society_id, scope),
-        )
-    )
-    sightings = session.execute(
-        sa.select(Sighting.created_at, Sighting.condition_code, Sighting.minor).where(
-            _within(Sighting.created_at, window), _owned(Sighting.society_id, scope)
-        )
-    ).all()
+    theirs = _owned(Sighting.society_id, scope)
+    registered = counts.per_period(Sighting.created_at, [Sighting.condition_code], theirs)
+    minors = counts.per_period(Sighting.created_at, [Sighting.condition_code], theirs, Sighting.minor)
     conditions = (*(c.value for c in Condition), NOT_RECORDED)
-    registered = [(at, code.value if code else NOT_RECORDED, minor) for at, code, minor in sightings]
     return (
         _per_period(
             window,
@@ -229,7 +260,7 @@ def tracing_activity(session: Session, scope: Scope, window: Window, threshold: 
             "row total is the number opened.",
             column_dimension="status",
             columns=(s.value for s in RecordStatus),
-            events=((at, status.value) for at, status in opened),
+            counts=opened,
         ),
         _per_period(
             window,
@@ -240,7 +271,7 @@ def tracing_activity(session: Session, scope: Scope, window: Window, threshold: 
             "including when the found person wished no contact).",
             column_dimension="outcome",
             columns=sorted(FINAL_STATUSES),
-            events=((at, status.value) for at, status in closed if at is not None),
+            counts=closed,
         ),
         _per_period(
             window,
@@ -251,7 +282,7 @@ def tracing_activity(session: Session, scope: Scope, window: Window, threshold: 
             "condition was kept in plain form and not yet filled in.",
             column_dimension="condition",
             columns=conditions,
-            events=((at, code) for at, code, _ in registered),
+            counts=registered,
         ),
         _per_period(
             window,
@@ -263,57 +294,57 @@ def tracing_activity(session: Session, scope: Scope, window: Window, threshold: 
             "family, so this is the upper bound of unaccompanied and separated children found.",
             column_dimension="condition",
             columns=conditions,
-            events=((at, code) for at, code, minor in registered if minor),
+            counts=minors,
         ),
-        *_request_durations(session, scope, window, threshold),
+        *_request_durations(counts, scope, threshold),
     )
 
 
-def _request_durations(session: Session, scope: Scope, window: Window, threshold: int) -> tuple[Table, ...]:
+def _request_durations(counts: _Counts, scope: Scope, threshold: int) -> tuple[Table, ...]:
     """Days from a tracing request's creation to its first proposal, its confirmed match and its first
     allowed disclosure, per period the request was opened in (whenever the event came)."""
-    requests = (
-        sa.select(TracingRequest.id, TracingRequest.created_at)
-        .where(_within(TracingRequest.created_at, window), _owned(TracingRequest.society_id, scope))
-        .subquery()
-    )
-    first_proposal = (
-        sa.select(requests.c.created_at, sa.func.min(MatchCandidate.created_at))
-        .join(MatchCandidate, MatchCandidate.tracing_request_id == requests.c.id)
-        .group_by(requests.c.id, requests.c.created_at)
-    )
+    # When each request first reached each event: grouped once over the events (a derived table), then
+    # joined to the requests opened in the window. (Looked up request by request instead, an engine may
+    # pick the index on the candidates' status and scan every confirmed candidate per request.)
+    first_proposal = sa.select(
+        MatchCandidate.tracing_request_id, sa.func.min(MatchCandidate.created_at)
+    ).group_by(MatchCandidate.tracing_request_id)
     # A match counts as confirmed when its status became confirmed: at the second officer's approval
-    # where one was needed, else at the confirmation.
-    confirmation = (
-        sa.select(
-            requests.c.created_at, sa.func.coalesce(MatchCandidate.approved_at, MatchCandidate.confirmed_at)
-        )
-        .join(MatchCandidate, MatchCandidate.tracing_request_id == requests.c.id)
-        .where(MatchCandidate.status == MatchStatus.CONFIRMED)
-    )
+    # where one was needed, else at the confirmation. A request has at most one (a unique index).
+    confirmation = sa.select(
+        MatchCandidate.tracing_request_id,
+        sa.func.coalesce(MatchCandidate.approved_at, MatchCandidate.confirmed_at),
+    ).where(MatchCandidate.status == MatchStatus.CONFIRMED)
     disclosure = (
-        sa.select(requests.c.created_at, sa.func.min(Disclosure.decided_at))
-        .join(Disclosure, Disclosure.tracing_request_id == requests.c.id)
+        sa.select(Disclosure.tracing_request_id, sa.func.min(Disclosure.decided_at))
         .where(Disclosure.outcome == DisclosureOutcome.ALLOWED)
-        .group_by(requests.c.id, requests.c.created_at)
+        .group_by(Disclosure.tracing_request_id)
     )
     tables = []
-    for name, statement, event in (
+    for name, events, event in (
         ("time_to_first_proposal", first_proposal, "the matcher's first proposal for it"),
         ("time_to_confirmation", confirmation, "its match being confirmed (and approved where needed)"),
         ("time_to_disclosure", disclosure, "the first disclosure to the family"),
     ):
-        days: dict[str, list[float]] = defaultdict(list)
-        for created, happened in session.execute(statement):
-            days[window.period_of(created)].append(_days(created, happened))
+        reached = events.subquery()
+        request_id, happened = reached.c
+        statement = (
+            sa.select(
+                counts.month(TracingRequest.created_at), counts.days(TracingRequest.created_at, happened)
+            )
+            .join(reached, request_id == TracingRequest.id)
+            .where(
+                _within(TracingRequest.created_at, counts.window), _owned(TracingRequest.society_id, scope)
+            )
+        )
         tables.append(
             duration_table(
                 name,
                 f"Days from a tracing request's creation to {event}, for the requests opened in each "
                 "period that have got there: the median and the 90th percentile, shown only for groups "
                 "of at least the threshold (how many is not published).",
-                periods=window.periods(),
-                days=days,
+                periods=counts.window.periods(),
+                days=counts.durations(statement),
                 threshold=threshold,
             )
         )
@@ -321,11 +352,10 @@ def _request_durations(session: Session, scope: Scope, window: Window, threshold
 
 
 def matching(session: Session, scope: Scope, window: Window, threshold: int) -> tuple[Table, ...]:
-    candidates = session.execute(
-        sa.select(MatchCandidate.created_at, MatchCandidate.status).where(
-            _within(MatchCandidate.created_at, window),
-            _either_side(MatchCandidate.request_society_id, MatchCandidate.sighting_society_id, scope),
-        )
+    candidates = _Counts(session, window).per_period(
+        MatchCandidate.created_at,
+        [MatchCandidate.status],
+        _either_side(MatchCandidate.request_society_id, MatchCandidate.sighting_society_id, scope),
     )
     by_status = _per_period(
         window,
@@ -336,7 +366,7 @@ def matching(session: Session, scope: Scope, window: Window, threshold: int) -> 
         "request or the sighting. The row total is the number proposed.",
         column_dimension="status",
         columns=(s.value for s in MatchStatus),
-        events=((at, status.value) for at, status in candidates),
+        counts=candidates,
     )
     share = share_table(
         "share_confirmed",
@@ -351,17 +381,22 @@ def matching(session: Session, scope: Scope, window: Window, threshold: int) -> 
 
 
 def consent_disclosure(session: Session, scope: Scope, window: Window, threshold: int) -> tuple[Table, ...]:
-    consents = session.execute(
-        sa.select(Consent.recorded_at, Consent.decision, Consent.method).where(
-            _within(Consent.recorded_at, window), _owned(Consent.society_id, scope)
-        )
+    counts = _Counts(session, window)
+    consents = counts.per_period(
+        Consent.recorded_at, [Consent.decision, Consent.method], _owned(Consent.society_id, scope)
     )
-    disclosures = session.execute(
-        sa.select(Disclosure.decided_at, Disclosure.outcome, Disclosure.reasons).where(
-            _within(Disclosure.decided_at, window),
-            _either_side(Disclosure.request_society_id, Disclosure.sighting_society_id, scope),
-        )
-    ).all()
+    # The reasons are a list per row (JSON): these rows come back one by one, with their month.
+    decided = sa.select(counts.month(Disclosure.decided_at), Disclosure.outcome, Disclosure.reasons).where(
+        _within(Disclosure.decided_at, window),
+        _either_side(Disclosure.request_society_id, Disclosure.sighting_society_id, scope),
+    )
+    outcomes: Counter[tuple[str, str]] = Counter()
+    denials: Counter[tuple[str, str]] = Counter()
+    for month_label, outcome, reasons in session.execute(decided):
+        period = window.period_of_month(month_label)
+        outcomes[(period, _outcome_column(outcome, reasons))] += 1
+        if outcome is DisclosureOutcome.DENIED:
+            denials.update((period, reason) for reason in reasons)
     terms = [f"{d.value}.{m.value}" for d in ConsentStatus for m in ConsentMethod]
     return (
         _per_period(
@@ -372,7 +407,7 @@ def consent_disclosure(session: Session, scope: Scope, window: Window, threshold
             "how it was obtained (decision.method). The row total is the number recorded.",
             column_dimension="decision.method",
             columns=terms,
-            events=((at, f"{d.value}.{m.value}") for at, d, m in consents),
+            counts=consents,
         ),
         _per_period(
             window,
@@ -384,7 +419,7 @@ def consent_disclosure(session: Session, scope: Scope, window: Window, threshold
             "total is the number decided.",
             column_dimension="outcome",
             columns=(*(f"{DisclosureOutcome.ALLOWED.value}.{r.value}" for r in ALLOWING), "denied"),
-            events=((at, _outcome_column(outcome, reasons)) for at, outcome, reasons in disclosures),
+            counts=outcomes,
         ),
         count_table(
             "denials_by_reason",
@@ -395,15 +430,7 @@ def consent_disclosure(session: Session, scope: Scope, window: Window, threshold
             rows=window.periods(),
             column_dimension="reason",
             columns=tuple(r.value for r in Reason if r not in ALLOWING),
-            counts=_by_period(
-                window,
-                (
-                    (at, reason)
-                    for at, outcome, reasons in disclosures
-                    if outcome is DisclosureOutcome.DENIED
-                    for reason in reasons
-                ),
-            ),
+            counts=denials,
             threshold=threshold,
             row_totals=False,
             grand_total=False,
@@ -422,15 +449,18 @@ def _outcome_column(outcome: DisclosureOutcome, reasons: list[str]) -> str:
 
 def flows(session: Session, scope: Scope, window: Window, threshold: int) -> tuple[Table, ...]:
     confirmed_at = sa.func.coalesce(MatchCandidate.approved_at, MatchCandidate.confirmed_at)
-    pairs = session.execute(
-        sa.select(MatchCandidate.request_society_id, MatchCandidate.sighting_society_id).where(
+    pairs = (MatchCandidate.request_society_id, MatchCandidate.sighting_society_id)
+    grouped = session.execute(
+        sa.select(*pairs, sa.func.count())
+        .where(
             MatchCandidate.status == MatchStatus.CONFIRMED,
             _within(confirmed_at, window),
-            _either_side(MatchCandidate.request_society_id, MatchCandidate.sighting_society_id, scope),
+            _either_side(*pairs, scope),
         )
+        .group_by(*pairs)
     ).all()
-    codes = society_codes(session, {society for pair in pairs for society in pair} | _scope_ids(scope))
-    counts = Counter((codes[requesting], codes[found]) for requesting, found in pairs)
+    codes = society_codes(session, {society for row in grouped for society in row[:2]} | _scope_ids(scope))
+    counts = Counter({(codes[requesting], codes[found]): count for requesting, found, count in grouped})
     societies = sorted(codes.values())
     own = scope.society_code
     if own is None:

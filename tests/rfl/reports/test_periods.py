@@ -29,6 +29,11 @@ def test_moments_fall_in_their_utc_period_and_the_window_ends_after_its_last_day
     late_on_new_years_eve_in_new_york = datetime(2025, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
 
     assert window.period_of(late_on_new_years_eve_in_new_york) == "2026-Q1"  # 04:30 UTC on 1 January
+    assert [window.period_of_month(m) for m in ("2025-12", "2026-03", "2026-04")] == [
+        "2025-Q4",
+        "2026-Q1",
+        "2026-Q2",
+    ]
     assert window.since == datetime(2026, 1, 1, tzinfo=UTC)
     assert window.until == datetime(2026, 4, 1, tzinfo=UTC)
     assert [period_label(date(2026, m, 1), Granularity.QUARTER) for m in (3, 4, 12)] == [
