@@ -303,21 +303,27 @@ def tracing_activity(session: Session, scope: Scope, window: Window, threshold: 
 def _request_durations(counts: _Counts, scope: Scope, threshold: int) -> tuple[Table, ...]:
     """Days from a tracing request's creation to its first proposal, its confirmed match and its first
     allowed disclosure, per period the request was opened in (whenever the event came)."""
-    # When each request first reached each event: grouped once over the events (a derived table), then
-    # joined to the requests opened in the window. (Looked up request by request instead, an engine may
-    # pick the index on the candidates' status and scan every confirmed candidate per request.)
-    first_proposal = sa.select(
-        MatchCandidate.tracing_request_id, sa.func.min(MatchCandidate.created_at)
-    ).group_by(MatchCandidate.tracing_request_id)
+    # When each request first reached each event: grouped once over the events of the requests opened
+    # in the window (a derived table), then joined to those requests. (Looked up request by request
+    # instead, an engine may pick the index on the candidates' status and scan every confirmed
+    # candidate per request.)
+    opened = sa.select(TracingRequest.id).where(
+        _within(TracingRequest.created_at, counts.window), _owned(TracingRequest.society_id, scope)
+    )
+    first_proposal = (
+        sa.select(MatchCandidate.tracing_request_id, sa.func.min(MatchCandidate.created_at))
+        .where(MatchCandidate.tracing_request_id.in_(opened))
+        .group_by(MatchCandidate.tracing_request_id)
+    )
     # A match counts as confirmed when its status became confirmed: at the second officer's approval
     # where one was needed, else at the confirmation. A request has at most one (a unique index).
     confirmation = sa.select(
         MatchCandidate.tracing_request_id,
         sa.func.coalesce(MatchCandidate.approved_at, MatchCandidate.confirmed_at),
-    ).where(MatchCandidate.status == MatchStatus.CONFIRMED)
+    ).where(MatchCandidate.tracing_request_id.in_(opened), MatchCandidate.status == MatchStatus.CONFIRMED)
     disclosure = (
         sa.select(Disclosure.tracing_request_id, sa.func.min(Disclosure.decided_at))
-        .where(Disclosure.outcome == DisclosureOutcome.ALLOWED)
+        .where(Disclosure.tracing_request_id.in_(opened), Disclosure.outcome == DisclosureOutcome.ALLOWED)
         .group_by(Disclosure.tracing_request_id)
     )
     tables = []
@@ -328,15 +334,9 @@ def _request_durations(counts: _Counts, scope: Scope, threshold: int) -> tuple[T
     ):
         reached = events.subquery()
         request_id, happened = reached.c
-        statement = (
-            sa.select(
-                counts.month(TracingRequest.created_at), counts.days(TracingRequest.created_at, happened)
-            )
-            .join(reached, request_id == TracingRequest.id)
-            .where(
-                _within(TracingRequest.created_at, counts.window), _owned(TracingRequest.society_id, scope)
-            )
-        )
+        statement = sa.select(
+            counts.month(TracingRequest.created_at), counts.days(TracingRequest.created_at, happened)
+        ).join(reached, request_id == TracingRequest.id)
         tables.append(
             duration_table(
                 name,
