@@ -20,6 +20,8 @@ Recipes the application calls; internals live in the submodules.
   other signed notes with :func:`sign_note` / :func:`open_note`.
 * Consent: :func:`decide_disclosure` over :class:`DisclosureFacts`; :func:`could_be_minor`.
 * Keyed hashes of values recognised but never stored: :func:`keyed_hash`.
+* Published statistics: :func:`protect_table` suppresses small counts of a table with margins, and
+  the cells they could be recomputed from (:class:`ProtectedTable`, :class:`Published`).
 * Row seals (a keyed MAC over a row's plaintext control columns, e.g. protection restrictions or a
   consent's terms): :class:`RowSealer`.
 """
@@ -60,6 +62,7 @@ from privacy.consent import (
     could_be_minor,
     decide_disclosure,
 )
+from privacy.disclosure_control import ProtectedTable, Published, protect_table
 from privacy.errors import (
     BlindIndexError,
     CanonicalEncodingError,
@@ -148,6 +151,8 @@ __all__ = [
     "PartialDate",
     "PrivacyError",
     "ProofError",
+    "ProtectedTable",
+    "Published",
     "Reason",
     "RewrapPosition",
     "RewrapReport",
@@ -175,6 +180,7 @@ __all__ = [
     "needs_reencryption",
     "open_note",
     "plan_index_bits",
+    "protect_table",
     "retire_kek",
     "rewrap_batch",
     "rewrap_deks",

@@ -34,6 +34,7 @@ from rfl.keys import ReloadingKeyProvider, load_signer
 from rfl.logs import configure_logging
 from rfl.matches import blueprint as matches_blueprint
 from rfl.records import blueprint as records_blueprint
+from rfl.reports import blueprint as reports_blueprint
 from rfl.settings import Environment, Settings
 
 API_VERSION = "1.0.0"
@@ -91,6 +92,7 @@ def create_app(
         consent_blueprint.blp,
         disclosures_blueprint.blp,
         audit_blueprint.blp,
+        reports_blueprint.blp,
     ):
         api.register_blueprint(blueprint)
     init_api_docs(app)

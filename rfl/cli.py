@@ -7,10 +7,12 @@ exactly like the entries of its HTTP twin.
 from __future__ import annotations
 
 import base64
+import json
 import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, NoReturn
 
 import click
@@ -45,6 +47,10 @@ from rfl.idempotency.services import purge_expired
 from rfl.keys import ReloadingKeyProvider
 from rfl.matches.commands import match_group
 from rfl.matches.worker import drain
+from rfl.records.commands import records_group
+from rfl.reports import formats as report_formats
+from rfl.reports.periods import Granularity, Window
+from rfl.reports.services import ReportName, ReportQuery, run_report
 from rfl.serve import PortInUse, check_port_free, run_gunicorn
 
 
@@ -74,6 +80,7 @@ def main() -> None:
 
 
 main.add_command(match_group)
+main.add_command(records_group)
 
 
 def _fail_on_domain_error(error: RflError) -> NoReturn:
@@ -380,6 +387,57 @@ def audit_verify_export(export_file: Any, vkey: str) -> None:
             click.echo(f"FAIL: {problem}", err=True)
         sys.exit(1)
     click.echo("OK: every row is in the signed log, exactly as recorded")
+
+
+# --- rfl report ------------------------------------------------------------------------------------
+
+
+@main.command("report")
+@click.argument("name", type=click.Choice([name.value for name in ReportName]))
+@click.option(
+    "--society", "society_code", default=None, help="Society code, e.g. IT (default: every society)."
+)
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC).")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC).")
+@click.option(
+    "--granularity", type=click.Choice([g.value for g in Granularity]), default="month", show_default=True
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+def report(
+    name: str,
+    *,
+    society_code: str | None,
+    start: datetime,
+    end: datetime,
+    granularity: str,
+    output_format: str,
+) -> None:
+    """Print a monitoring report (tracing-activity, matching, consent-disclosure, flows).
+
+    Counted from statuses, codes and dates only; counts below the threshold (RFL_REPORT_THRESHOLD) and
+    whatever would give them back are withheld. The run is audited with its parameters.
+    """
+    window = Window(start.date(), end.date(), Granularity(granularity))
+    query = ReportQuery(ReportName(name), society_code, window, output_format)
+    try:
+        with audited_transaction() as (session, audit):
+            result = run_report(
+                session, None, query, threshold=app_services().settings.report_threshold, audit=audit
+            )
+    except RflError as error:
+        _fail_on_domain_error(error)
+    if output_format == "json":
+        click.echo(json.dumps(report_formats.as_document(result), indent=2))
+    elif output_format == "csv":
+        click.echo(report_formats.as_csv(result), nl=False)
+    else:
+        click.echo(report_formats.as_text(result), nl=False)
 
 
 # --- rfl keys --------------------------------------------------------------------------------------

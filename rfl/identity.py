@@ -13,9 +13,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rfl.accounts.models import Role, Society, User
+from rfl.accounts.models import Role, Society, SocietyType, User
 
-__all__ = ["Actor", "Role", "society_codes", "society_ids_by_code", "user_id_by_email"]
+__all__ = [
+    "Actor",
+    "Role",
+    "is_central_tracing_agency",
+    "society_codes",
+    "society_ids_by_code",
+    "user_id_by_email",
+]
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,12 @@ def society_ids_by_code(session: Session, codes: Iterable[str]) -> dict[str, uui
     wanted = [code.strip().upper() for code in codes]
     statement = sa.select(Society.code, Society.id).where(Society.code.in_(wanted))
     return {row.code: row.id for row in session.execute(statement)}
+
+
+def is_central_tracing_agency(session: Session, society_id: uuid.UUID) -> bool:
+    """Whether the society is the ICRC's Central Tracing Agency (it sees across the network)."""
+    kind = session.scalar(sa.select(Society.type).where(Society.id == society_id))
+    return kind is SocietyType.CENTRAL_TRACING_AGENCY
 
 
 def user_id_by_email(session: Session, email: str, *, society_id: uuid.UUID) -> uuid.UUID | None:

@@ -61,6 +61,9 @@ class Settings:
     db_lock_timeout: timedelta = timedelta(seconds=5)
     # Strict-Transport-Security max-age for deployments served over TLS; 0 sends no HSTS header.
     hsts_max_age: int = 0
+    # Reports withhold counts below this (and whatever would give them back); durations are shown only
+    # for groups of at least this many.
+    report_threshold: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -106,6 +109,9 @@ def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
         )
     if "RFL_HSTS_MAX_AGE_SECONDS" in env_vars:
         options["hsts_max_age"] = _int_setting(env_vars, "RFL_HSTS_MAX_AGE_SECONDS", minimum=0)
+    if "RFL_REPORT_THRESHOLD" in env_vars:
+        # 1 would withhold nothing: no count lies between 0 and 1.
+        options["report_threshold"] = _int_setting(env_vars, "RFL_REPORT_THRESHOLD", minimum=2)
     options["matching"] = _matching_settings(env_vars)
     return options
 

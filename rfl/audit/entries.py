@@ -48,6 +48,8 @@ class Action(StrEnum):
     SIGHTING_SEARCH = "sighting.search"
     SIGHTING_SEARCH_MATCH = "sighting.search_match"
     SIGHTING_RESTRICTION_APPLIED = "sighting.restriction_applied"
+    # The condition of a sighting registered before its code was kept, read to fill the code in.
+    SIGHTING_BACKFILL = "sighting.backfill"
 
     MATCH_PROPOSE = "match.propose"
     MATCH_CANDIDATE_CREATE = "match_candidate.create"
@@ -85,6 +87,9 @@ class Action(StrEnum):
     KEYS_RETIRE = "keys.retire"
 
     IDEMPOTENCY_PURGE = "idempotency.purge"
+
+    # A monitoring report run: its name is the object id, its parameters (codes) the fields.
+    REPORT_RUN = "report.run"
 
     @classmethod
     def on(cls, object_type: str, verb: str) -> Action:

@@ -1,19 +1,23 @@
 """Tracing requests and sightings, their data keys, blind-index rows and edit history.
 
 Personal data lives only in the ``Ciphertext`` columns (see ``rfl.records.fields``); the plaintext
-columns are ids, owning society, status, legal basis, the flags the rules need, and timestamps.
+columns are ids, owning society, status, legal basis, the flags the rules need, a sighting's condition
+code, and timestamps. These make the skeleton that monitoring figures are counted from (``rfl.reports``)
+without decrypting anything.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from rfl.db import Base, CreatedAt, IdMixin, UpdatedAt, enum_column
+from rfl.db import Base, CreatedAt, IdMixin, UpdatedAt, UTCDateTime, enum_column, utcnow
 
 Ciphertext = Annotated[bytes | None, mapped_column(sa.LargeBinary)]
 
@@ -28,6 +32,17 @@ class RecordStatus(StrEnum):
 
 # Statuses only the match and disclosure workflow sets; an edit moves a record between the others.
 WORKFLOW_STATUSES = frozenset({RecordStatus.AWAITING_CONSENT, RecordStatus.DISCLOSED})
+# Statuses that end a case: the family was answered (disclosed), or the search ended (closed).
+FINAL_STATUSES = frozenset({RecordStatus.DISCLOSED, RecordStatus.CLOSED})
+
+
+class Condition(StrEnum):
+    """A found person's condition (api.md), as a code."""
+
+    ALIVE = "alive"
+    DETAINED = "detained"
+    HOSPITALISED = "hospitalised"
+    DECEASED = "deceased"
 
 
 class LegalBasis(StrEnum):
@@ -51,6 +66,9 @@ class RecordMixin(IdMixin):
     match_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
+    # When the record last reached a final status; None while it is open or awaiting consent. Kept by
+    # the status listener below, so every path that moves a status keeps it.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 (SQLAlchemy's declared_attr protocol)
@@ -99,6 +117,11 @@ class Sighting(RecordMixin, Base):
     found_subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     # Rule 4 needs to know a person is dead without decrypting anything.
     deceased: Mapped[bool] = mapped_column(default=False)
+    # The condition as a readable code, so monitoring counts sightings by condition without decrypting:
+    # a code of four values about a row that names nobody (like ``deceased``). The ciphertext
+    # ``condition`` stays the record's own copy. None: registered before the code was kept and not yet
+    # filled in (``rfl records backfill-conditions``).
+    condition_code: Mapped[Condition | None] = mapped_column(enum_column(Condition, "sighting_condition"))
     # Rule 10: protection restrictions, honoured everywhere, so kept readable.
     no_cross_border: Mapped[bool] = mapped_column(default=False)
     exclude: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
@@ -127,6 +150,20 @@ class Sighting(RecordMixin, Base):
     whereabouts_email: Mapped[Ciphertext]
     condition: Mapped[Ciphertext]
     seeking_family: Mapped[Ciphertext]
+
+
+def _stamp_closing(target: RecordMixin, value: RecordStatus, oldvalue: object, _initiator: object) -> None:
+    """Keep ``closed_at``: set when a record reaches a final status, cleared when it is opened again."""
+    if value not in FINAL_STATUSES:
+        target.closed_at = None
+    elif oldvalue != value:
+        target.closed_at = utcnow()  # the clock of ``created_at``, so durations compare like with like
+
+
+for _model in (TracingRequest, Sighting):
+    # active_history: the old status is loaded before the change, so re-setting the same final status
+    # (an edit saves every plain column) does not move the date.
+    event.listen(_model.status, "set", _stamp_closing, active_history=True)
 
 
 class BlindIndexEntry(IdMixin, Base):

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from matching import Matcher, parse_age, parse_partial_date
-from privacy import AgeEstimate, PartialDate, SubjectFacts
+from privacy import AgeEstimate, DecryptionError, PartialDate, SubjectFacts
 from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.crypto import Crypto
 from rfl.errors import NotFound, PermissionDenied, ValidationFailed
@@ -44,6 +44,7 @@ from rfl.records.fields import (
 from rfl.records.models import (
     WORKFLOW_STATUSES,
     BlindIndexEntry,
+    Condition,
     LegalBasis,
     RecordEdit,
     RecordMixin,
@@ -195,7 +196,8 @@ def _apply_plain_columns(
     record.flagged_minor = bool(person.get("flagged_minor"))
     record.minor = _is_minor(person, on)
     if isinstance(record, Sighting):
-        record.deceased = document["condition"] == "deceased"
+        record.condition_code = Condition(document["condition"])
+        record.deceased = record.condition_code is Condition.DECEASED
         restrictions = document.get("restrictions") or {}
         record.no_cross_border = bool(restrictions.get("no_cross_border"))
         record.exclude = list(restrictions.get("exclude") or [])
@@ -651,3 +653,52 @@ def reindex(session: Session, crypto: Crypto, kind: RecordType, record: RecordMi
     document = _codec(kind, crypto).decrypt(record, _subjects(kind, record))
     on = _record_date(kind, document, record.created_at.date())
     _reindex(session, crypto, kind, record, document=document, on=on)
+
+
+# --- the condition code of sightings registered before it was kept ---------------------------------
+
+
+@dataclass(frozen=True)
+class BackfillBatch:
+    filled: int
+    # Sightings whose condition can no longer be read (their person was erased): they stay uncounted.
+    unreadable: int
+    # The last sighting looked at, to go on after; None when there was nothing left.
+    last_id: uuid.UUID | None
+
+
+def backfill_condition_codes(
+    session: Session, crypto: Crypto, *, after: uuid.UUID | None, limit: int, audit: AuditSink
+) -> BackfillBatch:
+    """Give sightings without a condition code the code of their encrypted condition, ``limit`` at a
+    time in id order after ``after``: each condition is decrypted in memory only, and each read is
+    audited (by field name) like any other read of personal data."""
+    statement = (
+        sa.select(Sighting).where(Sighting.condition_code.is_(None)).order_by(Sighting.id).limit(limit)
+    )
+    if after is not None:
+        statement = statement.where(Sighting.id > after)
+    sightings = session.scalars(statement).all()
+    filled = unreadable = 0
+    codec = _codec(SIGHTINGS, crypto)
+    for sighting in sightings:
+        try:
+            document = codec.decrypt(
+                sighting, _subjects(SIGHTINGS, sighting), groups=[None], fields=["condition"]
+            )
+        except DecryptionError:
+            unreadable += 1
+            continue
+        sighting.condition_code = Condition(document["condition"])
+        filled += 1
+        audit(
+            AuditEntry(
+                Action.SIGHTING_BACKFILL,
+                owner_society_id=sighting.society_id,
+                object_type=SIGHTINGS.name,
+                object_id=str(sighting.id),
+                fields=("condition",),
+            )
+        )
+    session.flush()
+    return BackfillBatch(filled, unreadable, sightings[-1].id if sightings else None)

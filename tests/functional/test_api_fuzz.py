@@ -23,7 +23,7 @@ MAX_EXAMPLES_PER_OPERATION = 15
 def role_for(path: str) -> Role:
     if path.startswith("/api/v1/users"):
         return Role.ADMIN
-    if path.startswith("/api/v1/audit"):
+    if path.startswith(("/api/v1/audit", "/api/v1/reports")):
         return Role.AUDITOR
     return Role.TRACING_OFFICER
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -70,3 +74,102 @@ def test_revision_files_are_date_prefixed_and_stand_alone() -> None:
         source = path.read_text()
         assert "from rfl" not in source
         assert "import rfl" not in source
+
+
+def test_0009_fills_in_the_skeleton_that_needs_no_decryption_and_keeps_rows(
+    throwaway_database_url: str,
+) -> None:
+    """Deceased sightings get their condition code; closed and disclosed records a closing date (the
+    first allowed disclosure, else the last change). Other conditions wait for the backfill command."""
+    migrate.upgrade(throwaway_database_url, "0008")
+    ids = {name: uuid.uuid4() for name in ("society", "user", "alive", "dead", "open", "closed", "told")}
+    engine = make_engine(throwaway_database_url)
+    with engine.begin() as connection:
+        _insert_0008_rows(connection, ids)
+    engine.dispose()
+
+    migrate.upgrade(throwaway_database_url, "0009")
+
+    engine = make_engine(throwaway_database_url)
+    with engine.connect() as connection:
+        sightings = sa.table("sightings", sa.column("id", sa.Uuid), sa.column("condition_code", sa.String))
+        requests = sa.table(
+            "tracing_requests", sa.column("id", sa.Uuid), sa.column("closed_at", sa.DateTime(timezone=True))
+        )
+        conditions = dict(connection.execute(sa.select(sightings.c.id, sightings.c.condition_code)).all())
+        closing = dict(connection.execute(sa.select(requests.c.id, requests.c.closed_at)).all())
+    engine.dispose()
+    assert conditions == {ids["alive"]: None, ids["dead"]: "deceased"}
+    assert closing[ids["open"]] is None
+    assert closing[ids["closed"]].date() == date(2026, 3, 5)  # its last change
+    assert closing[ids["told"]].date() == date(2026, 4, 1)  # its first allowed disclosure
+    # Rows that other tables refer to survive the way back as well (no table is recreated).
+    migrate.downgrade(throwaway_database_url, "0008")
+    assert migrate.current_revision(throwaway_database_url) == "0008"
+
+
+def _insert(connection: sa.Connection, table: str, **values: Any) -> None:
+    """Insert one row into ``table`` as it is at the current revision, column types from the values."""
+    kinds: list[tuple[type, sa.types.TypeEngine[Any]]] = [
+        (uuid.UUID, sa.Uuid()),
+        (datetime, sa.DateTime(timezone=True)),
+        (bool, sa.Boolean()),
+        (int, sa.Integer()),
+        (float, sa.Float()),
+        (str, sa.String()),
+        (list, sa.JSON()),
+    ]
+    columns = [
+        sa.column(name, next(kind for python, kind in kinds if isinstance(value, python)))
+        for name, value in values.items()
+    ]
+    connection.execute(sa.table(table, *columns).insert().values(**values))
+
+
+def _insert_0008_rows(connection: sa.Connection, ids: dict[str, uuid.UUID]) -> None:
+    """Rows as revision 0008 left them."""
+    when = datetime(2026, 3, 5, tzinfo=UTC)
+    _insert(
+        connection,
+        "societies",
+        id=ids["society"],
+        code="IT",
+        type="national_society",
+        name="IRC",
+        created_at=when,
+    )
+    _insert(
+        connection, "users", id=ids["user"], society_id=ids["society"], email="cw@example.org", name="N",
+        role="caseworker", password_hash="x", active=True, version=1, created_at=when, updated_at=when,
+    )  # fmt: skip
+    record = {
+        "society_id": ids["society"], "created_by": ids["user"], "legal_basis": "vital_interest",
+        "flagged_minor": False, "minor": False, "version": 1, "match_version": 1, "created_at": when,
+        "updated_at": when,
+    }  # fmt: skip
+    for name, deceased in (("alive", False), ("dead", True)):
+        _insert(
+            connection, "sightings", **record, id=ids[name], status="open", found_subject_id=uuid.uuid4(),
+            deceased=deceased, no_cross_border=False, exclude=[],
+        )  # fmt: skip
+    for name, status in (("open", "open"), ("closed", "closed"), ("told", "disclosed")):
+        _insert(
+            connection, "tracing_requests", **record, id=ids[name], status=status,
+            sought_subject_id=uuid.uuid4(), enquirer_subject_id=uuid.uuid4(),
+        )  # fmt: skip
+    candidate = uuid.uuid4()
+    pair = {
+        "tracing_request_id": ids["told"], "sighting_id": ids["alive"], "request_society_id": ids["society"],
+        "sighting_society_id": ids["society"],
+    }  # fmt: skip
+    _insert(
+        connection, "match_candidates", id=candidate, **pair, request_match_version=1,
+        sighting_match_version=1, match_probability=0.9, match_weight=5.0, model_version="m",
+        explanation=[], status="confirmed", subject_id=uuid.uuid4(), version=1, created_at=when,
+        updated_at=when,
+    )  # fmt: skip
+    _insert(
+        connection, "disclosures", id=uuid.uuid4(), match_candidate_id=candidate, **pair, categories=[],
+        outcome="allowed", reasons=[], officer_user_id=ids["user"],
+        decided_at=datetime(2026, 4, 1, 9, tzinfo=UTC),
+    )  # fmt: skip

@@ -165,3 +165,11 @@ def test_lock_wait_and_hsts_are_read_from_the_environment(tmp_path: Path) -> Non
     for name, bad in (("RFL_DB_LOCK_TIMEOUT_SECONDS", "0"), ("RFL_HSTS_MAX_AGE_SECONDS", "-1")):
         with pytest.raises(ConfigurationError, match=name):
             Settings.from_env(production_env(tmp_path, **{name: bad}))
+
+
+def test_the_report_threshold_is_read_from_the_environment_and_never_below_two() -> None:
+    assert Settings.from_env({}).report_threshold == 5
+    assert Settings.from_env({"RFL_REPORT_THRESHOLD": "10"}).report_threshold == 10
+    for bad in ("1", "0", "five"):
+        with pytest.raises(ConfigurationError, match="RFL_REPORT_THRESHOLD"):
+            Settings.from_env({"RFL_REPORT_THRESHOLD": bad})
