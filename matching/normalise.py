@@ -93,7 +93,12 @@ _JOIN_NEXT = {
     "abdal",
     "abdol",
     "abdil",
-    # Ge'ez compound names are written both joined and apart: Gebre Medhin / Gebremedhin
+}
+# Ge'ez compound names are written both joined and apart (Gebre Medhin / Gebremedhin, Haile Mariam /
+# Hailemariam): a servant, gift or power of God, Mary, the Trinity or a saint. Their first words are
+# given names on their own too (Haile Tesfaye is Haile, son of Tesfaye), so they join only a second
+# word that makes the compound.
+_GEEZ_COMPOUND_FIRST = {
     "gebre",
     "gebri",
     "ghebre",
@@ -104,10 +109,38 @@ _JOIN_NEXT = {
     "habte",
     "tekle",
     "haile",
+    "hayle",
     "tesfa",
     "kidane",
     "zere",
+    "zera",
 }
+_GEEZ_COMPOUND_SECOND = re.compile(
+    "^(?:"
+    + "|".join(
+        [
+            "mar[iy]am",  # Mary
+            "medi?h",  # the Saviour: Medhin, Medihin
+            "s[ei]?ll?as",  # the Trinity: Selassie, Sellassie, Silassie, Slase
+            "mi[ck]h?a|mika",  # Michael, Mikael
+            "gi?y?orgi|georgi",  # Giorgis, Giyorgis
+            "i?e?yesus",  # Jesus
+            "kr[ie]?stos|christos",
+            "[ie]?gzi",  # Egziabher (God)
+            "gabri|gebri?el",  # Gabriel
+            "hiw[eo]t|hywet",  # life
+            "tsadi?k",  # the righteous
+            "amlak",  # the Lord
+            "ha[iy]manot",  # faith
+            "tensa[ey]",  # the Resurrection
+            "e?m?manu|amanu",  # Emmanuel
+            "m[ie]?hret",  # mercy
+            "tsi?y?on|zion",
+            "ya[ckq]+o+b",  # Jacob: Zera Yaqob
+        ]
+    )
+    + ")"
+)
 _ABD_PREFIX = re.compile(
     r"^abd(?:el|al|ul|ol|il|ur|ar|er|as|us|ush|ash|ud|ad|an|un|en|i|e|u|a|(?=[bcdfghjklmnpqrstvwxz]))(?=[a-z]{3})"
 )
@@ -220,6 +253,15 @@ def _latin_canonical(tok: str, *, transliterated: bool = False) -> str:
     return _EQUIVALENTS.get(tok, tok)
 
 
+def _joins_next(word: str, following: str | None) -> bool:
+    """Whether ``word`` is the first word of a compound name written apart from ``following``."""
+    if following is None or following in _PATRONYMIC_LINKS:
+        return False
+    if word in _GEEZ_COMPOUND_FIRST:
+        return _GEEZ_COMPOUND_SECOND.match(following) is not None
+    return word in _JOIN_NEXT
+
+
 def _latin_tokens(text: str) -> list[str]:
     ascii_text = anyascii(text).lower()
     ascii_text = re.sub(r"[`'’ʿʾ]", "", ascii_text)  # ayn, hamza, apostrophes (Dar'ya)
@@ -234,7 +276,7 @@ def _latin_tokens(text: str) -> list[str]:
             continue
         if w in _PATRONYMIC_LINKS and i < len(words) - 1:  # X bin Y; Ben Ali as a family name
             continue
-        if w in _JOIN_NEXT and i + 1 < len(words) and words[i + 1] not in _PATRONYMIC_LINKS:
+        if _joins_next(w, words[i + 1] if i + 1 < len(words) else None):
             join += "abdul" if w.startswith("abd") else w
             continue
         if w in _ALLAH_SUFFIX and out and not join:  # Zabih Ullah = Zabihullah, Habib Allah

@@ -152,6 +152,14 @@ def test_geez_is_transliterated() -> None:
 
 def test_geez_compound_names_join() -> None:
     assert latin("Gebre Medhin") == latin("Gebremedhin") == ["gebremedhin"]
+    assert latin("Haile Mariam Tesfaye") == latin("Hailemariam Tesfaye") == ["hailemaryam", "tesfaye"]
+    assert latin("ተክለ ሃይማኖት") == ["teklehaymanot"]
+
+
+def test_the_first_word_of_a_geez_compound_is_a_name_of_its_own_before_a_father_s_name() -> None:
+    # Haile, son of Tesfaye: two names, which a record of given Haile and family Tesfaye holds apart.
+    assert latin("Haile Tesfaye") == ["haile", "tesfaye"]
+    assert latin("Gebre Kidan") == ["gebre", "kidan"]
 
 
 def test_tigrinya_ending_variants_share_a_skeleton() -> None:
