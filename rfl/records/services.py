@@ -282,10 +282,22 @@ def _editable_document(kind: RecordType, record: RecordMixin, decrypted: Mapping
 def _visible_record(
     session: Session, actor: Actor, kind: RecordType, record_id: uuid.UUID, *, audit: AuditSink, verb: str
 ) -> RecordMixin:
+    """The actor's society's record; any other id answers NotFound, as if it did not exist.
+
+    A miss is audited whether the id is unknown or another society's (the owner sees the entry), so
+    both take the same path: the answer's timing does not tell them apart."""
     record = session.get(kind.model, record_id)
     if record is None or record.society_id != actor.society_id:
-        if record is not None:  # another society's record: refuse as if absent, and leave a trace
-            audit(_event(kind, verb, actor, record, outcome=Outcome.DENIED))
+        audit(
+            AuditEntry(
+                action=Action.on(kind.name, verb),
+                outcome=Outcome.DENIED,
+                actor=actor,
+                owner_society_id=None if record is None else record.society_id,
+                object_type=kind.name,
+                object_id=str(record_id),
+            )
+        )
         raise NotFound("No such record.")
     return record
 
