@@ -32,7 +32,7 @@ from rfl.errors import (
 from rfl.identity import Actor
 from rfl.pagination import Page, paginate
 
-TOKEN_PREFIX = "rfl_"  # noqa: S105 (a public prefix that makes leaked tokens easy to scan for)
+TOKEN_PREFIX = "rfl_"  # noqa: S105 (a public prefix that makes leaked tokens easy to scan for)  # nosec B105
 TOKEN_BYTES = 32  # 256 random bits
 USER_FIELDS = ("email", "name", "role", "password")
 
