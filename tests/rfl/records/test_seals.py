@@ -103,7 +103,10 @@ def test_a_pair_whose_sighting_was_altered_leaves_the_queues_and_its_details(
     assert queue(client, border.it_officer) == []
     detail = client.get(f"/api/v1/matches/{match['id']}", headers=border.de_officer)
     confirm = client.post(f"/api/v1/matches/{match['id']}/confirm", headers=border.it_officer, json={})
-    assert (detail.status_code, confirm.status_code) == (404, 404)
+    disclosure = client.post(
+        f"/api/v1/matches/{match['id']}/disclosures", headers=border.de_officer, json={"fields": ["fate"]}
+    )
+    assert (detail.status_code, confirm.status_code, disclosure.status_code) == (404, 404, 404)
 
 
 def test_a_minor_flag_cleared_in_the_database_still_needs_a_second_officer(
