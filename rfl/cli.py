@@ -47,7 +47,7 @@ from rfl.idempotency.services import purge_expired
 from rfl.keys import ReloadingKeyProvider
 from rfl.matches.commands import match_group
 from rfl.matches.worker import drain
-from rfl.records.commands import records_group
+from rfl.records.commands import check, records_group
 from rfl.reports import formats as report_formats
 from rfl.reports.periods import Granularity, Window
 from rfl.reports.services import ReportName, ReportQuery, run_report
@@ -81,6 +81,7 @@ def main() -> None:
 
 main.add_command(match_group)
 main.add_command(records_group)
+main.add_command(check)
 
 
 def _fail_on_domain_error(error: RflError) -> NoReturn:

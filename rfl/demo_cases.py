@@ -70,7 +70,7 @@ def _confirm(
 ) -> None:
     view = matches.confirm(session, crypto, officers["DE"], match_id, note=None, now=now, audit=audit)
     if view.candidate.status is MatchStatus.PENDING_APPROVAL:  # a minor or a deceased person
-        matches.approve(session, officers["IT"], match_id, now=now, audit=audit)
+        matches.approve(session, crypto, officers["IT"], match_id, now=now, audit=audit)
 
 
 def _consent(

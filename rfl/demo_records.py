@@ -175,7 +175,7 @@ def seed_demo_records(
     seed: int = 2026,
 ) -> tuple[int, int]:
     """Create ``requests`` tracing requests and about 1.5 times as many sightings; returns both counts."""
-    rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not a secret)
+    rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not a secret)  # nosec B311
     sighting_count = 0
     for _ in range(requests):
         person = _person(rng)

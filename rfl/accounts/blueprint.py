@@ -44,12 +44,15 @@ def issue_token(credentials: dict[str, str]) -> services.IssuedToken:
 
     A wrong email and a wrong password answer the same 401 in similar time. After 5 failures for one
     email (or 20 from one client address) within 15 minutes, logins are refused with 429 and
-    Retry-After for 15 minutes, even with the right password.
+    Retry-After for 15 minutes, even with the right password. An email is unique within a society
+    only: someone with accounts in two societies gives `society` (its code) too; without it such an
+    email names no account (401).
     """
     return app_services().authenticator.login(
         db.session,
         email=credentials["email"],
         password=credentials["password"],
+        society_code=credentials.get("society"),
         client_address=request.remote_addr or "",
         now=now(),
         audit=record,
@@ -92,7 +95,8 @@ def create_user(fields: dict[str, Any]) -> User:
     """Create a user in the admin's own society.
 
     Admins only. `society` defaults to the admin's own; naming another society is refused (403). The
-    password must be at least 12 characters. A duplicate email is a 409.
+    password must be at least 12 characters. An email already used in your society is a 409; emails
+    are unique per society, so the answer never tells whether another society has a user with it.
     """
     return services.create_user_as(
         db.session,

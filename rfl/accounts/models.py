@@ -40,10 +40,15 @@ class Society(IdMixin, Base):
 
 
 class User(IdMixin, Base):
+    """A person's account in one society. An email is unique within its society only: an admin who
+    adds someone learns nothing of other societies' users, and the same person may hold an account in
+    each of two societies (logging in with ``society`` then says which)."""
+
     __tablename__ = "users"
+    __table_args__ = (sa.UniqueConstraint("society_id", "email"),)
 
     society_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("societies.id"), index=True)
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
     password_hash: Mapped[str] = mapped_column(sa.String(255))

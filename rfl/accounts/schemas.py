@@ -16,6 +16,8 @@ class TokenRequestSchema(StrictSchema):
     password = ma.fields.String(
         required=True, load_only=True, validate=ma.validate.Length(min=1, max=MAX_PASSWORD_LENGTH)
     )
+    # Needed only by someone whose email has accounts in more than one society.
+    society = ma.fields.String(validate=ma.validate.Length(min=1, max=16))
 
 
 class TokenSchema(ma.Schema):

@@ -32,7 +32,7 @@ from rfl.errors import (
 from rfl.identity import Actor
 from rfl.pagination import Page, paginate
 
-TOKEN_PREFIX = "rfl_"  # noqa: S105 (a public prefix that makes leaked tokens easy to scan for)
+TOKEN_PREFIX = "rfl_"  # noqa: S105 (a public prefix that makes leaked tokens easy to scan for)  # nosec B105
 TOKEN_BYTES = 32  # 256 random bits
 USER_FIELDS = ("email", "name", "role", "password")
 
@@ -142,7 +142,8 @@ def create_user(
         active=True,
     )
     session.add(user)
-    _flush_unique(session, "A user with this email already exists.")
+    # Unique within the society only: another society's users are never revealed (issue 9.10).
+    _flush_unique(session, "A user of this society already has this email.")
     audit(_user_event(Action.USER_CREATE, actor, user.id, society.id, USER_FIELDS))
     return user
 
@@ -314,11 +315,17 @@ class Authenticator:
         client_address: str,
         now: datetime,
         audit: AuditSink,
+        society_code: str | None = None,
     ) -> IssuedToken:
+        """Log in the one account ``email`` (and ``society_code``, when given) names. An email held by
+        accounts in several societies names none without its society: the answer is the same 401 as a
+        wrong password, after the same password check, so a caller learns nothing it did not know."""
         email_key = self._keyed_hash("login-email", normalise_email(email))
         client_key = self._keyed_hash("login-client", client_address)
         try:
-            stored_hash, active, earlier = self._reserve_attempt(email, email_key, client_key, now)
+            user_id, stored_hash, active, earlier = self._reserve_attempt(
+                email, society_code, email_key, client_key, now
+            )
         except TooManyAttempts:
             audit(AuditEntry(Action.AUTH_LOGIN, outcome=Outcome.DENIED))
             raise
@@ -329,7 +336,7 @@ class Authenticator:
             # No email in the entry: whatever was typed may be someone else's address, or a password.
             audit(AuditEntry(Action.AUTH_LOGIN, outcome=Outcome.FAILED))
             raise AuthenticationRequired("The email or password is wrong.")
-        user = session.scalars(sa.select(User).where(User.email == normalise_email(email))).one()
+        user = session.get_one(User, user_id)
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = self._passwords.hash(password)
         session.execute(sa.delete(LoginFailure).where(LoginFailure.email_key == email_key))
@@ -338,12 +345,13 @@ class Authenticator:
         return issued
 
     def _reserve_attempt(
-        self, email: str, email_key: bytes, client_key: bytes, now: datetime
-    ) -> tuple[str | None, bool, int]:
+        self, email: str, society_code: str | None, email_key: bytes, client_key: bytes, now: datetime
+    ) -> tuple[uuid.UUID | None, str | None, bool, int]:
         """Refuse a locked email or address, else count this attempt as a failure until it succeeds.
 
-        Returns the stored password hash (None for an unknown email), whether the user is active, and
-        how many failures this email had before.
+        Returns the account's id and stored password hash (None for an email that names no single
+        account), whether the user is active, and how many failures this email had before. Failures
+        are counted per email, whatever society is given.
         """
         window_start = now - self._throttle.window
         with self._independent_transaction() as reservation:
@@ -356,14 +364,20 @@ class Authenticator:
                 .select_from(LoginFailure)
                 .where(LoginFailure.email_key == email_key, LoginFailure.failed_at > window_start)
             )
-            row = reservation.execute(
-                sa.select(User.password_hash, User.active).where(User.email == normalise_email(email))
-            ).one_or_none()
+            accounts = sa.select(User.id, User.password_hash, User.active).where(
+                User.email == normalise_email(email)
+            )
+            if society_code is not None:
+                accounts = accounts.join(Society, Society.id == User.society_id).where(
+                    Society.code == society_code.strip().upper()
+                )
+            rows = reservation.execute(accounts.limit(2)).all()
             reservation.add(LoginFailure(email_key=email_key, client_key=client_key, failed_at=now))
             reservation.execute(sa.delete(LoginFailure).where(LoginFailure.failed_at <= window_start))
-        if row is None:
-            return None, False, earlier or 0
-        return row.password_hash, row.active, earlier or 0
+        if len(rows) != 1:  # no account, or several in different societies and none named
+            return None, None, False, earlier or 0
+        [row] = rows
+        return row.id, row.password_hash, row.active, earlier or 0
 
     def _keyed_hash(self, purpose: str, value: str) -> bytes:
         return keyed_hash(self._secret_key, purpose, value)

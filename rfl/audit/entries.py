@@ -40,6 +40,10 @@ class Action(StrEnum):
     TRACING_REQUEST_LIST = "tracing_request.list"
     TRACING_REQUEST_SEARCH = "tracing_request.search"
     TRACING_REQUEST_SEARCH_MATCH = "tracing_request.search_match"
+    # A record's protection and status columns sealed by ``rfl records seal`` (rows from before seals).
+    TRACING_REQUEST_SEAL = "tracing_request.seal"
+    # A record whose seal did not verify: read as its most restrictive setting (rfl.records.seals).
+    TRACING_REQUEST_SEAL_INVALID = "tracing_request.seal_invalid"
 
     SIGHTING_CREATE = "sighting.create"
     SIGHTING_READ = "sighting.read"
@@ -50,6 +54,8 @@ class Action(StrEnum):
     SIGHTING_RESTRICTION_APPLIED = "sighting.restriction_applied"
     # The condition of a sighting registered before its code was kept, read to fill the code in.
     SIGHTING_BACKFILL = "sighting.backfill"
+    SIGHTING_SEAL = "sighting.seal"
+    SIGHTING_SEAL_INVALID = "sighting.seal_invalid"
 
     MATCH_PROPOSE = "match.propose"
     MATCH_CANDIDATE_CREATE = "match_candidate.create"

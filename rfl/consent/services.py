@@ -32,6 +32,7 @@ from rfl.identity import Actor
 from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome
 from rfl.pagination import Page, paginate
 from rfl.records.models import RecordStatus, Sighting, TracingRequest
+from rfl.records.seals import Seals
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def record_consent(
     audit: AuditSink,
 ) -> Consent:
     sighting = own_sighting(session, actor, sighting_id, Action.CONSENT_RECORD, audit)
-    match = _check(session, sighting, given, now)
+    match = _check(session, sighting, Seals(crypto, audit, actor).protection(sighting).minor, given, now)
     consent = Consent(
         id=uuid.uuid4(),
         sighting_id=sighting.id,
@@ -174,8 +175,11 @@ def own_sighting(
     return sighting
 
 
-def _check(session: Session, sighting: Sighting, given: ConsentInput, now: datetime) -> MatchCandidate | None:
-    """Validate the record against the rules; returns the confirmed match with the recipient, if any."""
+def _check(
+    session: Session, sighting: Sighting, minor: bool, given: ConsentInput, now: datetime
+) -> MatchCandidate | None:
+    """Validate the record against the rules (``minor``: as the sighting's seal lets the rules read
+    it); returns the confirmed match with the recipient, if any."""
     errors: dict[str, list[str]] = {}
     if given.decision is ConsentStatus.GIVEN and not given.scope:
         errors["scope"] = ["A consent given covers at least one category."]
@@ -187,7 +191,7 @@ def _check(session: Session, sighting: Sighting, given: ConsentInput, now: datet
         errors["message"] = ["A message goes with a consent whose scope includes message."]
     if given.expires_at is not None and given.expires_at <= now:
         errors["expires_at"] = ["Must be in the future."]
-    if sighting.minor and given.method not in MINOR_CONSENT_METHODS:
+    if minor and given.method not in MINOR_CONSENT_METHODS:
         errors["method"] = ["A minor's consent comes from a guardian or a best-interests decision."]
     if given.method is ConsentMethod.GUARDIAN and not given.guardian_name:
         errors["guardian_name"] = ["Name the guardian who gave or refused consent."]

@@ -32,6 +32,7 @@ from rfl.matches.models import MatchCandidate, MatchOutcome, MatchStatus
 from rfl.matches.services import reviewable
 from rfl.pagination import Page, paginate
 from rfl.records.models import RecordStatus, Sighting, TracingRequest
+from rfl.records.seals import Protection, Seals
 from rfl.records.services import SIGHTINGS, read_groups, subject_facts
 
 # What each category releases from the sighting (group, fields); message and fate are not fields.
@@ -59,7 +60,7 @@ def disclose(
     audit: AuditSink,
 ) -> DisclosureResult:
     """Decide and record one disclosure request (see the module docstring)."""
-    match = reviewable(session, actor, match_id, Action.DISCLOSURE_DENIED, audit)
+    match = reviewable(session, crypto, actor, match_id, Action.DISCLOSURE_DENIED, audit=audit)
     if actor.society_id != match.request_society_id:
         audit(
             _event(Action.DISCLOSURE_DENIED, actor, match, match.sighting_society_id, outcome=Outcome.DENIED)
@@ -73,7 +74,8 @@ def disclose(
         raise NotFound("No such match candidate.")
     sighting = session.get_one(Sighting, match.sighting_id)
     records = consent.policy_records(session, crypto, sighting.id, str(match.tracing_request_id), audit=audit)
-    subject = subject_facts(crypto, sighting)
+    protection = Seals(crypto, audit, actor).protection(sighting)
+    subject = subject_facts(crypto, sighting, protection)
     decision = decide_disclosure(_facts(match, subject, records, categories, now))
     disclosure = _record(session, actor, match, categories=categories, decision=decision, now=now)
     if not decision.allowed:
@@ -90,7 +92,9 @@ def disclose(
             )
         return DisclosureResult(disclosure, decision)
     by_id = {str(row.id): row for row, _ in records}
-    released = _released(crypto, sighting, categories, by_id.get(decision.consent_record_id or ""))
+    released = _released(
+        crypto, sighting, protection, categories, by_id.get(decision.consent_record_id or "")
+    )
     session.get_one(TracingRequest, match.tracing_request_id).status = RecordStatus.DISCLOSED
     for owner in _owners(match):
         audit(_event(Action.DISCLOSURE_ALLOWED, actor, match, owner, disclosure=disclosure))
@@ -148,7 +152,11 @@ def _record(
 
 
 def _released(
-    crypto: Crypto, sighting: Sighting, categories: frozenset[Category], relied_on: Any
+    crypto: Crypto,
+    sighting: Sighting,
+    protection: Protection,
+    categories: frozenset[Category],
+    relied_on: Any,
 ) -> dict[str, Any]:
     """Exactly the released data, decrypted now: nothing of the sighting beyond the categories."""
     released: dict[str, Any] = {}
@@ -162,7 +170,7 @@ def _released(
         elif category is Category.ALIVE_AND_WELL:
             released[category.value] = True
         elif category is Category.FATE:
-            released[category.value] = "deceased" if sighting.deceased else "alive"
+            released[category.value] = "deceased" if protection.deceased else "alive"
         elif category is Category.MESSAGE:
             released[category.value] = consent.released_message(crypto, sighting, relied_on)
     return released

@@ -70,7 +70,16 @@ def queue(query: dict[str, Any]) -> dict[str, Any]:
     rule 10 hides from your society, or from the request, are never listed.
     """
     filters = services.QueueFilter(query["status"], query["society"], query["min_probability"])
-    page = services.queue(db.session, current_actor(), filters, limit=query["limit"], cursor=query["cursor"])
+    session = db.session
+    page = services.queue(
+        session,
+        app_services().crypto(session),
+        current_actor(),
+        filters,
+        limit=query["limit"],
+        cursor=query["cursor"],
+        audit=audit,
+    )
     return {"items": [_item(view) for view in page.items], "next_cursor": page.next_cursor}
 
 
@@ -128,7 +137,9 @@ def approve(match_id: uuid.UUID) -> dict[str, Any]:
     Needed for minors and deceased persons (domain rules 3 and 4); the approving officer must not be
     the one who confirmed (403).
     """
-    return _item(services.approve(db.session, current_actor(), match_id, now=now(), audit=audit))
+    session = db.session
+    crypto = app_services().crypto(session)
+    return _item(services.approve(session, crypto, current_actor(), match_id, now=now(), audit=audit))
 
 
 @blp.route("/<uuid:match_id>/reject", methods=["POST"])

@@ -36,6 +36,7 @@ from rfl.matches.settings import MatchingSettings
 from rfl.records import indexing
 from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, Sighting, TracingRequest
 from rfl.records.restrictions import Viewer, visible_to
+from rfl.records.seals import Seals
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records, kind_named
 
 # Scoring one pair among different competitors moves its probability by rounding noise only; such a
@@ -79,7 +80,8 @@ def propose(
     [canonical] = canonical_records(crypto, kind, [record])
     other = SIGHTINGS if kind is TRACING_REQUESTS else TRACING_REQUESTS
     blocked = _blocked_candidates(session, crypto, other, canonical, limits)
-    pairs = _visible_pairs(session, kind, record, _open_records(session, other, blocked))
+    seals = Seals(crypto, audit)
+    pairs = _visible_pairs(session, seals, kind, record, _open_records(session, other, blocked))
     undecided = _without_decided_pairs(session, pairs)
     others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
     scores = matcher.score(canonical, canonical_records(crypto, other, others), threshold=limits.floor)
@@ -162,9 +164,10 @@ def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) 
 
 
 def _visible_pairs(
-    session: Session, kind: RecordType, record: RecordMixin, others: Sequence[RecordMixin]
+    session: Session, seals: Seals, kind: RecordType, record: RecordMixin, others: Sequence[RecordMixin]
 ) -> list[Pair]:
-    """The pairs whose sighting rule 10 lets the request's society, and the request itself, see."""
+    """The pairs whose sighting rule 10 lets the request's society, and the request itself, see (each
+    sighting read through its seal: one whose seal fails is nobody's candidate)."""
     pairs = [
         Pair(record, other) if isinstance(record, TracingRequest) else Pair(other, record)  # type: ignore[arg-type]
         for other in others
@@ -176,6 +179,7 @@ def _visible_pairs(
         if visible_to(
             pair.sighting,
             Viewer(pair.request.society_id, codes[pair.request.society_id], pair.request.id),
+            seals.protection(pair.sighting),
         )
     ]
 

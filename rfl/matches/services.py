@@ -31,6 +31,7 @@ from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome
 from rfl.pagination import Page, paginate
 from rfl.records.models import RecordStatus, Sighting, TracingRequest
 from rfl.records.restrictions import Viewer, visible_to
+from rfl.records.seals import Seals
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, canonical_records, read_groups, read_identity
 
 CANDIDATE_TABLE = MatchCandidate.__tablename__
@@ -81,7 +82,14 @@ class CandidateDetail:
 
 
 def queue(
-    session: Session, actor: Actor, filters: QueueFilter, *, limit: int, cursor: str | None
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    filters: QueueFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+    audit: AuditSink,
 ) -> Page[CandidateView]:
     """Candidates where the officer's society is on either side, most probable first."""
     statement = sa.select(MatchCandidate).where(
@@ -110,7 +118,8 @@ def queue(
         cursor=cursor,
         descending=True,
     )
-    visible = [c for c in page.items if _sighting_visible(session, actor, c)]
+    seals = Seals(crypto, audit, actor)
+    visible = [c for c in page.items if _sighting_visible(session, seals, actor, c)]
     return Page(items=_views(session, visible, actor), next_cursor=page.next_cursor)
 
 
@@ -125,7 +134,7 @@ def candidate_detail(
 ) -> CandidateDetail:
     """One candidate with the field-by-field explanation and both persons' identity fields side by
     side, decrypted now; identifiers only as agreement levels, never contacts or whereabouts."""
-    candidate = reviewable(session, actor, candidate_id, Action.MATCH_READ, audit)
+    candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_READ, audit=audit)
     request = session.get_one(TracingRequest, candidate.tracing_request_id)
     sighting = session.get_one(Sighting, candidate.sighting_id)
     sought = read_identity(crypto, TRACING_REQUESTS, request)
@@ -180,15 +189,21 @@ def _enquirer(crypto: Crypto, actor: Actor, request: TracingRequest, audit: Audi
 
 
 def reviewable(
-    session: Session, actor: Actor, candidate_id: uuid.UUID, action: Action, audit: AuditSink
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    candidate_id: uuid.UUID,
+    action: Action,
+    *,
+    audit: AuditSink,
 ) -> MatchCandidate:
-    """The candidate if the actor's society is on either side and rule 10 lets it see the sighting;
-    otherwise NotFound, audited the same way whether the id exists or not."""
+    """The candidate if the actor's society is on either side and rule 10 lets it see the sighting
+    (read through its seal); otherwise NotFound, audited the same way whether the id exists or not."""
     candidate = session.get(MatchCandidate, candidate_id)
     if (
         candidate is None
         or actor.society_id not in (candidate.request_society_id, candidate.sighting_society_id)
-        or not _sighting_visible(session, actor, candidate)
+        or not _sighting_visible(session, Seals(crypto, audit, actor), actor, candidate)
         or _refused_contact_hides(actor, candidate)
     ):
         audit(
@@ -216,17 +231,18 @@ def _hidden_from_the_family_side(actor: Actor) -> sa.ColumnElement[bool]:
     )
 
 
-def _sighting_visible(session: Session, actor: Actor, candidate: MatchCandidate) -> bool:
+def _sighting_visible(session: Session, seals: Seals, actor: Actor, candidate: MatchCandidate) -> bool:
     sighting = session.get_one(Sighting, candidate.sighting_id)
+    protection = seals.protection(sighting)
     request_codes = society_codes(session, [candidate.request_society_id])
     on_request_side = Viewer(
         candidate.request_society_id,
         request_codes[candidate.request_society_id],
         candidate.tracing_request_id,
     )
-    if not visible_to(sighting, on_request_side):  # hidden from the request: from everyone
+    if not visible_to(sighting, on_request_side, protection):  # hidden from the request: from everyone
         return False
-    return visible_to(sighting, Viewer(actor.society_id, actor.society_code))
+    return visible_to(sighting, Viewer(actor.society_id, actor.society_code), protection)
 
 
 def _refused_contact_hides(actor: Actor, candidate: MatchCandidate) -> bool:
@@ -275,10 +291,12 @@ def confirm(
     audit: AuditSink,
 ) -> CandidateView:
     """Confirm a proposed pair. A minor or a deceased person's pair waits for a second officer."""
-    candidate = reviewable(session, actor, candidate_id, Action.MATCH_CONFIRM, audit)
+    candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_CONFIRM, audit=audit)
     request = session.get_one(TracingRequest, candidate.tracing_request_id)
     sighting = session.get_one(Sighting, candidate.sighting_id)
-    needs_second = sighting.minor or sighting.deceased or request.minor
+    seals = Seals(crypto, audit, actor)
+    found, sought = seals.protection(sighting), seals.protection(request)
+    needs_second = found.minor or found.deceased or sought.minor
     after = MatchStatus.PENDING_APPROVAL if needs_second else MatchStatus.CONFIRMED
     _transition(
         session,
@@ -298,10 +316,16 @@ def confirm(
 
 
 def approve(
-    session: Session, actor: Actor, candidate_id: uuid.UUID, *, now: datetime, audit: AuditSink
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    candidate_id: uuid.UUID,
+    *,
+    now: datetime,
+    audit: AuditSink,
 ) -> CandidateView:
     """The second, different officer's approval that makes a minor's or deceased person's pair count."""
-    candidate = reviewable(session, actor, candidate_id, Action.MATCH_APPROVE, audit)
+    candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_APPROVE, audit=audit)
     if candidate.confirmed_by == actor.user_id and candidate.status is MatchStatus.PENDING_APPROVAL:
         audit(
             _event(
@@ -331,7 +355,7 @@ def reject(
     audit: AuditSink,
 ) -> CandidateView:
     """Not the same person (a proposal, or a confirmation still awaiting its second approval)."""
-    candidate = reviewable(session, actor, candidate_id, Action.MATCH_REJECT, audit)
+    candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_REJECT, audit=audit)
     _transition(
         session,
         candidate,
@@ -358,7 +382,7 @@ def withdraw(
     audit: AuditSink,
 ) -> CandidateView:
     """Take back a confirmation; the tracing request is open again (unless already disclosed)."""
-    candidate = reviewable(session, actor, candidate_id, Action.MATCH_WITHDRAW, audit)
+    candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_WITHDRAW, audit=audit)
     _transition(
         session,
         candidate,

@@ -60,7 +60,7 @@ def _representation(view: RecordView, status: int = 200) -> Representation:
         status=record.status.value,
         society=view.society_code,
         legal_basis=record.legal_basis.value,
-        minor=record.minor,
+        minor=view.protection.minor,
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
@@ -219,7 +219,7 @@ def _summary(item: RecordSummary, actor: Actor) -> dict[str, Any]:
         "status": record.status.value,
         "society": actor.society_code,
         "legal_basis": record.legal_basis.value,
-        "minor": record.minor,
+        "minor": item.protection.minor,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
     }

@@ -17,7 +17,7 @@ from privacy import BlindIndexer, BlindIndexError, BlindIndexSpec, BlindIndexVal
 EXPECTED_INDEX_ROWS = 1_000_000
 INDEX_BITS = plan_index_bits(EXPECTED_INDEX_ROWS).bits
 INDEX_VERSION = 1
-NAME_TOKEN = "name_token"  # noqa: S105 (an index name, not a secret)
+NAME_TOKEN = "name_token"  # noqa: S105 (an index name, not a secret)  # nosec B105
 NAME_SKELETON = "name_skeleton"
 # The matcher's blocking keys (a name, or a name with a birth-year band, sex, nationality, a parent).
 MATCH_BLOCK = "match_block"

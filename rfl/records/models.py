@@ -69,6 +69,9 @@ class RecordMixin(IdMixin):
     # When the record last reached a final status; None while it is open or awaiting consent. Kept by
     # the status listener below, so every path that moves a status keeps it.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # A keyed MAC over the protection and status columns (rfl.records.seals): a row whose seal fails,
+    # or that has none, is read as its most restrictive setting.
+    seal: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 (SQLAlchemy's declared_attr protocol)

@@ -5,7 +5,9 @@ review) and ``exclude`` (society codes and tracing-request ids that must never s
 ``Viewer``: an officer's society and, where the look is made on behalf of a tracing request (a search
 for that request, a match proposed for it), that request. Its own society always sees a sighting.
 The same rule is offered as a Python predicate and as a SQL condition, so lists and queues filter in
-the database and never let hidden records crowd out visible ones.
+the database and never let hidden records crowd out visible ones. The SQL condition reads the plain
+columns; the predicate reads them through the sighting's seal (``rfl.records.seals``), so whatever a
+query lets through is checked against the seal before it is shown.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from rfl.records.models import Sighting
+from rfl.records.seals import Protection
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,17 @@ class Viewer:
         return entries
 
 
-def visible_to(sighting: Sighting, viewer: Viewer) -> bool:
-    """Whether rule 10 lets ``viewer`` see ``sighting`` at all."""
+def visible_to(sighting: Sighting, viewer: Viewer, protection: Protection) -> bool:
+    """Whether rule 10 lets ``viewer`` see ``sighting`` at all. ``protection`` is the sighting's
+    ``Seals.protection``: a sighting whose seal fails is seen by its own society only, and never on
+    behalf of a tracing request."""
     if sighting.society_id == viewer.society_id and viewer.tracing_request_id is None:
         return True
-    if sighting.no_cross_border and sighting.society_id != viewer.society_id:
+    if not protection.intact:
         return False
-    return not set(viewer.exclusion_entries()) & set(sighting.exclude or ())
+    if protection.no_cross_border and sighting.society_id != viewer.society_id:
+        return False
+    return not set(viewer.exclusion_entries()) & set(protection.exclude)
 
 
 def visible_clause(dialect: str, viewer: Viewer) -> sa.ColumnElement[bool]:

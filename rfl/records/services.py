@@ -52,7 +52,8 @@ from rfl.records.models import (
     Sighting,
     TracingRequest,
 )
-from rfl.records.restrictions import Viewer, visible_clause
+from rfl.records.restrictions import Viewer, visible_clause, visible_to
+from rfl.records.seals import Protection, Seals, seal, stored
 
 SEARCH_CANDIDATES = 200
 
@@ -93,6 +94,8 @@ class RecordView:
     record: RecordMixin
     society_code: str
     document: dict[str, Any]
+    # The protection and status columns as the rules read them (the most restrictive if unsealed).
+    protection: Protection
 
 
 def _event(
@@ -176,15 +179,16 @@ def _subject_facts(person: Mapping[str, Any], on: date, *, deceased: bool) -> Su
     )
 
 
-def subject_facts(crypto: Crypto, sighting: Sighting) -> SubjectFacts:
-    """The found person's facts for the consent policy, decrypted in memory (birth date, age)."""
+def subject_facts(crypto: Crypto, sighting: Sighting, protection: Protection) -> SubjectFacts:
+    """The found person's facts for the consent policy, decrypted in memory (birth date, age);
+    ``protection``: the sighting's ``Seals.protection``."""
     wanted = ("birth_date", "age")
     document = _codec(SIGHTINGS, crypto).decrypt(
         sighting, _subjects(SIGHTINGS, sighting), groups=["person", "registration"], fields=(*wanted, "date")
     )
-    person = dict(document.get("person") or {}) | {"flagged_minor": sighting.flagged_minor}
+    person = dict(document.get("person") or {}) | {"flagged_minor": protection.flagged_minor}
     on = _record_date(SIGHTINGS, document, sighting.created_at.date())
-    return _subject_facts(person, on, deceased=sighting.deceased)
+    return _subject_facts(person, on, deceased=protection.deceased)
 
 
 def _apply_plain_columns(
@@ -254,27 +258,39 @@ def create_record(
         setattr(record, column, uuid.uuid4())
     on = _record_date(kind, document, now.date())
     _apply_plain_columns(kind, record, document, on)
+    seal(crypto, record)
     _codec(kind, crypto).encrypt(record, _subjects(kind, record), document)
     session.add(record)
     session.flush()
     _reindex(session, crypto, kind, record, document=document, on=on)
     enqueue(session, MATCHED_FIELDS_CHANGED, kind.name, record.id)
     audit(_event(kind, "create", actor, record, _personal_field_names(kind, document)))
-    return RecordView(record.id, record, actor.society_code, _editable_document(kind, record, document))
+    protection = stored(record)
+    return RecordView(
+        record.id,
+        record,
+        actor.society_code,
+        _editable_document(kind, record, document, protection),
+        protection,
+    )
 
 
-def _editable_document(kind: RecordType, record: RecordMixin, decrypted: Mapping[str, Any]) -> dict[str, Any]:
+def _editable_document(
+    kind: RecordType, record: RecordMixin, decrypted: Mapping[str, Any], protection: Protection
+) -> dict[str, Any]:
+    """The record as its owner edits it; the protection columns as the rules read them, so an edit of a
+    record whose seal failed keeps (and seals) the most restrictive setting unless an officer lifts it."""
     document = dict(decrypted)
     document["status"] = record.status.value
     document["legal_basis"] = record.legal_basis.value
     person = dict(document.get(kind.person_group) or {})
-    if record.flagged_minor:
+    if protection.flagged_minor:
         person["flagged_minor"] = True
     document[kind.person_group] = person
     if isinstance(record, Sighting):
         document["restrictions"] = {
-            "no_cross_border": record.no_cross_border,
-            "exclude": list(record.exclude),
+            "no_cross_border": protection.no_cross_border,
+            "exclude": list(protection.exclude),
         }
     return document
 
@@ -282,10 +298,22 @@ def _editable_document(kind: RecordType, record: RecordMixin, decrypted: Mapping
 def _visible_record(
     session: Session, actor: Actor, kind: RecordType, record_id: uuid.UUID, *, audit: AuditSink, verb: str
 ) -> RecordMixin:
+    """The actor's society's record; any other id answers NotFound, as if it did not exist.
+
+    A miss is audited whether the id is unknown or another society's (the owner sees the entry), so
+    both take the same path: the answer's timing does not tell them apart."""
     record = session.get(kind.model, record_id)
     if record is None or record.society_id != actor.society_id:
-        if record is not None:  # another society's record: refuse as if absent, and leave a trace
-            audit(_event(kind, verb, actor, record, outcome=Outcome.DENIED))
+        audit(
+            AuditEntry(
+                action=Action.on(kind.name, verb),
+                outcome=Outcome.DENIED,
+                actor=actor,
+                owner_society_id=None if record is None else record.society_id,
+                object_type=kind.name,
+                object_id=str(record_id),
+            )
+        )
         raise NotFound("No such record.")
     return record
 
@@ -300,9 +328,16 @@ def read_record(
     audit: AuditSink,
 ) -> RecordView:
     record = _visible_record(session, actor, kind, record_id, audit=audit, verb="read")
+    protection = Seals(crypto, audit, actor).protection(record)
     decrypted = _codec(kind, crypto).decrypt(record, _subjects(kind, record))
     audit(_event(kind, "read", actor, record, _personal_field_names(kind, decrypted)))
-    return RecordView(record.id, record, actor.society_code, _editable_document(kind, record, decrypted))
+    return RecordView(
+        record.id,
+        record,
+        actor.society_code,
+        _editable_document(kind, record, decrypted, protection),
+        protection,
+    )
 
 
 def update_record(
@@ -338,6 +373,7 @@ def update_record(
     _check_status_change(current.record.status, RecordStatus(document["status"]))
     on = _record_date(kind, document, record.created_at.date())
     _apply_plain_columns(kind, record, document, on)
+    seal(crypto, record)
     _codec(kind, crypto).encrypt(record, _subjects(kind, record), document, only_columns=changed_columns)
     session.flush()  # the version check happens here: a concurrent edit raises StaleDataError
     if matched_field_names(kind.person_group) & set(changed_names):
@@ -358,11 +394,13 @@ def update_record(
     )
     session.flush()
     audit(_event(kind, "update", actor, record, tuple(all_changed)))
+    protection = stored(record)
     return RecordView(
         record.id,
         record,
         current.society_code,
-        _editable_document(kind, record, _strip_plain(kind, document)),
+        _editable_document(kind, record, _strip_plain(kind, document), protection),
+        protection,
     )
 
 
@@ -410,6 +448,7 @@ class RecordSummary:
 
     record: RecordMixin
     display_name: str | None
+    protection: Protection
 
 
 def list_records(
@@ -432,6 +471,7 @@ def list_records(
         session, statement, order_by=(kind.model.created_at, kind.model.id), limit=limit, cursor=cursor
     )
     codec = _codec(kind, crypto)
+    seals = Seals(crypto, audit, actor)
     items = []
     for record in page.items:
         person = codec.decrypt(
@@ -439,7 +479,7 @@ def list_records(
         )[kind.person_group]
         shown = [f"{kind.person_group}.{name}" for name in DISPLAY_NAME_FIELDS if person.get(name)]
         audit(_event(kind, "list", actor, record, shown))
-        items.append(RecordSummary(record, _display_name(person)))
+        items.append(RecordSummary(record, _display_name(person), seals.protection(record)))
     return Page(items=items, next_cursor=page.next_cursor)
 
 
@@ -484,6 +524,9 @@ def search_records(
         session.scalars(_visible_candidates(session, kind, matches, actor).limit(SEARCH_CANDIDATES))
     )
     records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(candidates))).all()
+    if kind is SIGHTINGS:  # the SQL filter read the plain columns: check them against the seals
+        seals = Seals(crypto, audit, actor)
+        records = [r for r in records if visible_to(r, _viewer(actor), seals.protection(r))]  # type: ignore[arg-type]
     codec = _codec(kind, crypto)
     persons = []
     for record in records:

@@ -117,6 +117,7 @@ def _insert(connection: sa.Connection, table: str, **values: Any) -> None:
         (int, sa.Integer()),
         (float, sa.Float()),
         (str, sa.String()),
+        (bytes, sa.LargeBinary()),
         (list, sa.JSON()),
     ]
     columns = [
@@ -173,3 +174,50 @@ def _insert_0008_rows(connection: sa.Connection, ids: dict[str, uuid.UUID]) -> N
         outcome="allowed", reasons=[], officer_user_id=ids["user"],
         decided_at=datetime(2026, 4, 1, 9, tzinfo=UTC),
     )  # fmt: skip
+
+
+def test_0011_makes_emails_unique_per_society_and_keeps_every_row_that_refers_to_users(
+    throwaway_database_url: str,
+) -> None:
+    """SQLite rebuilds ``users`` to change its constraint: tokens (ON DELETE CASCADE), records and
+    disclosures referring to its rows survive the way there and back, and records start unsealed."""
+    migrate.upgrade(throwaway_database_url, "0008")
+    ids = {name: uuid.uuid4() for name in ("society", "user", "alive", "dead", "open", "closed", "told")}
+    other_society, twin, token = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    when = datetime(2026, 3, 5, tzinfo=UTC)
+    engine = make_engine(throwaway_database_url)
+    with engine.begin() as connection:
+        _insert_0008_rows(connection, ids)
+        _insert(
+            connection, "api_tokens", id=token, user_id=ids["user"], token_hash=b"h", created_at=when,
+            expires_at=when,
+        )  # fmt: skip
+    migrate.upgrade(throwaway_database_url, "0009")
+
+    migrate.upgrade(throwaway_database_url)
+
+    def counts() -> tuple[int | None, ...]:
+        with engine.connect() as connection:
+            return tuple(
+                connection.scalar(sa.text(f"SELECT count(*) FROM {table}"))  # noqa: S608 (constant names)
+                for table in ("users", "api_tokens", "sightings", "tracing_requests", "disclosures")
+            )
+
+    assert counts() == (1, 1, 2, 3, 1)
+    with engine.connect() as connection:
+        assert connection.scalar(sa.text("SELECT count(*) FROM sightings WHERE seal IS NULL")) == 2
+    with engine.begin() as connection:  # another society may now have a user with the same email
+        _insert(
+            connection, "societies", id=other_society, code="DE", type="national_society", name="GRC",
+            created_at=when,
+        )  # fmt: skip
+        _insert(
+            connection, "users", id=twin, society_id=other_society, email="cw@example.org", name="M",
+            role="caseworker", password_hash="x", active=True, version=1, created_at=when, updated_at=when,
+        )  # fmt: skip
+    with engine.begin() as connection:
+        users = sa.table("users", sa.column("society_id", sa.Uuid()))
+        connection.execute(sa.delete(users).where(users.c.society_id == other_society))
+    migrate.downgrade(throwaway_database_url, "0009")
+    assert counts() == (1, 1, 2, 3, 1)
+    engine.dispose()

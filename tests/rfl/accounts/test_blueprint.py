@@ -70,6 +70,29 @@ class TestLogin:
         assert wrong_password.json == unknown_email.json
         assert wrong_password.mimetype == PROBLEM
 
+    def test_an_email_with_accounts_in_two_societies_logs_in_with_its_society(
+        self, client: FlaskClient, make: Factories
+    ) -> None:
+        italian = make.user(society=make.society("IT"), email="twice@example.org")
+        make.user(society=make.society("DE"), email="twice@example.org", password="another long password")
+
+        def token_for(society: str | None, password: str = DEFAULT_PASSWORD):  # type: ignore[no-untyped-def]
+            body = {"email": "twice@example.org", "password": password}
+            return client.post("/api/v1/auth/token", json=body | ({"society": society} if society else {}))
+
+        unnamed = token_for(None)
+        wrong_society = token_for("DE")
+        unknown_email = login(client, "nobody@example.org", DEFAULT_PASSWORD)
+        named = token_for("it")
+
+        # Without its society such an email names no account: the same 401 as any failed login.
+        assert unnamed.status_code == wrong_society.status_code == unknown_email.status_code == 401
+        assert unnamed.json == wrong_society.json == unknown_email.json
+        assert named.status_code == 201
+        me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {named.json['token']}"})
+        assert me.json["id"] == str(italian.id)
+        assert token_for("DE", "another long password").status_code == 201
+
     def test_inactive_user_cannot_log_in(self, client: FlaskClient, make: Factories) -> None:
         make.user(email="gone@example.org", active=False)
 
@@ -229,7 +252,7 @@ class TestUserManagement:
         assert set(short_password.json["errors"]) == {"password"}
         assert user_count(make) == before
 
-    def test_duplicate_email_is_a_409(self, client: FlaskClient, make: Factories) -> None:
+    def test_duplicate_email_in_the_own_society_is_a_409(self, client: FlaskClient, make: Factories) -> None:
         society = make.society()
         make.user(society=society, email="dup@example.org")
         response = client.post(
@@ -239,6 +262,24 @@ class TestUserManagement:
         )
 
         assert response.status_code == 409
+
+    def test_an_email_used_in_another_society_answers_as_a_new_one(
+        self, client: FlaskClient, make: Factories
+    ) -> None:
+        """Issue 9.10: emails are unique per society, so creating a user never reveals whether another
+        society has one with that email; the answer is the 201 a new email gets."""
+        make.user(society=make.society("IT"), email="shared@example.org")
+        headers = make.actor_headers(Role.ADMIN, make.society("DE"))
+        body = {"name": "N", "role": "auditor", "password": "a long password!"}
+
+        taken_elsewhere = client.post(
+            "/api/v1/users", headers=headers, json=body | {"email": "Shared@example.org"}
+        )
+        new = client.post("/api/v1/users", headers=headers, json=body | {"email": "fresh@example.org"})
+
+        assert taken_elsewhere.status_code == new.status_code == 201
+        assert set(taken_elsewhere.json) == set(new.json)
+        assert taken_elsewhere.json["society"] == "DE"
 
     def test_users_of_another_society_answer_404(self, client: FlaskClient, make: Factories) -> None:
         other = make.user(society=make.society())

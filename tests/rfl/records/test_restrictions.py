@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from rfl.db import db
+from rfl.records import seals
 from rfl.records.models import LegalBasis, RecordStatus, Sighting
 from rfl.records.restrictions import Viewer, visible_clause, visible_to
 from tests.conftest import Factories
@@ -62,5 +63,17 @@ def test_predicate_and_sql_condition_agree(
             .where(Sighting.id == sighting.id, visible_clause(session.get_bind().dialect.name, own_viewer))
         )
 
-        assert visible_to(sighting, own_viewer) is visible
+        assert visible_to(sighting, own_viewer, seals.stored(sighting)) is visible
         assert bool(in_sql) is visible
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_sighting_whose_seal_fails_is_seen_by_its_own_society_outside_requests_only(
+    case: tuple[bool, list[str], Viewer, bool],
+) -> None:
+    no_cross_border, exclude, viewer, _ = case
+    sighting = Sighting(society_id=OWNER, no_cross_border=no_cross_border, exclude=exclude)
+
+    seen = visible_to(sighting, viewer, seals.most_restrictive(sighting))
+
+    assert seen is (viewer.society_id == OWNER and viewer.tracing_request_id is None)

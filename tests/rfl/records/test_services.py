@@ -246,6 +246,31 @@ def test_unknown_record_id_is_not_found(context: Context, make: Factories) -> No
         )
 
 
+def test_unknown_and_other_societys_ids_take_the_same_audited_path(
+    context: Context, make: Factories, clock: FakeClock
+) -> None:
+    """Issue 9.7: a cross-society id used to be audited and an unknown one not, so the audit write made
+    the first 404 measurably slower. Both now write the same denied entry (only the owner differs)."""
+    owner = actor(make, Role.CASEWORKER)
+    theirs = create(context, owner, clock).id
+    stranger = actor(make, Role.TRACING_OFFICER)
+    unknown = uuid.uuid4()
+    context.entries.clear()
+
+    for record_id in (theirs, unknown):
+        with pytest.raises(NotFound):
+            services.read_record(
+                context.session, context.crypto, stranger, services.SIGHTINGS, record_id, audit=context.audit
+            )
+
+    shapes = [(e.action, e.outcome, e.actor, e.object_type, e.object_id, e.fields) for e in context.entries]
+    assert shapes == [
+        (Action.SIGHTING_READ, Outcome.DENIED, stranger, "sighting", str(theirs), ()),
+        (Action.SIGHTING_READ, Outcome.DENIED, stranger, "sighting", str(unknown), ()),
+    ]
+    assert [e.owner_society_id for e in context.entries] == [owner.society_id, None]
+
+
 def test_search_ranks_with_the_matchers_name_evidence(
     context: Context, make: Factories, clock: FakeClock
 ) -> None:
