@@ -176,7 +176,7 @@ def _insert_0008_rows(connection: sa.Connection, ids: dict[str, uuid.UUID]) -> N
     )  # fmt: skip
 
 
-def test_0011_makes_emails_unique_per_society_and_keeps_every_row_that_refers_to_users(
+def test_0010_makes_emails_unique_per_society_and_keeps_every_row_that_refers_to_users(
     throwaway_database_url: str,
 ) -> None:
     """SQLite rebuilds ``users`` to change its constraint: tokens (ON DELETE CASCADE), records and

@@ -1,6 +1,6 @@
 """Seals over the records' protection and status columns; users' emails unique per society.
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-30
 
@@ -21,7 +21,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
