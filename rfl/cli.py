@@ -51,6 +51,8 @@ from rfl.records.commands import check, records_group
 from rfl.reports import formats as report_formats
 from rfl.reports.periods import Granularity, Window
 from rfl.reports.services import ReportName, ReportQuery, run_report
+from rfl.retention.commands import erase as erase_command
+from rfl.retention.commands import retention_group
 from rfl.serve import PortInUse, check_port_free, run_gunicorn
 
 
@@ -82,6 +84,8 @@ def main() -> None:
 main.add_command(match_group)
 main.add_command(records_group)
 main.add_command(check)
+main.add_command(retention_group)
+main.add_command(erase_command)
 
 
 def _fail_on_domain_error(error: RflError) -> NoReturn:
