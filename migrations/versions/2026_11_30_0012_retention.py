@@ -92,8 +92,12 @@ def upgrade() -> None:
     )
     op.add_column("match_candidates", sa.Column("withdraw_code", sa.String(length=32), nullable=True))
     op.add_column("sightings", sa.Column("found_erased_at", sa.DateTime(timezone=True), nullable=True))
-    op.add_column("tracing_requests", sa.Column("sought_erased_at", sa.DateTime(timezone=True), nullable=True))
-    op.add_column("tracing_requests", sa.Column("enquirer_erased_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "tracing_requests", sa.Column("sought_erased_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column(
+        "tracing_requests", sa.Column("enquirer_erased_at", sa.DateTime(timezone=True), nullable=True)
+    )
     for table in ("tracing_requests", "sightings"):
         op.add_column(table, sa.Column("legal_hold", sa.String(length=32), nullable=True))
         op.add_column(table, sa.Column("legal_hold_at", sa.DateTime(timezone=True), nullable=True))

@@ -333,7 +333,9 @@ def consents_of_sighting(
     for consent in rows:
         sealed = seal_verifies(crypto, consent)
         # An erased person's details went with their key: the terms stay, nothing else is left.
-        personal = {} if sighting.found_erased_at is not None else _decrypt_personal(crypto, sighting, consent)
+        personal = (
+            {} if sighting.found_erased_at is not None else _decrypt_personal(crypto, sighting, consent)
+        )
         views.append(ConsentView(consent, sealed, personal))
         audit(
             AuditEntry(

@@ -140,7 +140,10 @@ def handle_decryption_error(error: DecryptionError) -> Response:
 def handle_subject_erased(error: SubjectErasedError) -> Response:
     """Something was to be written under the key of a person who was erased: nothing can be, ever."""
     return problem(
-        409, "Person erased", "This person's data was erased; nothing more can be recorded of them.", slug="erased"
+        409,
+        "Person erased",
+        "This person's data was erased; nothing more can be recorded of them.",
+        slug="erased",
     )
 
 

@@ -92,8 +92,8 @@ def _erase(kind: RecordType, record_id: uuid.UUID, person: str, reason: str) -> 
         current_actor(),
         kind,
         record_id,
-        person,
-        ErasureReason(reason),
+        person=person,
+        reason=ErasureReason(reason),
         now=now(),
         audit=audit,
     )

@@ -94,7 +94,9 @@ def _kind_of(record_id: uuid.UUID) -> RecordType:
 
 
 @click.command("erase")
-@click.option("--record", "record_id", required=True, type=click.UUID, help="A tracing request or sighting id.")
+@click.option(
+    "--record", "record_id", required=True, type=click.UUID, help="A tracing request or sighting id."
+)
 @click.option(
     "--person",
     type=click.Choice(["sought_person", "enquirer", "person"]),
@@ -102,7 +104,10 @@ def _kind_of(record_id: uuid.UUID) -> RecordType:
     help="Which person of a tracing request (a sighting has one: person).",
 )
 @click.option(
-    "--reason", required=True, type=click.Choice([reason.value for reason in REQUEST_REASONS]), help="The ground."
+    "--reason",
+    required=True,
+    type=click.Choice([reason.value for reason in REQUEST_REASONS]),
+    help="The ground.",
 )
 @with_appcontext
 def erase(record_id: uuid.UUID, person: str | None, reason: str) -> None:
@@ -113,7 +118,9 @@ def erase(record_id: uuid.UUID, person: str | None, reason: str) -> None:
     kind = _kind_of(record_id)
     if person is None:
         if kind is TRACING_REQUESTS:
-            raise click.BadParameter("a tracing request has two persons: sought_person or enquirer", param_hint="--person")
+            raise click.BadParameter(
+                "a tracing request has two persons: sought_person or enquirer", param_hint="--person"
+            )
         person = "person"
     entries: list[AuditEntry] = []
     try:
@@ -129,8 +136,8 @@ def erase(record_id: uuid.UUID, person: str | None, reason: str) -> None:
                 None,
                 kind,
                 record_id,
-                person,
-                ErasureReason(reason),
+                person=person,
+                reason=ErasureReason(reason),
                 now=now(),
                 audit=sink,
             )

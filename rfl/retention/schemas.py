@@ -20,7 +20,7 @@ class Days(ma.fields.Field[int | None]):
         if value == NEVER:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
-            raise ma.ValidationError(f"A number of days from 1 to {MAX_DAYS}, or \"{NEVER}\".")
+            raise ma.ValidationError(f'A number of days from 1 to {MAX_DAYS}, or "{NEVER}".')
         return value
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
@@ -33,7 +33,7 @@ class PolicyInputSchema(StrictSchema):
         values=Days(),
         required=True,
         metadata={
-            "description": "The society's own periods, in days or \"never\", by category; categories not"
+            "description": 'The society\'s own periods, in days or "never", by category; categories not'
             " named follow the installation's defaults."
         },
     )
@@ -41,7 +41,7 @@ class PolicyInputSchema(StrictSchema):
 
 class PeriodSchema(ma.Schema):
     category = ma.fields.String(required=True)
-    days = Days(required=True, metadata={"description": "The period in force: days, or \"never\"."})
+    days = Days(required=True, metadata={"description": 'The period in force: days, or "never".'})
     default = Days(required=True, metadata={"description": "The installation's default."})
     own = ma.fields.Boolean(required=True, metadata={"description": "Whether the society set its own."})
 
@@ -89,7 +89,9 @@ class SkeletonSchema(ma.Schema):
     created_at = ma.fields.DateTime(required=True)
     closed_at = ma.fields.DateTime(allow_none=True)
     minor = ma.fields.Boolean(required=True)
-    legal_hold = ma.fields.String(allow_none=True, metadata={"description": "The hold's reason code, if held."})
+    legal_hold = ma.fields.String(
+        allow_none=True, metadata={"description": "The hold's reason code, if held."}
+    )
     legal_hold_at = ma.fields.DateTime(allow_none=True)
     erased = ma.fields.Dict(
         keys=ma.fields.String(),

@@ -101,7 +101,9 @@ class PolicyView:
 def effective_policy(session: Session, society_id: uuid.UUID, defaults: RetentionPolicy) -> RetentionPolicy:
     """The installation's periods with the society's own over them."""
     own = session.execute(
-        sa.select(RetentionPeriod.category, RetentionPeriod.days).where(RetentionPeriod.society_id == society_id)
+        sa.select(RetentionPeriod.category, RetentionPeriod.days).where(
+            RetentionPeriod.society_id == society_id
+        )
     ).all()
     return defaults.over({Category(row.category): row.days for row in own})
 
@@ -188,7 +190,7 @@ def _entry(
 
 
 def _own_record(
-    session: Session, actor: Actor, kind: RecordType, record_id: uuid.UUID, verb: str, audit: AuditSink
+    session: Session, actor: Actor, kind: RecordType, record_id: uuid.UUID, *, verb: str, audit: AuditSink
 ) -> RecordMixin:
     """The record if it belongs to the actor's society; to anyone else it does not exist (audited)."""
     record = session.get(kind.model, record_id)
@@ -210,7 +212,7 @@ def set_legal_hold(
     audit: AuditSink,
 ) -> RecordMixin:
     """Put the record under a legal hold (or change its reason): no person of it is erased until lifted."""
-    record = _own_record(session, actor, kind, record_id, "legal_hold", audit)
+    record = _own_record(session, actor, kind, record_id, verb="legal_hold", audit=audit)
     if record.legal_hold is None:
         record.legal_hold_at = now
     record.legal_hold = reason.value
@@ -222,7 +224,7 @@ def set_legal_hold(
 def lift_legal_hold(
     session: Session, actor: Actor, kind: RecordType, record_id: uuid.UUID, *, audit: AuditSink
 ) -> RecordMixin:
-    record = _own_record(session, actor, kind, record_id, "legal_hold_lift", audit)
+    record = _own_record(session, actor, kind, record_id, verb="legal_hold_lift", audit=audit)
     if record.legal_hold is not None:
         record.legal_hold = None
         record.legal_hold_at = None
@@ -247,9 +249,9 @@ def erase_on_request(
     actor: Actor | None,
     kind: RecordType,
     record_id: uuid.UUID,
+    *,
     person: str,
     reason: ErasureReason,
-    *,
     now: datetime,
     audit: AuditSink,
 ) -> RecordMixin:
@@ -267,14 +269,18 @@ def erase_on_request(
     else:
         if actor.role is not Role.ADMIN:
             raise NotFound("No such record.")
-        record = _own_record(session, actor, kind, record_id, "erase", audit)
+        record = _own_record(session, actor, kind, record_id, verb="erase", audit=audit)
     if record.legal_hold is not None:
-        audit(_entry(kind, "erase", actor, record, [f"person:{person}", "legal_hold"], outcome=Outcome.DENIED))
+        audit(
+            _entry(kind, "erase", actor, record, [f"person:{person}", "legal_hold"], outcome=Outcome.DENIED)
+        )
         raise Conflict("The record is under a legal hold: nothing of it is erased until the hold is lifted.")
     if _erased(kind, record, role):
         audit(_entry(kind, "erase", actor, record, [f"person:{person}"], outcome=Outcome.DENIED))
         raise Conflict("This person's data was erased already.")
-    erase_persons(session, crypto, [Person(kind, record, role)], reason=reason, actor=actor, now=now, audit=audit)
+    erase_persons(
+        session, crypto, [Person(kind, record, role)], reason=reason, actor=actor, now=now, audit=audit
+    )
     return record
 
 
@@ -359,7 +365,9 @@ def _erase(
         )
     )
     session.flush()
-    audit(_entry(kind, "erase", actor, record, [f"person:{name}", f"reason:{reason.value}", *sorted(emptied)]))
+    audit(
+        _entry(kind, "erase", actor, record, [f"person:{name}", f"reason:{reason.value}", *sorted(emptied)])
+    )
 
 
 def _close_candidates(
@@ -377,7 +385,9 @@ def _close_candidates(
     side = MatchCandidate.tracing_request_id if kind is TRACING_REQUESTS else MatchCandidate.sighting_id
     candidates = session.scalars(sa.select(MatchCandidate).where(side == record.id)).all()
     for candidate in candidates:
-        crypto.vault.shred(Subject(ring_id=str(candidate.sighting_society_id), subject_id=str(candidate.subject_id)))
+        crypto.vault.shred(
+            Subject(ring_id=str(candidate.sighting_society_id), subject_id=str(candidate.subject_id))
+        )
         candidate.explanation = []
         candidate.confirm_note = candidate.reject_reason = candidate.withdraw_reason = None
         if candidate.status in OPEN_STATUSES:
@@ -451,7 +461,12 @@ def plan(session: Session, defaults: RetentionPolicy, as_of: datetime) -> list[D
             statement = statement.where(model.status.in_([RecordStatus.CLOSED, RecordStatus.DISCLOSED]))
         for row in session.execute(statement.order_by(model.id)):
             skeleton = RecordSkeleton(
-                kind.name, row.status.value, row.created_at, row.closed_at, row.id in matched, bool(row.deceased)
+                kind.name,
+                row.status.value,
+                row.created_at,
+                row.closed_at,
+                row.id in matched,
+                bool(row.deceased),
             )
             policy = policies.get(row.society_id)
             if policy is None:
@@ -521,7 +536,10 @@ def start_run(
         )
     audit(
         AuditEntry(
-            Action.RETENTION_RUN_STARTED, object_type="retention_run", object_id=str(run.id), fields=(f"planned:{len(due)}",)
+            Action.RETENTION_RUN_STARTED,
+            object_type="retention_run",
+            object_id=str(run.id),
+            fields=(f"planned:{len(due)}",),
         )
     )
     return run, False
@@ -532,7 +550,9 @@ def _records(session: Session, items: Sequence[RetentionRunItem]) -> dict[uuid.U
     for name, kind in _KINDS.items():
         ids = [item.record_id for item in items if item.record_type == name]
         if ids:
-            found.update((r.id, r) for r in session.scalars(sa.select(kind.model).where(kind.model.id.in_(ids))))
+            found.update(
+                (r.id, r) for r in session.scalars(sa.select(kind.model).where(kind.model.id.in_(ids)))
+            )
     return found
 
 
@@ -580,7 +600,14 @@ def run_batch(
             persons.append(Person(kind, record, role))
         item.done_at = now
     erase_persons(
-        session, crypto, persons, reason=ErasureReason.RETENTION_EXPIRED, actor=None, now=now, audit=audit, run_id=run.id
+        session,
+        crypto,
+        persons,
+        reason=ErasureReason.RETENTION_EXPIRED,
+        actor=None,
+        now=now,
+        audit=audit,
+        run_id=run.id,
     )
     session.flush()
     return BatchResult(len(persons), len(held), already, tuple(held))
@@ -635,7 +662,11 @@ def finish_run(session: Session, run: RetentionRun, *, now: datetime, audit: Aud
             Action.RETENTION_RUN,
             object_type="retention_run",
             object_id=str(run.id),
-            fields=(f"erased:{summary.erased}", f"held:{summary.held}", f"already_erased:{summary.already_erased}"),
+            fields=(
+                f"erased:{summary.erased}",
+                f"held:{summary.held}",
+                f"already_erased:{summary.already_erased}",
+            ),
         )
     )
     return summary
