@@ -41,9 +41,14 @@ def _key(app: Flask, ring: uuid.UUID, subject: uuid.UUID) -> DataKey:
 
 def _index_rows(app: Flask, subject: uuid.UUID) -> int:
     with app.app_context():
-        return db.session.scalar(
-            sa.select(sa.func.count()).select_from(BlindIndexEntry).where(BlindIndexEntry.subject_id == subject)
-        ) or 0
+        return (
+            db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(BlindIndexEntry)
+                .where(BlindIndexEntry.subject_id == subject)
+            )
+            or 0
+        )
 
 
 def _audit_verifies(client: FlaskClient, make: Factories, case: Case) -> bool:
@@ -59,12 +64,15 @@ def test_erasing_the_sought_person_leaves_the_skeleton_and_the_enquirer(
     # Given a request matched (proposed) with a sighting, and the sought person's ciphertext as stored
     before = _request(app, case.request_id)
     (candidate,) = candidates_of(app, case.request_id)
-    assert candidate.status is MatchStatus.PROPOSED and candidate.explanation
+    assert candidate.status is MatchStatus.PROPOSED
+    assert candidate.explanation
     assert _index_rows(app, before.sought_subject_id) > 0
     stored_name = before.sought_given_name
 
     # When an admin of the owning society erases the sought person
-    answer = client.post(f"/api/v1/tracing-requests/{case.request_id}/erasure", headers=case.de_admin, json=ERASE)
+    answer = client.post(
+        f"/api/v1/tracing-requests/{case.request_id}/erasure", headers=case.de_admin, json=ERASE
+    )
 
     # Then the answer is the record's skeleton
     assert answer.status_code == 200, answer.json
@@ -74,11 +82,17 @@ def test_erasing_the_sought_person_leaves_the_skeleton_and_the_enquirer(
     assert answer.json["erased"]["enquirer"] is None
     # The wrapped data key is gone, and so are the index rows and the fields
     key = _key(app, case.border.germany.id, before.sought_subject_id)
-    assert key.wrapped == b"" and key.destroyed_at is not None
+    assert key.wrapped == b""
+    assert key.destroyed_at is not None
     assert _index_rows(app, before.sought_subject_id) == 0
     after = _request(app, case.request_id)
-    assert after.sought_given_name is None and after.separation_place is None
-    assert (after.created_at, after.society_id, after.minor) == (before.created_at, before.society_id, before.minor)
+    assert after.sought_given_name is None
+    assert after.separation_place is None
+    assert (after.created_at, after.society_id, after.minor) == (
+        before.created_at,
+        before.society_id,
+        before.minor,
+    )
     # The old ciphertext is undecryptable, whatever KEK the key file holds
     with app.app_context():
         vault = FieldVault(app_services(app).keys, DatabaseKeyStore(db.session), cache=KeyCache())
@@ -87,10 +101,16 @@ def test_erasing_the_sought_person_leaves_the_skeleton_and_the_enquirer(
             vault.decrypt(subject, "tracing_requests", "sought_given_name", case.request_id, stored_name)
     # Its candidate is withdrawn for erasure, with no explanation left, and nothing waits in the outbox
     (withdrawn,) = candidates_of(app, case.request_id)
-    assert (withdrawn.status, withdrawn.withdraw_code, withdrawn.explanation) == (MatchStatus.WITHDRAWN, "erasure", [])
+    assert (withdrawn.status, withdrawn.withdraw_code, withdrawn.explanation) == (
+        MatchStatus.WITHDRAWN,
+        "erasure",
+        [],
+    )
     with app.app_context():
         about = {uuid.UUID(case.request_id), withdrawn.id}
-        assert not db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.object_id.in_(about))).all()
+        assert not db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.object_id.in_(about))
+        ).all()
     # The enquirer is untouched and still readable by the caseworker; the sought person reads empty
     read = client.get(f"/api/v1/tracing-requests/{case.request_id}", headers=case.border.de_caseworker)
     assert read.status_code == 200
@@ -100,11 +120,14 @@ def test_erasing_the_sought_person_leaves_the_skeleton_and_the_enquirer(
     found = client.post(
         "/api/v1/tracing-requests/search", headers=case.border.de_caseworker, json={"q": "Mohammed Al-Hassan"}
     )
-    assert found.status_code == 200 and found.json["items"] == []
+    assert found.status_code == 200
+    assert found.json["items"] == []
     # The erasure and the withdrawal are audited with ids and codes, and the log verifies
     with app.app_context():
         entries = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action.in_(["tracing_request.erase", "match_candidate.withdraw"]))
+            sa.select(AuditEvent).where(
+                AuditEvent.action.in_(["tracing_request.erase", "match_candidate.withdraw"])
+            )
         ).all()
         erasure = db.session.scalars(sa.select(Erasure)).one()
     assert {entry.action for entry in entries} == {"tracing_request.erase", "match_candidate.withdraw"}
@@ -139,25 +162,31 @@ def test_erasing_the_enquirer_leaves_the_sought_person_and_the_candidate(
     assert _key(app, case.border.germany.id, before.sought_subject_id).wrapped != b""
     read = client.get(f"/api/v1/tracing-requests/{case.request_id}", headers=case.border.de_caseworker).json
     assert read["sought_person"]["given_name"] == "Mohammed"
-    assert not read.get("enquirer") and not read.get("message")
+    assert not read.get("enquirer")
+    assert not read.get("message")
     (candidate,) = candidates_of(app, case.request_id)
-    assert candidate.status is MatchStatus.PROPOSED and candidate.explanation
+    assert candidate.status is MatchStatus.PROPOSED
+    assert candidate.explanation
     assert _index_rows(app, before.sought_subject_id) > 0
 
 
 def test_erasing_the_found_person_of_a_sighting(app: Flask, client: FlaskClient, case: Case) -> None:
     answer = client.post(
-        f"/api/v1/sightings/{case.sighting_id}/erasure", headers=case.it_admin, json={"reason": "consent_withdrawn"}
+        f"/api/v1/sightings/{case.sighting_id}/erasure",
+        headers=case.it_admin,
+        json={"reason": "consent_withdrawn"},
     )
 
     assert answer.status_code == 200, answer.json
     assert answer.json["erased"]["person"] is not None
     with app.app_context():
         sighting = db.session.get_one(Sighting, uuid.UUID(case.sighting_id))
-        assert sighting.person_given_name is None and sighting.whereabouts_address is None
+        assert sighting.person_given_name is None
+        assert sighting.whereabouts_address is None
         assert sighting.condition_code is not None  # the reports' skeleton stays
     (candidate,) = candidates_of(app, case.sighting_id)
-    assert candidate.status is MatchStatus.WITHDRAWN and candidate.explanation == []
+    assert candidate.status is MatchStatus.WITHDRAWN
+    assert candidate.explanation == []
     # The request on the other side is untouched
     read = client.get(f"/api/v1/tracing-requests/{case.request_id}", headers=case.border.de_caseworker)
     assert read.json["sought_person"]["given_name"] == "Mohammed"
@@ -197,8 +226,12 @@ def test_only_an_admin_of_the_owning_society_erases(app: Flask, client: FlaskCli
         {"person": "sought_person", "reason": "she asked, call +49 30 555 0100"},
     ],
 )
-def test_a_bad_erasure_request_changes_nothing(app: Flask, client: FlaskClient, case: Case, body: dict[str, str]) -> None:
-    answer = client.post(f"/api/v1/tracing-requests/{case.request_id}/erasure", headers=case.de_admin, json=body)
+def test_a_bad_erasure_request_changes_nothing(
+    app: Flask, client: FlaskClient, case: Case, body: dict[str, str]
+) -> None:
+    answer = client.post(
+        f"/api/v1/tracing-requests/{case.request_id}/erasure", headers=case.de_admin, json=body
+    )
 
     assert answer.status_code == 422
     assert _request(app, case.request_id).sought_erased_at is None
