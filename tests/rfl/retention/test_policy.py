@@ -42,7 +42,7 @@ def test_a_category_kept_without_limit_never_expires() -> None:
 
 @pytest.mark.parametrize("text", ["nonsense=3", "request_disclosed=0", "request_disclosed=ten"])
 def test_bad_periods_are_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="request_disclosed|nonsense"):
+    with pytest.raises(ValueError, match=r"request_disclosed|nonsense"):
         parse_periods(text)
 
 
