@@ -337,10 +337,10 @@ class Matcher:
             for name, count in self.frequencies.names.items()
             if count - gone.names.get(name, 0) > 0
         }
-        pairs = {
+        pairs = {  # a pair holding a name no record holds any more goes too
             pair: count - gone.pairs.get(pair, 0)
             for pair, count in self.frequencies.pairs.items()
-            if count - gone.pairs.get(pair, 0) > 0
+            if count - gone.pairs.get(pair, 0) > 0 and pair[0] in names and pair[1] in names
         }
         frequencies = NameFrequencies(max(0, self.frequencies.records - gone.records), names, pairs)
         return Matcher(

@@ -101,7 +101,7 @@ def forget(
 ) -> MatcherModel | None:
     """Make the stored name frequencies forget ``records`` (canonical views of erased persons whom the
     active model counted): a new model version without them becomes active, and every other stored
-    version (each counted them too) is destroyed, its data key shredded. None: no fitted model."""
+    version (each counted them too) is destroyed. None: no fitted model, or nothing to forget."""
     active = session.scalar(sa.select(MatcherModel).where(MatcherModel.active.is_(True)))
     if active is None or not records:
         return None
@@ -116,14 +116,26 @@ def forget(
     )
     # It counts the records of the same fit, less some: what it counts is still told by the fit's time.
     kept.created_at = active.created_at
-    for row in session.scalars(sa.select(MatcherModel).where(MatcherModel.version != kept.version)).all():
+    destroy_other_models(session, crypto, keep=kept.version)
+    return kept
+
+
+def destroy_other_models(session: Session, crypto: Crypto, *, keep: str | None) -> int:
+    """Destroy every stored model but ``keep`` (None: all of them, so the shipped default is used):
+    each model's data key is shredded, so its name frequencies are gone from backups too once the
+    system ring's old KEK versions are retired. Returns how many were destroyed."""
+    statement = sa.select(MatcherModel)
+    if keep is not None:
+        statement = statement.where(MatcherModel.version != keep)
+    rows = session.scalars(statement).all()
+    for row in rows:
         crypto.vault.shred(_subject(row.subject_id))
         session.delete(row)
     with _lock:
-        for version in [version for version in _loaded if version not in ("default", kept.version)]:
+        for version in [version for version in _loaded if version not in ("default", keep)]:
             del _loaded[version]
     session.flush()
-    return kept
+    return len(rows)
 
 
 def _subject(subject_id: uuid.UUID) -> Subject:

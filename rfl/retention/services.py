@@ -34,11 +34,12 @@ from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.crypto import Crypto
 from rfl.errors import Conflict, NotFound, ValidationFailed
 from rfl.identity import Actor, Role, society_codes
-from rfl.matches import store
+from rfl.matches import fitting, store
 from rfl.matches.models import OPEN_STATUSES, MatchCandidate, MatchStatus
 from rfl.outbox.services import discard_for
+from rfl.records.canonical import matched_field_names
 from rfl.records.fields import SubjectRole
-from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, Sighting
+from rfl.records.models import BlindIndexEntry, RecordEdit, RecordMixin, RecordStatus, Sighting
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records
 from rfl.retention.models import (
     Erasure,
@@ -299,13 +300,21 @@ def erase_persons(
     fitted = store.fitted_at(session)
     forgotten: list[dict[str, Any]] = []
     counts = {TRACING_REQUESTS.name: 0, SIGHTINGS.name: 0}
+    refit = False
     for person in persons:
         kind, record = person.kind, person.record
         if person.role is kind.matched_role and fitted is not None and record.created_at <= fitted:
-            # Read (in memory only) before the key goes: what the fitted name frequencies counted.
-            forgotten.extend(canonical_records(crypto, kind, [record]))
-            counts[kind.name] += 1
+            if _edited_since(session, kind, record, fitted):
+                # The fit counted names this record no longer holds: only a new fit forgets them.
+                refit = True
+            else:
+                # Read (in memory only) before the key goes: what the fitted name frequencies counted.
+                forgotten.extend(canonical_records(crypto, kind, [record]))
+                counts[kind.name] += 1
         _erase(session, crypto, person, reason=reason, actor=actor, now=now, audit=audit, run_id=run_id)
+    if refit:
+        _refit(session, crypto, actor=actor, audit=audit)
+        return
     model = store.forget(
         session,
         crypto,
@@ -323,6 +332,41 @@ def erase_persons(
                 fields=(f"records:{len(forgotten)}",),
             )
         )
+
+
+def _edited_since(session: Session, kind: RecordType, record: RecordMixin, since: datetime) -> bool:
+    """Whether a field the matcher reads changed after ``since`` (the edit history names fields)."""
+    matched = matched_field_names(kind.person_group)
+    edits = session.scalars(
+        sa.select(RecordEdit.changed_fields).where(
+            RecordEdit.record_type == kind.name,
+            RecordEdit.record_id == record.id,
+            RecordEdit.edited_at > since,
+        )
+    )
+    return any(matched.intersection(fields) for fields in edits)
+
+
+def _refit(session: Session, crypto: Crypto, *, actor: Actor | None, audit: AuditSink) -> None:
+    """Fit a new model on the records left (erased persons are left out), destroying every older one;
+    with too few records left, destroy them all and fall back to the shipped default."""
+    try:
+        model = fitting.fit_and_store(session, crypto, progress=lambda _message: None, audit=audit)
+    except ValidationFailed:
+        store.destroy_other_models(session, crypto, keep=None)
+        version = "default"
+    else:
+        store.destroy_other_models(session, crypto, keep=model.version)
+        version = model.version
+    audit(
+        AuditEntry(
+            Action.MATCH_FORGET,
+            actor=actor,
+            object_type="matcher_model",
+            object_id=version,
+            fields=("refit",),
+        )
+    )
 
 
 def _erase(
