@@ -125,14 +125,18 @@ def erase_sighting_person(body: dict[str, Any], record_id: uuid.UUID) -> dict[st
     return _erase(SIGHTINGS, record_id, "person", body["reason"])
 
 
-def _register_holds(kind: RecordType, path: str) -> None:
+def _register_holds(kind: RecordType, path: str, label: str) -> None:
     @blp.route(f"/{path}/<uuid:record_id>/legal-hold", methods=["PUT"], endpoint=f"hold_{kind.name}")
     @require_roles(Role.TRACING_OFFICER)
+    @blp.doc(
+        summary=f"Put a {label} under a legal hold",
+        description="By a tracing officer of the owning society: none of the record's persons is erased,"
+        " on request or by a retention run (which lists it as held), until the hold is lifted. The reason"
+        " is a code; setting and lifting are audited. Answers the record's skeleton.",
+    )
     @blp.arguments(LegalHoldSchema)
     @blp.response(200, SkeletonSchema)
     def hold(body: dict[str, Any], record_id: uuid.UUID) -> dict[str, Any]:
-        """Put the record under a legal hold: none of its persons is erased, on request or by retention,
-        until a tracing officer of its society lifts it."""
         record = services.set_legal_hold(
             db.session, current_actor(), kind, record_id, HoldReason(body["reason"]), now=now(), audit=audit
         )
@@ -140,12 +144,16 @@ def _register_holds(kind: RecordType, path: str) -> None:
 
     @blp.route(f"/{path}/<uuid:record_id>/legal-hold", methods=["DELETE"], endpoint=f"lift_hold_{kind.name}")
     @require_roles(Role.TRACING_OFFICER)
+    @blp.doc(
+        summary=f"Lift the legal hold of a {label}",
+        description="By a tracing officer of the owning society; audited. From then on the record's"
+        " persons may be erased again. Answers the record's skeleton.",
+    )
     @blp.response(200, SkeletonSchema)
     def lift(record_id: uuid.UUID) -> dict[str, Any]:
-        """Lift the record's legal hold."""
         record = services.lift_legal_hold(db.session, current_actor(), kind, record_id, audit=audit)
         return skeleton(kind, record)
 
 
-_register_holds(TRACING_REQUESTS, "tracing-requests")
-_register_holds(SIGHTINGS, "sightings")
+_register_holds(TRACING_REQUESTS, "tracing-requests", "tracing request")
+_register_holds(SIGHTINGS, "sightings", "sighting")

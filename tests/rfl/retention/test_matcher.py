@@ -83,7 +83,8 @@ def test_an_erased_persons_names_leave_the_stored_frequencies(
 
     assert answer.status_code == 200, answer.json
     (kept,) = _stored_models(app)
-    assert kept.active and kept.version not in old_versions
+    assert kept.active
+    assert kept.version not in old_versions
     gone = names_before - _active_names(app)
     assert gone  # the rare name held by the erased person alone
     with app.app_context():
