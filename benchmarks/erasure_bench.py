@@ -83,8 +83,13 @@ def _actor(app: Flask) -> Actor:
             country="DE",
             audit=_ignore,
         )
+        unusable = "!"  # no password: this user never logs in, it only created the records
         user = User(
-            society_id=society.id, email="bench@example.org", name="Bench", role=Role.CASEWORKER, password_hash="!"
+            society_id=society.id,
+            email="bench@example.org",
+            name="Bench",
+            role=Role.CASEWORKER,
+            password_hash=unusable,
         )
         session.add(user)
         session.flush()
@@ -117,13 +122,21 @@ def seed(app: Flask, records: int) -> float:
             crypto = app_services(app).crypto(session)
             for n in range(first, min(records, first + CREATE_BATCH)):
                 create_record(
-                    session, crypto, actor, TRACING_REQUESTS, _document(n), now=datetime.now(UTC), audit=_ignore
+                    session,
+                    crypto,
+                    actor,
+                    TRACING_REQUESTS,
+                    _document(n),
+                    now=datetime.now(UTC),
+                    audit=_ignore,
                 )
     rate = records / (time.perf_counter() - started)
     long_ago = datetime.now(UTC) - timedelta(days=6 * 365)
     with app.app_context(), db.transaction() as session:
         session.execute(
-            sa.update(TracingRequest).values(status=RecordStatus.CLOSED, closed_at=long_ago, created_at=long_ago)
+            sa.update(TracingRequest).values(
+                status=RecordStatus.CLOSED, closed_at=long_ago, created_at=long_ago
+            )
         )
     return rate
 
@@ -159,22 +172,28 @@ def run(database_url: str, instance: Path, records: int, batch: int) -> None:
                 break
         erasing = time.perf_counter() - started
         with audited_transaction() as (session, audit):
-            services.finish_run(session, session.get_one(RetentionRun, run_id), now=datetime.now(UTC), audit=audit)
+            services.finish_run(
+                session, session.get_one(RetentionRun, run_id), now=datetime.now(UTC), audit=audit
+            )
             assert session.scalar(sa.select(sa.func.count()).select_from(Erasure)) == erased == planned  # noqa: S101
     print(f"  plan of {planned} persons: {planning:.2f} s")
     print(
-        f"  erased {erased} persons in {erasing:.1f} s in batches of {batch}: {erased / erasing:.0f} persons per"
-        f" second ({erased / erasing / created:.2f} x the creation rate, in records)"
+        f"  erased {erased} persons in {erasing:.1f} s in batches of {batch}: {erased / erasing:.0f} persons"
+        f" per second ({erased / erasing / created:.2f} x the creation rate, in records)"
     )
     db.engine_of(app).dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="erasure throughput benchmark")
-    parser.add_argument("--records", type=int, default=10_000, help="closed tracing requests (2 persons each)")
+    parser.add_argument(
+        "--records", type=int, default=10_000, help="closed tracing requests (2 persons each)"
+    )
     parser.add_argument("--batch", type=int, default=200, help="persons erased per transaction")
     parser.add_argument("--small", action="store_true", help="a quick run: 300 records")
-    parser.add_argument("--pg", default=None, help="PostgreSQL server URL (a database is created and dropped)")
+    parser.add_argument(
+        "--pg", default=None, help="PostgreSQL server URL (a database is created and dropped)"
+    )
     args = parser.parse_args()
     records = 300 if args.small else args.records
     with tempfile.TemporaryDirectory() as folder:

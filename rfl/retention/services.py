@@ -312,6 +312,7 @@ def erase_persons(
                 forgotten.extend(canonical_records(crypto, kind, [record]))
                 counts[kind.name] += 1
         _erase(session, crypto, person, reason=reason, actor=actor, now=now, audit=audit, run_id=run_id)
+    _remove_traces(session, crypto, persons, actor=actor, now=now, audit=audit)
     if refit:
         _refit(session, crypto, actor=actor, audit=audit)
         return
@@ -391,10 +392,6 @@ def _erase(
                     setattr(record, group.column(name), None)
                     emptied.append(name if group.key is None else f"{group.key}.{name}")
     setattr(record, kind.erased_columns[role], now)
-    session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.subject_id == subject_id))
-    if role is kind.matched_role:
-        _close_candidates(session, crypto, kind, record, actor=actor, now=now, audit=audit)
-        discard_for(session, [record.id])
     name = person_name(kind, role)
     session.add(
         Erasure(
@@ -408,26 +405,63 @@ def _erase(
             erased_at=now,
         )
     )
-    session.flush()
     audit(
         _entry(kind, "erase", actor, record, [f"person:{name}", f"reason:{reason.value}", *sorted(emptied)])
     )
 
 
-def _close_candidates(
+# Ids per IN (...) list: far within every database's limit on bound parameters.
+_CHUNK = 500
+
+
+def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start : start + _CHUNK])
+
+
+def _remove_traces(
     session: Session,
     crypto: Crypto,
-    kind: RecordType,
-    record: RecordMixin,
+    persons: Sequence[Person],
     *,
     actor: Actor | None,
     now: datetime,
     audit: AuditSink,
 ) -> None:
-    """Withdraw the person's open candidates; every candidate of theirs keeps nothing of them (no
-    explanation, no officers' notes: the candidate's own key is shredded)."""
-    side = MatchCandidate.tracing_request_id if kind is TRACING_REQUESTS else MatchCandidate.sighting_id
-    candidates = session.scalars(sa.select(MatchCandidate).where(side == record.id)).all()
+    """What the erased persons leave elsewhere, a few statements for the whole batch: their
+    blind-index rows, and for compared persons their candidates and the outbox's messages."""
+    subjects = [getattr(p.record, p.kind.subject_columns[p.role]) for p in persons]
+    for chunk in _chunks(subjects):
+        session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.subject_id.in_(chunk)))
+    compared = [p for p in persons if p.role is p.kind.matched_role]
+    requests = [p.record.id for p in compared if p.kind is TRACING_REQUESTS]
+    sightings = [p.record.id for p in compared if p.kind is SIGHTINGS]
+    candidates: list[MatchCandidate] = []
+    for column, ids in (
+        (MatchCandidate.tracing_request_id, requests),
+        (MatchCandidate.sighting_id, sightings),
+    ):
+        for chunk in _chunks(ids):
+            candidates.extend(session.scalars(sa.select(MatchCandidate).where(column.in_(chunk))))
+    _close_candidates(
+        session, crypto, list({c.id: c for c in candidates}.values()), actor=actor, now=now, audit=audit
+    )
+    for chunk in _chunks([*requests, *sightings, *(c.id for c in candidates)]):
+        discard_for(session, chunk)
+    session.flush()
+
+
+def _close_candidates(
+    session: Session,
+    crypto: Crypto,
+    candidates: Sequence[MatchCandidate],
+    *,
+    actor: Actor | None,
+    now: datetime,
+    audit: AuditSink,
+) -> None:
+    """Withdraw the open ones; every one keeps nothing of the erased person (no explanation, no
+    officers' notes: the candidate's own key is shredded)."""
     for candidate in candidates:
         crypto.vault.shred(
             Subject(ring_id=str(candidate.sighting_society_id), subject_id=str(candidate.subject_id))
@@ -455,8 +489,6 @@ def _close_candidates(
                         fields=(f"withdraw_code:{ERASURE_CODE}",),
                     )
                 )
-    discard_for(session, [candidate.id for candidate in candidates])
-    session.flush()
 
 
 # --- retention runs --------------------------------------------------------------------------------
