@@ -12,7 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from matching import Matcher
+from privacy import DecryptionError, FieldVault, KeyCache, Subject, WrappedDek, load_key_file
 from rfl.accounts.models import Role
+from rfl.cli import main
 from rfl.crypto.models import DataKey
 from rfl.db import db
 from rfl.extensions import app_services
@@ -121,3 +123,65 @@ def test_names_changed_since_the_fit_are_forgotten_by_a_new_fit(
     assert _stored_models(app) == []
     with app.app_context():
         assert store.active_version(db.session) is None
+
+
+def test_old_models_in_a_backup_are_unrecoverable_after_the_system_ring_rotates_and_retires(
+    app: Flask, client: FlaskClient, border: Border, make: Factories
+) -> None:
+    case = new_case(client, border, make, sought_person={"given_name": RARE, "family_name": "Hassan"})
+    _more_records(client, border)
+    (old_version,) = _fit_and_activate(app)
+    # A backup taken before the erasure holds the old model and its wrapped data key
+    with app.app_context():
+        old = db.session.get_one(MatcherModel, old_version)
+        subject = Subject(store.SYSTEM_RING, str(old.subject_id))
+        key = db.session.get_one(DataKey, (subject.ring_id, subject.subject_id, 1))
+        backup_key = WrappedDek(key.ring_id, key.subject_id, 1, key.kek_version, key.wrapped, key.created_at)
+        backup_payload = old.payload
+
+    def decrypts_from_backup() -> bool:
+        vault = FieldVault(
+            load_key_file(app_services(app).settings.key_file), _Backup(backup_key), cache=KeyCache()
+        )
+        try:
+            vault.decrypt(subject, "matcher_models", "payload", old_version, backup_payload)
+        except DecryptionError:
+            return False
+        return True
+
+    client.post(
+        f"/api/v1/tracing-requests/{case.request_id}/erasure",
+        headers=case.de_admin,
+        json={"person": "sought_person", "reason": "data_subject_request"},
+    )
+    assert decrypts_from_backup()
+    runner = app.test_cli_runner()
+    rotated = runner.invoke(main, ["keys", "rotate", "--system"])
+    retired = runner.invoke(main, ["keys", "retire", "--system", "--version", str(backup_key.kek_version)])
+    both = runner.invoke(main, ["keys", "retire", "--system", "--society", "DE", "--version", "1"])
+
+    assert rotated.exit_code == 0, rotated.output
+    assert retired.exit_code == 0, retired.output
+    assert both.exit_code == 2
+    assert not decrypts_from_backup()
+    # The model in use still reads (its key was rewrapped under the new version)
+    assert _active_names(app)
+
+
+class _Backup:
+    """The key store of a restored backup: only read."""
+
+    def __init__(self, key: WrappedDek) -> None:
+        self._key = key
+
+    def load(self, ring_id: str, subject_id: str, dek_version: int | None = None) -> WrappedDek | None:
+        return self._key
+
+    def store(self, record: WrappedDek, *, replaces: WrappedDek | None = None) -> bool:
+        raise AssertionError("a backup is only read")
+
+    def mark_destroyed(self, *args: object, **kwargs: object) -> list[WrappedDek]:
+        raise AssertionError("a backup is only read")
+
+    def list_by_kek_version(self, *args: object, **kwargs: object) -> list[WrappedDek]:
+        return []
