@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from privacy import DecryptionError, FieldVault, KeyCache, Subject
 from rfl.accounts.models import Role
 from rfl.audit.models import AuditEvent
+from rfl.cli import main
 from rfl.crypto.keystore import DatabaseKeyStore
 from rfl.crypto.models import DataKey
 from rfl.db import db
@@ -244,3 +245,17 @@ def test_a_person_is_erased_once(client: FlaskClient, case: Case) -> None:
     second = client.post(path, headers=case.de_admin, json=ERASE)
 
     assert (first.status_code, second.status_code) == (200, 409)
+
+
+def test_reindexing_and_rescoring_pass_over_an_erased_person(
+    app: Flask, client: FlaskClient, make: Factories, case: Case
+) -> None:
+    before = _request(app, case.request_id)
+    client.post(f"/api/v1/tracing-requests/{case.request_id}/erasure", headers=case.de_admin, json=ERASE)
+
+    result = app.test_cli_runner().invoke(main, ["match", "run", "--reindex"])
+
+    assert result.exit_code == 0, result.output
+    assert _index_rows(app, before.sought_subject_id) == 0
+    (withdrawn,) = candidates_of(app, case.request_id)
+    assert withdrawn.status is MatchStatus.WITHDRAWN
