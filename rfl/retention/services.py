@@ -311,7 +311,14 @@ def erase_persons(
                 # Read (in memory only) before the key goes: what the fitted name frequencies counted.
                 forgotten.extend(canonical_records(crypto, kind, [record]))
                 counts[kind.name] += 1
-        _erase(session, crypto, person, reason=reason, actor=actor, now=now, audit=audit, run_id=run_id)
+    # Every key first, in a row of small statements (no record update is flushed between them), then
+    # the records, whose updates go out together.
+    for person in persons:
+        kind, record = person.kind, person.record
+        subject_id = getattr(record, kind.subject_columns[person.role])
+        crypto.vault.shred(Subject(ring_id=str(record.society_id), subject_id=str(subject_id)))
+    for person in persons:
+        _erase(session, person, reason=reason, actor=actor, now=now, audit=audit, run_id=run_id)
     _remove_traces(session, crypto, persons, actor=actor, now=now, audit=audit)
     if refit:
         _refit(session, crypto, actor=actor, audit=audit)
@@ -372,7 +379,6 @@ def _refit(session: Session, crypto: Crypto, *, actor: Actor | None, audit: Audi
 
 def _erase(
     session: Session,
-    crypto: Crypto,
     person: Person,
     *,
     reason: ErasureReason,
@@ -381,9 +387,8 @@ def _erase(
     audit: AuditSink,
     run_id: uuid.UUID | None,
 ) -> None:
+    """Empty the person's columns (their key is destroyed already) and record the erasure."""
     kind, record, role = person.kind, person.record, person.role
-    subject_id = getattr(record, kind.subject_columns[role])
-    crypto.vault.shred(Subject(ring_id=str(record.society_id), subject_id=str(subject_id)))
     emptied = []
     for group in kind.groups:
         if group.subject is role:
