@@ -2,7 +2,7 @@
 when each person of a record was erased, and why the system withdrew a candidate.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30
 
 Enums are frozen here as literal values; this revision never imports the live models. Columns are
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

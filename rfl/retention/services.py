@@ -193,11 +193,20 @@ def _entry(
 def _own_record(
     session: Session, actor: Actor, kind: RecordType, record_id: uuid.UUID, *, verb: str, audit: AuditSink
 ) -> RecordMixin:
-    """The record if it belongs to the actor's society; to anyone else it does not exist (audited)."""
+    """The record if it belongs to the actor's society; any other id answers NotFound, audited whether
+    unknown or another society's (the same path either way, as for the records' own routes)."""
     record = session.get(kind.model, record_id)
     if record is None or record.society_id != actor.society_id:
-        if record is not None:
-            audit(_entry(kind, verb, actor, record, outcome=Outcome.DENIED))
+        audit(
+            AuditEntry(
+                Action.on(kind.name, verb),
+                outcome=Outcome.DENIED,
+                actor=actor,
+                owner_society_id=None if record is None else record.society_id,
+                object_type=kind.name,
+                object_id=str(record_id),
+            )
+        )
         raise NotFound("No such record.")
     return record
 

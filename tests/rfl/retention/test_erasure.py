@@ -259,3 +259,18 @@ def test_reindexing_and_rescoring_pass_over_an_erased_person(
     assert _index_rows(app, before.sought_subject_id) == 0
     (withdrawn,) = candidates_of(app, case.request_id)
     assert withdrawn.status is MatchStatus.WITHDRAWN
+
+
+def test_an_unknown_record_is_refused_like_another_societys(
+    app: Flask, client: FlaskClient, case: Case
+) -> None:
+    unknown = uuid.uuid4()
+
+    answer = client.post(f"/api/v1/tracing-requests/{unknown}/erasure", headers=case.de_admin, json=ERASE)
+
+    assert answer.status_code == 404
+    with app.app_context():
+        outcomes = db.session.scalars(
+            sa.select(AuditEvent.outcome).where(AuditEvent.object_id == str(unknown))
+        ).all()
+    assert outcomes == ["denied"]
