@@ -561,11 +561,9 @@ def plan(session: Session, defaults: RetentionPolicy, as_of: datetime) -> list[D
             policy = policies.get(row.society_id)
             if policy is None:
                 policy = policies[row.society_id] = effective_policy(session, row.society_id, defaults)
-            expires = expiry_date(skeleton, policy)
-            if expires is None or expires > as_of.date():
+            category, expires = category_of(skeleton), expiry_date(skeleton, policy)
+            if category is None or expires is None or expires > as_of.date():
                 continue
-            category = category_of(skeleton)
-            assert category is not None  # noqa: S101 (an expiry date comes from a category)
             for name, erased_at in zip(PERSONS[kind.name], row[7:], strict=True):
                 if erased_at is None:
                     due.append(Due(kind.name, row.id, name, category, row.legal_hold is not None))
