@@ -318,6 +318,39 @@ class Matcher:
             placeholders=self.placeholders,
         )
 
+    # --- forgetting -------------------------------------------------------------------------------
+    def without(self, records: Sequence[Record]) -> Matcher:
+        """A matcher whose name frequencies no longer count ``records`` (persons erased): each record's
+        names and pairs of names are subtracted exactly as fitting counted them, and a name no other
+        record holds leaves the tables. m, u and the prior stay as fitted (they hold no name).
+
+        Only records the frequencies counted may be given: they are the caller's to know (a record
+        added after the fit was never counted). Counts never go below zero."""
+        if not records:
+            return self
+        vocab = Vocabulary()
+        for n, record in enumerate(records):
+            vocab.count(_prepared(record, vocab, "erased", n).names)
+        gone = vocab.name_frequencies()
+        names = {
+            name: count - gone.names.get(name, 0)
+            for name, count in self.frequencies.names.items()
+            if count - gone.names.get(name, 0) > 0
+        }
+        pairs = {  # a pair holding a name no record holds any more goes too
+            pair: count - gone.pairs.get(pair, 0)
+            for pair, count in self.frequencies.pairs.items()
+            if count - gone.pairs.get(pair, 0) > 0 and pair[0] in names and pair[1] in names
+        }
+        frequencies = NameFrequencies(max(0, self.frequencies.records - gone.records), names, pairs)
+        return Matcher(
+            self.model,
+            frequencies,
+            exclusivity=self.exclusivity,
+            source=self.source,
+            placeholders=self.placeholders,
+        )
+
     def _vocabulary(self) -> Vocabulary:
         return Vocabulary(self.frequencies)
 

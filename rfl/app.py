@@ -35,6 +35,7 @@ from rfl.logs import configure_logging
 from rfl.matches import blueprint as matches_blueprint
 from rfl.records import blueprint as records_blueprint
 from rfl.reports import blueprint as reports_blueprint
+from rfl.retention import blueprint as retention_blueprint
 from rfl.settings import Environment, Settings
 
 API_VERSION = "1.0.0"
@@ -91,6 +92,7 @@ def create_app(
         matches_blueprint.blp,
         consent_blueprint.blp,
         disclosures_blueprint.blp,
+        retention_blueprint.blp,
         audit_blueprint.blp,
         reports_blueprint.blp,
     ):

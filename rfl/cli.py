@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -46,11 +47,14 @@ from rfl.extensions import app_services
 from rfl.idempotency.services import purge_expired
 from rfl.keys import ReloadingKeyProvider
 from rfl.matches.commands import match_group
+from rfl.matches.store import SYSTEM_RING
 from rfl.matches.worker import drain
 from rfl.records.commands import check, records_group
 from rfl.reports import formats as report_formats
 from rfl.reports.periods import Granularity, Window
 from rfl.reports.services import ReportName, ReportQuery, run_report
+from rfl.retention.commands import erase as erase_command
+from rfl.retention.commands import retention_group
 from rfl.serve import PortInUse, check_port_free, run_gunicorn
 
 
@@ -82,6 +86,8 @@ def main() -> None:
 main.add_command(match_group)
 main.add_command(records_group)
 main.add_command(check)
+main.add_command(retention_group)
+main.add_command(erase_command)
 
 
 def _fail_on_domain_error(error: RflError) -> NoReturn:
@@ -456,13 +462,15 @@ def keys_group() -> None:
     """Key rings: rotate a society's key-encryption key and retire old versions."""
 
 
-def _keys_entry(action: Action, society_id: uuid.UUID, outcome: Outcome = Outcome.OK) -> AuditEntry:
+def _keys_entry(action: Action, society_id: uuid.UUID | None, outcome: Outcome = Outcome.OK) -> AuditEntry:
+    if society_id is None:  # the system ring: no society owns it
+        return AuditEntry(action, outcome, object_type="key_ring", object_id=SYSTEM_RING)
     return AuditEntry(
         action, outcome, owner_society_id=society_id, object_type="society", object_id=str(society_id)
     )
 
 
-def _audit_keys(action: Action, society_id: uuid.UUID, outcome: Outcome = Outcome.OK) -> None:
+def _audit_keys(action: Action, society_id: uuid.UUID | None, outcome: Outcome = Outcome.OK) -> None:
     """Commit one audit entry on its own, before or after the key file changes (never with them)."""
     with audited_transaction() as (_, audit):
         audit(_keys_entry(action, society_id, outcome))
@@ -476,8 +484,36 @@ def _society_for_keys(society_code: str) -> Society:
         _fail_on_domain_error(error)
 
 
+@dataclass(frozen=True)
+class _Ring:
+    """The key ring a keys command works on: a society's, or the system ring (matcher models)."""
+
+    ring: str
+    society_id: uuid.UUID | None
+    code: str
+
+
+def _ring_for_keys(society_code: str | None, system: bool) -> _Ring:
+    if system == (society_code is not None):
+        raise click.UsageError("give either --society CODE or --system")
+    if system:
+        return _Ring(SYSTEM_RING, None, SYSTEM_RING)
+    society = _society_for_keys(str(society_code))
+    return _Ring(str(society.id), society.id, society.code)
+
+
+def _ring_option(code: str) -> str:
+    return "--system" if code == SYSTEM_RING else f"--society {code}"
+
+
+_SYSTEM_OPTION = click.option(
+    "--system", is_flag=True, help="The system ring (fitted matcher models) instead of a society's."
+)
+
+
 @keys_group.command("rotate")
-@click.option("--society", "society_code", required=True, help="Society code, e.g. IT.")
+@click.option("--society", "society_code", default=None, help="Society code, e.g. IT.")
+@_SYSTEM_OPTION
 @click.option("--resume", is_flag=True, help="Only finish what an interrupted rotation left; add no version.")
 @click.option(
     "--batch-size",
@@ -486,8 +522,8 @@ def _society_for_keys(society_code: str) -> Society:
     type=click.IntRange(min=1),
     help="Data keys rewrapped per transaction.",
 )
-def keys_rotate(society_code: str, resume: bool, batch_size: int) -> None:
-    """Add a new KEK version to the society's ring and rewrap every data key under it.
+def keys_rotate(society_code: str | None, system: bool, resume: bool, batch_size: int) -> None:
+    """Add a new KEK version to the society's ring (or the system ring) and rewrap every data key under it.
 
     No field ciphertext changes; safe while servers and workers run. The start is audited before the
     key file changes. Data keys are rewrapped in batches, each committed; then, once every process
@@ -496,28 +532,30 @@ def keys_rotate(society_code: str, resume: bool, batch_size: int) -> None:
     cannot be reached; `--resume` finishes an interrupted or unfinished rotation.
     """
     provider = app_services().keys
-    society = _society_for_keys(society_code)
-    ring = str(society.id)
-    _audit_keys(Action.KEYS_ROTATE_RESUMED if resume else Action.KEYS_ROTATE_STARTED, society.id)
+    target = _ring_for_keys(society_code, system)
+    ring = target.ring
+    if system:
+        provider.add_ring(ring)  # an installation that never fitted a model has no system ring yet
+    _audit_keys(Action.KEYS_ROTATE_RESUMED if resume else Action.KEYS_ROTATE_STARTED, target.society_id)
     version = provider.active_kek_version(ring) if resume else provider.rotate_kek(ring)
     changed_at = time.monotonic()
     verb = "resumed" if resume else "started"
-    click.echo(f"{society.code}: rotation {verb}; KEK v{version} active")
+    click.echo(f"{target.code}: rotation {verb}; KEK v{version} active")
 
     first, batches = _rewrap_pass(provider, ring, batch_size)
     failed = len(first.failed)
-    click.echo(f"{society.code}: {first.rewrapped} data keys rewrapped in {batches} batches, {failed} failed")
-    _wait_for_reloads(provider, society.code, since=changed_at)
-    _sweep(provider, society.code, ring, batch_size)
+    click.echo(f"{target.code}: {first.rewrapped} data keys rewrapped in {batches} batches, {failed} failed")
+    _wait_for_reloads(provider, target.code, since=changed_at)
+    _sweep(provider, target.code, ring, batch_size)
 
     with db.transaction() as session:
         left = deks_under_older_keks(DatabaseKeyStore(session), provider, ring)
     if left:
-        _audit_keys(Action.KEYS_ROTATE, society.id, Outcome.FAILED)
-        _report_unfinished_rotation(society.code, left, first.failed)
+        _audit_keys(Action.KEYS_ROTATE, target.society_id, Outcome.FAILED)
+        _report_unfinished_rotation(target.code, left, first.failed)
         sys.exit(1)
-    _audit_keys(Action.KEYS_ROTATE, society.id)
-    click.echo(f"{society.code}: rotation complete: no data key is left under an older KEK version")
+    _audit_keys(Action.KEYS_ROTATE, target.society_id)
+    click.echo(f"{target.code}: rotation complete: no data key is left under an older KEK version")
 
 
 def _rewrap_pass(provider: ReloadingKeyProvider, ring: str, batch_size: int) -> tuple[RewrapReport, int]:
@@ -566,29 +604,30 @@ def _report_unfinished_rotation(
     for subject_id, dek_version in failed[:LEFT_OVER_SHOWN]:
         click.echo(f"{code}: does not unwrap: subject {subject_id} DEK v{dek_version}", err=True)
     click.echo(
-        f"{code}: run `rfl keys rotate --society {code} --resume` again; a key that does not unwrap needs"
+        f"{code}: run `rfl keys rotate {_ring_option(code)} --resume` again; a key that does not unwrap needs"
         " restoring from a backup of the key file or the database",
         err=True,
     )
 
 
 @keys_group.command("retire")
-@click.option("--society", "society_code", required=True, help="Society code, e.g. IT.")
+@click.option("--society", "society_code", default=None, help="Society code, e.g. IT.")
+@_SYSTEM_OPTION
 @click.option("--version", "kek_version", required=True, type=int, help="The KEK version to destroy.")
-def keys_retire(society_code: str, kek_version: int) -> None:
+def keys_retire(society_code: str | None, system: bool, kek_version: int) -> None:
     """Destroy an old KEK version; refused while it is active or any data key is still wrapped under it.
 
     Run it only after `rfl keys rotate` completed. The attempt is audited before the key file
     changes, and its outcome (done or refused) after.
     """
     provider = app_services().keys
-    society = _society_for_keys(society_code)
-    _audit_keys(Action.KEYS_RETIRE_STARTED, society.id)
+    target = _ring_for_keys(society_code, system)
+    _audit_keys(Action.KEYS_RETIRE_STARTED, target.society_id)
     try:
         with db.transaction() as session:
-            retire_kek(DatabaseKeyStore(session), provider, str(society.id), kek_version)
+            retire_kek(DatabaseKeyStore(session), provider, target.ring, kek_version)
     except PrivacyError as error:
-        _audit_keys(Action.KEYS_RETIRE, society.id, Outcome.DENIED)
-        raise click.ClickException(f"{society.code}: KEK v{kek_version} not retired: {error}") from None
-    _audit_keys(Action.KEYS_RETIRE, society.id)
-    click.echo(f"{society.code}: KEK v{kek_version} retired")
+        _audit_keys(Action.KEYS_RETIRE, target.society_id, Outcome.DENIED)
+        raise click.ClickException(f"{target.code}: KEK v{kek_version} not retired: {error}") from None
+    _audit_keys(Action.KEYS_RETIRE, target.society_id)
+    click.echo(f"{target.code}: KEK v{kek_version} retired")

@@ -10,6 +10,7 @@ from rfl.idempotency.models import IdempotencyRecord
 from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun, MatchRunChunk
 from rfl.outbox.models import OutboxMessage
 from rfl.records.models import BlindIndexEntry, RecordEdit, Sighting, TracingRequest
+from rfl.retention.models import Erasure, RetentionPeriod, RetentionRun, RetentionRunItem
 
 __all__ = [
     "ApiToken",
@@ -21,6 +22,7 @@ __all__ = [
     "Consent",
     "DataKey",
     "Disclosure",
+    "Erasure",
     "IdempotencyRecord",
     "LoginFailure",
     "MatchCandidate",
@@ -29,6 +31,9 @@ __all__ = [
     "MatcherModel",
     "OutboxMessage",
     "RecordEdit",
+    "RetentionPeriod",
+    "RetentionRun",
+    "RetentionRunItem",
     "Sighting",
     "Society",
     "TracingRequest",

@@ -23,6 +23,7 @@ from rfl.accounts.limits import LoginThrottle
 from rfl.accounts.passwords import Argon2Parameters
 from rfl.errors import ConfigurationError
 from rfl.matches.settings import Executor, MatchingSettings
+from rfl.retention.policy import RetentionPolicy, parse_periods
 
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -64,6 +65,11 @@ class Settings:
     # Reports withhold counts below this (and whatever would give them back); durations are shown only
     # for groups of at least this many.
     report_threshold: int = 5
+    # The installation's retention periods (``RFL_RETENTION_DAYS`` over the built-in defaults); each
+    # society may set its own over these.
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # Persons one transaction of `rfl retention run` erases.
+    retention_batch: int = 200
 
     @property
     def is_production(self) -> bool:
@@ -112,6 +118,13 @@ def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
     if "RFL_REPORT_THRESHOLD" in env_vars:
         # 1 would withhold nothing: no count lies between 0 and 1.
         options["report_threshold"] = _int_setting(env_vars, "RFL_REPORT_THRESHOLD", minimum=2)
+    if "RFL_RETENTION_DAYS" in env_vars:
+        try:
+            options["retention"] = RetentionPolicy(parse_periods(env_vars["RFL_RETENTION_DAYS"]))
+        except ValueError as error:
+            raise ConfigurationError(f"RFL_RETENTION_DAYS: {error}") from None
+    if "RFL_RETENTION_BATCH" in env_vars:
+        options["retention_batch"] = _int_setting(env_vars, "RFL_RETENTION_BATCH", minimum=1)
     options["matching"] = _matching_settings(env_vars)
     return options
 

@@ -31,6 +31,8 @@ AREA_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "disclosures": ("records", "matches", "consent", "audit"),  # exports prove rows against the log
     # Reports count the other areas' plain columns; they read their models only (a test holds them to it).
     "reports": ("records", "matches", "consent", "disclosures"),
+    # Erasing a person reaches their record, its candidates, the matcher's model and the outbox.
+    "retention": ("records", "matches", "outbox"),
 }
 # Modules of an area that belong to the HTTP edge and may use rfl.http.
 EDGE_MODULES = ("blueprint.py", "schemas.py")

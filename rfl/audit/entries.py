@@ -97,6 +97,21 @@ class Action(StrEnum):
     # A monitoring report run: its name is the object id, its parameters (codes) the fields.
     REPORT_RUN = "report.run"
 
+    # Erasure of one person of a record: the fields name the person's role and the reason code.
+    TRACING_REQUEST_ERASE = "tracing_request.erase"
+    SIGHTING_ERASE = "sighting.erase"
+    TRACING_REQUEST_LEGAL_HOLD = "tracing_request.legal_hold"
+    TRACING_REQUEST_LEGAL_HOLD_LIFT = "tracing_request.legal_hold_lift"
+    SIGHTING_LEGAL_HOLD = "sighting.legal_hold"
+    SIGHTING_LEGAL_HOLD_LIFT = "sighting.legal_hold_lift"
+    RETENTION_POLICY_READ = "retention_policy.read"
+    RETENTION_POLICY_UPDATE = "retention_policy.update"
+    # A retention run's start (with its plan) and its end; a start without an end marks a killed run.
+    RETENTION_RUN_STARTED = "retention.run_started"
+    RETENTION_RUN = "retention.run"
+    # The matcher's stored name frequencies no longer count erased persons (a new model version).
+    MATCH_FORGET = "match.forget"
+
     @classmethod
     def on(cls, object_type: str, verb: str) -> Action:
         """The declared action ``<object_type>.<verb>``; ValueError if it was never declared."""

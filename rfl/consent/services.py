@@ -332,7 +332,10 @@ def consents_of_sighting(
     views = []
     for consent in rows:
         sealed = seal_verifies(crypto, consent)
-        personal = _decrypt_personal(crypto, sighting, consent)
+        # An erased person's details went with their key: the terms stay, nothing else is left.
+        personal = (
+            {} if sighting.found_erased_at is not None else _decrypt_personal(crypto, sighting, consent)
+        )
         views.append(ConsentView(consent, sealed, personal))
         audit(
             AuditEntry(
@@ -358,6 +361,8 @@ def _decrypt_personal(crypto: Crypto, sighting: Sighting, consent: Consent) -> d
 
 
 def released_message(crypto: Crypto, sighting: Sighting, consent: Consent) -> str | None:
+    if sighting.found_erased_at is not None:  # the message went with the person's key
+        return None
     value = crypto.vault.decrypt(_subject(sighting), TABLE, "message", str(consent.id), consent.message)
     return None if value is None else str(value)
 

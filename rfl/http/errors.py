@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from privacy import DecryptionError
+from privacy import DecryptionError, SubjectErasedError
 from rfl.db import is_unavailable
 from rfl.errors import (
     AuthenticationRequired,
@@ -137,6 +137,16 @@ def handle_decryption_error(error: DecryptionError) -> Response:
     )
 
 
+def handle_subject_erased(error: SubjectErasedError) -> Response:
+    """Something was to be written under the key of a person who was erased: nothing can be, ever."""
+    return problem(
+        409,
+        "Person erased",
+        "This person's data was erased; nothing more can be recorded of them.",
+        slug="erased",
+    )
+
+
 def _merge_locations(messages: Mapping[str, Any]) -> dict[str, Any]:
     """webargs nests messages by location ({"json": {...}, "query": {...}}); clients want fields."""
     merged: dict[str, Any] = {}
@@ -182,6 +192,7 @@ def handle_database_unavailable(error: SQLAlchemyError) -> Response:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RflError, handle_domain_error)
     app.register_error_handler(DecryptionError, handle_decryption_error)
+    app.register_error_handler(SubjectErasedError, handle_subject_erased)
     app.register_error_handler(StaleDataError, handle_stale_write)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(DBAPIError, handle_database_unavailable)

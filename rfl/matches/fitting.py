@@ -62,4 +62,6 @@ def fit_and_store(
 
 
 def _all(session: Session, kind: RecordType) -> Sequence[RecordMixin]:
-    return session.scalars(sa.select(kind.model).order_by(kind.model.id)).all()
+    """Every record whose compared person was not erased (an erased person is counted nowhere)."""
+    erased = getattr(kind.model, kind.erased_columns[kind.matched_role])
+    return session.scalars(sa.select(kind.model).where(erased.is_(None)).order_by(kind.model.id)).all()

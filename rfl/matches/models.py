@@ -90,6 +90,8 @@ class MatchCandidate(IdMixin, Base):
     confirm_note: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     reject_reason: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     withdraw_reason: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # Why the system withdrew the candidate, as a code (``erasure``: one of its persons was erased).
+    withdraw_code: Mapped[str | None] = mapped_column(sa.String(32))
     outcome: Mapped[MatchOutcome | None] = mapped_column(enum_column(MatchOutcome, "match_outcome"))
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[CreatedAt]

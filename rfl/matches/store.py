@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -85,6 +88,54 @@ def save_and_activate(
     session.add(model)
     session.flush()
     return model
+
+
+def fitted_at(session: Session) -> datetime | None:
+    """When the active model was fitted (None: the shipped default is in use): the records created
+    before then are the ones its name frequencies count."""
+    return session.scalar(sa.select(MatcherModel.created_at).where(MatcherModel.active.is_(True)))
+
+
+def forget(
+    session: Session, crypto: Crypto, records: Sequence[Mapping[str, Any]], *, requests: int, sightings: int
+) -> MatcherModel | None:
+    """Make the stored name frequencies forget ``records`` (canonical views of erased persons whom the
+    active model counted): a new model version without them becomes active, and every other stored
+    version (each counted them too) is destroyed. None: no fitted model, or nothing to forget."""
+    active = session.scalar(sa.select(MatcherModel).where(MatcherModel.active.is_(True)))
+    if active is None or not records:
+        return None
+    matcher = current_matcher(session, crypto).without(records)
+    kept = save_and_activate(
+        session,
+        crypto,
+        matcher,
+        requests=max(0, active.requests - requests),
+        sightings=max(0, active.sightings - sightings),
+        labels=active.labels,
+    )
+    # It counts the records of the same fit, less some: what it counts is still told by the fit's time.
+    kept.created_at = active.created_at
+    destroy_other_models(session, crypto, keep=kept.version)
+    return kept
+
+
+def destroy_other_models(session: Session, crypto: Crypto, *, keep: str | None) -> int:
+    """Destroy every stored model but ``keep`` (None: all of them, so the shipped default is used):
+    each model's data key is shredded, so its name frequencies are gone from backups too once the
+    system ring's old KEK versions are retired. Returns how many were destroyed."""
+    statement = sa.select(MatcherModel)
+    if keep is not None:
+        statement = statement.where(MatcherModel.version != keep)
+    rows = session.scalars(statement).all()
+    for row in rows:
+        crypto.vault.shred(_subject(row.subject_id))
+        session.delete(row)
+    with _lock:
+        for version in [version for version in _loaded if version not in ("default", keep)]:
+            del _loaded[version]
+    session.flush()
+    return len(rows)
 
 
 def _subject(subject_id: uuid.UUID) -> Subject:

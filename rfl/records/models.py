@@ -72,6 +72,10 @@ class RecordMixin(IdMixin):
     # A keyed MAC over the protection and status columns (rfl.records.seals): a row whose seal fails,
     # or that has none, is read as its most restrictive setting.
     seal: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # A legal hold (a code, see ``rfl.retention``) keeps the record's persons from erasure, by request or
+    # by retention, until officers lift it. None: no hold.
+    legal_hold: Mapped[str | None] = mapped_column(sa.String(32))
+    legal_hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 (SQLAlchemy's declared_attr protocol)
@@ -84,6 +88,9 @@ class TracingRequest(RecordMixin, Base):
 
     sought_subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     enquirer_subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    # When each person was erased (their data key destroyed, their fields emptied): part of the skeleton.
+    sought_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enquirer_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sought_given_name: Mapped[Ciphertext]
     sought_family_name: Mapped[Ciphertext]
@@ -118,6 +125,8 @@ class Sighting(RecordMixin, Base):
     __tablename__ = "sightings"
 
     found_subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    # When the found person was erased (their data key destroyed, their fields emptied).
+    found_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Rule 4 needs to know a person is dead without decrypting anything.
     deceased: Mapped[bool] = mapped_column(default=False)
     # The condition as a readable code, so monitoring counts sightings by condition without decrypting:

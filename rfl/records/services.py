@@ -66,6 +66,12 @@ class RecordType:
     table: str
     person_group: str
     subject_columns: Mapping[SubjectRole, str]
+    # When each person was erased; the first role is the person the matcher compares (and indexes).
+    erased_columns: Mapping[SubjectRole, str]
+
+    @property
+    def matched_role(self) -> SubjectRole:
+        return next(iter(self.subject_columns))
 
 
 TRACING_REQUESTS = RecordType(
@@ -75,6 +81,7 @@ TRACING_REQUESTS = RecordType(
     table=TracingRequest.__tablename__,
     person_group="sought_person",
     subject_columns={SubjectRole.SOUGHT: "sought_subject_id", SubjectRole.ENQUIRER: "enquirer_subject_id"},
+    erased_columns={SubjectRole.SOUGHT: "sought_erased_at", SubjectRole.ENQUIRER: "enquirer_erased_at"},
 )
 SIGHTINGS = RecordType(
     name="sighting",
@@ -83,6 +90,7 @@ SIGHTINGS = RecordType(
     table=Sighting.__tablename__,
     person_group="person",
     subject_columns={SubjectRole.FOUND: "found_subject_id"},
+    erased_columns={SubjectRole.FOUND: "found_erased_at"},
 )
 
 
