@@ -1,7 +1,7 @@
 """Retention and erasure: a society's own periods, erasures, resumable retention runs, legal holds,
 when each person of a record was erased, and why the system withdrew a candidate.
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-30
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
