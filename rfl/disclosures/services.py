@@ -26,7 +26,7 @@ from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.consent import services as consent
 from rfl.crypto import Crypto
 from rfl.disclosures.models import Disclosure, DisclosureOutcome
-from rfl.errors import NotFound, PermissionDenied
+from rfl.errors import Conflict, NotFound, PermissionDenied
 from rfl.identity import Actor
 from rfl.matches.models import MatchCandidate, MatchOutcome, MatchStatus
 from rfl.matches.services import reviewable
@@ -73,6 +73,12 @@ def disclose(
         )
         raise NotFound("No such match candidate.")
     sighting = session.get_one(Sighting, match.sighting_id)
+    if sighting.found_erased_at is not None:
+        # The found person's data is gone for good: nothing of them can reach anyone any more.
+        audit(
+            _event(Action.DISCLOSURE_DENIED, actor, match, match.sighting_society_id, outcome=Outcome.DENIED)
+        )
+        raise Conflict("The found person's data was erased; nothing of them can be disclosed.")
     records = consent.policy_records(session, crypto, sighting.id, str(match.tracing_request_id), audit=audit)
     protection = Seals(crypto, audit, actor).protection(sighting)
     subject = subject_facts(crypto, sighting, protection)

@@ -269,3 +269,29 @@ def test_every_disclosure_and_denial_is_logged_and_an_export_verifies_offline(
         actions = [e.action for e in db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq))]
     assert "disclosure.allowed" in actions
     assert "disclosure.denied" in actions
+
+
+def test_nothing_is_disclosed_of_a_found_person_who_was_erased(
+    client: FlaskClient, border: Border, make: Factories
+) -> None:
+    # Given a confirmed pair the found person consented to share
+    case = confirmed_pair(client, border)
+    assert consent(client, border, case).status_code == 201
+    # When the sighting's society erases the found person on their request
+    erased = client.post(
+        f"/api/v1/sightings/{case['sighting']['id']}/erasure",
+        headers=make.actor_headers(Role.ADMIN, border.italy),
+        json={"reason": "data_subject_request"},
+    )
+    assert erased.status_code == 200, erased.json
+    # Then the family's officer is refused, nothing is released, and the refusal is audited
+    refused = disclose(client, border, case, "alive_and_well")
+    assert refused.status_code == 409
+    assert "released" not in refused.json
+    assert request_status(client, border, case) == "awaiting_consent"
+    denied = make.scalar(
+        sa.select(sa.func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "disclosure.denied", AuditEvent.outcome == "denied")
+    )
+    assert denied == 1
