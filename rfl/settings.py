@@ -64,6 +64,12 @@ class Settings:
     # Reports withhold counts below this (and whatever would give them back); durations are shown only
     # for groups of at least this many.
     report_threshold: int = 5
+    # Uploaded import files larger than this answer 413 (the rest of the API keeps max_content_length).
+    import_max_bytes: int = 20 * 1024 * 1024
+    # Records an import creates per committed transaction (a kill loses at most one batch's work).
+    import_batch: int = 200
+    # The domain of exported record ids (PFIF person_record_id ``<domain>/<type>.<record id>``).
+    exchange_domain: str = "rfl.invalid"
 
     @property
     def is_production(self) -> bool:
@@ -112,8 +118,21 @@ def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
     if "RFL_REPORT_THRESHOLD" in env_vars:
         # 1 would withhold nothing: no count lies between 0 and 1.
         options["report_threshold"] = _int_setting(env_vars, "RFL_REPORT_THRESHOLD", minimum=2)
+    if "RFL_IMPORT_MAX_BYTES" in env_vars:
+        options["import_max_bytes"] = _int_setting(env_vars, "RFL_IMPORT_MAX_BYTES", minimum=1)
+    if "RFL_IMPORT_BATCH" in env_vars:
+        options["import_batch"] = _int_setting(env_vars, "RFL_IMPORT_BATCH", minimum=1)
+    if env_vars.get("RFL_EXCHANGE_DOMAIN"):
+        options["exchange_domain"] = _exchange_domain(env_vars["RFL_EXCHANGE_DOMAIN"])
     options["matching"] = _matching_settings(env_vars)
     return options
+
+
+def _exchange_domain(raw: str) -> str:
+    domain = raw.strip()
+    if "/" in domain or any(character.isspace() for character in domain):
+        raise ConfigurationError("RFL_EXCHANGE_DOMAIN must be a domain name, e.g. rfl.redcross.example")
+    return domain
 
 
 def _matching_settings(env_vars: Mapping[str, str]) -> MatchingSettings:

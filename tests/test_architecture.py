@@ -31,6 +31,9 @@ AREA_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "disclosures": ("records", "matches", "consent", "audit"),  # exports prove rows against the log
     # Reports count the other areas' plain columns; they read their models only (a test holds them to it).
     "reports": ("records", "matches", "consent", "disclosures"),
+    # Imports create records (which queue matching work) and queue their own jobs; exports read the
+    # consents that say what may be shared.
+    "exchange": ("records", "consent", "outbox"),
 }
 # Modules of an area that belong to the HTTP edge and may use rfl.http.
 EDGE_MODULES = ("blueprint.py", "schemas.py")
