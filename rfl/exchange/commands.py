@@ -115,11 +115,13 @@ def import_csv(
 ) -> None:
     """Import the rows of a CSV list FILE through a column mapping."""
     try:
-        mapping = tabular.column_mapping(json.loads(mapping_file.read_text(encoding="utf-8")))
-    except (ValueError, UnicodeDecodeError) as error:
-        if isinstance(error, ValidationFailed):
-            raise click.ClickException(_problem_text(error)) from None
+        raw = json.loads(mapping_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
         raise click.ClickException("the mapping file is not JSON") from None
+    try:
+        mapping = tabular.column_mapping(raw)
+    except ValidationFailed as error:
+        raise click.ClickException(_problem_text(error)) from None
     _import(
         ImportFormat.CSV,
         file,

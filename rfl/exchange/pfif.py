@@ -94,7 +94,7 @@ def parse(data: bytes) -> list[Person]:
         ) from None
     except ParseError as error:
         line, column = getattr(error, "position", (0, 0))
-        raise _refused(f"it is not well-formed XML (line {line}, column {column}).") from None
+        raise _refused(f"it is not well-formed XML (line {line}, column {column + 1}).") from None
     namespace, name = _split(root.tag)
     if namespace is not None and namespace not in NAMESPACES:
         raise _refused("its root element is not in a PFIF namespace (http://zesty.ca/pfif/1.1 to 1.4).")

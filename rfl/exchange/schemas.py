@@ -73,14 +73,14 @@ class ImportAcceptedSchema(ma.Schema):
     status = ma.fields.String(required=True)
 
 
-class CountsSchema(ma.Schema):
+class ImportCountsSchema(ma.Schema):
     total = ma.fields.Integer(required=True)
     imported = ma.fields.Integer(required=True)
     already_present = ma.fields.Integer(required=True)
     rejected = ma.fields.Integer(required=True)
 
 
-class ProblemSchema(ma.Schema):
+class RejectedRecordSchema(ma.Schema):
     position = ma.fields.Integer(
         required=True, metadata={"description": "PFIF: the person's place in the file; CSV: the line."}
     )
@@ -94,8 +94,8 @@ class ImportJobSchema(ma.Schema):
     format = ma.fields.String(required=True)
     mode = ma.fields.String(required=True)
     legal_basis = ma.fields.String(required=True)
-    counts = ma.fields.Nested(CountsSchema, required=True)
-    report = ma.fields.List(ma.fields.Nested(ProblemSchema), required=True)
+    counts = ma.fields.Nested(ImportCountsSchema, required=True)
+    report = ma.fields.List(ma.fields.Nested(RejectedRecordSchema), required=True)
     created_at = ma.fields.AwareDateTime(required=True)
     finished_at = ma.fields.AwareDateTime(allow_none=True, required=True)
 

@@ -148,10 +148,8 @@ def read_rows(
                 break
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) != len(where):
-                problems.append(
-                    Problem(position, "row", f"Has {len(row)} cells; the header has {len(where)}.")
-                )
+            if len(row) != width:
+                problems.append(Problem(position, "row", f"Has {len(row)} cells; the header has {width}."))
                 continue
             document = _document(row, where, mapping, legal_basis)
             local = row[where[mapping.source_id_column]].strip() if mapping.source_id_column else None

@@ -56,10 +56,11 @@ def _check_request_body() -> Response | None:
         current_app.view_functions.get(request.endpoint or ""), UPLOAD_LIMIT_ATTRIBUTE, None
     )
     if upload_limit is not None:
-        request.max_content_length = upload_limit()  # the form parser answers 413 above it
-        if request.mimetype != MULTIPART_MIMETYPE:
-            return _unsupported_media_type((MULTIPART_MIMETYPE,))
-        return None
+        return _check_upload(upload_limit())
+    return _check_json_body()
+
+
+def _check_json_body() -> Response | None:
     body = request.get_data(cache=True)
     if not body:
         return None
