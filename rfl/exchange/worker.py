@@ -27,6 +27,7 @@ from rfl.exchange.pfif import Incoming, Problem
 from rfl.exchange.schemas import validate_record
 from rfl.extensions import app_services
 from rfl.identity import Actor
+from rfl.matches.settings import Executor
 from rfl.outbox import services as outbox
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,10 @@ def process_import_message(message_id: uuid.UUID) -> None:
         message = outbox.take(session, message_id)
         if message is not None:
             outbox.complete(session, message)
+    if app_services().settings.matching.executor is Executor.CELERY:
+        from rfl.matches.tasks import relay
+
+        relay()  # the imported records' proposals, now rather than at the next sweep
 
 
 def _worked_on(job: ImportJob) -> bool:
