@@ -2,7 +2,7 @@
 
     python benchmarks/exchange_bench.py [--records 10000] [--batch 200]
                                         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
-    python benchmarks/exchange_bench.py --small          # a quick run (CI): 300 records
+    python benchmarks/exchange_bench.py --small          # a quick run (CI): 100 records
 
 Each format gets a fresh database (a SQLite file in a temporary folder, or a new PostgreSQL database
 beside ``--pg``) with one society and one officer. A synthetic list of ``--records`` people (half
@@ -298,9 +298,9 @@ def main() -> None:
     parser.add_argument(
         "--pg", default=None, help="A PostgreSQL URL to create the benchmark databases beside."
     )
-    parser.add_argument("--small", action="store_true", help="300 records (CI smoke).")
+    parser.add_argument("--small", action="store_true", help="100 records (CI smoke).")
     args = parser.parse_args()
-    count = 300 if args.small else args.records
+    count = 100 if args.small else args.records
     persons = people(count, seed=15)
     backend = "PostgreSQL" if args.pg else "SQLite"
     print(f"{count} records per run on {backend}, batches of {args.batch}")

@@ -11,6 +11,7 @@ are recognised by their source keys.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -176,22 +177,20 @@ def _worked_on(job: ImportJob) -> bool:
 
 
 def drain_imports() -> int:
-    """Run the uploaded imports waiting in the outbox, oldest first; returns how many ran."""
-    ran = 0
-    failed: set[uuid.UUID] = set()
+    """Take the uploaded imports waiting in the outbox, oldest first, each at most once; returns how
+    many were taken (run, or left to the worker already on them)."""
+    seen: set[uuid.UUID] = set()
     while True:
         with db.transaction() as session:
             ids = [
                 message_id
                 for message_id in outbox.pending_ids(
-                    session, IMPORT_REQUESTED, limit=len(failed) + 1, max_attempts=MAX_ATTEMPTS + 1
+                    session, IMPORT_REQUESTED, limit=len(seen) + 1, max_attempts=MAX_ATTEMPTS + 1
                 )
-                if message_id not in failed
+                if message_id not in seen
             ]
         if not ids:
-            return ran
-        try:
+            return len(seen)
+        seen.add(ids[0])
+        with contextlib.suppress(Exception):  # logged by type; the message waits for the next drain
             process_import_message(ids[0])
-            ran += 1
-        except Exception:
-            failed.add(ids[0])

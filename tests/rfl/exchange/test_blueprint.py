@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from rfl.accounts.models import Role
-from tests.conftest import Factories, make_settings
+from rfl.exchange import services as exchange_services
+from rfl.exchange.worker import drain_imports
+from rfl.records import services as records
+from tests.conftest import Factories, FakeClock, make_settings
 from tests.rfl.exchange import samples
 from tests.rfl.exchange.conftest import CSV_GOOD, CSV_MAPPING, audit_actions, counts
 
@@ -162,3 +166,70 @@ class TestTheSizeLimit:
         assert too_big.status_code == 413
         assert small.status_code == 202
         assert counts(app)["jobs"] == 1
+
+
+class TestAnInterruptedUpload:
+    @pytest.fixture
+    def settings(self, database_url: str, session_instance_dir: Any) -> object:
+        return make_settings(database_url, session_instance_dir, import_batch=2)
+
+    def test_is_taken_again_and_imports_each_record_once(
+        self,
+        app: Flask,
+        client: FlaskClient,
+        officer: dict[str, str],
+        clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # Given an upload whose job dies while creating its fifth record (two batches committed)
+        create = records.create_record
+        created: list[int] = []
+
+        def dying_create(*args: Any, **kwargs: Any) -> Any:
+            created.append(1)
+            if len(created) == 5:
+                raise RuntimeError("killed")
+            return create(*args, **kwargs)
+
+        monkeypatch.setattr(exchange_services.records, "create_record", dying_create)
+        fixed = CSV_GOOD.replace("2001-02-30", "2001").replace(",XX,", ",SD,")
+        accepted = upload(client, officer, fixed.encode(), format="csv", mapping=json.dumps(CSV_MAPPING))
+        interrupted = client.get(f"/api/v1/imports/{accepted.json['id']}", headers=officer).json
+        after_kill = counts(app)
+
+        # When the job is taken again once no worker has touched it for a while
+        monkeypatch.setattr(exchange_services.records, "create_record", create)
+        clock.advance(timedelta(minutes=10))
+        with app.app_context():
+            ran = drain_imports()
+        finished = client.get(f"/api/v1/imports/{accepted.json['id']}", headers=officer).json
+
+        # Then the first run kept its committed batches, and the second added the rest, each once
+        assert interrupted["status"] == "running"
+        assert after_kill["sightings"] == 4
+        assert after_kill["outbox"] >= 1  # the job's message waits to be taken again
+        assert ran == 1
+        assert finished["status"] == "done"
+        assert finished["counts"] == {"total": 5, "imported": 5, "already_present": 0, "rejected": 0}
+        assert counts(app)["sightings"] == 5
+        assert counts(app)["imported"] == 5
+
+    def test_a_job_still_being_worked_on_is_left_alone(
+        self, app: Flask, client: FlaskClient, officer: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Given a job whose run stopped a moment ago (another worker may still be on it)
+        def dying_create(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("killed")
+
+        monkeypatch.setattr(exchange_services.records, "create_record", dying_create)
+        accepted = upload(client, officer, samples.PFIF_14)
+        monkeypatch.undo()
+
+        # When a second delivery comes at once, it leaves the job alone
+        with app.app_context():
+            drain_imports()
+
+        assert (
+            client.get(f"/api/v1/imports/{accepted.json['id']}", headers=officer).json["status"] == "running"
+        )
+        assert counts(app)["tracing_requests"] == 0
