@@ -347,7 +347,8 @@ def _identity(
 def _consented_sightings(
     session: Session, crypto: Crypto, actor: Actor, *, now: datetime, audit: AuditSink
 ) -> list[Sighting]:
-    """The society's sightings whose consent in force for ``partners`` was given and has not expired."""
+    """The society's sightings whose consent in force for ``partners`` was given and has not expired,
+    and that carry no protection restriction."""
     consents = session.scalars(
         sa.select(Consent)
         .where(Consent.society_id == actor.society_id, Consent.recipient == PARTNERS)
@@ -369,13 +370,29 @@ def _consented_sightings(
             allowed.append(sighting_id)
     if not allowed:
         return []
-    return list(
-        session.scalars(
-            sa.select(Sighting)
-            .where(Sighting.id.in_(allowed), Sighting.society_id == actor.society_id)
-            .order_by(Sighting.created_at, Sighting.id)
-        )
+    sightings = session.scalars(
+        sa.select(Sighting)
+        .where(Sighting.id.in_(allowed), Sighting.society_id == actor.society_id)
+        .order_by(Sighting.created_at, Sighting.id)
     )
+    shared = []
+    for sighting in sightings:
+        if sighting.no_cross_border or sighting.exclude:
+            # Rule 10: a protected person never leaves for partners (who receives an export cannot be
+            # held to an exclusion list); withholding it is audited like any restriction applied.
+            audit(
+                AuditEntry(
+                    Action.SIGHTING_RESTRICTION_APPLIED,
+                    outcome=Outcome.DENIED,
+                    actor=actor,
+                    owner_society_id=sighting.society_id,
+                    object_type="sighting",
+                    object_id=str(sighting.id),
+                )
+            )
+            continue
+        shared.append(sighting)
+    return shared
 
 
 def export_event(actor: Actor, file_format: str, count: int) -> AuditEntry:

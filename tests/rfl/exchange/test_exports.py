@@ -47,6 +47,14 @@ class World:
         self.consent(self.withdrawn, "given")
         self.consent(self.withdrawn, "withdrawn")
         self.foreign = self.save("tracing-requests", TRACING_REQUEST, headers=other)
+        protected = self.sighting("Protected", "Person") | {
+            "restrictions": {"no_cross_border": True, "exclude": []}
+        }
+        self.protected = self.save("sightings", protected)
+        self.consent(self.protected, "given")
+        excluding = self.sighting("Excluding", "Person") | {"restrictions": {"exclude": ["DE"]}}
+        self.excluding = self.save("sightings", excluding)
+        self.consent(self.excluding, "given")
 
     @staticmethod
     def sighting(given: str, family: str) -> dict[str, Any]:
@@ -122,6 +130,9 @@ def test_an_export_is_audited_with_its_record_ids(app: Flask, world: World) -> N
         ("sighting.export", world.consented),
     ]
     assert ("export.run", "ok", None) in audit_actions(app)
+    # protected sightings never leave, although their person consented; withholding them is audited
+    assert ("sighting.restriction_applied", "denied", world.protected) in audit_actions(app)
+    assert ("sighting.restriction_applied", "denied", world.excluding) in audit_actions(app)
 
 
 def test_only_officers_export(world: World) -> None:
