@@ -1,7 +1,7 @@
 """Data exchange: import jobs, and the keyed hashes of imported records' source ids.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30
 
 Enums are frozen here as literal values; this revision never imports the live models.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

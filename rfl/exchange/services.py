@@ -47,6 +47,7 @@ from rfl.identity import Actor
 from rfl.outbox.services import enqueue
 from rfl.records import services as records
 from rfl.records.models import FINAL_STATUSES, LegalBasis, RecordMixin, Sighting, TracingRequest
+from rfl.records.seals import Seals
 
 # (record type, document) -> (the loaded document, or None and the problems as (field, reason)).
 Validate = Callable[[str, Mapping[str, Any]], tuple[dict[str, Any] | None, list[tuple[str, str]]]]
@@ -375,9 +376,11 @@ def _consented_sightings(
         .where(Sighting.id.in_(allowed), Sighting.society_id == actor.society_id)
         .order_by(Sighting.created_at, Sighting.id)
     )
+    seals = Seals(crypto, audit, actor)
     shared = []
     for sighting in sightings:
-        if sighting.no_cross_border or sighting.exclude:
+        protection = seals.protection(sighting)  # a broken seal reads as the most restrictive values
+        if protection.no_cross_border or protection.exclude:
             # Rule 10: a protected person never leaves for partners (who receives an export cannot be
             # held to an exclusion list); withholding it is audited like any restriction applied.
             audit(
