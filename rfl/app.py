@@ -19,6 +19,7 @@ from rfl.audit import blueprint as audit_blueprint
 from rfl.consent import blueprint as consent_blueprint
 from rfl.db import db, utcnow
 from rfl.disclosures import blueprint as disclosures_blueprint
+from rfl.exchange import blueprint as exchange_blueprint
 from rfl.extensions import AppServices
 from rfl.health import blueprint as health_blueprint
 from rfl.http.docs import SWAGGER_UI_STATIC, init_api_docs
@@ -95,6 +96,7 @@ def create_app(
         retention_blueprint.blp,
         audit_blueprint.blp,
         reports_blueprint.blp,
+        exchange_blueprint.blp,
     ):
         api.register_blueprint(blueprint)
     init_api_docs(app)

@@ -43,6 +43,7 @@ from rfl.clock import now
 from rfl.crypto.keystore import DatabaseKeyStore
 from rfl.db import db
 from rfl.errors import RflError, ValidationFailed
+from rfl.exchange.commands import export_group, import_group
 from rfl.extensions import app_services
 from rfl.idempotency.services import purge_expired
 from rfl.keys import ReloadingKeyProvider
@@ -88,6 +89,8 @@ main.add_command(records_group)
 main.add_command(check)
 main.add_command(retention_group)
 main.add_command(erase_command)
+main.add_command(import_group)
+main.add_command(export_group)
 
 
 def _fail_on_domain_error(error: RflError) -> NoReturn:

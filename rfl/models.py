@@ -6,6 +6,7 @@ from rfl.consent.models import Consent
 from rfl.crypto.models import DataKey
 from rfl.db import Base
 from rfl.disclosures.models import Disclosure
+from rfl.exchange.models import ImportedRecord, ImportJob
 from rfl.idempotency.models import IdempotencyRecord
 from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun, MatchRunChunk
 from rfl.outbox.models import OutboxMessage
@@ -24,6 +25,8 @@ __all__ = [
     "Disclosure",
     "Erasure",
     "IdempotencyRecord",
+    "ImportJob",
+    "ImportedRecord",
     "LoginFailure",
     "MatchCandidate",
     "MatchRun",

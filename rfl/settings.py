@@ -70,6 +70,12 @@ class Settings:
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     # Persons one transaction of `rfl retention run` erases.
     retention_batch: int = 200
+    # Uploaded import files larger than this answer 413 (the rest of the API keeps max_content_length).
+    import_max_bytes: int = 20 * 1024 * 1024
+    # Records an import creates per committed transaction (a kill loses at most one batch's work).
+    import_batch: int = 200
+    # The domain of exported record ids (PFIF person_record_id ``<domain>/<type>.<record id>``).
+    exchange_domain: str = "rfl.invalid"
 
     @property
     def is_production(self) -> bool:
@@ -97,36 +103,49 @@ def _parse_environment(raw: str) -> Environment:
         raise ConfigurationError(f"RFL_ENV must be one of: {choices}") from None
 
 
+# Whole-number settings: (variable, option, smallest allowed value).
+_WHOLE_NUMBER_OPTIONS = (
+    ("RFL_TRUSTED_PROXIES", "trusted_proxies", 0),
+    ("RFL_AUDIT_VERIFY_STEP", "audit_verify_step", 1),
+    ("RFL_MAX_CONTENT_LENGTH", "max_content_length", 1),
+    ("RFL_HSTS_MAX_AGE_SECONDS", "hsts_max_age", 0),
+    # 1 would withhold nothing: no count lies between 0 and 1.
+    ("RFL_REPORT_THRESHOLD", "report_threshold", 2),
+    ("RFL_RETENTION_BATCH", "retention_batch", 1),
+    ("RFL_IMPORT_MAX_BYTES", "import_max_bytes", 1),
+    ("RFL_IMPORT_BATCH", "import_batch", 1),
+)
+
+
 def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
     options: dict[str, object] = {"log_level": env_vars.get("RFL_LOG_LEVEL", "INFO").upper()}
-    if "RFL_TRUSTED_PROXIES" in env_vars:
-        options["trusted_proxies"] = _int_setting(env_vars, "RFL_TRUSTED_PROXIES", minimum=0)
+    for variable, option, minimum in _WHOLE_NUMBER_OPTIONS:
+        if variable in env_vars:
+            options[option] = _int_setting(env_vars, variable, minimum=minimum)
     if env_vars.get("RFL_AUDIT_ORIGIN"):
         options["checkpoint_origin"] = env_vars["RFL_AUDIT_ORIGIN"]
     if "RFL_TOKEN_TTL_MINUTES" in env_vars:
         options["token_ttl"] = timedelta(minutes=_int_setting(env_vars, "RFL_TOKEN_TTL_MINUTES", minimum=1))
-    if "RFL_AUDIT_VERIFY_STEP" in env_vars:
-        options["audit_verify_step"] = _int_setting(env_vars, "RFL_AUDIT_VERIFY_STEP", minimum=1)
-    if "RFL_MAX_CONTENT_LENGTH" in env_vars:
-        options["max_content_length"] = _int_setting(env_vars, "RFL_MAX_CONTENT_LENGTH", minimum=1)
     if "RFL_DB_LOCK_TIMEOUT_SECONDS" in env_vars:
         options["db_lock_timeout"] = timedelta(
             seconds=_int_setting(env_vars, "RFL_DB_LOCK_TIMEOUT_SECONDS", minimum=1)
         )
-    if "RFL_HSTS_MAX_AGE_SECONDS" in env_vars:
-        options["hsts_max_age"] = _int_setting(env_vars, "RFL_HSTS_MAX_AGE_SECONDS", minimum=0)
-    if "RFL_REPORT_THRESHOLD" in env_vars:
-        # 1 would withhold nothing: no count lies between 0 and 1.
-        options["report_threshold"] = _int_setting(env_vars, "RFL_REPORT_THRESHOLD", minimum=2)
     if "RFL_RETENTION_DAYS" in env_vars:
         try:
             options["retention"] = RetentionPolicy(parse_periods(env_vars["RFL_RETENTION_DAYS"]))
         except ValueError as error:
             raise ConfigurationError(f"RFL_RETENTION_DAYS: {error}") from None
-    if "RFL_RETENTION_BATCH" in env_vars:
-        options["retention_batch"] = _int_setting(env_vars, "RFL_RETENTION_BATCH", minimum=1)
+    if env_vars.get("RFL_EXCHANGE_DOMAIN"):
+        options["exchange_domain"] = _exchange_domain(env_vars["RFL_EXCHANGE_DOMAIN"])
     options["matching"] = _matching_settings(env_vars)
     return options
+
+
+def _exchange_domain(raw: str) -> str:
+    domain = raw.strip()
+    if "/" in domain or any(character.isspace() for character in domain):
+        raise ConfigurationError("RFL_EXCHANGE_DOMAIN must be a domain name, e.g. rfl.redcross.example")
+    return domain
 
 
 def _matching_settings(env_vars: Mapping[str, str]) -> MatchingSettings:

@@ -33,6 +33,9 @@ AREA_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "reports": ("records", "matches", "consent", "disclosures"),
     # Erasing a person reaches their record, its candidates, the matcher's model and the outbox.
     "retention": ("records", "matches", "outbox"),
+    # Imports create records (which queue matching work) and queue their own jobs; exports read the
+    # consents that say what may be shared.
+    "exchange": ("records", "consent", "outbox", "retention"),
 }
 # Modules of an area that belong to the HTTP edge and may use rfl.http.
 EDGE_MODULES = ("blueprint.py", "schemas.py")

@@ -56,6 +56,9 @@ class Action(StrEnum):
     SIGHTING_BACKFILL = "sighting.backfill"
     SIGHTING_SEAL = "sighting.seal"
     SIGHTING_SEAL_INVALID = "sighting.seal_invalid"
+    # Records leaving in an export to RFL partners (the fields sent, never their values).
+    TRACING_REQUEST_EXPORT = "tracing_request.export"
+    SIGHTING_EXPORT = "sighting.export"
 
     MATCH_PROPOSE = "match.propose"
     MATCH_CANDIDATE_CREATE = "match_candidate.create"
@@ -93,6 +96,13 @@ class Action(StrEnum):
     KEYS_RETIRE = "keys.retire"
 
     IDEMPOTENCY_PURGE = "idempotency.purge"
+
+    # Imports of files (PFIF, CSV) and exports: the job or export is the object; its parameters and
+    # counts are the fields (codes and numbers only).
+    IMPORT_START = "import.start"
+    IMPORT_FINISH = "import.finish"
+    IMPORT_READ = "import.read"
+    EXPORT_RUN = "export.run"
 
     # A monitoring report run: its name is the object id, its parameters (codes) the fields.
     REPORT_RUN = "report.run"

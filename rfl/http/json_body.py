@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from rfl.http.errors import problem
 
@@ -23,7 +23,22 @@ MAX_DEPTH = 32
 MAX_INTEGER_DIGITS = 64
 JSON_MIMETYPE = "application/json"
 MERGE_PATCH_MIMETYPE = "application/merge-patch+json"
+MULTIPART_MIMETYPE = "multipart/form-data"
 _METHODS_WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
+# A view that takes a file upload (multipart) instead of JSON, with its own size limit.
+UPLOAD_LIMIT_ATTRIBUTE = "rfl_upload_limit"
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def accepts_upload(limit: Callable[[], int]) -> Callable[[V], V]:
+    """Mark a view as taking ``multipart/form-data`` of at most ``limit()`` bytes (413 above it)
+    instead of a JSON body; everything else about the request is unchanged."""
+
+    def mark(view: V) -> V:
+        setattr(view, UPLOAD_LIMIT_ATTRIBUTE, limit)
+        return view
+
+    return mark
 
 
 class MalformedJson(ValueError):
@@ -37,6 +52,15 @@ def init_json_bodies(app: Flask) -> None:
 def _check_request_body() -> Response | None:
     if request.method in _METHODS_WITHOUT_BODY or request.url_rule is None:
         return None  # no body is read; unknown routes answer 404/405 as usual
+    upload_limit = getattr(
+        current_app.view_functions.get(request.endpoint or ""), UPLOAD_LIMIT_ATTRIBUTE, None
+    )
+    if upload_limit is not None:
+        return _check_upload(upload_limit())
+    return _check_json_body()
+
+
+def _check_json_body() -> Response | None:
     body = request.get_data(cache=True)
     if not body:
         return None
@@ -49,6 +73,13 @@ def _check_request_body() -> Response | None:
         return problem(
             400, "Malformed JSON", f"The request body is not valid JSON: {error}", slug="malformed-json"
         )
+    return None
+
+
+def _check_upload(limit: int) -> Response | None:
+    request.max_content_length = limit  # reading the form answers 413 above it
+    if request.mimetype != MULTIPART_MIMETYPE:
+        return _unsupported_media_type((MULTIPART_MIMETYPE,))
     return None
 
 

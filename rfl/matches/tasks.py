@@ -16,6 +16,7 @@ from celery import Celery
 from flask import Flask
 
 from rfl.db import db
+from rfl.exchange.models import IMPORT_REQUESTED
 from rfl.extensions import app_services
 from rfl.matches.worker import process_message, rescore_chunk
 from rfl.outbox import services as outbox
@@ -74,6 +75,14 @@ def publish_chunks(run_id: uuid.UUID, numbers: list[int]) -> None:
         rescore_task.apply_async(args=[str(run_id), number], **_publish_options())
 
 
+@celery_app.task(name="rfl.exchange.import")  # type: ignore[untyped-decorator]
+def import_task(message_id: str) -> None:
+    from rfl.exchange.worker import process_import_message
+
+    with _app().app_context():
+        process_import_message(uuid.UUID(message_id))
+
+
 @celery_app.task(name="rfl.matches.sweep")  # type: ignore[untyped-decorator]
 def sweep_task() -> int:
     with _app().app_context():
@@ -87,20 +96,23 @@ def relay() -> int:
     the rest for the next relay, and the sweep hands the marked ones over again later."""
     settings = app_services().settings.matching
     celery_app.conf.broker_url = settings.broker_url
-    with db.transaction() as session:
-        messages = outbox.to_relay(
-            session,
-            MATCHED_FIELDS_CHANGED,
-            now=app_services().clock(),
-            stale_after=settings.relay_again_after,
-            limit=RELAY_BATCH,
-        )
-        for message in messages:
-            message.relayed_at = app_services().clock()
-        ids = [message.id for message in messages]
-    for message_id in ids:
-        propose_task.apply_async(args=[str(message_id)], **_publish_options())
-    return len(ids)
+    relayed = 0
+    for topic, task in ((IMPORT_REQUESTED, import_task), (MATCHED_FIELDS_CHANGED, propose_task)):
+        with db.transaction() as session:
+            messages = outbox.to_relay(
+                session,
+                topic,
+                now=app_services().clock(),
+                stale_after=settings.relay_again_after,
+                limit=RELAY_BATCH,
+            )
+            for message in messages:
+                message.relayed_at = app_services().clock()
+            ids = [message.id for message in messages]
+        for message_id in ids:
+            task.apply_async(args=[str(message_id)], **_publish_options())
+        relayed += len(ids)
+    return relayed
 
 
 def _publish_options() -> dict[str, Any]:

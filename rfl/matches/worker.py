@@ -126,6 +126,9 @@ def after_response(app: Flask, response: Response) -> None:
         with app.app_context():
             try:
                 if executor is Executor.PROCESS:
+                    from rfl.exchange.worker import drain_imports
+
+                    drain_imports()  # an upload's import, whose records then wait for proposals too
                     drain(limit=DRAIN_AFTER_RESPONSE)
                 else:
                     from rfl.matches.tasks import relay

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -519,9 +519,55 @@ class Due:
     held: bool
 
 
+# A record counts as matched from its first officer's confirmation.
+CONFIRMING = (MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
+
+
 def _matched(session: Session, column: Any) -> set[uuid.UUID]:
-    confirmed = (MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
-    return set(session.scalars(sa.select(column).where(MatchCandidate.status.in_(confirmed)).distinct()))
+    return set(session.scalars(sa.select(column).where(MatchCandidate.status.in_(CONFIRMING)).distinct()))
+
+
+def copy_expiry(
+    session: Session,
+    society_id: uuid.UUID,
+    defaults: RetentionPolicy,
+    records: Sequence[RecordMixin],
+    *,
+    now: datetime,
+) -> dict[uuid.UUID, date | None]:
+    """The day a partner must delete its copy of each of the society's records (PFIF ``expiry_date``):
+    the record's own erasure day once its period runs, and for a live case the day it would be erased
+    were it closed today, so that no partner keeps a copy longer than we could keep ours (a later
+    export carries a later day). None where the society keeps that category without a time limit."""
+    policy = effective_policy(session, society_id, defaults)
+    ids = [record.id for record in records]
+    matched = set(
+        session.scalars(
+            sa.select(MatchCandidate.tracing_request_id).where(
+                MatchCandidate.tracing_request_id.in_(ids), MatchCandidate.status.in_(CONFIRMING)
+            )
+        )
+    ) | set(
+        session.scalars(
+            sa.select(MatchCandidate.sighting_id).where(
+                MatchCandidate.sighting_id.in_(ids), MatchCandidate.status.in_(CONFIRMING)
+            )
+        )
+    )
+    expiry: dict[uuid.UUID, date | None] = {}
+    for record in records:
+        skeleton = RecordSkeleton(
+            "sighting" if isinstance(record, Sighting) else "tracing_request",
+            record.status.value,
+            record.created_at,
+            record.closed_at,
+            record.id in matched,
+            bool(getattr(record, "deceased", False)),
+        )
+        if category_of(skeleton) is None:
+            skeleton = replace(skeleton, status=RecordStatus.CLOSED.value, closed_at=now)
+        expiry[record.id] = expiry_date(skeleton, policy)
+    return expiry
 
 
 def plan(session: Session, defaults: RetentionPolicy, as_of: datetime) -> list[Due]:

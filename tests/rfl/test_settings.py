@@ -173,3 +173,18 @@ def test_the_report_threshold_is_read_from_the_environment_and_never_below_two()
     for bad in ("1", "0", "five"):
         with pytest.raises(ConfigurationError, match="RFL_REPORT_THRESHOLD"):
             Settings.from_env({"RFL_REPORT_THRESHOLD": bad})
+
+
+def test_the_exchange_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"RFL_IMPORT_MAX_BYTES": "5000", "RFL_IMPORT_BATCH": "50", "RFL_EXCHANGE_DOMAIN": "rfl.example.org"}
+    )
+
+    assert (settings.import_max_bytes, settings.import_batch, settings.exchange_domain) == (
+        5000,
+        50,
+        "rfl.example.org",
+    )
+    for name, bad in (("RFL_IMPORT_BATCH", "0"), ("RFL_EXCHANGE_DOMAIN", "rfl.example.org/x")):
+        with pytest.raises(ConfigurationError, match=name):
+            Settings.from_env({name: bad})
