@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from matching import Matcher, Score
+from matching import Matcher, Score, blocking_keys
 from privacy import BlindIndexError
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
@@ -111,13 +111,16 @@ def _blocked_candidates(
 ) -> list[uuid.UUID]:
     """Records of the other side that share blocking keys with ``canonical``, most shared keys first."""
     conditions = []
+    every_value: set[bytes] = set()
+    keys = blocking_keys(canonical)
     for society_id in _societies_with(session, other):
         indexer, key_version = crypto.indexer(society_id)
         try:
-            values = [v.value for v in indexing.match_block_values(indexer, key_version, canonical)]
+            values = [v.value for v in indexing.block_key_values(indexer, key_version, keys)]
         except BlindIndexError:
             continue
         if values:
+            every_value.update(values)
             conditions.append(
                 sa.and_(
                     BlindIndexEntry.society_id == society_id,
@@ -131,6 +134,9 @@ def _blocked_candidates(
         BlindIndexEntry.record_type == other.name,
         BlindIndexEntry.index_name == indexing.MATCH_BLOCK,
         BlindIndexEntry.index_version == indexing.INDEX_VERSION,
+        # Implied by the conditions below, but a plain IN lets the lookup index find the rows by value
+        # (an OR of per-society conditions alone makes SQLite scan every blocking row).
+        BlindIndexEntry.value.in_(sorted(every_value)),
         sa.or_(*conditions),
     )
     crowded = (
