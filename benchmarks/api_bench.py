@@ -6,6 +6,15 @@ figure's ratio to the /healthz baseline measured in the same run.
 
     python benchmarks/api_bench.py [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
                                    [--workers 2] [--clients 8] [--seconds 10]
+    python benchmarks/api_bench.py --small   # a smoke run (CI): 1 worker, 2 clients, 1 s per scenario
+    python benchmarks/api_bench.py --executor celery [--broker redis://127.0.0.1:6379/15]
+
+With the default executor (``process``) POSTs include what the embedded default does after each answer:
+the worker that saved the record drains the matching outbox (proposals) before it takes the next
+request. Every record here is the same person, so each new one is a candidate of all the others (the
+matcher's worst case). With ``--executor celery`` the server only relays the outbox to the broker (no
+worker consumes it here): the POSTs then cost the save itself, what a create over HTTP costs when
+proposals run on other machines.
 """
 
 from __future__ import annotations
@@ -140,7 +149,7 @@ def _request(port: int, method: str, path: str, body: Any = None, token: str | N
     return json.loads(response.read() or b"null")
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -149,7 +158,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--port", type=int, default=5099)
+    parser.add_argument("--small", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--executor", choices=("process", "celery"), default="process")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
+    args.seeded = 50
+    if args.small:
+        args.workers, args.clients, args.seconds, args.seeded = 1, 2, 1.0, 5
+    return args
+
+
+def main() -> None:
+    args = _arguments()
 
     database = f"rfl_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
@@ -157,7 +177,13 @@ def main() -> None:
         connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
     url = make_url(args.pg).set(database=database).render_as_string(hide_password=False)
     instance = tempfile.mkdtemp(prefix="rfl-bench-")
-    env = os.environ | {"RFL_DATABASE_URL": url, "RFL_INSTANCE_DIR": instance, "RFL_LOG_LEVEL": "WARNING"}
+    env = os.environ | {
+        "RFL_DATABASE_URL": url,
+        "RFL_INSTANCE_DIR": instance,
+        "RFL_LOG_LEVEL": "WARNING",
+        "RFL_MATCHING_EXECUTOR": args.executor,
+        "RFL_CELERY_BROKER_URL": args.broker,
+    }
     server = None
     try:
         _rfl(env, "db", "upgrade")
@@ -189,10 +215,11 @@ def main() -> None:
         )["token"]
         request_ids = [
             _request(args.port, "POST", "/api/v1/tracing-requests", REQUEST_BODY, token)["id"]
-            for _ in range(50)
+            for _ in range(args.seeded)
         ]
         sighting_ids = [
-            _request(args.port, "POST", "/api/v1/sightings", SIGHTING_BODY, token)["id"] for _ in range(50)
+            _request(args.port, "POST", "/api/v1/sightings", SIGHTING_BODY, token)["id"]
+            for _ in range(args.seeded)
         ]
 
         request_paths = [f"/api/v1/tracing-requests/{i}" for i in request_ids]
@@ -205,8 +232,9 @@ def main() -> None:
             Scenario("GET /sightings/{id}", "GET", sighting_paths, token=token),
         ]
         print(
-            f"gunicorn workers={args.workers}, clients={args.clients}, {args.seconds:.0f} s per scenario, "
-            f"PostgreSQL, {os.cpu_count()} cores shared by server, database and driver"
+            f"gunicorn workers={args.workers}, clients={args.clients}, {args.seconds:g} s per scenario, "
+            f"PostgreSQL, {os.cpu_count()} cores shared by server, database and driver, "
+            f"proposals: {args.executor}"
         )
         header = (
             f"{'scenario':32} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'rps ratio':>10} {'p95 ratio':>10}"

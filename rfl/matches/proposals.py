@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from matching import Matcher, Score
+from matching import Matcher, Score, blocking_keys
 from privacy import BlindIndexError
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
@@ -74,7 +74,10 @@ def propose(
     record = session.get(kind.model, record_id)
     if record is None:
         return ProposalReport(0, 0, 0)
-    _supersede_outdated(session, kind, record, audit)
+    # Every candidate of the record but the superseded ones, read once: outdated, decided, open and
+    # dropped pairs are all among them.
+    live = _live_candidates(session, kind, record)
+    _supersede_outdated(session, kind, record, live, audit)
     if record.status is RecordStatus.CLOSED:
         return ProposalReport(0, 0, 0)
     [canonical] = canonical_records(crypto, kind, [record])
@@ -82,11 +85,11 @@ def propose(
     blocked = _blocked_candidates(session, crypto, other, canonical, limits)
     seals = Seals(crypto, audit)
     pairs = _visible_pairs(session, seals, kind, record, _open_records(session, other, blocked))
-    undecided = _without_decided_pairs(session, pairs)
+    undecided = _without_decided_pairs(pairs, live)
     others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
     scores = matcher.score(canonical, canonical_records(crypto, other, others), threshold=limits.floor)
-    stored = _store(session, undecided, scores, matcher.version, audit)
-    _supersede_dropped(session, kind, record, {score.id for score in scores}, audit)
+    stored = _store(session, undecided, scores, matcher.version, audit, live=live)
+    _supersede_dropped(session, kind, live, {score.id for score in scores}, audit)
     # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
     audit(
         AuditEntry(
@@ -111,13 +114,16 @@ def _blocked_candidates(
 ) -> list[uuid.UUID]:
     """Records of the other side that share blocking keys with ``canonical``, most shared keys first."""
     conditions = []
+    every_value: set[bytes] = set()
+    keys = blocking_keys(canonical)
     for society_id in _societies_with(session, other):
         indexer, key_version = crypto.indexer(society_id)
         try:
-            values = [v.value for v in indexing.match_block_values(indexer, key_version, canonical)]
+            values = [v.value for v in indexing.block_key_values(indexer, key_version, keys)]
         except BlindIndexError:
             continue
         if values:
+            every_value.update(values)
             conditions.append(
                 sa.and_(
                     BlindIndexEntry.society_id == society_id,
@@ -131,6 +137,9 @@ def _blocked_candidates(
         BlindIndexEntry.record_type == other.name,
         BlindIndexEntry.index_name == indexing.MATCH_BLOCK,
         BlindIndexEntry.index_version == indexing.INDEX_VERSION,
+        # Implied by the conditions below, but a plain IN lets the lookup index find the rows by value
+        # (an OR of per-society conditions alone makes SQLite scan every blocking row).
+        BlindIndexEntry.value.in_(sorted(every_value)),
         sa.or_(*conditions),
     )
     crowded = (
@@ -184,27 +193,17 @@ def _visible_pairs(
     ]
 
 
-def _without_decided_pairs(session: Session, pairs: Sequence[Pair]) -> list[Pair]:
+def _without_decided_pairs(pairs: Sequence[Pair], live: Sequence[MatchCandidate]) -> list[Pair]:
     """Pairs officers have not decided: none confirmed (or awaiting approval), none rejected or
-    withdrawn at the records' current match versions."""
+    withdrawn at the records' current match versions (``live``: the record's unsuperseded candidates)."""
     if not pairs:
         return []
     by_key = {(pair.request.id, pair.sighting.id): pair for pair in pairs}
-    decided = session.execute(
-        sa.select(
-            MatchCandidate.tracing_request_id,
-            MatchCandidate.sighting_id,
-            MatchCandidate.request_match_version,
-            MatchCandidate.sighting_match_version,
-            MatchCandidate.status,
-        ).where(
-            MatchCandidate.status.in_(DECIDED),
-            sa.tuple_(MatchCandidate.tracing_request_id, MatchCandidate.sighting_id).in_(list(by_key)),
-        )
-    ).all()
     settled = set()
-    for row in decided:
-        pair = by_key[(row.tracing_request_id, row.sighting_id)]
+    for row in live:
+        pair = by_key.get((row.tracing_request_id, row.sighting_id))
+        if pair is None or row.status not in DECIDED:
+            continue
         unchanged = (row.request_match_version, row.sighting_match_version) == (
             pair.request.match_version,
             pair.sighting.match_version,
@@ -218,13 +217,19 @@ def _without_decided_pairs(session: Session, pairs: Sequence[Pair]) -> list[Pair
 
 
 def _store(
-    session: Session, pairs: Sequence[Pair], scores: Sequence[Score], model_version: str, audit: AuditSink
+    session: Session,
+    pairs: Sequence[Pair],
+    scores: Sequence[Score],
+    model_version: str,
+    audit: AuditSink,
+    *,
+    live: Sequence[MatchCandidate],
 ) -> int:
     """Insert new candidates and refresh open ones; returns how many were created or changed."""
     by_other_id = {str(pair.sighting.id): pair for pair in pairs} | {
         str(pair.request.id): pair for pair in pairs
     }
-    open_candidates = _open_candidates(session, pairs)
+    open_candidates = _open_candidates(pairs, live)
     changed = 0
     for score in scores:
         pair = by_other_id[score.id]
@@ -278,68 +283,79 @@ def _new_candidate(
 
 
 def _open_candidates(
-    session: Session, pairs: Sequence[Pair]
+    pairs: Sequence[Pair], live: Sequence[MatchCandidate]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], MatchCandidate]:
-    if not pairs:
-        return {}
-    rows = session.scalars(
-        sa.select(MatchCandidate).where(
-            MatchCandidate.status == MatchStatus.PROPOSED,
-            sa.tuple_(MatchCandidate.tracing_request_id, MatchCandidate.sighting_id).in_(
-                [(pair.request.id, pair.sighting.id) for pair in pairs]
-            ),
-        )
-    )
-    return {(row.tracing_request_id, row.sighting_id): row for row in rows}
+    wanted = {(pair.request.id, pair.sighting.id) for pair in pairs}
+    return {
+        (row.tracing_request_id, row.sighting_id): row
+        for row in live
+        if row.status is MatchStatus.PROPOSED and (row.tracing_request_id, row.sighting_id) in wanted
+    }
 
 
 # --- superseding --------------------------------------------------------------------------------------
 
 
-def _side(kind: RecordType) -> tuple[Any, Any]:
-    if kind is TRACING_REQUESTS:
-        return MatchCandidate.tracing_request_id, MatchCandidate.request_match_version
-    return MatchCandidate.sighting_id, MatchCandidate.sighting_match_version
-
-
-def _supersede_outdated(session: Session, kind: RecordType, record: RecordMixin, audit: AuditSink) -> None:
-    """Open candidates scored before the record last changed in a matched field (or closed)."""
-    record_column, version_column = _side(kind)
-    which = record_column == record.id
-    if record.status is not RecordStatus.CLOSED:
-        which = sa.and_(which, version_column < record.match_version)
-    _supersede(session, which, audit)
-
-
-def _supersede_dropped(
-    session: Session, kind: RecordType, record: RecordMixin, kept_ids: Iterable[str], audit: AuditSink
-) -> None:
-    """Proposed candidates of the record that the latest scoring no longer puts above the floor."""
-    record_column, _ = _side(kind)
-    other_column = (
-        MatchCandidate.sighting_id if kind is TRACING_REQUESTS else MatchCandidate.tracing_request_id
+def _live_candidates(session: Session, kind: RecordType, record: RecordMixin) -> list[MatchCandidate]:
+    """The record's candidates in every status but superseded."""
+    record_column = (
+        MatchCandidate.tracing_request_id if kind is TRACING_REQUESTS else MatchCandidate.sighting_id
     )
-    kept = [uuid.UUID(candidate_id) for candidate_id in kept_ids]
+    return list(
+        session.scalars(
+            sa.select(MatchCandidate).where(
+                record_column == record.id, MatchCandidate.status != MatchStatus.SUPERSEDED
+            )
+        )
+    )
+
+
+def _record_version(kind: RecordType, candidate: MatchCandidate) -> int:
+    """The record's match version a candidate was scored at (the record whose side ``kind`` is)."""
+    if kind is TRACING_REQUESTS:
+        return candidate.request_match_version
+    return candidate.sighting_match_version
+
+
+def _supersede_outdated(
+    session: Session, kind: RecordType, record: RecordMixin, live: Sequence[MatchCandidate], audit: AuditSink
+) -> None:
+    """Open candidates scored before the record last changed in a matched field (or closed)."""
+    closed = record.status is RecordStatus.CLOSED
     _supersede(
         session,
-        sa.and_(
-            record_column == record.id,
-            MatchCandidate.status == MatchStatus.PROPOSED,
-            other_column.not_in(kept),
-        ),
+        [c for c in live if closed or _record_version(kind, c) < record.match_version],
         audit,
     )
 
 
-def _supersede(session: Session, which: sa.ColumnElement[bool], audit: AuditSink) -> None:
-    candidates = session.scalars(
-        sa.select(MatchCandidate).where(
-            which, MatchCandidate.status.in_((MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL))
-        )
-    ).all()
+def _supersede_dropped(
+    session: Session,
+    kind: RecordType,
+    live: Sequence[MatchCandidate],
+    kept_ids: Iterable[str],
+    audit: AuditSink,
+) -> None:
+    """Proposed candidates of the record that the latest scoring no longer puts above the floor."""
+    kept = set(kept_ids)
+    _supersede(
+        session,
+        [
+            c
+            for c in live
+            if c.status is MatchStatus.PROPOSED
+            and str(c.sighting_id if kind is TRACING_REQUESTS else c.tracing_request_id) not in kept
+        ],
+        audit,
+    )
+
+
+def _supersede(session: Session, candidates: Sequence[MatchCandidate], audit: AuditSink) -> None:
+    """Supersede the open ones (proposed, or awaiting approval) of ``candidates``."""
     for candidate in candidates:
-        candidate.status = MatchStatus.SUPERSEDED
-        audit(_candidate_event(Action.MATCH_SUPERSEDE, candidate))
+        if candidate.status in (MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL):
+            candidate.status = MatchStatus.SUPERSEDED
+            audit(_candidate_event(Action.MATCH_SUPERSEDE, candidate))
     session.flush()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -118,8 +118,7 @@ def queue(
         cursor=cursor,
         descending=True,
     )
-    seals = Seals(crypto, audit, actor)
-    visible = [c for c in page.items if _sighting_visible(session, seals, actor, c)]
+    visible = _visible_candidates(session, Seals(crypto, audit, actor), actor, page.items)
     return Page(items=_views(session, visible, actor), next_cursor=page.next_cursor)
 
 
@@ -232,17 +231,33 @@ def _hidden_from_the_family_side(actor: Actor) -> sa.ColumnElement[bool]:
 
 
 def _sighting_visible(session: Session, seals: Seals, actor: Actor, candidate: MatchCandidate) -> bool:
-    sighting = session.get_one(Sighting, candidate.sighting_id)
-    protection = seals.protection(sighting)
-    request_codes = society_codes(session, [candidate.request_society_id])
-    on_request_side = Viewer(
-        candidate.request_society_id,
-        request_codes[candidate.request_society_id],
-        candidate.tracing_request_id,
-    )
-    if not visible_to(sighting, on_request_side, protection):  # hidden from the request: from everyone
-        return False
-    return visible_to(sighting, Viewer(actor.society_id, actor.society_code), protection)
+    return bool(_visible_candidates(session, seals, actor, [candidate]))
+
+
+def _visible_candidates(
+    session: Session, seals: Seals, actor: Actor, candidates: Sequence[MatchCandidate]
+) -> list[MatchCandidate]:
+    """The candidates whose sighting rule 10 shows to the request and to ``actor`` (a page's sightings
+    and societies are read in one query each, not one per candidate)."""
+    if not candidates:
+        return []
+    wanted = {c.sighting_id for c in candidates}
+    sightings = {s.id: s for s in session.scalars(sa.select(Sighting).where(Sighting.id.in_(wanted)))}
+    request_codes = society_codes(session, {c.request_society_id for c in candidates})
+    actor_view = Viewer(actor.society_id, actor.society_code)
+    visible = []
+    for candidate in candidates:
+        sighting = sightings[candidate.sighting_id]
+        protection = seals.protection(sighting)
+        on_request_side = Viewer(
+            candidate.request_society_id,
+            request_codes[candidate.request_society_id],
+            candidate.tracing_request_id,
+        )
+        # Hidden from the request: hidden from everyone.
+        if visible_to(sighting, on_request_side, protection) and visible_to(sighting, actor_view, protection):
+            visible.append(candidate)
+    return visible
 
 
 def _refused_contact_hides(actor: Actor, candidate: MatchCandidate) -> bool:

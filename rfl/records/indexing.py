@@ -69,7 +69,13 @@ def match_block_values(
 ) -> list[BlindIndexValue]:
     """The matcher's blocking keys of a person under one society's index key: another record sharing
     one is a candidate. Every key holds a name, so no value stands for a date or a number alone."""
-    return _values(indexer, spec(MATCH_BLOCK, key_version), blocking_keys(canonical))
+    return block_key_values(indexer, key_version, blocking_keys(canonical))
+
+
+def block_key_values(indexer: BlindIndexer, key_version: int, keys: Iterable[str]) -> list[BlindIndexValue]:
+    """The index values of blocking keys already computed (one record probed under several societies'
+    keys computes its keys once)."""
+    return _values(indexer, spec(MATCH_BLOCK, key_version), keys)
 
 
 def query_index_values(indexer: BlindIndexer, key_version: int, query: str) -> list[BlindIndexValue]:

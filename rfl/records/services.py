@@ -27,6 +27,7 @@ from rfl.pagination import Page, paginate
 from rfl.records import indexing
 from rfl.records.canonical import (
     MATCHED_FIELDS_CHANGED,
+    MATCHED_PERSON_FIELDS,
     canonical_names,
     canonical_record,
     matched_field_names,
@@ -230,19 +231,22 @@ def _reindex(
     canonical = canonical_record(
         record.id, document[kind.person_group], record_date=on, place=record_place(document)
     )
-    for value in indexing.person_index_values(indexer, key_version, canonical):
-        session.add(
-            BlindIndexEntry(
-                record_type=kind.name,
-                record_id=record.id,
-                society_id=record.society_id,
-                subject_id=getattr(record, subject_column),
-                index_name=value.index,
-                index_version=value.version,
-                key_version=key_version,
-                value=value.value,
-            )
-        )
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "record_type": kind.name,
+            "record_id": record.id,
+            "society_id": record.society_id,
+            "subject_id": getattr(record, subject_column),
+            "index_name": value.index,
+            "index_version": value.version,
+            "key_version": key_version,
+            "value": value.value,
+        }
+        for value in indexing.person_index_values(indexer, key_version, canonical)
+    ]
+    if rows:  # one multi-row insert: a record has dozens of index rows, not worth an object each
+        session.execute(sa.insert(BlindIndexEntry), rows)
 
 
 # --- create / read / update ------------------------------------------------------------------------
@@ -653,6 +657,8 @@ def _display_name(person: Mapping[str, Any]) -> str | None:
 
 # The groups a canonical record is read from: the person, and where its date and place come from.
 _MATCHED_GROUPS = {"tracing_request": ("sought_person", "separation"), "sighting": ("person", "registration")}
+# The fields of those groups a canonical record reads (nothing else is decrypted for the matcher).
+_MATCHED_FIELDS = (*MATCHED_PERSON_FIELDS, "date", "place", "last_known_place")
 
 
 def kind_named(name: str) -> RecordType:
@@ -689,7 +695,9 @@ def canonical_records(
     codec = _codec(kind, crypto)
     views = []
     for record in records:
-        document = codec.decrypt(record, _subjects(kind, record), groups=_MATCHED_GROUPS[kind.name])
+        document = codec.decrypt(
+            record, _subjects(kind, record), groups=_MATCHED_GROUPS[kind.name], fields=_MATCHED_FIELDS
+        )
         on = _record_date(kind, document, record.created_at.date())
         views.append(
             canonical_record(
