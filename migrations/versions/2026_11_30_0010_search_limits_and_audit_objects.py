@@ -1,0 +1,155 @@
+"""One table of rate-limit hits for every limit (failed logins, searches); audit entries about several
+objects; sightings' excluded tracing-request ids in canonical form.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-30
+
+This revision never imports the live models.
+
+- ``login_failures`` becomes ``throttle_hits``: one row per hit of one limit (``bucket``) under one
+  keyed-hash ``key``. Each failure still in its window becomes two hits (its email's and its client
+  address's), so no lock is lifted by the upgrade.
+- ``audit_events.object_ids``: the further objects an entry is about (the records one search
+  returned), covered by the leaf hash when present; ``audit_event_objects`` says which society owns
+  each, so it sees the entry. Append-only like the other audit tables.
+- ``sightings.exclude``: tracing-request ids in canonical form (lower case, hyphens) and society codes
+  in upper case, so an entry typed in another spelling protects the person as it was meant to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "throttle_hits",
+        sa.Column("bucket", sa.String(length=32), nullable=False),
+        sa.Column("key", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_throttle_hits")),
+    )
+    op.create_index(op.f("ix_throttle_hits_at"), "throttle_hits", ["at"], unique=False)
+    op.create_index("ix_throttle_hits_bucket_key_at", "throttle_hits", ["bucket", "key", "at"], unique=False)
+    _carry_login_failures_over()
+    op.drop_index(op.f("ix_login_failures_failed_at"), table_name="login_failures")
+    op.drop_index(op.f("ix_login_failures_email_key"), table_name="login_failures")
+    op.drop_index(op.f("ix_login_failures_client_key"), table_name="login_failures")
+    op.drop_table("login_failures")
+
+    op.add_column("audit_events", sa.Column("object_ids", sa.JSON(none_as_null=True), nullable=True))
+    op.create_table(
+        "audit_event_objects",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("object_id", sa.String(length=64), nullable=False),
+        sa.Column("society_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["seq"], ["audit_events.seq"], name=op.f("fk_audit_event_objects_seq_audit_events")
+        ),
+        sa.PrimaryKeyConstraint("seq", "object_id", name=op.f("pk_audit_event_objects")),
+    )
+    op.create_index(
+        op.f("ix_audit_event_objects_object_id"), "audit_event_objects", ["object_id"], unique=False
+    )
+    op.create_index(
+        "ix_audit_event_objects_society_id_seq", "audit_event_objects", ["society_id", "seq"], unique=False
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        _protect("audit_event_objects")
+    _canonical_exclusions()
+
+
+def _carry_login_failures_over() -> None:
+    for bucket, column in (("login_email", "email_key"), ("login_client", "client_key")):
+        rows = op.get_bind().execute(sa.text(f"SELECT {column}, failed_at FROM login_failures")).all()
+        if rows:
+            op.get_bind().execute(
+                sa.text("INSERT INTO throttle_hits (id, bucket, key, at) VALUES (:id, :bucket, :key, :at)"),
+                [{"id": uuid.uuid4(), "bucket": bucket, "key": key, "at": at} for key, at in rows],
+            )
+
+
+def _canonical_exclusions() -> None:
+    connection = op.get_bind()
+    for sighting_id, exclude in connection.execute(sa.text("SELECT id, exclude FROM sightings")).all():
+        entries = json.loads(exclude) if isinstance(exclude, str) else exclude
+        canonical = [_canonical_entry(entry) for entry in entries or []]
+        if canonical != entries:
+            connection.execute(
+                sa.text("UPDATE sightings SET exclude = :exclude WHERE id = :id").bindparams(
+                    sa.bindparam("exclude", type_=sa.JSON())
+                ),
+                {"exclude": canonical, "id": sighting_id},
+            )
+
+
+def _canonical_entry(entry: str) -> str:
+    try:
+        return str(uuid.UUID(entry))
+    except (ValueError, AttributeError, TypeError):
+        return entry.strip().upper() if isinstance(entry, str) else entry
+
+
+def _app_role() -> str:
+    role = os.environ.get("RFL_DB_APP_ROLE", "rfl_app")
+    if not role.replace("_", "").isalnum():
+        raise ValueError("RFL_DB_APP_ROLE must be a plain identifier")
+    return role
+
+
+def _protect(table: str) -> None:
+    op.execute(
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION rfl_refuse_audit_change()"
+    )
+    op.execute(
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION rfl_refuse_audit_change()"
+    )
+    role = _app_role()
+    op.execute(
+        f"""
+        DO $$
+        BEGIN
+            IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                GRANT SELECT, INSERT ON {table} TO {role};
+                REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {role};
+            END IF;
+        END $$
+        """
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_audit_event_objects_society_id_seq", table_name="audit_event_objects")
+    op.drop_index(op.f("ix_audit_event_objects_object_id"), table_name="audit_event_objects")
+    op.drop_table("audit_event_objects")
+    op.drop_column("audit_events", "object_ids")
+
+    op.create_table(
+        "login_failures",
+        sa.Column("email_key", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("client_key", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
+    )
+    op.create_index(op.f("ix_login_failures_client_key"), "login_failures", ["client_key"], unique=False)
+    op.create_index(op.f("ix_login_failures_email_key"), "login_failures", ["email_key"], unique=False)
+    op.create_index(op.f("ix_login_failures_failed_at"), "login_failures", ["failed_at"], unique=False)
+    # The hits cannot be paired back into failures: logins start unthrottled after a downgrade.
+    op.drop_index("ix_throttle_hits_bucket_key_at", table_name="throttle_hits")
+    op.drop_index(op.f("ix_throttle_hits_at"), table_name="throttle_hits")
+    op.drop_table("throttle_hits")
