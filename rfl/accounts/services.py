@@ -179,7 +179,12 @@ def create_user_as(
 
 
 def get_user_as(
-    session: Session, actor: Actor, user_id: uuid.UUID, *, audit: AuditSink, purpose: Action = Action.USER_READ
+    session: Session,
+    actor: Actor,
+    user_id: uuid.UUID,
+    *,
+    audit: AuditSink,
+    purpose: Action = Action.USER_READ,
 ) -> User:
     """A user of the actor's own society; any other answers NotFound, as if it did not exist.
 

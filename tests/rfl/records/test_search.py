@@ -356,7 +356,7 @@ def test_a_cross_society_patch_is_logged_as_a_refused_update(
 
 
 @pytest.mark.parametrize(("method", "action"), [("get", "user.read"), ("patch", "user.update")])
-def test_an_admin_reaching_another_societys_user_gets_404_and_an_entry(
+def test_an_admin_reaching_another_societys_user_gets_404_and_an_entry(  # noqa: PLR0917 (fixtures)
     app: Flask, client: FlaskClient, make: Factories, border: Border, method: str, action: str
 ) -> None:
     italian_user = make.user(Role.CASEWORKER, society=border.italy)

@@ -1,8 +1,8 @@
 """One table of rate-limit hits for every limit (failed logins, searches); audit entries about several
-objects; sightings' excluded tracing-request ids in canonical form.
+objects.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30
 
 This revision never imports the live models.
@@ -13,21 +13,21 @@ This revision never imports the live models.
 - ``audit_events.object_ids``: the further objects an entry is about (the records one search
   returned), covered by the leaf hash when present; ``audit_event_objects`` says which society owns
   each, so it sees the entry. Append-only like the other audit tables.
-- ``sightings.exclude``: tracing-request ids in canonical form (lower case, hyphens) and society codes
-  in upper case, so an entry typed in another spelling protects the person as it was meant to.
+
+Sightings' ``exclude`` entries are not rewritten here (they are sealed with the row): rule 10 compares
+them in canonical form, and an edit stores them canonical.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -68,38 +68,30 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         _protect("audit_event_objects")
-    _canonical_exclusions()
 
 
 def _carry_login_failures_over() -> None:
-    for bucket, column in (("login_email", "email_key"), ("login_client", "client_key")):
-        rows = op.get_bind().execute(sa.text(f"SELECT {column}, failed_at FROM login_failures")).all()
+    hits = sa.table(
+        "throttle_hits",
+        sa.column("id", sa.Uuid()),
+        sa.column("bucket", sa.String()),
+        sa.column("key", sa.LargeBinary()),
+        sa.column("at", sa.DateTime(timezone=True)),
+    )
+    failures = sa.table(
+        "login_failures",
+        sa.column("email_key", sa.LargeBinary()),
+        sa.column("client_key", sa.LargeBinary()),
+        sa.column("failed_at", sa.DateTime(timezone=True)),
+    )
+    connection = op.get_bind()
+    for bucket, column in (("login_email", failures.c.email_key), ("login_client", failures.c.client_key)):
+        rows = connection.execute(sa.select(column, failures.c.failed_at)).all()
         if rows:
-            op.get_bind().execute(
-                sa.text("INSERT INTO throttle_hits (id, bucket, key, at) VALUES (:id, :bucket, :key, :at)"),
+            connection.execute(
+                hits.insert(),
                 [{"id": uuid.uuid4(), "bucket": bucket, "key": key, "at": at} for key, at in rows],
             )
-
-
-def _canonical_exclusions() -> None:
-    connection = op.get_bind()
-    for sighting_id, exclude in connection.execute(sa.text("SELECT id, exclude FROM sightings")).all():
-        entries = json.loads(exclude) if isinstance(exclude, str) else exclude
-        canonical = [_canonical_entry(entry) for entry in entries or []]
-        if canonical != entries:
-            connection.execute(
-                sa.text("UPDATE sightings SET exclude = :exclude WHERE id = :id").bindparams(
-                    sa.bindparam("exclude", type_=sa.JSON())
-                ),
-                {"exclude": canonical, "id": sighting_id},
-            )
-
-
-def _canonical_entry(entry: str) -> str:
-    try:
-        return str(uuid.UUID(entry))
-    except (ValueError, AttributeError, TypeError):
-        return entry.strip().upper() if isinstance(entry, str) else entry
 
 
 def _app_role() -> str:
