@@ -55,9 +55,6 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("object_id", sa.String(length=64), nullable=False),
         sa.Column("society_id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["seq"], ["audit_events.seq"], name=op.f("fk_audit_event_objects_seq_audit_events")
-        ),
         sa.PrimaryKeyConstraint("seq", "object_id", name=op.f("pk_audit_event_objects")),
     )
     op.create_index(

@@ -3,9 +3,10 @@ once with what it returned (issue 9 items 1, 2 and 9; issue 10 item 4)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ from sqlalchemy.engine import Engine
 from rfl.accounts.limits import Limit, SearchLimits
 from rfl.accounts.models import Role, ThrottleHit
 from rfl.audit.models import AuditEvent
+from rfl.crypto.models import DataKey
 from rfl.db import db
 from rfl.extensions import app_services
-from rfl.records.models import Sighting
+from rfl.records.models import BlindIndexEntry, Sighting
 from rfl.records.services import Band, band_of
 from rfl.settings import Settings
 from tests.border import REQUEST, Border, queue, saved
@@ -378,11 +380,12 @@ def test_an_admin_reaching_another_societys_user_gets_404_and_an_entry(  # noqa:
 
 
 @pytest.fixture
-def statements(app: Flask, engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
+def statements_with_parameters(app: Flask, engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL the application runs meanwhile, with its parameters."""
+    seen: list[tuple[str, Any]] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        seen.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", record)
     yield seen
@@ -390,7 +393,7 @@ def statements(app: Flask, engine: Engine) -> Iterator[list[str]]:
 
 
 def test_a_search_loads_data_keys_in_one_query_and_never_scans_the_index_for_key_versions(
-    app: Flask, client: FlaskClient, border: Border, statements: list[str]
+    app: Flask, client: FlaskClient, border: Border, statements_with_parameters: list[tuple[str, Any]]
 ) -> None:
     mine = [
         saved(
@@ -403,11 +406,96 @@ def test_a_search_loads_data_keys_in_one_query_and_never_scans_the_index_for_key
     ]
     border_request = german_request(client, border)
     app_services(app).key_cache.clear()  # as in another worker: no data key of these persons cached
-    statements.clear()
+    statements_with_parameters.clear()
 
     items = search(client, border.de_officer, "Giuseppe Rossi", border_request).json["items"]
+    statements = [statement for statement, _ in statements_with_parameters]
 
     assert {item["id"] for item in items} == set(mine)
     key_queries = [s for s in statements if "FROM data_keys" in s]
     assert len(key_queries) == 1
     assert not [s for s in statements if "SELECT DISTINCT" in s.upper() and "key_version" in s]
+
+
+postgres_only = pytest.mark.skipif(
+    not os.environ.get("RFL_TEST_DATABASE_URL"), reason="query plans are PostgreSQL's"
+)
+PLANNED_TABLES = ("blind_index_entries", "data_keys", "throttle_hits", "audit_event_objects")
+
+
+def _noise(app: Flask, rows: int) -> None:
+    """Rows of many other records, so the planner weighs an index against a scan as it would at size."""
+    societies = [uuid.uuid4() for _ in range(6)]
+    with app.app_context(), db.transaction() as session:
+        session.execute(
+            sa.insert(BlindIndexEntry),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "record_type": "sighting",
+                    "record_id": uuid.uuid4(),
+                    "society_id": societies[n % 6],
+                    "subject_id": uuid.uuid4(),
+                    "index_name": ("name_token", "name_skeleton", "match_block")[n % 3],
+                    "index_version": 1,
+                    "key_version": 1,
+                    "value": os.urandom(8),
+                }
+                for n in range(rows)
+            ],
+        )
+        session.execute(
+            sa.insert(DataKey),
+            [
+                {
+                    "ring_id": str(societies[n % 6]),
+                    "subject_id": str(uuid.uuid4()),
+                    "dek_version": 1,
+                    "kek_version": 1,
+                    "wrapped": os.urandom(60),
+                    "created_at": datetime.now(UTC),
+                }
+                for n in range(rows // 2)
+            ],
+        )
+        session.execute(
+            sa.insert(ThrottleHit),
+            [
+                {"id": uuid.uuid4(), "bucket": "search_user", "key": os.urandom(32), "at": datetime.now(UTC)}
+                for _ in range(rows // 2)
+            ],
+        )
+        for table in PLANNED_TABLES:
+            session.execute(sa.text(f"ANALYZE {table}"))
+
+
+@postgres_only
+def test_every_search_query_is_planned_on_an_index(
+    app: Flask, client: FlaskClient, border: Border, statements_with_parameters: list[tuple[str, Any]]
+) -> None:
+    """EXPLAIN on PostgreSQL of every statement one search runs on the tables that grow with the data:
+    none is a sequential scan of them."""
+    _noise(app, 20_000)
+    request_id = german_request(client, border)
+    for given in ("Giuseppe", "Marco"):
+        saved(
+            client, "/api/v1/sightings", border.de_caseworker, sighting(given_name=given, family_name="Rossi")
+        )
+        italian(client, border, given, "Rossi")
+    app_services(app).key_cache.clear()
+    statements_with_parameters.clear()
+
+    assert search(client, border.de_officer, "Giuseppe Rossi", request_id).status_code == 200
+
+    planned = [
+        (statement, parameters)
+        for statement, parameters in statements_with_parameters
+        if statement.lstrip().upper().startswith("SELECT") and any(t in statement for t in PLANNED_TABLES)
+    ]
+    assert len(planned) >= 4  # the throttle, the candidates, what rule 10 withheld, the data keys
+    with app.app_context():
+        connection = db.session.connection()
+        for statement, parameters in planned:
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+            for table in PLANNED_TABLES:
+                assert f"Seq Scan on {table}" not in plan, plan
