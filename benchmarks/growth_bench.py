@@ -3,7 +3,7 @@
     python benchmarks/growth_bench.py verify [--small] [--pg URL] [--sizes 10000,100000,1000000]
                                              [--via cli|service|both]
     python benchmarks/growth_bench.py records [--small] [--pg URL] [--sizes 1000,10000,100000]
-                                              [--clients 4] [--requests 200]
+                                              [--clients 4] [--requests 200] [--pg-only]
 
 ``verify``: audit verification time against the size of the log. A generator inserts synthetic audit
 entries (correct leaf hashes, a signed checkpoint every 256 entries, as the service keeps them) in bulk
@@ -99,13 +99,17 @@ class Instance:
 
 
 @contextmanager
-def throwaway_databases(pg_base_url: str | None) -> Iterator[list[Instance]]:
-    """A migrated SQLite file, and with ``pg_base_url`` a migrated PostgreSQL database beside it; each
-    with its own instance folder. Everything is removed afterwards."""
+def throwaway_databases(pg_base_url: str | None, *, sqlite: bool = True) -> Iterator[list[Instance]]:
+    """A migrated SQLite file (unless ``sqlite`` is false), and with ``pg_base_url`` a migrated
+    PostgreSQL database beside it; each with its own instance folder. Everything is removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="rfl-growth-"))
     created_pg: str | None = None
     try:
-        instances = [Instance("SQLite", f"sqlite:///{root / 'sqlite' / 'rfl.sqlite3'}", root / "sqlite")]
+        instances = []
+        if sqlite:
+            instances.append(
+                Instance("SQLite", f"sqlite:///{root / 'sqlite' / 'rfl.sqlite3'}", root / "sqlite")
+            )
         if pg_base_url:
             created_pg = f"rfl_growth_{uuid.uuid4().hex[:8]}"
             _admin(pg_base_url, f'CREATE DATABASE "{created_pg}"')
@@ -518,7 +522,7 @@ def run_records(args: argparse.Namespace) -> None:
         f"record create, read and search against the number of sightings; {os.cpu_count()} cores, "
         f"{args.clients} clients, {requests} requests of each kind per size"
     )
-    with throwaway_databases(args.pg) as instances:
+    with throwaway_databases(args.pg, sqlite=not (args.pg and args.pg_only)) as instances:
         for instance in instances:
             population = Population(instance)
             rows = []
@@ -551,6 +555,7 @@ def _add_records(parsers: Any) -> None:
     parser.add_argument("--clients", type=int, default=4, help="client processes sending at once")
     parser.add_argument("--requests", type=int, default=200, help="requests of each kind per size")
     parser.add_argument("--pg", default=None, help="PostgreSQL URL to create a throwaway database beside")
+    parser.add_argument("--pg-only", action="store_true", help="with --pg, leave SQLite out")
     parser.set_defaults(run=run_records)
 
 

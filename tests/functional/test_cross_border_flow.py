@@ -1,8 +1,9 @@
 """A cross-border case from both sides, over HTTP only, as the users in domain.md would work it.
 
 A German caseworker files a family's request; an Italian caseworker registers a man at a landing site
-under another spelling; a German tracing officer, searching for the family's request, finds the sighting without seeing who
-it is; the Italian society's auditor sees that search in its own log, and the whole log verifies.
+under another spelling; a German tracing officer, searching for the family's request, finds the
+sighting without seeing who it is; the Italian society's auditor sees that search in its own log, and
+the whole log verifies.
 """
 
 from __future__ import annotations

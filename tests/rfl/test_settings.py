@@ -173,3 +173,20 @@ def test_the_report_threshold_is_read_from_the_environment_and_never_below_two()
     for bad in ("1", "0", "five"):
         with pytest.raises(ConfigurationError, match="RFL_REPORT_THRESHOLD"):
             Settings.from_env({"RFL_REPORT_THRESHOLD": bad})
+
+
+def test_search_limits_are_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        production_env(
+            tmp_path,
+            RFL_SEARCH_LIMIT_PER_USER="30",
+            RFL_SEARCH_LIMIT_PER_REQUEST_WINDOW_MINUTES="60",
+        )
+    )
+
+    assert settings.search_limits.per_user.max_hits == 30
+    assert settings.search_limits.per_user.window == timedelta(hours=1)  # the default window
+    assert settings.search_limits.per_request.max_hits == 10
+    assert settings.search_limits.per_request.window == timedelta(minutes=60)
+    with pytest.raises(ConfigurationError, match="RFL_SEARCH_LIMIT_PER_USER must be at least 1"):
+        Settings.from_env(production_env(tmp_path, RFL_SEARCH_LIMIT_PER_USER="0"))
