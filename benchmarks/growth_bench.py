@@ -525,26 +525,26 @@ def run_records(args: argparse.Namespace) -> None:
     with throwaway_databases(args.pg, sqlite=not (args.pg and args.pg_only)) as instances:
         for instance in instances:
             population = Population(instance)
-            rows = []
+            margin = " " * (len(instance.label) + 1)
             try:
                 for size in sizes:
                     started = time.perf_counter()
                     population.grow_to(size)
                     took = time.perf_counter() - started
                     print(f"{instance.label}: {population.count:,} sightings in {took:.0f} s")
+                    header = (
+                        f"{'sightings':>10} {'kind':>7} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7} {'p95 x':>6}"
+                    )
+                    print(f"{margin} {header}")
+                    baseline = 0.0
                     for kind in ("health", "create", "read", "search"):
-                        rows.append(
-                            (size, kind, *measure(population, kind, clients=args.clients, requests=requests))
-                        )
+                        p50, p95, rate = measure(population, kind, clients=args.clients, requests=requests)
+                        baseline = baseline or p95
+                        figures = f"{p50:>8.1f} {p95:>8.1f} {rate:>7.1f} {p95 / baseline:>6.1f}"
+                        print(f"{margin} {size:>10,} {kind:>7} {figures}")
+                        sys.stdout.flush()
             finally:
                 population.close()
-            header = f"{'sightings':>10} {'kind':>7} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7} {'p95 x':>6}"
-            print(f"\n{instance.label}: {header}")
-            baseline = {size: p95 for size, kind, _, p95, _ in rows if kind == "health"}
-            for size, kind, p50, p95, rate in rows:
-                margin = " " * (len(instance.label) + 1)
-                ratio = p95 / baseline[size]
-                print(f"{margin} {size:>10,} {kind:>7} {p50:>8.1f} {p95:>8.1f} {rate:>7.1f} {ratio:>6.1f}")
             print(f"load average now: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
 
 
