@@ -17,13 +17,14 @@ in it), CPU microseconds per entry, and each size's CPU time per entry relative 
 
 ``records``: create, read and name-search latency against the number of sightings. Sightings of two
 societies, Italy's and Greece's, half each (Italian, Greek, Arabic and other names drawn from short
-lists, so names repeat as they do) are created through the record service in bulk; at each size ``--clients`` processes, each running the
-whole application (WSGI app through Flask's test client: authentication, encryption, blind indexes,
-the audit log, one transaction per request; no network), send ``--requests`` requests of each kind
-between them: an Italian caseworker's create and read, and an Italian tracing officer's search made
-for an Italian tracing request (Italy's own hits decrypted and ranked, Greece's in bands); and ``/healthz`` as the baseline of the same run (the machine's load moves every
-figure; the ratio to the baseline moves less). Printed: p50 and p95 milliseconds, requests per second
-and p95 as a multiple of the baseline's, per kind and size.
+lists, so names repeat as they do) are created through the record service in bulk; at each size
+``--clients`` processes, each running the whole application (WSGI app through Flask's test client:
+authentication, encryption, blind indexes, the audit log, one transaction per request; no network),
+send ``--requests`` requests of each kind between them: an Italian caseworker's create and read, and an
+Italian tracing officer's search made for an Italian tracing request (Italy's own hits decrypted and
+ranked, Greece's in bands); and ``/healthz`` as the baseline of the same run (the machine's load moves
+every figure; the ratio to the baseline moves less). Printed: p50 and p95 milliseconds, requests per
+second and p95 as a multiple of the baseline's, per kind and size.
 ``--small`` is the CI smoke run (300 sightings, a few requests).
 
 Each part is a function registered in ``PARTS`` with its own arguments; parts share the throwaway
