@@ -166,7 +166,7 @@ class SyntheticLog:
 
     ACTIONS = ("record.read", "record.create", "record.update", "search", "auth.login", "audit.read")
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, *, officers: int = 1) -> None:
         settings = instance.settings()
         self._signer = load_signing_key_file(settings.audit_signing_key_file)
         self._engine = make_engine(instance.database_url)
@@ -342,7 +342,7 @@ class Population:
 
     SOCIETIES = ("IT", "GR", "DE")
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, *, officers: int = 1) -> None:
         from rfl.accounts import services as accounts
         from rfl.accounts.models import Role, SocietyType
 
@@ -350,7 +350,9 @@ class Population:
         self.app = create_app(self._settings())
         self.count = 0
         self.tokens: dict[str, str] = {}
-        self.request_id = ""
+        # One Italian tracing officer and one request per client: a user's (and a request's) searches
+        # are counted one at a time, so clients sharing one user would wait for each other.
+        self.searchers: list[tuple[str, str]] = []
         self.sighting_ids: list[str] = []
         with self.app.app_context(), db.transaction() as session:
             services = app_services(self.app)
@@ -379,14 +381,26 @@ class Population:
             self._actors = {
                 code: accounts.actor_of(users[code, Role.CASEWORKER]) for code in self.SOCIETIES[:2]
             }
+            for number in range(officers):
+                users["IT", f"officer-{number}"] = accounts.create_user(
+                    session,
+                    services.passwords,
+                    society=session.get_one(type(society), self._actors["IT"].society_id),
+                    email=f"officer-{number}@IT.example.org",
+                    name="officer",
+                    role=Role.TRACING_OFFICER,
+                    password="growth bench password 1",  # noqa: S106 (a throwaway database's user)
+                    audit=_unaudited,
+                )
             for (code, role), user in users.items():
                 issued = accounts.issue_token(session, user, now=datetime.now(UTC), ttl=timedelta(days=1))
                 self.tokens[f"{code}-{role}"] = issued.token
-        officer = {"Authorization": f"Bearer {self.tokens['IT-tracing_officer']}"}
-        created = self.app.test_client().post(
-            "/api/v1/tracing-requests", headers=officer, json=_tracing_request()
-        )
-        self.request_id = created.json["id"]
+        for number in range(officers):
+            officer = {"Authorization": f"Bearer {self.tokens[f'IT-officer-{number}']}"}
+            created = self.app.test_client().post(
+                "/api/v1/tracing-requests", headers=officer, json=_tracing_request()
+            )
+            self.searchers.append((self.tokens[f"IT-officer-{number}"], created.json["id"]))
 
     def settings_env(self) -> dict[str, str]:
         return self._instance.env | UNLIMITED_SEARCHES | {"RFL_LOG_LEVEL": "ERROR"}
@@ -449,7 +463,7 @@ class Job:
     count: int
     offset: int
     tokens: dict[str, str]
-    request_id: str
+    searcher: tuple[str, str]  # the officer's token and the request searched for
     sighting_ids: list[str]
 
 
@@ -460,7 +474,7 @@ def _client(job: Job) -> tuple[list[float], float, float]:
     app = create_app(Settings.from_env(job.env))
     client = app.test_client()
     caseworker = {"Authorization": f"Bearer {job.tokens['IT-caseworker']}"}
-    officer = {"Authorization": f"Bearer {job.tokens['IT-tracing_officer']}"}
+    officer = {"Authorization": f"Bearer {job.searcher[0]}"}
 
     def send(number: int) -> None:
         if job.kind == "health":
@@ -472,7 +486,7 @@ def _client(job: Job) -> tuple[list[float], float, float]:
             response = client.get(f"/api/v1/sightings/{record_id}", headers=caseworker)
         else:
             query = f"{GIVEN[number % len(GIVEN)]} {FAMILY[(number * 3) % len(FAMILY)]}"
-            body = {"q": query, "tracing_request_id": job.request_id}
+            body = {"q": query, "tracing_request_id": job.searcher[1]}
             response = client.post("/api/v1/sightings/search", headers=officer, json=body)
         if response.status_code >= 400:
             raise SystemExit(f"{job.kind} answered {response.status_code}")
@@ -503,7 +517,7 @@ def measure(population: Population, kind: str, *, clients: int, requests: int) -
             share,
             index * (share + 1) + population.count,
             population.tokens,
-            population.request_id,
+            population.searchers[index % len(population.searchers)],
             population.sighting_ids,
         )
         for index in range(clients)
@@ -525,7 +539,7 @@ def run_records(args: argparse.Namespace) -> None:
     )
     with throwaway_databases(args.pg, sqlite=not (args.pg and args.pg_only)) as instances:
         for instance in instances:
-            population = Population(instance)
+            population = Population(instance, officers=args.clients)
             margin = " " * (len(instance.label) + 1)
             try:
                 for size in sizes:
