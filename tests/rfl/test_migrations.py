@@ -223,9 +223,9 @@ def test_0010_makes_emails_unique_per_society_and_keeps_every_row_that_refers_to
     engine.dispose()
 
 
-def test_0011_keeps_login_failures_as_hits(throwaway_database_url: str) -> None:
+def test_0012_keeps_login_failures_as_hits(throwaway_database_url: str) -> None:
     """A failure still in its window stays a hit of its email and of its address (no lock is lifted)."""
-    migrate.upgrade(throwaway_database_url, "0010")
+    migrate.upgrade(throwaway_database_url, "0011")
     engine = make_engine(throwaway_database_url)
     with engine.begin() as connection:
         _insert(
@@ -234,7 +234,7 @@ def test_0011_keeps_login_failures_as_hits(throwaway_database_url: str) -> None:
         )  # fmt: skip
     engine.dispose()
 
-    migrate.upgrade(throwaway_database_url, "0011")
+    migrate.upgrade(throwaway_database_url, "0012")
 
     engine = make_engine(throwaway_database_url)
     with engine.connect() as connection:
@@ -244,5 +244,5 @@ def test_0011_keeps_login_failures_as_hits(throwaway_database_url: str) -> None:
         )
     engine.dispose()
     assert stored == [("login_client", b"c" * 32), ("login_email", b"e" * 32)]
-    migrate.downgrade(throwaway_database_url, "0010")
-    assert migrate.current_revision(throwaway_database_url) == "0010"
+    migrate.downgrade(throwaway_database_url, "0011")
+    assert migrate.current_revision(throwaway_database_url) == "0011"

@@ -1,8 +1,8 @@
 """One table of rate-limit hits for every limit (failed logins, searches); audit entries about several
 objects.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-30
 
 This revision never imports the live models.
@@ -26,8 +26,8 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
