@@ -2,6 +2,8 @@
 
     python benchmarks/growth_bench.py verify [--small] [--pg URL] [--sizes 10000,100000,1000000]
                                              [--via cli|service|both]
+    python benchmarks/growth_bench.py records [--small] [--pg URL] [--sizes 1000,10000,100000]
+                                              [--clients 4] [--requests 200] [--pg-only]
 
 ``verify``: audit verification time against the size of the log. A generator inserts synthetic audit
 entries (correct leaf hashes, a signed checkpoint every 256 entries, as the service keeps them) in bulk
@@ -12,6 +14,18 @@ seconds (the CPU time does not depend on what else the machine runs; the databas
 in it), CPU microseconds per entry, and each size's CPU time per entry relative to the previous size
 (1.0 = linear), and the load average.
 ``--small`` is the CI smoke run (a few thousand entries, seconds).
+
+``records``: create, read and name-search latency against the number of sightings. Sightings of two
+societies, Italy's and Greece's, half each (Italian, Greek, Arabic and other names drawn from short
+lists, so names repeat as they do) are created through the record service in bulk; at each size
+``--clients`` processes, each running the whole application (WSGI app through Flask's test client:
+authentication, encryption, blind indexes, the audit log, one transaction per request; no network),
+send ``--requests`` requests of each kind between them: an Italian caseworker's create and read, and an
+Italian tracing officer's search made for an Italian tracing request (Italy's own hits decrypted and
+ranked, Greece's in bands); and ``/healthz`` as the baseline of the same run (the machine's load moves
+every figure; the ratio to the baseline moves less). Printed: p50 and p95 milliseconds, requests per
+second and p95 as a multiple of the baseline's, per kind and size.
+``--small`` is the CI smoke run (300 sightings, a few requests).
 
 Each part is a function registered in ``PARTS`` with its own arguments; parts share the throwaway
 databases (``throwaway_databases``), the instance environment (``Instance``) and the curve printer
@@ -86,13 +100,17 @@ class Instance:
 
 
 @contextmanager
-def throwaway_databases(pg_base_url: str | None) -> Iterator[list[Instance]]:
-    """A migrated SQLite file, and with ``pg_base_url`` a migrated PostgreSQL database beside it; each
-    with its own instance folder. Everything is removed afterwards."""
+def throwaway_databases(pg_base_url: str | None, *, sqlite: bool = True) -> Iterator[list[Instance]]:
+    """A migrated SQLite file (unless ``sqlite`` is false), and with ``pg_base_url`` a migrated
+    PostgreSQL database beside it; each with its own instance folder. Everything is removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="rfl-growth-"))
     created_pg: str | None = None
     try:
-        instances = [Instance("SQLite", f"sqlite:///{root / 'sqlite' / 'rfl.sqlite3'}", root / "sqlite")]
+        instances = []
+        if sqlite:
+            instances.append(
+                Instance("SQLite", f"sqlite:///{root / 'sqlite' / 'rfl.sqlite3'}", root / "sqlite")
+            )
         if pg_base_url:
             created_pg = f"rfl_growth_{uuid.uuid4().hex[:8]}"
             _admin(pg_base_url, f'CREATE DATABASE "{created_pg}"')
@@ -148,7 +166,7 @@ class SyntheticLog:
 
     ACTIONS = ("record.read", "record.create", "record.update", "search", "auth.login", "audit.read")
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, *, officers: int = 1) -> None:
         settings = instance.settings()
         self._signer = load_signing_key_file(settings.audit_signing_key_file)
         self._engine = make_engine(instance.database_url)
@@ -197,6 +215,7 @@ class SyntheticLog:
                 object_id=str(uuid.uuid4()),
                 fields=["family_name", "given_name"] if seq % 2 else [],
                 request_id=uuid.uuid4().hex,
+                object_ids=None,
             )
             event.leaf_hash = leaf_hash(canonical_form(event))
             events.append(vars(event))
@@ -284,10 +303,281 @@ def _add_verify(parsers: Any) -> None:
     parser.set_defaults(run=run_verify)
 
 
+# --- records: create, read and search at growth ---------------------------------------------------
+
+GIVEN = (  # noqa: SIM905 (a list of names reads best as one text)
+    "Giuseppe Marco Luca Francesco Antonio Maria Giulia Chiara Sofia Alessandro Giorgos Dimitris "
+    "Nikolaos Eleni Katerina Ioanna Konstantinos Mohammed Ahmed Fatima Aisha Omar Yusuf Khaled Amina "
+    "Hassan Ali Layla Tesfaye Yonas Kidane Abdullahi Mariam Ibrahim Samir Nour"
+).split()
+FAMILY = (  # noqa: SIM905
+    "Rossi Russo Ferrari Esposito Bianchi Romano Colombo Ricci Marino Greco Papadopoulos Papadakis "
+    "Georgiou Nikolaidis Pappas Vlachos Al-Hassan Haddad Khalil Mansour Nasser Saleh Hamdan Tekle "
+    "Haile Abebe Mohamud Farah Osman Yilmaz Kaya Demir Aziz Karimi Hosseini Rahimi"
+).split()
+# The requests' own limits would stop a benchmark: they are what the bench measures past.
+UNLIMITED_SEARCHES = {
+    "RFL_SEARCH_LIMIT_PER_USER": "100000000",
+    "RFL_SEARCH_LIMIT_PER_REQUEST": "100000000",
+}
+
+
+def _sighting(number: int) -> dict[str, Any]:
+    return {
+        "person": {
+            "given_name": GIVEN[number % len(GIVEN)],
+            "family_name": FAMILY[(number * 7 + number // len(GIVEN)) % len(FAMILY)],
+            "sex": "FM"[number % 2],
+            "age": 20 + number % 50,
+        },
+        "registration": {"date": "2024-03-02", "place": "Reception centre", "country": "IT"},
+        "condition": "alive",
+        "whereabouts": {"current_place": "Bari"},
+        "legal_basis": "vital_interest",
+    }
+
+
+class Population:
+    """Societies, users and sightings of one instance, grown through the record service."""
+
+    SOCIETIES = ("IT", "GR", "DE")
+
+    def __init__(self, instance: Instance, *, officers: int = 1) -> None:
+        from rfl.accounts import services as accounts
+        from rfl.accounts.models import Role, SocietyType
+
+        self._instance = instance
+        self.app = create_app(self._settings())
+        self.count = 0
+        self.tokens: dict[str, str] = {}
+        # One Italian tracing officer and one request per client: a user's (and a request's) searches
+        # are counted one at a time, so clients sharing one user would wait for each other.
+        self.searchers: list[tuple[str, str]] = []
+        self.sighting_ids: list[str] = []
+        with self.app.app_context(), db.transaction() as session:
+            services = app_services(self.app)
+            users = {}
+            for code in self.SOCIETIES:
+                society = accounts.create_society(
+                    session,
+                    services.keys,
+                    code=code,
+                    name=code,
+                    type=SocietyType.NATIONAL_SOCIETY,
+                    country=code,
+                    audit=_unaudited,
+                )
+                for role in (Role.CASEWORKER, Role.TRACING_OFFICER):
+                    users[code, role] = accounts.create_user(
+                        session,
+                        services.passwords,
+                        society=society,
+                        email=f"{role}@{code}.example.org",
+                        name=role,
+                        role=role,
+                        password="growth bench password 1",  # noqa: S106 (a throwaway database's user)
+                        audit=_unaudited,
+                    )
+            self._actors = {
+                code: accounts.actor_of(users[code, Role.CASEWORKER]) for code in self.SOCIETIES[:2]
+            }
+            for number in range(officers):
+                users["IT", f"officer-{number}"] = accounts.create_user(
+                    session,
+                    services.passwords,
+                    society=session.get_one(type(society), self._actors["IT"].society_id),
+                    email=f"officer-{number}@IT.example.org",
+                    name="officer",
+                    role=Role.TRACING_OFFICER,
+                    password="growth bench password 1",  # noqa: S106 (a throwaway database's user)
+                    audit=_unaudited,
+                )
+            for (code, role), user in users.items():
+                issued = accounts.issue_token(session, user, now=datetime.now(UTC), ttl=timedelta(days=1))
+                self.tokens[f"{code}-{role}"] = issued.token
+        for number in range(officers):
+            officer = {"Authorization": f"Bearer {self.tokens[f'IT-officer-{number}']}"}
+            created = self.app.test_client().post(
+                "/api/v1/tracing-requests", headers=officer, json=_tracing_request()
+            )
+            self.searchers.append((self.tokens[f"IT-officer-{number}"], created.json["id"]))
+
+    def settings_env(self) -> dict[str, str]:
+        return self._instance.env | UNLIMITED_SEARCHES | {"RFL_LOG_LEVEL": "ERROR"}
+
+    def _settings(self) -> Settings:
+        return Settings.from_env(self.settings_env())
+
+    def grow_to(self, size: int) -> None:
+        from rfl.outbox.models import OutboxMessage
+        from rfl.records import services as records
+        from rfl.records.schemas import SightingInputSchema
+
+        schema = SightingInputSchema()
+        with self.app.app_context():
+            while self.count < size:
+                with db.transaction() as session:
+                    crypto = app_services(self.app).crypto(session)
+                    for _ in range(min(500, size - self.count)):
+                        actor = self._actors[self.SOCIETIES[self.count % 2]]
+                        view = records.create_record(
+                            session,
+                            crypto,
+                            actor,
+                            records.SIGHTINGS,
+                            schema.load(_sighting(self.count)),
+                            now=datetime.now(UTC),
+                            audit=_unaudited,
+                        )
+                        if len(self.sighting_ids) < 1000 and self.count % 2 == 0:
+                            self.sighting_ids.append(str(view.id))
+                        self.count += 1
+                    # Proposals are not what this part measures: the outbox is emptied, not drained.
+                    session.execute(sa.delete(OutboxMessage))
+        if self._instance.database_url.startswith("postgresql"):
+            _admin(self._instance.database_url, "ANALYZE")
+
+    def close(self) -> None:
+        db.engine_of(self.app).dispose()
+
+
+def _tracing_request() -> dict[str, Any]:
+    return {
+        "sought_person": {"given_name": "Giuseppe", "family_name": "Rossi", "birth_date": "1990"},
+        "enquirer": {"full_name": "Anna Rossi", "relationship": "sister"},
+        "separation": {"date": "2023-09", "place": "Lampedusa"},
+        "legal_basis": "vital_interest",
+    }
+
+
+def _unaudited(_entry: Any) -> None:
+    """Growing the data is set-up, not what is measured: it is not audited."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one client process sends: ``count`` requests of one kind."""
+
+    env: dict[str, str]
+    kind: str
+    count: int
+    offset: int
+    tokens: dict[str, str]
+    searcher: tuple[str, str]  # the officer's token and the request searched for
+    sighting_ids: list[str]
+
+
+def _client(job: Job) -> tuple[list[float], float, float]:
+    """One client: its own application (as a server worker would be), timing each request after one
+    untimed warm-up request (start-up: imports, the matcher's model, connections). Returns the
+    latencies and when the timed requests began and ended (wall clock)."""
+    app = create_app(Settings.from_env(job.env))
+    client = app.test_client()
+    caseworker = {"Authorization": f"Bearer {job.tokens['IT-caseworker']}"}
+    officer = {"Authorization": f"Bearer {job.searcher[0]}"}
+
+    def send(number: int) -> None:
+        if job.kind == "health":
+            response = client.get("/healthz")
+        elif job.kind == "create":
+            response = client.post("/api/v1/sightings", headers=caseworker, json=_sighting(number))
+        elif job.kind == "read":
+            record_id = job.sighting_ids[number % len(job.sighting_ids)]
+            response = client.get(f"/api/v1/sightings/{record_id}", headers=caseworker)
+        else:
+            query = f"{GIVEN[number % len(GIVEN)]} {FAMILY[(number * 3) % len(FAMILY)]}"
+            body = {"q": query, "tracing_request_id": job.searcher[1]}
+            response = client.post("/api/v1/sightings/search", headers=officer, json=body)
+        if response.status_code >= 400:
+            raise SystemExit(f"{job.kind} answered {response.status_code}")
+        # Not closed: closing would run the proposals after a create, which this part does not measure.
+
+    send(job.offset + job.count)  # warm-up
+    latencies = []
+    began = time.time()
+    for number in range(job.offset, job.offset + job.count):
+        started = time.perf_counter()
+        send(number)
+        latencies.append(time.perf_counter() - started)
+    ended = time.time()
+    db.engine_of(app).dispose()
+    return latencies, began, ended
+
+
+def measure(population: Population, kind: str, *, clients: int, requests: int) -> tuple[float, float, float]:
+    """(p50 ms, p95 ms, requests per second) of ``requests`` requests of ``kind`` from ``clients``."""
+    import multiprocessing
+    import statistics
+
+    share = max(1, requests // clients)
+    jobs = [
+        Job(
+            population.settings_env(),
+            kind,
+            share,
+            index * (share + 1) + population.count,
+            population.tokens,
+            population.searchers[index % len(population.searchers)],
+            population.sighting_ids,
+        )
+        for index in range(clients)
+    ]
+    with multiprocessing.get_context("spawn").Pool(clients) as pool:
+        results = pool.map(_client, jobs)
+    latencies = sorted(latency for result, _, _ in results for latency in result)
+    elapsed = max(ended for _, _, ended in results) - min(began for _, began, _ in results)
+    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+    return statistics.median(latencies) * 1000, p95 * 1000, len(latencies) / elapsed
+
+
+def run_records(args: argparse.Namespace) -> None:
+    sizes = [300] if args.small else [int(s) for s in args.sizes.split(",")]
+    requests = 8 if args.small else args.requests
+    print(
+        f"record create, read and search against the number of sightings; {os.cpu_count()} cores, "
+        f"{args.clients} clients, {requests} requests of each kind per size"
+    )
+    with throwaway_databases(args.pg, sqlite=not (args.pg and args.pg_only)) as instances:
+        for instance in instances:
+            population = Population(instance, officers=args.clients)
+            margin = " " * (len(instance.label) + 1)
+            try:
+                for size in sizes:
+                    started = time.perf_counter()
+                    population.grow_to(size)
+                    took = time.perf_counter() - started
+                    print(f"{instance.label}: {population.count:,} sightings in {took:.0f} s")
+                    header = (
+                        f"{'sightings':>10} {'kind':>7} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>7} {'p95 x':>6}"
+                    )
+                    print(f"{margin} {header}")
+                    baseline = 0.0
+                    for kind in ("health", "create", "read", "search"):
+                        p50, p95, rate = measure(population, kind, clients=args.clients, requests=requests)
+                        baseline = baseline or p95
+                        figures = f"{p50:>8.1f} {p95:>8.1f} {rate:>7.1f} {p95 / baseline:>6.1f}"
+                        print(f"{margin} {size:>10,} {kind:>7} {figures}")
+                        sys.stdout.flush()
+            finally:
+                population.close()
+            print(f"load average now: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+
+
+def _add_records(parsers: Any) -> None:
+    parser = parsers.add_parser("records", help="create, read and search latency against the sightings")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated numbers of sightings")
+    parser.add_argument("--small", action="store_true", help="CI smoke run: 300 sightings, a few requests")
+    parser.add_argument("--clients", type=int, default=4, help="client processes sending at once")
+    parser.add_argument("--requests", type=int, default=200, help="requests of each kind per size")
+    parser.add_argument("--pg", default=None, help="PostgreSQL URL to create a throwaway database beside")
+    parser.add_argument("--pg-only", action="store_true", help="with --pg, leave SQLite out")
+    parser.set_defaults(run=run_records)
+
+
 # --- entry point ----------------------------------------------------------------------------------
 
 # Each part adds its subcommand (arguments, and ``run`` taking the parsed arguments).
-PARTS: list[Callable[[Any], None]] = [_add_verify]
+PARTS: list[Callable[[Any], None]] = [_add_verify, _add_records]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,7 @@ from privacy import KeyCache
 from rfl.accounts import blueprint as accounts_blueprint
 from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
+from rfl.accounts.throttle import Throttle
 from rfl.audit import blueprint as audit_blueprint
 from rfl.consent import blueprint as consent_blueprint
 from rfl.db import db, utcnow
@@ -149,6 +150,7 @@ def _build_services(
             independent_transaction=db.transaction,
             delay_answer=_delay_answer,
         ),
+        throttle=Throttle(secret_key=settings.secret_key),
     )
 
 

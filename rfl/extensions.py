@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from privacy import CheckpointSigner, KeyCache
 from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
+from rfl.accounts.throttle import SearchBudget, Throttle
 from rfl.crypto import Crypto
 from rfl.keys import ReloadingKeyProvider
 from rfl.settings import Settings
@@ -30,6 +31,12 @@ class AppServices:
     audit_signer: CheckpointSigner
     passwords: Passwords
     authenticator: Authenticator
+    throttle: Throttle
+
+    @property
+    def search_budget(self) -> SearchBudget:
+        """The searches users and tracing requests may still make (counted by ``throttle``)."""
+        return SearchBudget(self.throttle, self.settings.search_limits)
 
     def crypto(self, session: Session) -> Crypto:
         """The crypto context of ``session``: data keys commit and roll back with its transaction."""

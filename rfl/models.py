@@ -1,6 +1,6 @@
 """Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
 
-from rfl.accounts.models import ApiToken, LoginFailure, Society, User
+from rfl.accounts.models import ApiToken, Society, ThrottleHit, User
 from rfl.audit.models import AuditCheckpoint, AuditEvent, AuditVerification
 from rfl.consent.models import Consent
 from rfl.crypto.models import DataKey
@@ -27,7 +27,6 @@ __all__ = [
     "IdempotencyRecord",
     "ImportJob",
     "ImportedRecord",
-    "LoginFailure",
     "MatchCandidate",
     "MatchRun",
     "MatchRunChunk",
@@ -39,6 +38,7 @@ __all__ = [
     "RetentionRunItem",
     "Sighting",
     "Society",
+    "ThrottleHit",
     "TracingRequest",
     "User",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from rfl.accounts.limits import LoginThrottle
+from rfl.accounts.limits import Limit, LoginThrottle, SearchLimits
 from rfl.accounts.passwords import Argon2Parameters
 from rfl.errors import ConfigurationError
 from rfl.matches.settings import Executor, MatchingSettings
@@ -46,6 +46,7 @@ class Settings:
     max_content_length: int = 1024 * 1024
     log_level: str = "INFO"
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    search_limits: SearchLimits = field(default_factory=SearchLimits)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     password_hashing: Argon2Parameters = field(default_factory=Argon2Parameters)
 
@@ -138,6 +139,7 @@ def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
     if env_vars.get("RFL_EXCHANGE_DOMAIN"):
         options["exchange_domain"] = _exchange_domain(env_vars["RFL_EXCHANGE_DOMAIN"])
     options["matching"] = _matching_settings(env_vars)
+    options["search_limits"] = _search_limits(env_vars)
     return options
 
 
@@ -146,6 +148,23 @@ def _exchange_domain(raw: str) -> str:
     if "/" in domain or any(character.isspace() for character in domain):
         raise ConfigurationError("RFL_EXCHANGE_DOMAIN must be a domain name, e.g. rfl.redcross.example")
     return domain
+
+
+def _search_limits(env_vars: Mapping[str, str]) -> SearchLimits:
+    defaults = SearchLimits()
+
+    def limit(prefix: str, default: Limit) -> Limit:
+        hits, window = default.max_hits, default.window
+        if prefix in env_vars:
+            hits = _int_setting(env_vars, prefix, minimum=1)
+        if f"{prefix}_WINDOW_MINUTES" in env_vars:
+            window = timedelta(minutes=_int_setting(env_vars, f"{prefix}_WINDOW_MINUTES", minimum=1))
+        return Limit(hits, window)
+
+    return SearchLimits(
+        per_user=limit("RFL_SEARCH_LIMIT_PER_USER", defaults.per_user),
+        per_request=limit("RFL_SEARCH_LIMIT_PER_REQUEST", defaults.per_request),
+    )
 
 
 def _matching_settings(env_vars: Mapping[str, str]) -> MatchingSettings:

@@ -20,6 +20,7 @@ from rfl.accounts.schemas import (
     UserPatchSchema,
     UserSchema,
 )
+from rfl.audit.entries import Action
 from rfl.audit.recorder import record
 from rfl.clock import now
 from rfl.db import db
@@ -159,7 +160,7 @@ def update_user(patch: dict[str, Any], user_id: uuid.UUID) -> tuple[User, int, d
     user revokes all their tokens; admins cannot demote or deactivate themselves (409).
     """
     session, actor = db.session, current_actor()
-    user = services.get_user_as(session, actor, user_id, audit=record)
+    user = services.get_user_as(session, actor, user_id, audit=record, purpose=Action.USER_UPDATE)
     require_if_match(request, etag_for(user.id, user.version))
     current = {"name": user.name, "role": user.role.value, "active": user.active}
     document = patched_document(current, patch, UserPatchSchema())

@@ -1,4 +1,4 @@
-"""Organisations of the Family Links Network, their users, API tokens and login throttling."""
+"""Organisations of the Family Links Network, their users, API tokens and rate-limit hits."""
 
 from __future__ import annotations
 
@@ -77,15 +77,16 @@ class ApiToken(IdMixin, Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class LoginFailure(IdMixin, Base):
-    """One failed login, kept for the throttling window.
+class ThrottleHit(IdMixin, Base):
+    """One hit counted against a rate limit (a failed login, a search), kept for the limit's window.
 
-    The email and client address are stored only as keyed hashes: enough to count failures, useless for
-    learning who tried to log in from where.
+    ``bucket`` names the limit; ``key`` is a keyed hash of what is limited (an email, a client address,
+    a user or tracing-request id): enough to count hits, useless for learning who did what.
     """
 
-    __tablename__ = "login_failures"
+    __tablename__ = "throttle_hits"
+    __table_args__ = (sa.Index("ix_throttle_hits_bucket_key_at", "bucket", "key", "at"),)
 
-    email_key: Mapped[bytes] = mapped_column(sa.LargeBinary(32), index=True)
-    client_key: Mapped[bytes] = mapped_column(sa.LargeBinary(32), index=True)
-    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    bucket: Mapped[str] = mapped_column(sa.String(32))
+    key: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -16,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from privacy import keyed_hash
 from rfl.accounts.limits import LoginThrottle
-from rfl.accounts.models import ApiToken, LoginFailure, Role, Society, SocietyType, User
+from rfl.accounts.models import ApiToken, Role, Society, SocietyType, User
 from rfl.accounts.passwords import Passwords, password_problems
+from rfl.accounts.throttle import Hit, Recorded, Throttle
 from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.errors import (
     AuthenticationRequired,
@@ -179,15 +178,23 @@ def create_user_as(
     )
 
 
-def get_user_as(session: Session, actor: Actor, user_id: uuid.UUID, *, audit: AuditSink) -> User:
+def get_user_as(
+    session: Session,
+    actor: Actor,
+    user_id: uuid.UUID,
+    *,
+    audit: AuditSink,
+    purpose: Action = Action.USER_READ,
+) -> User:
     """A user of the actor's own society; any other answers NotFound, as if it did not exist.
 
-    A miss is audited whether the id is unknown or another society's, so both take the same path.
+    A miss is audited (as ``purpose``: a user looked up in order to change it is refused as an update)
+    whether the id is unknown or another society's, so both take the same path.
     """
     user = session.get(User, user_id)
     if user is None or user.society_id != actor.society_id:
         owner = None if user is None else user.society_id
-        audit(_user_event(Action.USER_READ, actor, user_id, owner, outcome=Outcome.DENIED))
+        audit(_user_event(purpose, actor, user_id, owner, outcome=Outcome.DENIED))
         raise NotFound("No such user.")
     return user
 
@@ -281,10 +288,10 @@ def _flush_unique(session: Session, message: str) -> None:
 class Authenticator:
     """Logs users in and throttles failures, without revealing whether an email exists.
 
-    Each attempt first reserves a failure in a short transaction of its own, under a per-email lock
-    (PostgreSQL advisory lock; SQLite serialises writers anyway), and only then checks the password,
-    outside any transaction; a success removes the reservation. So concurrent guesses can never exceed
-    the limit, and the slow Argon2 check never holds a database lock.
+    Each attempt first reserves a failure (a hit of the login limits, ``rfl.accounts.throttle``) in a
+    short transaction of its own, under a per-key lock, and only then checks the password, outside any
+    transaction; a success removes the reservation. So concurrent guesses can never exceed the limit,
+    and the slow Argon2 check never holds a database lock.
     """
 
     def __init__(
@@ -299,7 +306,7 @@ class Authenticator:
     ) -> None:
         self._passwords = passwords
         self._throttle = throttle
-        self._secret_key = secret_key.encode()
+        self._limiter = Throttle(secret_key=secret_key)
         self._token_ttl = token_ttl
         # Reservations must be committed before the password check and survive a failed request.
         self._independent_transaction = independent_transaction
@@ -320,18 +327,21 @@ class Authenticator:
         """Log in the one account ``email`` (and ``society_code``, when given) names. An email held by
         accounts in several societies names none without its society: the answer is the same 401 as a
         wrong password, after the same password check, so a caller learns nothing it did not know."""
-        email_key = self._keyed_hash("login-email", normalise_email(email))
-        client_key = self._keyed_hash("login-client", client_address)
+        email_hit = Hit(self._throttle.per_email, self._limiter.key("login-email", normalise_email(email)))
+        client_hit = Hit(self._throttle.per_client, self._limiter.key("login-client", client_address))
         try:
-            user_id, stored_hash, active, earlier = self._reserve_attempt(
-                email, society_code, email_key, client_key, now
+            user_id, stored_hash, active, reserved = self._reserve_attempt(
+                email, society_code, email_hit, client_hit, now
             )
         except TooManyAttempts:
             audit(AuditEntry(Action.AUTH_LOGIN, outcome=Outcome.DENIED))
             raise
         if not (self._passwords.verify(stored_hash, password) and active):
             self._delay_answer(
-                min(self._throttle.max_delay_seconds, self._throttle.delay_step_seconds * (earlier + 1))
+                min(
+                    self._throttle.max_delay_seconds,
+                    self._throttle.delay_step_seconds * (reserved.earlier[0] + 1),
+                )
             )
             # No email in the entry: whatever was typed may be someone else's address, or a password.
             audit(AuditEntry(Action.AUTH_LOGIN, outcome=Outcome.FAILED))
@@ -339,31 +349,29 @@ class Authenticator:
         user = session.get_one(User, user_id)
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = self._passwords.hash(password)
-        session.execute(sa.delete(LoginFailure).where(LoginFailure.email_key == email_key))
+        # A success is no failure: the email's failures are forgiven, this attempt's reservation dropped.
+        self._limiter.clear(session, email_hit)
+        self._limiter.forget(session, reserved)
         issued = issue_token(session, user, now=now, ttl=self._token_ttl)
         audit(_user_event(Action.AUTH_LOGIN, issued.actor, user.id, user.society_id))
         return issued
 
     def _reserve_attempt(
-        self, email: str, society_code: str | None, email_key: bytes, client_key: bytes, now: datetime
-    ) -> tuple[uuid.UUID | None, str | None, bool, int]:
+        self, email: str, society_code: str | None, email_hit: Hit, client_hit: Hit, now: datetime
+    ) -> tuple[uuid.UUID | None, str | None, bool, Recorded]:
         """Refuse a locked email or address, else count this attempt as a failure until it succeeds.
 
         Returns the account's id and stored password hash (None for an email that names no single
-        account), whether the user is active, and how many failures this email had before. Failures
-        are counted per email, whatever society is given.
+        account), whether the user is active, and the reservation (how many failures the email and the
+        address had before). Failures are counted per email, whatever society is given.
         """
-        window_start = now - self._throttle.window
         with self._independent_transaction() as reservation:
-            if reservation.get_bind().dialect.name == "postgresql":
-                lock_key = int.from_bytes(email_key[:8], "big", signed=True)
-                reservation.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
-            self._refuse_if_locked(reservation, email_key, client_key, now)
-            earlier = reservation.scalar(
-                sa.select(sa.func.count())
-                .select_from(LoginFailure)
-                .where(LoginFailure.email_key == email_key, LoginFailure.failed_at > window_start)
-            )
+            try:
+                reserved = self._limiter.hit(reservation, [email_hit, client_hit], now=now)
+            except TooManyAttempts as refused:
+                raise TooManyAttempts(
+                    "Too many failed logins; try again later.", refused.retry_after_seconds
+                ) from None
             accounts = sa.select(User.id, User.password_hash, User.active).where(
                 User.email == normalise_email(email)
             )
@@ -372,58 +380,10 @@ class Authenticator:
                     Society.code == society_code.strip().upper()
                 )
             rows = reservation.execute(accounts.limit(2)).all()
-            reservation.add(LoginFailure(email_key=email_key, client_key=client_key, failed_at=now))
-            reservation.execute(sa.delete(LoginFailure).where(LoginFailure.failed_at <= window_start))
         if len(rows) != 1:  # no account, or several in different societies and none named
-            return None, None, False, earlier or 0
+            return None, None, False, reserved
         [row] = rows
-        return row.id, row.password_hash, row.active, earlier or 0
-
-    def _keyed_hash(self, purpose: str, value: str) -> bytes:
-        return keyed_hash(self._secret_key, purpose, value)
-
-    def _refuse_if_locked(self, session: Session, email_key: bytes, client_key: bytes, now: datetime) -> None:
-        window_start = now - self._throttle.window
-        waits = [
-            self._lock_remaining(
-                session,
-                LoginFailure.email_key == email_key,
-                self._throttle.max_failures_per_email,
-                window_start,
-                now,
-            ),
-            self._lock_remaining(
-                session,
-                LoginFailure.client_key == client_key,
-                self._throttle.max_failures_per_client,
-                window_start,
-                now,
-            ),
-        ]
-        longest = max(waits)
-        if longest > 0:
-            raise TooManyAttempts("Too many failed logins; try again later.", retry_after_seconds=longest)
-
-    def _lock_remaining(
-        self,
-        session: Session,
-        criterion: sa.ColumnElement[bool],
-        limit: int,
-        window_start: datetime,
-        now: datetime,
-    ) -> int:
-        """Seconds until fewer than ``limit`` failures remain in the window (0 when not locked)."""
-        times = list(
-            session.scalars(
-                sa.select(LoginFailure.failed_at)
-                .where(criterion, LoginFailure.failed_at > window_start)
-                .order_by(LoginFailure.failed_at.desc())
-                .limit(limit)
-            )
-        )
-        if len(times) < limit:
-            return 0
-        return max(1, math.ceil((times[-1] + self._throttle.window - now).total_seconds()))
+        return row.id, row.password_hash, row.active, reserved
 
 
 def hash_token(token: str) -> bytes:

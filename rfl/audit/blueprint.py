@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from rfl.accounts.models import Role
 from rfl.audit import services, verification
+from rfl.audit.log import shown_object_ids
 from rfl.audit.models import AuditEvent
 from rfl.audit.recorder import record
 from rfl.audit.schemas import (
@@ -59,7 +60,9 @@ def list_events(query: dict[str, Any]) -> dict[str, Any]:
         session, actor, event_query, limit=query["limit"], cursor=query["cursor"], audit=record
     )
     codes = society_codes(session)
-    return {"items": [_event_view(event, codes) for event in page.items], "next_cursor": page.next_cursor}
+    shown = shown_object_ids(session, page.items, actor.society_id)
+    items = [_event_view(event, codes, shown[event.seq]) for event in page.items]
+    return {"items": items, "next_cursor": page.next_cursor}
 
 
 def _actor_filter(actor: str | None, society_id: uuid.UUID) -> uuid.UUID | None:
@@ -71,8 +74,9 @@ def _actor_filter(actor: str | None, society_id: uuid.UUID) -> uuid.UUID | None:
         return user_id_by_email(db.session, actor, society_id=society_id) or NOBODY
 
 
-def _event_view(event: AuditEvent, codes: dict[uuid.UUID, str]) -> dict[str, Any]:
+def _event_view(event: AuditEvent, codes: dict[uuid.UUID, str], object_ids: list[str]) -> dict[str, Any]:
     view = {column.key: getattr(event, column.key) for column in AuditEvent.__table__.columns}
+    view["object_ids"] = object_ids
     view["actor_society"] = codes.get(event.actor_society_id) if event.actor_society_id else None
     view["owner_society"] = codes.get(event.owner_society_id) if event.owner_society_id else None
     return view

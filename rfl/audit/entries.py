@@ -129,6 +129,14 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
+class ObjectRef:
+    """An object an entry is about, and the society that owns it."""
+
+    object_id: str
+    society_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """What is to be logged; ids, action and field names only (never values)."""
 
@@ -141,6 +149,9 @@ class AuditEntry:
     object_id: str | None = None
     fields: tuple[str, ...] = field(default_factory=tuple)
     request_id: str | None = None
+    # Further objects the entry is about (the records one search returned, each with its owning society):
+    # their ids are logged with the entry, and each owning society sees the entry (its own ids only).
+    objects: tuple[ObjectRef, ...] = field(default_factory=tuple)
 
 
 AuditSink = Callable[[AuditEntry], None]

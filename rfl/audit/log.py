@@ -30,7 +30,7 @@ from privacy import (
 )
 from rfl.audit import checkpoints
 from rfl.audit.entries import AuditEntry
-from rfl.audit.models import AuditCheckpoint, AuditEvent
+from rfl.audit.models import AuditCheckpoint, AuditEvent, AuditEventObject
 
 # An arbitrary constant naming the audit log's advisory lock on PostgreSQL.
 AUDIT_LOCK_KEY = 0x52464C_4155_4454
@@ -66,6 +66,8 @@ class EntryContent(Protocol):
     def fields(self) -> list[str]: ...
     @property
     def request_id(self) -> str | None: ...
+    @property
+    def object_ids(self) -> list[str] | None: ...
 
 
 def canonical_form(event: EntryContent) -> bytes:
@@ -76,7 +78,7 @@ def canonical_form(event: EntryContent) -> bytes:
 def entry_document(event: EntryContent) -> dict[str, JsonValue]:
     """An entry as the document its canonical form encodes (exports carry it for offline checks)."""
     actor_user, actor_society, owner = event.actor_user_id, event.actor_society_id, event.owner_society_id
-    return {
+    document: dict[str, JsonValue] = {
         "seq": event.seq,
         "id": str(event.id),
         "occurred_at": event.occurred_at.isoformat(),
@@ -90,16 +92,53 @@ def entry_document(event: EntryContent) -> dict[str, JsonValue]:
         "fields": list(event.fields),
         "request_id": event.request_id,
     }
+    if event.object_ids:  # only entries about several objects have them: older leaves keep their form
+        document["object_ids"] = list(event.object_ids)
+    return document
 
 
 def visible_to(society_id: uuid.UUID | None) -> sa.ColumnElement[bool]:
     """The entries a society sees: those about its own objects (whoever acted), and those about no
     society's object that its own users caused. Entries about another society's objects stay with that
-    society: even that a record exists, or that a restriction hid it, is that society's to know."""
+    society: even that a record exists, or that a restriction hid it, is that society's to know. An
+    entry about several societies' objects (a search's results) is also seen by each of them."""
     return sa.or_(
         AuditEvent.owner_society_id == society_id,
         sa.and_(AuditEvent.owner_society_id.is_(None), AuditEvent.actor_society_id == society_id),
+        AuditEvent.seq.in_(sa.select(AuditEventObject.seq).where(AuditEventObject.society_id == society_id)),
     )
+
+
+def about_object(object_id: str) -> sa.ColumnElement[bool]:
+    """The entries about ``object_id``: as their object, or among their further objects."""
+    return sa.or_(
+        AuditEvent.object_id == object_id,
+        AuditEvent.seq.in_(sa.select(AuditEventObject.seq).where(AuditEventObject.object_id == object_id)),
+    )
+
+
+def shown_object_ids(
+    session: Session, events: Sequence[AuditEvent], society_id: uuid.UUID
+) -> dict[int, list[str]]:
+    """The further objects of each of ``events`` that ``society_id`` may see listed, by entry: all of
+    them for the society the entry belongs to, else only its own (another society's ids, even of
+    records one search returned beside it, are that society's to know)."""
+    seqs = [event.seq for event in events if event.object_ids]
+    own = {
+        (row.seq, row.object_id)
+        for row in session.execute(
+            sa.select(AuditEventObject.seq, AuditEventObject.object_id).where(
+                AuditEventObject.seq.in_(seqs), AuditEventObject.society_id == society_id
+            )
+        )
+    }
+    shown: dict[int, list[str]] = {}
+    for event in events:
+        ids = list(event.object_ids or ())
+        if (event.owner_society_id or event.actor_society_id) != society_id:
+            ids = [object_id for object_id in ids if (event.seq, object_id) in own]
+        shown[event.seq] = ids
+    return shown
 
 
 def append(
@@ -130,10 +169,17 @@ def append(
             object_id=entry.object_id,
             fields=sorted(entry.fields),
             request_id=entry.request_id,
+            object_ids=[ref.object_id for ref in entry.objects] or None,
         )
         event.leaf_hash = leaf_hash(canonical_form(event))
         session.add(event)
         events.append(event)
+    session.flush()
+    session.add_all(
+        AuditEventObject(seq=event.seq, object_id=ref.object_id, society_id=ref.society_id)
+        for event, entry in zip(events, entries, strict=True)
+        for ref in {ref.object_id: ref for ref in entry.objects}.values()
+    )
     session.flush()
     new_size = next_seq + len(entries)
     if signer is not None and next_seq // CHECKPOINT_INTERVAL != new_size // CHECKPOINT_INTERVAL:

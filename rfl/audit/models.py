@@ -35,9 +35,27 @@ class AuditEvent(Base):
     fields: Mapped[list[str]] = mapped_column(sa.JSON)
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
     leaf_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    # The further objects the entry is about (e.g. the records one search returned), in its leaf hash.
+    object_ids: Mapped[list[str] | None] = mapped_column(sa.JSON(none_as_null=True))
 
     def __repr__(self) -> str:
         return f"<AuditEvent seq={self.seq} id={self.id}>"
+
+
+class AuditEventObject(Base):
+    """Which society owns each further object of an entry, so that society sees the entry (an index
+    of ``AuditEvent.object_ids``, which the leaf hash covers)."""
+
+    __tablename__ = "audit_event_objects"
+    __table_args__ = (sa.Index("ix_audit_event_objects_society_id_seq", "society_id", "seq"),)
+
+    # No foreign key: it would make the log's own TRUNCATE guard answer with another refusal.
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    object_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
+    society_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+
+    def __repr__(self) -> str:
+        return f"<AuditEventObject seq={self.seq}>"
 
 
 class AuditCheckpoint(Base):

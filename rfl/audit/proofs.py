@@ -32,7 +32,13 @@ from privacy import (
     leaf_hash,
 )
 from rfl.audit import checkpoints
-from rfl.audit.log import canonical_form, extend_with_stored_leaves, log_size, visible_to
+from rfl.audit.log import (
+    about_object,
+    canonical_form,
+    extend_with_stored_leaves,
+    log_size,
+    visible_to,
+)
 from rfl.audit.models import AuditCheckpoint, AuditEvent
 from rfl.errors import Conflict
 
@@ -101,7 +107,7 @@ class TreeProofs:
     def for_object(self, object_id: str, *, society_id: uuid.UUID | None = None) -> list[InclusionProof]:
         """Proofs of the entries about ``object_id`` in the tree; with ``society_id``, only those that
         society sees in its events listing (another society's object then has none)."""
-        statement = sa.select(AuditEvent).where(AuditEvent.object_id == object_id, AuditEvent.seq < self.size)
+        statement = sa.select(AuditEvent).where(about_object(object_id), AuditEvent.seq < self.size)
         if society_id is not None:
             statement = statement.where(visible_to(society_id))
         return self.for_events(self._session.scalars(statement.order_by(AuditEvent.seq)))

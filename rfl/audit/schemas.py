@@ -41,6 +41,14 @@ class AuditEventSchema(ma.Schema):
     field_names = ma.fields.List(ma.fields.String(), required=True, data_key="fields", attribute="fields")
     request_id = ma.fields.String(allow_none=True, required=True)
     leaf_hash = Base64Bytes(required=True)
+    object_ids = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "Further objects the entry is about (e.g. the records a search returned); "
+            "another society's entry lists only your own."
+        },
+    )
 
 
 class AuditEventPageSchema(ma.Schema):

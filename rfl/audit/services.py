@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from privacy import CheckpointSigner, CheckpointVerifier
 from rfl.audit import proofs, verification
 from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
-from rfl.audit.log import SignedHead, sign_current_checkpoint, visible_to
+from rfl.audit.log import SignedHead, about_object, sign_current_checkpoint, visible_to
 from rfl.audit.models import AuditEvent
 from rfl.audit.verification import Verification
 from rfl.errors import ValidationFailed
@@ -46,7 +46,7 @@ def read_events(
     if query.action is not None:
         statement = statement.where(AuditEvent.action == query.action)
     if query.object_id is not None:
-        statement = statement.where(AuditEvent.object_id == query.object_id)
+        statement = statement.where(about_object(query.object_id))
     if query.since is not None:
         statement = statement.where(AuditEvent.occurred_at >= query.since)
     page = paginate(session, statement, order_by=(AuditEvent.seq,), limit=limit, cursor=cursor)

@@ -251,6 +251,7 @@ _ENTRIES = sa.select(
     sa.cast(_TABLE.c.fields, sa.Text).label("fields"),
     _TABLE.c.request_id,
     _TABLE.c.leaf_hash,
+    sa.cast(_TABLE.c.object_ids, sa.Text).label("object_ids"),
 ).order_by(_TABLE.c.seq)
 
 
@@ -269,11 +270,15 @@ class _Content(NamedTuple):
     object_id: str | None
     fields: list[str]
     request_id: str | None
+    object_ids: list[str] | None
 
 
 def _recomputed_leaf(row: Sequence[Any]) -> bytes | None:
     """The leaf hash of the entry's content as stored now; None if it can no longer be read."""
-    seq, entry_id, at, user, society, owner, action, outcome, object_type, object_id, fields, request, _ = row
+    seq, entry_id, at, user, society, owner, action, outcome, object_type, object_id, fields, request = row[
+        :12
+    ]
+    object_ids = row[13]
     try:
         content = _Content(
             seq,
@@ -288,6 +293,7 @@ def _recomputed_leaf(row: Sequence[Any]) -> bytes | None:
             object_id,
             json.loads(fields),
             request,
+            None if object_ids is None else json.loads(object_ids),
         )
         return leaf_hash(canonical_form(content))
     except (ValueError, TypeError, AttributeError, PrivacyError):

@@ -8,13 +8,13 @@ data keys are stored in, and destroyed with, the transaction of the records they
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from privacy import BlindIndexer, FieldVault, KeyCache, KeyProvider, RowSealer
+from privacy import BlindIndexer, FieldVault, KeyCache, KeyConfigurationError, KeyProvider, RowSealer, Subject
 from rfl.crypto.keystore import DatabaseKeyStore
 
 
@@ -34,7 +34,8 @@ class Crypto:
         self, provider: KeyRings, cache: KeyCache, session: Session, clock: Callable[[], datetime]
     ) -> None:
         self.provider = provider
-        self.vault = FieldVault(provider, DatabaseKeyStore(session), cache=cache, clock=clock)
+        self._store = DatabaseKeyStore(session)
+        self.vault = FieldVault(provider, self._store, cache=cache, clock=clock)
         self._sealers: dict[uuid.UUID, RowSealer] = {}
 
     def provider_ring(self, ring_id: str) -> None:
@@ -46,6 +47,27 @@ class Crypto:
         """The society's blind indexer and its active index-key version."""
         ring = str(society_id)
         return BlindIndexer(self.provider, ring), self.provider.active_index_key_version(ring)
+
+    def index_key_versions(self, society_id: uuid.UUID) -> list[int]:
+        """Every index-key version of the society's ring (the active one last): what a search must
+        query, read from the key ring instead of from the index."""
+        ring = str(society_id)
+        versions = []
+        for version in range(1, self.provider.active_index_key_version(ring) + 1):
+            try:
+                self.provider.index_key(ring, version)
+            except KeyConfigurationError:  # a version the ring no longer has indexes nothing
+                continue
+            versions.append(version)
+        return versions
+
+    def prefetch(self, subjects: Iterable[Subject]) -> Sequence[object]:
+        """Load the data keys of ``subjects`` in one query, so decrypting them costs no query per person.
+
+        Keep the returned value while decrypting: the session holds the loaded rows only as long as
+        something refers to them.
+        """
+        return self._store.load_all(subjects)
 
     def sealer(self, society_id: uuid.UUID) -> RowSealer:
         """The society's row sealer (keyed MACs over rows' plaintext control columns)."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from privacy import WrappedDek
+from privacy import Subject, WrappedDek
 from rfl.crypto.models import DataKey
 
 
@@ -107,6 +107,19 @@ class DatabaseKeyStore:
             )
         rows = self._session.scalars(statement.order_by(DataKey.subject_id, DataKey.dek_version).limit(limit))
         return [_wrapped(row) for row in rows]
+
+    def load_all(self, subjects: Iterable[Subject]) -> Sequence[DataKey]:
+        """Every data key (all versions) of ``subjects``, in one query, into the session."""
+        wanted = {(subject.ring_id, subject.subject_id) for subject in subjects}
+        if not wanted:
+            return []
+        rows = self._session.scalars(
+            sa.select(DataKey).where(
+                DataKey.ring_id.in_({ring for ring, _ in wanted}),
+                DataKey.subject_id.in_({subject for _, subject in wanted}),
+            )
+        ).all()
+        return [row for row in rows if (row.ring_id, row.subject_id) in wanted]
 
     def _row(self, ring_id: str, subject_id: str, dek_version: int) -> DataKey | None:
         return self._session.get(DataKey, (ring_id, subject_id, dek_version))

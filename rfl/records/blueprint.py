@@ -35,12 +35,13 @@ from rfl.records.schemas import (
     SearchSchema,
     SightingInputSchema,
     SightingSchema,
+    SightingSearchSchema,
     SightingUpdateSchema,
     TracingRequestInputSchema,
     TracingRequestSchema,
     TracingRequestUpdateSchema,
 )
-from rfl.records.services import RecordSummary, RecordType, RecordView
+from rfl.records.services import RecordSummary, RecordType, RecordView, SearchHit
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Tracing requests and sightings")
 
@@ -86,6 +87,8 @@ class RecordDocs:
 
     label: str
     example: dict[str, Any]
+    search_schema: type[ma.Schema]
+    search_scope: str
 
 
 def _register(
@@ -152,7 +155,7 @@ def _register(
     def update(patch: dict[str, Any], record_id: uuid.UUID) -> Representation:
         session, actor = db.session, current_actor()
         crypto = _crypto(session)
-        current = services.read_record(session, crypto, actor, kind, record_id, audit=audit)
+        current = services.read_record(session, crypto, actor, kind, record_id, audit=audit, purpose="update")
         require_if_match(request, etag_for(current.record.id, current.record.version))
         document = patched_document(current.document, patch, update_schema())
         view = services.update_record(
@@ -190,10 +193,12 @@ def _register(
     @blp.doc(
         summary=f"Search {label}s by name",
         description="The name goes in the body, never the URL. Names are matched through keyed blind "
-        "indexes across spellings and scripts, then ranked by the matcher's name comparison. The search "
-        "is audited.",
+        "indexes across spellings and scripts. Your own society's hits are ranked by the matcher's name "
+        "comparison and show a name and score. " + docs.search_scope + " Hits come in two bands, "
+        "`strong` before `possible`. Searches are limited per user and per tracing request (429 with "
+        "`Retry-After`); each one is audited with the ids it returned, for every society they belong to.",
     )
-    @blp.arguments(SearchSchema, example=SEARCH_EXAMPLE)
+    @blp.arguments(docs.search_schema, example=SEARCH_EXAMPLE)
     @blp.response(200, SearchResultSchema)
     def search(body: dict[str, Any]) -> dict[str, Any]:
         session = db.session
@@ -206,9 +211,20 @@ def _register(
             body["q"],
             matcher=current_matcher(session, crypto),
             limit=body["limit"],
+            tracing_request_id=body.get("tracing_request_id"),
+            budget=app_services().search_budget,
+            now=now(),
             audit=audit,
         )
-        return {"items": hits}
+        return {"items": [_hit(hit) for hit in hits]}
+
+
+def _hit(hit: SearchHit) -> dict[str, Any]:
+    """A hit as shown: another society's record only by society, id and band."""
+    shown: dict[str, Any] = {"id": hit.id, "society": hit.society, "band": hit.band.value}
+    if hit.score is not None:
+        shown.update(status=hit.status, score=hit.score, name=hit.name)
+    return shown
 
 
 def _summary(item: RecordSummary, actor: Actor) -> dict[str, Any]:
@@ -231,7 +247,12 @@ _register(
     input_schema=TracingRequestInputSchema,
     update_schema=TracingRequestUpdateSchema,
     output_schema=TracingRequestSchema,
-    docs=RecordDocs("tracing request", TRACING_REQUEST_EXAMPLE),
+    docs=RecordDocs(
+        "tracing request",
+        TRACING_REQUEST_EXAMPLE,
+        SearchSchema,
+        "Only your own society's tracing requests are searched.",
+    ),
 )
 _register(
     services.SIGHTINGS,
@@ -239,5 +260,13 @@ _register(
     input_schema=SightingInputSchema,
     update_schema=SightingUpdateSchema,
     output_schema=SightingSchema,
-    docs=RecordDocs("sighting", SIGHTING_EXAMPLE),
+    docs=RecordDocs(
+        "sighting",
+        SIGHTING_EXAMPLE,
+        SightingSearchSchema,
+        "Without `tracing_request_id` only your own society's sightings are searched. A tracing "
+        "officer's search made for one of your society's tracing requests also reaches other societies' "
+        "sightings that the request may see (restrictions honoured); those hits carry only `id`, "
+        "`society` and `band`, never a score or a name.",
+    ),
 )

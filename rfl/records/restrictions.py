@@ -46,7 +46,16 @@ def visible_to(sighting: Sighting, viewer: Viewer, protection: Protection) -> bo
         return False
     if protection.no_cross_border and sighting.society_id != viewer.society_id:
         return False
-    return not set(viewer.exclusion_entries()) & set(protection.exclude)
+    return not set(viewer.exclusion_entries()) & {canonical_entry(entry) for entry in protection.exclude}
+
+
+def canonical_entry(entry: str) -> str:
+    """An ``exclude`` entry as it is compared: a tracing-request id in canonical form, a society code in
+    upper case (entries are stored so since they are checked on write; older ones may not be)."""
+    try:
+        return str(uuid.UUID(entry))
+    except ValueError:
+        return entry.strip().upper()
 
 
 def visible_clause(dialect: str, viewer: Viewer) -> sa.ColumnElement[bool]:

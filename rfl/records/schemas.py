@@ -186,15 +186,19 @@ class RestrictionsSchema(StrictSchema):
 
     @ma.validates("excluded")
     def _society_codes_or_request_ids(self, values: list[str], **kwargs: Any) -> None:
-        for value in values:
-            if SOCIETY_CODE.match(value):
+        # By position only: what is neither a code nor an id may be anything typed, even a name.
+        problems: dict[str, list[str]] = {}
+        for position, value in enumerate(values):
+            if SOCIETY_CODE.match(value.strip().upper()):
                 continue
             try:
                 uuid.UUID(value)
             except ValueError:
-                raise ma.ValidationError(
+                problems[str(position)] = [
                     "Each entry is a society code (e.g. 'IT') or a tracing request id."
-                ) from None
+                ]
+        if problems:
+            raise ma.ValidationError(problems)
 
 
 class SightingInputSchema(StrictSchema):
@@ -268,12 +272,32 @@ class SearchSchema(StrictSchema):
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
 
 
+class SightingSearchSchema(SearchSchema):
+    tracing_request_id = ma.fields.UUID(
+        load_default=None,
+        metadata={
+            "description": "One of your society's tracing requests the search is made for: only then are "
+            "other societies' sightings searched (tracing officers), as that request may see them."
+        },
+    )
+
+
+_OWN_ONLY = "Only on your own society's records."
+
+
 class SearchHitSchema(ma.Schema):
     id = ma.fields.UUID(required=True)
     society = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
-    score = ma.fields.Float(required=True)
-    name = ma.fields.String(allow_none=True, metadata={"description": "Only for the caller's own society."})
+    band = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "`strong` or `possible`: how many of the query's name skeletons the record "
+            "holds. Other societies' hits carry nothing else, and are ordered by id within a band."
+        },
+    )
+    status = ma.fields.String(metadata={"description": _OWN_ONLY})
+    score = ma.fields.Float(metadata={"description": _OWN_ONLY + " The matcher's name evidence (0-1)."})
+    name = ma.fields.String(allow_none=True, metadata={"description": _OWN_ONLY})
 
 
 class SearchResultSchema(ma.Schema):

@@ -8,20 +8,21 @@ a record; to anyone else it does not exist (NotFound), and the refusal is audite
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from matching import Matcher, parse_age, parse_partial_date
 from privacy import AgeEstimate, DecryptionError, PartialDate, SubjectFacts
-from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
+from rfl.audit.entries import Action, AuditEntry, AuditSink, ObjectRef, Outcome
 from rfl.crypto import Crypto
-from rfl.errors import NotFound, PermissionDenied, ValidationFailed
-from rfl.identity import Actor, Role, society_codes
+from rfl.errors import NotFound, PermissionDenied, TooManyAttempts, ValidationFailed
+from rfl.identity import Actor, Role, society_codes, society_ids_by_code
 from rfl.outbox.services import enqueue
 from rfl.pagination import Page, paginate
 from rfl.records import indexing
@@ -262,6 +263,7 @@ def create_record(
     now: datetime,
     audit: AuditSink,
 ) -> RecordView:
+    document = _checked_restrictions(session, kind, document)
     record = kind.model()
     record.id = uuid.uuid4()
     record.society_id = actor.society_id
@@ -285,6 +287,44 @@ def create_record(
         _editable_document(kind, record, document, protection),
         protection,
     )
+
+
+def _checked_restrictions(
+    session: Session, kind: RecordType, document: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The document with its ``restrictions.exclude`` in canonical form (society codes upper case,
+    tracing-request ids as canonical UUIDs, each once), after checking that every entry names a known
+    society or an existing tracing request: a typo must never silently fail to protect someone, so a
+    bad entry is refused, by position and value (a code or an id, never personal data)."""
+    restrictions = document.get("restrictions")
+    if kind is not SIGHTINGS or not restrictions or not restrictions.get("exclude"):
+        return document
+    entries: list[str] = []
+    request_ids: dict[int, uuid.UUID] = {}
+    codes: dict[int, str] = {}
+    for position, entry in enumerate(restrictions["exclude"]):
+        try:
+            request_ids[position] = uuid.UUID(str(entry))
+        except ValueError:
+            codes[position] = str(entry).strip().upper()
+    known_codes = set(society_ids_by_code(session, set(codes.values())))
+    known_requests = set(
+        session.scalars(sa.select(TracingRequest.id).where(TracingRequest.id.in_(set(request_ids.values()))))
+    )
+    problems: dict[str, list[str]] = {}
+    for position, code in codes.items():
+        if code not in known_codes:
+            problems[str(position)] = [f"No society has the code {code!r}."]
+    for position, request_id in request_ids.items():
+        if request_id not in known_requests:
+            problems[str(position)] = [f"No tracing request has the id {str(request_id)!r}."]
+    if problems:
+        raise ValidationFailed({"restrictions": {"exclude": problems}})
+    for position in range(len(restrictions["exclude"])):
+        entry = codes.get(position) or str(request_ids[position])
+        if entry not in entries:
+            entries.append(entry)
+    return {**document, "restrictions": {**restrictions, "exclude": entries}}
 
 
 def _editable_document(
@@ -338,8 +378,11 @@ def read_record(
     record_id: uuid.UUID,
     *,
     audit: AuditSink,
+    purpose: str = "read",
 ) -> RecordView:
-    record = _visible_record(session, actor, kind, record_id, audit=audit, verb="read")
+    """The record decrypted for its own society; ``purpose`` is what a refusal is logged as (a record
+    read in order to change it is refused as an ``update``)."""
+    record = _visible_record(session, actor, kind, record_id, audit=audit, verb=purpose)
     protection = Seals(crypto, audit, actor).protection(record)
     decrypted = _codec(kind, crypto).decrypt(record, _subjects(kind, record))
     audit(_event(kind, "read", actor, record, _personal_field_names(kind, decrypted)))
@@ -366,6 +409,7 @@ def update_record(
     """Give the record ``document`` (its whole validated editable document, e.g. the result of a merge
     patch); only what changed is re-encrypted, and the edit is kept in the history by field name."""
     record = current.record
+    document = _checked_restrictions(session, kind, document)
     changed_columns, changed_names = _changes(kind, current.document, document)
     plain_changes = [
         name
@@ -498,13 +542,45 @@ def list_records(
 # --- search -----------------------------------------------------------------------------------------
 
 
+class Band(StrEnum):
+    """How strongly another society's record matches a name search, and nothing finer: the query's
+    name skeletons (consonant classes: Maria, Mario and Marco share one) that the record's index holds.
+    """
+
+    STRONG = "strong"  # at least two of the query's skeletons and at least half of them
+    POSSIBLE = "possible"  # at least a third of them
+
+
+def band_of(matched: int, wanted: int) -> Band | None:
+    """The band of a record holding ``matched`` of the query's ``wanted`` name skeletons (None: below
+    ``possible``)."""
+    if wanted == 0 or matched == 0:
+        return None
+    if matched >= 2 and 2 * matched >= wanted:
+        return Band.STRONG
+    if 3 * matched >= wanted:
+        return Band.POSSIBLE
+    return None
+
+
 @dataclass(frozen=True)
 class SearchHit:
+    """A hit; of another society's record only ``id``, ``society`` and ``band`` are ever set."""
+
     id: uuid.UUID
     society: str
-    status: str
-    score: float
-    name: str | None
+    band: Band
+    status: str | None = None
+    score: float | None = None
+    name: str | None = None
+
+
+class SearchBudget(Protocol):
+    """The searches a user (and a tracing request) may still make: raises TooManyAttempts when spent."""
+
+    def spend(
+        self, session: Session, user_id: uuid.UUID, tracing_request_id: uuid.UUID | None, *, now: datetime
+    ) -> None: ...
 
 
 def search_records(
@@ -516,56 +592,197 @@ def search_records(
     *,
     matcher: Matcher,
     limit: int,
+    budget: SearchBudget,
+    now: datetime,
     audit: AuditSink,
+    tracing_request_id: uuid.UUID | None = None,
 ) -> list[SearchHit]:
-    """Find records by name through the blind indexes, then rank them by the matcher's name evidence.
+    """Find records by name through the blind indexes.
 
-    Caseworkers search their own society's records. Tracing officers also search other societies'
-    sightings, but only those whose restrictions allow it (filtered in the query, so restricted
-    records never crowd out visible ones), and without seeing their names. Each restricted sighting
-    the query would have found is audited for its own society.
+    Without ``tracing_request_id`` only the actor's own society is searched. A tracing officer's search
+    of sightings made on behalf of one of their society's tracing requests also reaches other
+    societies' sightings that rule 10 lets that request see; those hits say only the society, the
+    record id and a band (``band_of``), are never decrypted, and are ordered by id within their band.
+    The actor's own records are ranked by the matcher's name evidence and show a name. Searches count
+    against the user's and the request's limits. One audit entry lists the ids returned (each owning
+    society sees it); one more lists the sightings a restriction withheld, for their owners.
     """
-    codes = _searchable_societies(session, actor, kind)
-    matches = _index_matches(session, crypto, kind, query, list(codes))
-    if kind is SIGHTINGS and len(codes) > 1:
-        for hidden in session.scalars(
-            _restricted_sightings(session, matches, actor).limit(SEARCH_CANDIDATES)
-        ):
-            audit(_event(SIGHTINGS, "restriction_applied", actor, hidden, outcome=Outcome.DENIED))
-    candidates = list(
-        session.scalars(_visible_candidates(session, kind, matches, actor).limit(SEARCH_CANDIDATES))
-    )
-    records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(candidates))).all()
-    if kind is SIGHTINGS:  # the SQL filter read the plain columns: check them against the seals
-        seals = Seals(crypto, audit, actor)
-        records = [r for r in records if visible_to(r, _viewer(actor), seals.protection(r))]  # type: ignore[arg-type]
-    codec = _codec(kind, crypto)
-    persons = []
-    for record in records:
-        person = codec.decrypt(
-            record, _subjects(kind, record), groups=[kind.person_group], fields=NAME_FIELDS
+    wanted = _query_skeletons(crypto, actor, query)
+    purpose: TracingRequest | None = None
+    if tracing_request_id is not None:
+        purpose = _visible_record(  # type: ignore[assignment]
+            session, actor, TRACING_REQUESTS, tracing_request_id, audit=audit, verb="search"
         )
-        persons.append(person[kind.person_group])
-        revealed = [f"{kind.person_group}.{name}" for name in NAME_FIELDS if persons[-1].get(name)]
-        audit(_event(kind, "search_match", actor, record, revealed))
+    try:
+        budget.spend(session, actor.user_id, tracing_request_id, now=now)
+    except TooManyAttempts:
+        audit(_search_event(kind, actor, purpose, outcome=Outcome.DENIED))
+        raise
+    viewer = Viewer(actor.society_id, actor.society_code, tracing_request_id)
+    codes = _searchable_societies(session, actor, kind, purpose)
+    matches = _index_matches(session, crypto, kind, query, list(codes))
+    if kind is SIGHTINGS and purpose is not None:
+        hidden = list(
+            session.execute(_restricted_sightings(session, matches, viewer).limit(SEARCH_CANDIDATES))
+        )
+        if hidden:
+            audit(
+                AuditEntry(
+                    Action.SIGHTING_RESTRICTION_APPLIED,
+                    outcome=Outcome.DENIED,
+                    actor=actor,
+                    object_type=SIGHTINGS.name,
+                    objects=tuple(ObjectRef(str(row.id), row.society_id) for row in hidden),
+                )
+            )
+    candidates = session.execute(
+        _visible_candidates(session, kind, matches, viewer if kind is SIGHTINGS else None).limit(
+            SEARCH_CANDIDATES
+        )
+    ).all()
+    if kind is SIGHTINGS:  # the SQL filter read the plain columns: check them against the seals
+        candidates = _sealed_visible(session, crypto, actor, viewer, candidates, audit=audit)
+    own_hits = _own_hits(
+        session, crypto, actor, kind, query, matcher=matcher, candidates=candidates, wanted=wanted
+    )
+    others = [
+        SearchHit(row.record_id, codes[row.society_id], band)
+        for row in candidates
+        if row.society_id != actor.society_id and (band := band_of(row.matched, wanted)) is not None
+    ]
+    hits = sorted(own_hits + others, key=_hit_order(actor))[:limit]
+    owners = {code: society_id for society_id, code in codes.items()}
+    audit(
+        _search_event(
+            kind,
+            actor,
+            purpose,
+            objects=tuple(ObjectRef(str(hit.id), owners[hit.society]) for hit in hits),
+            fields=_revealed_fields(kind, own_hits, hits),
+        )
+    )
+    return hits
+
+
+def _sealed_visible(
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    viewer: Viewer,
+    candidates: Sequence[sa.Row[uuid.UUID, uuid.UUID, int]],
+    *,
+    audit: AuditSink,
+) -> list[sa.Row[uuid.UUID, uuid.UUID, int]]:
+    """The candidates whose restrictions, read through their seals, let the viewer see them (one query
+    for their rows)."""
+    ids = [row.record_id for row in candidates]
+    sightings = {s.id: s for s in session.scalars(sa.select(Sighting).where(Sighting.id.in_(ids)))}
+    seals = Seals(crypto, audit, actor)
+    return [
+        row
+        for row in candidates
+        if visible_to(sightings[row.record_id], viewer, seals.protection(sightings[row.record_id]))
+    ]
+
+
+def _hit_order(actor: Actor) -> Callable[[SearchHit], tuple[int, int, float, str]]:
+    """Strong before possible; within a band the actor's own records by score, then the others by id."""
+
+    def key(hit: SearchHit) -> tuple[int, int, float, str]:
+        own = hit.score is not None
+        return (0 if hit.band is Band.STRONG else 1, 0 if own else 1, -(hit.score or 0.0), str(hit.id))
+
+    return key
+
+
+def _own_hits(
+    session: Session,
+    crypto: Crypto,
+    actor: Actor,
+    kind: RecordType,
+    query: str,
+    *,
+    matcher: Matcher,
+    candidates: Sequence[sa.Row[uuid.UUID, uuid.UUID, int]],
+    wanted: int,
+) -> list[SearchHit]:
+    """The actor's own society's candidates, decrypted (names only; their data keys in one query) and
+    ranked by the matcher's name evidence."""
+    matched = {row.record_id: row.matched for row in candidates if row.society_id == actor.society_id}
+    if not matched:
+        return []
+    records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(matched))).all()
+    codec = _codec(kind, crypto)
+    subjects = [_subjects(kind, record) for record in records]
+    keys = crypto.prefetch(subject for per_record in subjects for subject in per_record.values())
+    persons = [
+        codec.decrypt(record, subject, groups=[kind.person_group], fields=NAME_FIELDS)[kind.person_group]
+        for record, subject in zip(records, subjects, strict=True)
+    ]
+    del keys
     weights = matcher.name_weights(
         query, [canonical_names(r.id, p) for r, p in zip(records, persons, strict=True)]
     )
-    hits: list[SearchHit] = []
-    for record, person, weight in zip(records, persons, weights, strict=True):
-        own = record.society_id == actor.society_id
-        name = _display_name(person) if own else None
-        hits.append(
-            SearchHit(record.id, codes[record.society_id], record.status.value, _even_odds(weight), name)
+    return [
+        SearchHit(
+            record.id,
+            actor.society_code,
+            band_of(matched[record.id], wanted) or Band.POSSIBLE,
+            status=record.status.value,
+            score=_even_odds(weight),
+            name=_display_name(person),
         )
-    audit(_event(kind, "search", actor))
-    hits.sort(key=lambda hit: (-hit.score, str(hit.id)))
-    return hits[:limit]
+        for record, person, weight in zip(records, persons, weights, strict=True)
+    ]
 
 
-def _searchable_societies(session: Session, actor: Actor, kind: RecordType) -> dict[uuid.UUID, str]:
-    """Codes, by id, of the societies whose records the actor's search covers."""
-    if kind is SIGHTINGS and actor.role is Role.TRACING_OFFICER:
+def _revealed_fields(
+    kind: RecordType, own_hits: Sequence[SearchHit], returned: Sequence[SearchHit]
+) -> list[str]:
+    """The name fields shown: a display name for each own record returned (nothing of other records)."""
+    shown = {hit.id for hit in returned if hit.name is not None}
+    if not shown & {hit.id for hit in own_hits}:
+        return []
+    return [f"{kind.person_group}.{name}" for name in DISPLAY_NAME_FIELDS]
+
+
+def _search_event(
+    kind: RecordType,
+    actor: Actor,
+    purpose: TracingRequest | None,
+    *,
+    outcome: Outcome = Outcome.OK,
+    objects: tuple[ObjectRef, ...] = (),
+    fields: Sequence[str] = (),
+) -> AuditEntry:
+    """The one entry of a search: made for which request (if any), and which records it returned."""
+    return AuditEntry(
+        action=Action.on(kind.name, "search"),
+        outcome=outcome,
+        actor=actor,
+        object_type=None if purpose is None else TRACING_REQUESTS.name,
+        object_id=None if purpose is None else str(purpose.id),
+        fields=tuple(fields),
+        objects=objects,
+    )
+
+
+def _query_skeletons(crypto: Crypto, actor: Actor, query: str) -> int:
+    """How many name skeletons the query has (what bands are measured against); 422 without a name."""
+    terms = indexing.name_terms([query])
+    if not terms[indexing.NAME_SKELETON] | terms[indexing.NAME_TOKEN]:
+        raise ValidationFailed({"q": ["Give at least one name of two letters or more."]})
+    indexer, key_version = crypto.indexer(actor.society_id)
+    values = indexing.query_index_values(indexer, key_version, query)
+    return len({value.value for value in values if value.index == indexing.NAME_SKELETON})
+
+
+def _searchable_societies(
+    session: Session, actor: Actor, kind: RecordType, purpose: TracingRequest | None
+) -> dict[uuid.UUID, str]:
+    """Codes, by id, of the societies whose records the actor's search covers: other societies' only
+    for a tracing officer's search of sightings made on behalf of one of their requests."""
+    if kind is SIGHTINGS and purpose is not None and actor.role is Role.TRACING_OFFICER:
         return society_codes(session)
     return {actor.society_id: actor.society_code}
 
@@ -573,67 +790,58 @@ def _searchable_societies(session: Session, actor: Actor, kind: RecordType) -> d
 def _index_matches(
     session: Session, crypto: Crypto, kind: RecordType, query: str, societies: Sequence[uuid.UUID]
 ) -> sa.ColumnElement[bool]:
-    """Blind-index rows that match the query, under every index-key version each society has in use."""
-    in_use = session.execute(
-        sa.select(BlindIndexEntry.society_id, BlindIndexEntry.key_version)
-        .where(
-            BlindIndexEntry.record_type == kind.name,
-            BlindIndexEntry.society_id.in_(societies),
-        )
-        .distinct()
-    ).all()
+    """Blind-index rows that match the query, under every index-key version of each society's ring
+    (read from the key ring: nothing scans the index to find them)."""
     conditions = []
-    for society_id, key_version in in_use:
+    for society_id in societies:
         indexer, _ = crypto.indexer(society_id)
-        values = indexing.query_index_values(indexer, key_version, query)
-        for index_name in indexing.SEARCH_INDEXES:
-            wanted = [value.value for value in values if value.index == index_name]
-            if wanted:
-                conditions.append(
-                    sa.and_(
-                        BlindIndexEntry.society_id == society_id,
-                        BlindIndexEntry.key_version == key_version,
-                        BlindIndexEntry.index_name == index_name,
-                        BlindIndexEntry.index_version == indexing.INDEX_VERSION,
-                        BlindIndexEntry.value.in_(wanted),
+        for key_version in crypto.index_key_versions(society_id):
+            values = indexing.query_index_values(indexer, key_version, query)
+            for index_name in indexing.SEARCH_INDEXES:
+                wanted = sorted({value.value for value in values if value.index == index_name})
+                if wanted:
+                    conditions.append(
+                        sa.and_(
+                            BlindIndexEntry.index_name == index_name,
+                            BlindIndexEntry.index_version == indexing.INDEX_VERSION,
+                            BlindIndexEntry.value.in_(wanted),
+                            BlindIndexEntry.society_id == society_id,
+                            BlindIndexEntry.key_version == key_version,
+                        )
                     )
-                )
-    if (
-        not indexing.name_terms([query])[indexing.NAME_SKELETON]
-        | indexing.name_terms([query])[indexing.NAME_TOKEN]
-    ):
-        raise ValidationFailed({"q": ["Give at least one name of two letters or more."]})
     return sa.and_(BlindIndexEntry.record_type == kind.name, sa.or_(sa.false(), *conditions))
 
 
 def _visible_candidates(
-    session: Session, kind: RecordType, matches: sa.ColumnElement[bool], actor: Actor
-) -> sa.Select[uuid.UUID]:
-    """Matching record ids the actor may see, the most index hits first."""
-    statement = sa.select(BlindIndexEntry.record_id).where(matches)
-    if kind is SIGHTINGS:
+    session: Session, kind: RecordType, matches: sa.ColumnElement[bool], viewer: Viewer | None
+) -> sa.Select[uuid.UUID, uuid.UUID, int]:
+    """Matching records the viewer may see, with their society and how many of the query's name
+    skeletons each holds (``matched``): the most first."""
+    matched = sa.func.count(
+        sa.distinct(sa.case((BlindIndexEntry.index_name == indexing.NAME_SKELETON, BlindIndexEntry.value)))
+    ).label("matched")
+    statement = sa.select(BlindIndexEntry.record_id, BlindIndexEntry.society_id, matched).where(matches)
+    if viewer is not None:
         statement = statement.join(Sighting, Sighting.id == BlindIndexEntry.record_id).where(
-            visible_clause(_dialect(session), _viewer(actor))
+            visible_clause(_dialect(session), viewer)
         )
-    return statement.group_by(BlindIndexEntry.record_id).order_by(
-        sa.func.count().desc(), BlindIndexEntry.record_id
+    return statement.group_by(BlindIndexEntry.record_id, BlindIndexEntry.society_id).order_by(
+        matched.desc(), sa.func.count().desc(), BlindIndexEntry.record_id
     )
 
 
 def _restricted_sightings(
-    session: Session, matches: sa.ColumnElement[bool], actor: Actor
-) -> sa.Select[Sighting]:
-    """Other societies' matching sightings that rule 10 hides from the actor."""
+    session: Session, matches: sa.ColumnElement[bool], viewer: Viewer
+) -> sa.Select[uuid.UUID, uuid.UUID]:
+    """Other societies' matching sightings that rule 10 hides from the viewer (their ids and owners)."""
     hidden_ids = (
         sa.select(BlindIndexEntry.record_id)
         .join(Sighting, Sighting.id == BlindIndexEntry.record_id)
-        .where(matches, sa.not_(visible_clause(_dialect(session), _viewer(actor))))
+        .where(matches, sa.not_(visible_clause(_dialect(session), viewer)))
     )
-    return sa.select(Sighting).where(Sighting.id.in_(hidden_ids)).order_by(Sighting.id)
-
-
-def _viewer(actor: Actor) -> Viewer:
-    return Viewer(actor.society_id, actor.society_code)
+    return (
+        sa.select(Sighting.id, Sighting.society_id).where(Sighting.id.in_(hidden_ids)).order_by(Sighting.id)
+    )
 
 
 def _dialect(session: Session) -> str:

@@ -1,8 +1,9 @@
 """A cross-border case from both sides, over HTTP only, as the users in domain.md would work it.
 
 A German caseworker files a family's request; an Italian caseworker registers a man at a landing site
-under another spelling; a German tracing officer finds the sighting without seeing who it is; the
-Italian society's auditor sees that search in its own log, and the whole log verifies.
+under another spelling; a German tracing officer, searching for the family's request, finds the
+sighting without seeing who it is; the Italian society's auditor sees that search in its own log, and
+the whole log verifies.
 """
 
 from __future__ import annotations
@@ -48,20 +49,22 @@ def test_a_family_request_meets_a_registration_across_borders(client: FlaskClien
     )
     assert request.status_code == sighting.status_code == 201
 
-    # When the German tracing officer searches for the sought person
-    found = client.post("/api/v1/sightings/search", headers=de_officer, json={"q": "Abdulrahman Haddad"})
+    # When the German tracing officer searches for the sought person, on behalf of the family's request
+    found = client.post(
+        "/api/v1/sightings/search",
+        headers=de_officer,
+        json={"q": "Abdulrahman Haddad", "tracing_request_id": request.json["id"]},
+    )
 
-    # Then the Italian sighting is found, without its identity, and its details stay Italy's
+    # Then the Italian sighting is found, without its identity or a score, and its details stay Italy's
     (hit,) = found.json["items"]
-    assert hit["id"] == sighting.json["id"]
-    assert hit["society"] == "IT"
-    assert hit["name"] is None
+    assert hit == {"id": sighting.json["id"], "society": "IT", "band": "strong"}
     assert client.get(f"/api/v1/sightings/{hit['id']}", headers=de_officer).status_code == 404
     # And Italy's auditor sees who searched its record, and the log verifies
     events = client.get(f"/api/v1/audit/events?object_id={hit['id']}", headers=it_auditor).json["items"]
     assert [event["action"] for event in events] == [
         "sighting.create",
-        "sighting.search_match",
+        "sighting.search",
         "sighting.read",
     ]
     assert events[2]["outcome"] == "denied"

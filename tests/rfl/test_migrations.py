@@ -221,3 +221,28 @@ def test_0010_makes_emails_unique_per_society_and_keeps_every_row_that_refers_to
     migrate.downgrade(throwaway_database_url, "0009")
     assert counts() == (1, 1, 2, 3, 1)
     engine.dispose()
+
+
+def test_0013_keeps_login_failures_as_hits(throwaway_database_url: str) -> None:
+    """A failure still in its window stays a hit of its email and of its address (no lock is lifted)."""
+    migrate.upgrade(throwaway_database_url, "0012")
+    engine = make_engine(throwaway_database_url)
+    with engine.begin() as connection:
+        _insert(
+            connection, "login_failures", id=uuid.uuid4(), email_key=b"e" * 32, client_key=b"c" * 32,
+            failed_at=datetime(2026, 3, 5, tzinfo=UTC),
+        )  # fmt: skip
+    engine.dispose()
+
+    migrate.upgrade(throwaway_database_url, "0013")
+
+    engine = make_engine(throwaway_database_url)
+    with engine.connect() as connection:
+        hits = sa.table("throttle_hits", sa.column("bucket", sa.String), sa.column("key", sa.LargeBinary))
+        stored = sorted(
+            (row.bucket, row.key) for row in connection.execute(sa.select(hits.c.bucket, hits.c.key))
+        )
+    engine.dispose()
+    assert stored == [("login_client", b"c" * 32), ("login_email", b"e" * 32)]
+    migrate.downgrade(throwaway_database_url, "0012")
+    assert migrate.current_revision(throwaway_database_url) == "0012"

@@ -188,3 +188,20 @@ def test_the_exchange_settings_are_read_from_the_environment() -> None:
     for name, bad in (("RFL_IMPORT_BATCH", "0"), ("RFL_EXCHANGE_DOMAIN", "rfl.example.org/x")):
         with pytest.raises(ConfigurationError, match=name):
             Settings.from_env({name: bad})
+
+
+def test_search_limits_are_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        production_env(
+            tmp_path,
+            RFL_SEARCH_LIMIT_PER_USER="30",
+            RFL_SEARCH_LIMIT_PER_REQUEST_WINDOW_MINUTES="60",
+        )
+    )
+
+    assert settings.search_limits.per_user.max_hits == 30
+    assert settings.search_limits.per_user.window == timedelta(hours=1)  # the default window
+    assert settings.search_limits.per_request.max_hits == 10
+    assert settings.search_limits.per_request.window == timedelta(minutes=60)
+    with pytest.raises(ConfigurationError, match="RFL_SEARCH_LIMIT_PER_USER must be at least 1"):
+        Settings.from_env(production_env(tmp_path, RFL_SEARCH_LIMIT_PER_USER="0"))

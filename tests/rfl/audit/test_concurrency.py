@@ -131,6 +131,6 @@ def test_the_trigger_refuses_changes_even_to_the_owner(
 def test_the_application_role_keeps_full_access_to_other_tables(app_role_url: str) -> None:
     engine = make_engine(app_role_url)
     with engine.begin() as connection:
-        connection.execute(sa.text("DELETE FROM login_failures"))
+        connection.execute(sa.text("DELETE FROM throttle_hits"))
         connection.execute(sa.text("UPDATE users SET active = active"))
     engine.dispose()

@@ -157,7 +157,7 @@ def test_a_long_verification_keeps_no_writer_waiting(throwaway_database_url: str
         )
         # PostgreSQL refuses it as READ ONLY; SQLite because the snapshot is older than the commit.
         with pytest.raises(sa.exc.DBAPIError):
-            session.execute(sa.text("DELETE FROM login_failures"))
+            session.execute(sa.text("DELETE FROM throttle_hits"))
 
     assert committed_meanwhile
     assert before.size == after.size == after.log_size == 20

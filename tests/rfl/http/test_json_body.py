@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from rfl.accounts.models import LoginFailure, Role
+from rfl.accounts.models import Role, ThrottleHit
 from rfl.audit.models import AuditEvent
 from rfl.http.json_body import (
     MAX_DEPTH,
@@ -102,7 +102,7 @@ def test_a_refused_body_changes_nothing(client: FlaskClient, make: Factories) ->
         client.post("/api/v1/tracing-requests", data=body, content_type="application/json", headers=headers)
 
     assert make.scalar(sa.select(sa.func.count()).select_from(TracingRequest)) == 0
-    assert make.scalar(sa.select(sa.func.count()).select_from(LoginFailure)) == 0
+    assert make.scalar(sa.select(sa.func.count()).select_from(ThrottleHit)) == 0
     assert make.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == entries
 
 

@@ -54,21 +54,29 @@ def sighting(**restrictions: Any) -> dict[str, Any]:
     return body
 
 
-def search(client: FlaskClient, headers: dict[str, str]) -> list[str]:
-    response = client.post("/api/v1/sightings/search", headers=headers, json={"q": "Muhammad Alhassan"})
+def search(client: FlaskClient, headers: dict[str, str], for_request: str | None = None) -> list[str]:
+    body = {"q": "Muhammad Alhassan", "tracing_request_id": for_request}
+    response = client.post(
+        "/api/v1/sightings/search", headers=headers, json={k: v for k, v in body.items() if v is not None}
+    )
     assert response.status_code == 200, response.json
     return [hit["id"] for hit in response.json["items"]]
+
+
+def german_request(client: FlaskClient, border: Border) -> str:
+    """A German request to search for: only then are other societies' sightings searched."""
+    return str(saved(client, "/api/v1/tracing-requests", border.de_officer, REQUEST)["id"])
 
 
 def test_lifting_no_cross_border_in_the_database_does_not_open_the_sighting_to_other_societies(
     app: Flask, client: FlaskClient, border: Border
 ) -> None:
     protected = saved(client, "/api/v1/sightings", border.it_caseworker, sighting(no_cross_border=True))
-    assert protected["id"] not in search(client, border.de_officer)
+    assert protected["id"] not in search(client, border.de_officer, german_request(client, border))
 
     tamper(app, Sighting, protected["id"], no_cross_border=False)
 
-    assert protected["id"] not in search(client, border.de_officer)
+    assert protected["id"] not in search(client, border.de_officer, german_request(client, border))
     assert ("sighting.seal_invalid", protected["id"], "failed", border.italy.id) in seal_failures(app)
     # Its own society still finds it, and reads it as restricted (and as a possible minor).
     assert protected["id"] in search(client, border.it_caseworker)
@@ -173,7 +181,7 @@ def test_an_owners_edit_of_an_altered_record_keeps_and_seals_the_restrictive_set
     assert edited.status_code == 200, edited.json
     assert edited.json["restrictions"]["no_cross_border"] is True
     assert stored(app, Sighting, protected["id"]).no_cross_border is True
-    assert protected["id"] not in search(client, border.de_officer)
+    assert protected["id"] not in search(client, border.de_officer, german_request(client, border))
     result = app.test_cli_runner().invoke(main, ["check"])
     assert result.exit_code == 0, result.output
 
@@ -187,7 +195,9 @@ def test_unsealed_records_are_restricted_until_sealed_and_rfl_check_names_the_fa
     tamper(app, Sighting, altered["id"], no_cross_border=False)
     version = stored(app, Sighting, legacy["id"]).version
 
-    assert legacy["id"] not in search(client, border.de_officer)  # a missing seal is no permission
+    assert legacy["id"] not in search(
+        client, border.de_officer, german_request(client, border)
+    )  # a missing seal is no permission
     checked = app.test_cli_runner().invoke(main, ["check"])
     assert checked.exit_code == 1
     assert f"FAIL: sighting {legacy['id']}" in checked.output
@@ -198,8 +208,8 @@ def test_unsealed_records_are_restricted_until_sealed_and_rfl_check_names_the_fa
 
     assert sealed.exit_code == 0, sealed.output
     assert "1 records sealed" in sealed.output  # the broken seal is not papered over
-    assert legacy["id"] in search(client, border.de_officer)
-    assert altered["id"] not in search(client, border.de_officer)
+    assert legacy["id"] in search(client, border.de_officer, german_request(client, border))
+    assert altered["id"] not in search(client, border.de_officer, german_request(client, border))
     assert stored(app, Sighting, legacy["id"]).version == version  # clients' ETags still hold
     rechecked = app.test_cli_runner().invoke(main, ["check"])
     assert rechecked.exit_code == 1

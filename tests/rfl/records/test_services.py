@@ -45,6 +45,14 @@ def context(app: Flask) -> Iterator[Context]:
         yield Context(session, app_services(app).crypto(session))
 
 
+class _Unlimited:
+    def spend(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+UNLIMITED = _Unlimited()
+
+
 def actor(make: Factories, role: Role, society: Society | None = None) -> Actor:
     return actor_of(make.user(role, society=society))
 
@@ -136,6 +144,7 @@ def test_a_caseworker_may_add_restrictions_but_not_lift_them(
     context: Context, make: Factories, clock: FakeClock
 ) -> None:
     society = make.society()
+    make.society("DE", country="DE")
     caseworker = actor(make, Role.CASEWORKER, society)
     view = create(context, caseworker, clock)
     tightened = document(sighting(restrictions={"no_cross_border": True, "exclude": ["DE"]}))
@@ -227,6 +236,8 @@ def test_search_finds_other_spellings_and_audits_the_search(
         "Mohammed Al-Hassan",
         matcher=Matcher.default(),
         limit=5,
+        budget=UNLIMITED,
+        now=clock.now,
         audit=context.audit,
     )
 
@@ -287,6 +298,8 @@ def test_search_ranks_with_the_matchers_name_evidence(
         "Mohammed",
         matcher=Matcher.default(),
         limit=5,
+        budget=UNLIMITED,
+        now=clock.now,
         audit=context.audit,
     )
 
