@@ -20,7 +20,6 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,46 +29,24 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's rfl, not an installed one
 
 from flask import Flask
+from instances import bench_settings, fresh_database, ignore_audit
 
 from rfl import create_app, migrate
 from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, SocietyType, User
-from rfl.audit.entries import AuditEntry
 from rfl.audit.recorder import audited_transaction
-from rfl.db import db, make_engine
+from rfl.db import db
 from rfl.extensions import app_services
 from rfl.identity import Actor
-from rfl.keys import ensure_key_files
 from rfl.records.models import RecordStatus, TracingRequest
 from rfl.records.services import TRACING_REQUESTS, create_record
 from rfl.retention import services
 from rfl.retention.models import Erasure, RetentionRun
-from rfl.settings import Environment, Settings
 
-SECRET = "erasure-benchmark-secret-" + "x" * 32  # a throwaway instance
 ORIGIN = "rfl/erasure-bench"
 CREATE_BATCH = 500
 GIVEN = ["Mohammed", "Yusuf", "Tesfay", "Amina", "Oleksandr", "Fatima", "Abdulrahman", "Khalid", "Mariam"]
 FAMILY = ["Al-Hassan", "Haddad", "Gebre", "Nasser", "Kovalenko", "Osman", "Bakri", "Tesfaye", "Mahmoud"]
-
-
-def _settings(instance: Path, database_url: str) -> Settings:
-    key_file, signing_key_file = instance / "keys.json", instance / "audit-signing-key.json"
-    ensure_key_files(key_file, signing_key_file, ORIGIN)
-    return Settings(
-        env=Environment.TESTING,
-        instance_dir=instance,
-        database_url=database_url,
-        secret_key=SECRET,
-        key_file=key_file,
-        audit_signing_key_file=signing_key_file,
-        checkpoint_origin=ORIGIN,
-        log_level="WARNING",
-    )
-
-
-def _ignore(_entry: AuditEntry) -> None:
-    """Set-up is not what is measured."""
 
 
 def _actor(app: Flask) -> Actor:
@@ -81,7 +58,7 @@ def _actor(app: Flask) -> Actor:
             name="Society DE",
             type=SocietyType.NATIONAL_SOCIETY,
             country="DE",
-            audit=_ignore,
+            audit=ignore_audit,
         )
         unusable = "!"  # no password: this user never logs in, it only created the records
         user = User(
@@ -128,7 +105,7 @@ def seed(app: Flask, records: int) -> float:
                     TRACING_REQUESTS,
                     _document(n),
                     now=datetime.now(UTC),
-                    audit=_ignore,
+                    audit=ignore_audit,
                 )
     rate = records / (time.perf_counter() - started)
     long_ago = datetime.now(UTC) - timedelta(days=6 * 365)
@@ -143,7 +120,7 @@ def seed(app: Flask, records: int) -> float:
 
 def run(database_url: str, instance: Path, records: int, batch: int) -> None:
     migrate.upgrade(database_url)
-    app = create_app(_settings(instance, database_url), sleep=lambda _seconds: None)
+    app = create_app(bench_settings(instance, database_url, ORIGIN), sleep=lambda _seconds: None)
     backend = make_url(database_url).get_backend_name()
     created = seed(app, records)
     print(f"erasure benchmark on {backend}: {records} closed tracing requests ({2 * records} persons)")
@@ -198,20 +175,8 @@ def main() -> None:
     records = 300 if args.small else args.records
     with tempfile.TemporaryDirectory() as folder:
         instance = Path(folder)
-        if args.pg is None:
-            run(f"sqlite:///{instance / 'bench.sqlite3'}", instance, records, args.batch)
-            return
-        name = f"rfl_erasure_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(args.pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
+        with fresh_database(args.pg, instance, "erasure_bench") as url:
             run(url, instance, records, args.batch)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -23,39 +23,30 @@ import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's rfl, not an installed one
 
 from flask import Flask
+from instances import SECRET, bench_settings, fresh_database, ignore_audit
 
 from rfl import create_app, migrate
 from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, SocietyType
 from rfl.accounts.passwords import Argon2Parameters
-from rfl.audit.entries import AuditEntry
 from rfl.audit.recorder import audited_transaction
-from rfl.db import db, make_engine
+from rfl.db import db
 from rfl.exchange import services as exchange
 from rfl.exchange import tabular
 from rfl.exchange.models import ImportFormat, ImportMode
 from rfl.exchange.schemas import validate_record
 from rfl.exchange.worker import run_import
 from rfl.extensions import app_services
-from rfl.keys import ensure_key_files
 from rfl.matches.worker import drain
 from rfl.records import services as records
 from rfl.records.models import LegalBasis
-from rfl.settings import Environment, Settings
 
-SECRET = "exchange-benchmark-secret-" + "x" * 32  # a throwaway instance
 ORIGIN = "rfl/exchange-bench"
 GIVEN = [
     "Mohammed",
@@ -124,28 +115,6 @@ CSV_MAPPING = {
 }
 
 
-def _settings(instance: Path, database_url: str, batch: int) -> Settings:
-    instance.mkdir(parents=True, exist_ok=True)
-    key_file, signing_key_file = instance / "keys.json", instance / "audit-signing-key.json"
-    ensure_key_files(key_file, signing_key_file, ORIGIN)
-    return Settings(
-        env=Environment.TESTING,
-        instance_dir=instance,
-        database_url=database_url,
-        secret_key=SECRET,
-        key_file=key_file,
-        audit_signing_key_file=signing_key_file,
-        checkpoint_origin=ORIGIN,
-        log_level="WARNING",
-        import_batch=batch,
-        password_hashing=Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1),
-    )
-
-
-def _ignore(_entry: AuditEntry) -> None:
-    """Set-up is not what is measured."""
-
-
 def people(count: int, seed: int) -> list[dict[str, str]]:
     rng = random.Random(seed)
     family = [f"{stem}{suffix}" for stem in FAMILY_STEMS for suffix in ("", "i", "a", "o", "u", "y", "e")]
@@ -195,27 +164,17 @@ def csv_file(persons: list[dict[str, str]]) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
-@contextmanager
-def fresh_database(pg: str | None, folder: Path, name: str) -> Iterator[str]:
-    if pg is None:
-        yield f"sqlite:///{folder / (name + '.db')}"
-        return
-    base = make_url(pg)
-    database = f"rfl_exchange_bench_{name}_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    try:
-        yield base.set(database=database).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE "{database}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def make_app(url: str, instance: Path, batch: int) -> tuple[Flask, Any]:
     migrate.upgrade(url)
-    app = create_app(_settings(instance, url, batch))
+    app = create_app(
+        bench_settings(
+            instance,
+            url,
+            ORIGIN,
+            import_batch=batch,
+            password_hashing=Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1),
+        )
+    )
     with app.app_context(), db.transaction() as session:
         society = accounts.create_society(
             session,
@@ -224,7 +183,7 @@ def make_app(url: str, instance: Path, batch: int) -> tuple[Flask, Any]:
             name="Bench",
             type=SocietyType.NATIONAL_SOCIETY,
             country="IT",
-            audit=_ignore,
+            audit=ignore_audit,
         )
         user = accounts.create_user(
             session,
@@ -234,7 +193,7 @@ def make_app(url: str, instance: Path, batch: int) -> tuple[Flask, Any]:
             name="Officer",
             role=Role.TRACING_OFFICER,
             password="bench-password-long-enough",  # noqa: S106 (a throwaway instance)
-            audit=_ignore,
+            audit=ignore_audit,
         )
         actor = accounts.actor_of(user)
     return app, actor
@@ -311,11 +270,11 @@ def main() -> None:
             ("pfif", ImportFormat.PFIF, pfif_file(persons)),
             ("csv", ImportFormat.CSV, csv_file(persons)),
         ):
-            with fresh_database(args.pg, root, name) as url:
+            with fresh_database(args.pg, root, f"exchange_bench_{name}") as url:
                 app, actor = make_app(url, root / name, args.batch)
                 results[name] = import_run(app, actor, file_format, data)
                 db.engine_of(app).dispose()
-        with fresh_database(args.pg, root, "baseline") as url:
+        with fresh_database(args.pg, root, "exchange_bench_baseline") as url:
             app, actor = make_app(url, root / "baseline", args.batch)
             baseline = baseline_run(app, actor, pfif_file(persons), args.batch)
             db.engine_of(app).dispose()

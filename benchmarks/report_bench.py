@@ -33,49 +33,27 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's rfl, not an installed one
 
 from flask import Flask
+from instances import bench_settings, fresh_database, ignore_audit
 
 from privacy import ConsentMethod, ConsentStatus, Reason
 from rfl import create_app, migrate
 from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, SocietyType, User
-from rfl.audit.entries import AuditEntry
 from rfl.consent.models import Consent
-from rfl.db import db, make_engine
+from rfl.db import db
 from rfl.disclosures.models import Disclosure, DisclosureOutcome
 from rfl.extensions import app_services
-from rfl.keys import ensure_key_files
 from rfl.matches.models import MatchCandidate, MatchStatus
 from rfl.records.models import Condition, LegalBasis, RecordStatus, Sighting, TracingRequest
 from rfl.reports import charts, formats
 from rfl.reports.periods import Granularity, Window
 from rfl.reports.services import ReportName, ReportQuery, run_report
-from rfl.settings import Environment, Settings
 
-SECRET = "report-benchmark-secret-" + "x" * 32  # a throwaway instance
 ORIGIN = "rfl/report-bench"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=730)
 BATCH = 5000
 REPEATS = 3
-
-
-def _settings(instance: Path, database_url: str) -> Settings:
-    key_file, signing_key_file = instance / "keys.json", instance / "audit-signing-key.json"
-    ensure_key_files(key_file, signing_key_file, ORIGIN)
-    return Settings(
-        env=Environment.TESTING,
-        instance_dir=instance,
-        database_url=database_url,
-        secret_key=SECRET,
-        key_file=key_file,
-        audit_signing_key_file=signing_key_file,
-        checkpoint_origin=ORIGIN,
-        log_level="WARNING",
-    )
-
-
-def _ignore(_entry: AuditEntry) -> None:
-    """Set-up is not what is measured."""
 
 
 def _societies(app: Flask, count: int) -> tuple[list[str], list[uuid.UUID], uuid.UUID]:
@@ -90,7 +68,7 @@ def _societies(app: Flask, count: int) -> tuple[list[str], list[uuid.UUID], uuid
                 name=f"Society {code}",
                 type=SocietyType.NATIONAL_SOCIETY,
                 country=code,
-                audit=_ignore,
+                audit=ignore_audit,
             )
             for code in codes
         ]
@@ -243,7 +221,7 @@ def measure(app: Flask, society: str | None, window: Window, answer: str) -> flo
         with app.app_context(), db.transaction(read_only=True) as session:
             for name in ReportName:
                 report = run_report(
-                    session, None, ReportQuery(name, society, window, answer), threshold=5, audit=_ignore
+                    session, None, ReportQuery(name, society, window, answer), threshold=5, audit=ignore_audit
                 )
                 if answer == "csv":
                     formats.as_csv(report)
@@ -258,7 +236,7 @@ def measure(app: Flask, society: str | None, window: Window, answer: str) -> flo
 
 def run(database_url: str, instance: Path, records: int, societies: int) -> None:
     migrate.upgrade(database_url)
-    app = create_app(_settings(instance, database_url), sleep=lambda _seconds: None)
+    app = create_app(bench_settings(instance, database_url, ORIGIN), sleep=lambda _seconds: None)
     started = time.perf_counter()
     first = seed(app, records, societies, random.Random(16))
     seeded = time.perf_counter() - started
@@ -283,7 +261,7 @@ def run(database_url: str, instance: Path, records: int, societies: int) -> None
         def one(name: ReportName = name) -> object:
             with app.app_context(), db.transaction(read_only=True) as session:
                 return run_report(
-                    session, None, ReportQuery(name, None, by_month, "json"), threshold=5, audit=_ignore
+                    session, None, ReportQuery(name, None, by_month, "json"), threshold=5, audit=ignore_audit
                 )
 
         print(f"  {name.value}, network, 12 months: median {_median_seconds(one) * 1e3:.0f} ms")
@@ -304,24 +282,8 @@ def main() -> None:
     records, societies = (2_000, 5) if args.small else (args.records, args.societies)
     with tempfile.TemporaryDirectory() as folder:
         instance = Path(folder)
-        if args.pg is None:
-            run(f"sqlite:///{instance / 'bench.sqlite3'}", instance, records, societies)
-            return
-        name = f"rfl_report_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(args.pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            run(
-                make_url(args.pg).set(database=name).render_as_string(hide_password=False),
-                instance,
-                records,
-                societies,
-            )
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with fresh_database(args.pg, instance, "report_bench") as url:
+            run(url, instance, records, societies)
 
 
 if __name__ == "__main__":

@@ -19,40 +19,22 @@ import time
 import uuid
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's rfl, not an installed one
 
 from flask import Flask
+from instances import bench_settings, fresh_database
 
 from privacy import FieldVault, Subject
 from rfl import create_app, migrate
 from rfl.accounts import services as accounts
 from rfl.cli import main as rfl_cli
 from rfl.crypto.keystore import DatabaseKeyStore
-from rfl.db import db, make_engine
+from rfl.db import db
 from rfl.extensions import app_services
-from rfl.keys import ensure_key_files
-from rfl.settings import Environment, Settings
 
-SECRET = "rotation-benchmark-secret-" + "x" * 32  # a throwaway instance
 ORIGIN = "rfl/rotation-bench"
-
-
-def _settings(instance: Path, database_url: str) -> Settings:
-    key_file, signing_key_file = instance / "keys.json", instance / "audit-signing-key.json"
-    ensure_key_files(key_file, signing_key_file, ORIGIN)
-    return Settings(
-        env=Environment.TESTING,
-        instance_dir=instance,
-        database_url=database_url,
-        secret_key=SECRET,
-        key_file=key_file,
-        audit_signing_key_file=signing_key_file,
-        checkpoint_origin=ORIGIN,
-        log_level="WARNING",
-    )
 
 
 def _create_data_keys(app: Flask, society_id: uuid.UUID, count: int) -> None:
@@ -79,7 +61,7 @@ def _key_file_change_seconds(app: Flask, changes: int) -> list[float]:
 
 def run(database_url: str, instance: Path, keys: int, batch_size: int) -> None:
     migrate.upgrade(database_url)
-    app = create_app(_settings(instance, database_url), sleep=lambda _seconds: None)
+    app = create_app(bench_settings(instance, database_url, ORIGIN), sleep=lambda _seconds: None)
     runner = app.test_cli_runner()
     created = runner.invoke(rfl_cli, ["societies", "create", "--country", "IT", "--name", "Bench"])
     if created.exit_code != 0:
@@ -115,20 +97,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         instance = Path(folder)
-        if args.pg is None:
-            run(f"sqlite:///{instance / 'bench.sqlite3'}", instance, args.keys, args.batch_size)
-            return
-        name = f"rfl_rotation_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(args.pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
+        with fresh_database(args.pg, instance, "rotation_bench") as url:
             run(url, instance, args.keys, args.batch_size)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 if __name__ == "__main__":
