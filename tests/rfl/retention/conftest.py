@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from privacy import WrappedDek
 from rfl.accounts.models import Role
 from rfl.db import db
 from rfl.matches.models import MatchCandidate
@@ -59,3 +60,22 @@ def new_case(client: FlaskClient, border: Border, make: Factories, **changes: An
 @pytest.fixture
 def case(client: FlaskClient, border: Border, make: Factories) -> Case:
     return new_case(client, border, make)
+
+
+class BackupKeyStore:
+    """The key store of a restored backup: holds one data key as it was before the erasure, only read."""
+
+    def __init__(self, key: WrappedDek) -> None:
+        self._key = key
+
+    def load(self, ring_id: str, subject_id: str, dek_version: int | None = None) -> WrappedDek | None:
+        return self._key
+
+    def store(self, record: WrappedDek, *, replaces: WrappedDek | None = None) -> bool:
+        raise AssertionError("a backup is only read")
+
+    def mark_destroyed(self, *args: object, **kwargs: object) -> list[WrappedDek]:
+        raise AssertionError("a backup is only read")
+
+    def list_by_kek_version(self, *args: object, **kwargs: object) -> list[WrappedDek]:
+        return []

@@ -24,7 +24,7 @@ from rfl.records.models import Sighting, TracingRequest
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, canonical_records
 from tests.border import REQUEST, SIGHTING, Border, saved
 from tests.conftest import Factories, FakeClock
-from tests.rfl.retention.conftest import new_case
+from tests.rfl.retention.conftest import BackupKeyStore, new_case
 
 RARE = "Zqxwvander"
 
@@ -141,7 +141,7 @@ def test_old_models_in_a_backup_are_unrecoverable_after_the_system_ring_rotates_
 
     def decrypts_from_backup() -> bool:
         vault = FieldVault(
-            load_key_file(app_services(app).settings.key_file), _Backup(backup_key), cache=KeyCache()
+            load_key_file(app_services(app).settings.key_file), BackupKeyStore(backup_key), cache=KeyCache()
         )
         try:
             vault.decrypt(subject, "matcher_models", "payload", old_version, backup_payload)
@@ -166,22 +166,3 @@ def test_old_models_in_a_backup_are_unrecoverable_after_the_system_ring_rotates_
     assert not decrypts_from_backup()
     # The model in use still reads (its key was rewrapped under the new version)
     assert _active_names(app)
-
-
-class _Backup:
-    """The key store of a restored backup: only read."""
-
-    def __init__(self, key: WrappedDek) -> None:
-        self._key = key
-
-    def load(self, ring_id: str, subject_id: str, dek_version: int | None = None) -> WrappedDek | None:
-        return self._key
-
-    def store(self, record: WrappedDek, *, replaces: WrappedDek | None = None) -> bool:
-        raise AssertionError("a backup is only read")
-
-    def mark_destroyed(self, *args: object, **kwargs: object) -> list[WrappedDek]:
-        raise AssertionError("a backup is only read")
-
-    def list_by_kek_version(self, *args: object, **kwargs: object) -> list[WrappedDek]:
-        return []

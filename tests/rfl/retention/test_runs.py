@@ -27,7 +27,7 @@ from rfl.records.models import TracingRequest
 from rfl.retention import services
 from rfl.retention.models import Erasure
 from tests.border import REQUEST, Border, saved
-from tests.rfl.retention.conftest import Case
+from tests.rfl.retention.conftest import BackupKeyStore, Case
 
 YEARS_6 = timedelta(days=6 * 365)
 
@@ -254,7 +254,7 @@ def test_a_backup_from_before_the_erasure_cannot_decrypt_after_rotation_and_reti
         old_kek = key.kek_version
 
     def decrypts_from_backup() -> bool:
-        store = _BackupStore(backup_key)
+        store = BackupKeyStore(backup_key)
         provider = load_key_file(app_services(app).settings.key_file)
         vault = FieldVault(provider, store, cache=KeyCache())
         try:
@@ -275,22 +275,3 @@ def test_a_backup_from_before_the_erasure_cannot_decrypt_after_rotation_and_reti
     retired = invoke(app, "keys", "retire", "--society", "DE", "--version", str(old_kek))
     assert retired.exit_code == 0, retired.output
     assert not decrypts_from_backup()
-
-
-class _BackupStore:
-    """The key store of a restored backup: holds the key as it was before the erasure."""
-
-    def __init__(self, key: WrappedDek) -> None:
-        self._key = key
-
-    def load(self, ring_id: str, subject_id: str, dek_version: int | None = None) -> WrappedDek | None:
-        return self._key
-
-    def store(self, record: WrappedDek, *, replaces: WrappedDek | None = None) -> bool:
-        raise AssertionError("a backup is only read")
-
-    def mark_destroyed(self, *args: Any, **kwargs: Any) -> list[WrappedDek]:
-        raise AssertionError("a backup is only read")
-
-    def list_by_kek_version(self, *args: Any, **kwargs: Any) -> list[WrappedDek]:
-        return []
