@@ -523,8 +523,12 @@ class Due:
 CONFIRMING = (MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
 
 
-def _matched(session: Session, column: Any) -> set[uuid.UUID]:
-    return set(session.scalars(sa.select(column).where(MatchCandidate.status.in_(CONFIRMING)).distinct()))
+def _matched(session: Session, column: Any, among: Sequence[uuid.UUID] | None = None) -> set[uuid.UUID]:
+    """Ids in a candidate ``column`` with a confirmed (or confirming) candidate; only ``among`` if given."""
+    statement = sa.select(column).where(MatchCandidate.status.in_(CONFIRMING))
+    if among is not None:
+        statement = statement.where(column.in_(among))
+    return set(session.scalars(statement.distinct()))
 
 
 def copy_expiry(
@@ -541,18 +545,8 @@ def copy_expiry(
     export carries a later day). None where the society keeps that category without a time limit."""
     policy = effective_policy(session, society_id, defaults)
     ids = [record.id for record in records]
-    matched = set(
-        session.scalars(
-            sa.select(MatchCandidate.tracing_request_id).where(
-                MatchCandidate.tracing_request_id.in_(ids), MatchCandidate.status.in_(CONFIRMING)
-            )
-        )
-    ) | set(
-        session.scalars(
-            sa.select(MatchCandidate.sighting_id).where(
-                MatchCandidate.sighting_id.in_(ids), MatchCandidate.status.in_(CONFIRMING)
-            )
-        )
+    matched = _matched(session, MatchCandidate.tracing_request_id, ids) | _matched(
+        session, MatchCandidate.sighting_id, ids
     )
     expiry: dict[uuid.UUID, date | None] = {}
     for record in records:
