@@ -27,7 +27,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from matching import Matcher, Score, blocking_keys
-from privacy import BlindIndexError
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
 from rfl.identity import society_codes
@@ -87,7 +86,8 @@ def propose(
     pairs = _visible_pairs(session, seals, kind, record, _open_records(session, other, blocked))
     undecided = _without_decided_pairs(pairs, live)
     others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
-    scores = matcher.score(canonical, canonical_records(crypto, other, others), threshold=limits.floor)
+    sharing = _sharing_a_key(canonical, canonical_records(crypto, other, others))
+    scores = matcher.score(canonical, sharing, threshold=limits.floor)
     stored = _store(session, undecided, scores, matcher.version, audit, live=live)
     _supersede_dropped(session, kind, live, {score.id for score in scores}, audit)
     # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
@@ -99,7 +99,7 @@ def propose(
             object_id=str(record.id),
         )
     )
-    return ProposalReport(len(blocked), len(others), stored)
+    return ProposalReport(len(blocked), len(sharing), stored)
 
 
 # --- blocking -------------------------------------------------------------------------------------
@@ -117,17 +117,16 @@ def _blocked_candidates(
     every_value: set[bytes] = set()
     keys = blocking_keys(canonical)
     for society_id in _societies_with(session, other):
-        indexer, key_version = crypto.indexer(society_id)
-        try:
-            values = [v.value for v in indexing.block_key_values(indexer, key_version, keys)]
-        except BlindIndexError:
+        index = crypto.active_index(society_id)
+        if index is None:  # nothing indexed under the society's active key version yet
             continue
+        values = [v.value for v in indexing.block_key_values(index, keys)]
         if values:
             every_value.update(values)
             conditions.append(
                 sa.and_(
                     BlindIndexEntry.society_id == society_id,
-                    BlindIndexEntry.key_version == key_version,
+                    BlindIndexEntry.key_version == index.key_version,
                     BlindIndexEntry.value.in_(values),
                 )
             )
@@ -156,6 +155,13 @@ def _blocked_candidates(
         .limit(limits.max_candidates)
     )
     return list(session.scalars(statement))
+
+
+def _sharing_a_key(canonical: Mapping[str, Any], others: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The decrypted candidates that really share a blocking key with the record: a truncated index
+    value also stands for other keys, and a pair that shares only a value was never blocked together."""
+    keys = set(blocking_keys(canonical))
+    return [candidate for candidate in others if keys & set(blocking_keys(candidate))]
 
 
 def _societies_with(session: Session, kind: RecordType) -> list[uuid.UUID]:
