@@ -940,6 +940,34 @@ def canonical_records(
     return views
 
 
+def reindex_older_versions(
+    session: Session, crypto: Crypto, kind: RecordType, society_id: uuid.UUID, *, limit: int
+) -> int:
+    """Rebuild the index rows of up to ``limit`` of the society's records that still have rows under an
+    older index-key version than the active one (after ``rfl keys rotate-index``); returns how many."""
+    active = crypto.index(society_id).key_version
+    ids = sa.select(BlindIndexEntry.record_id).where(
+        BlindIndexEntry.society_id == society_id,
+        BlindIndexEntry.record_type == kind.name,
+        BlindIndexEntry.key_version < active,
+    )
+    stale = session.scalars(
+        sa.select(kind.model).where(kind.model.id.in_(ids.distinct())).order_by(kind.model.id).limit(limit)
+    ).all()
+    for record in stale:
+        reindex(session, crypto, kind, record)
+    return len(stale)
+
+
+def indexed_under_older_versions(session: Session, crypto: Crypto, society_id: uuid.UUID) -> int:
+    """How many of the society's index rows are under an older index-key version than the active one."""
+    active = crypto.index(society_id).key_version
+    statement = sa.select(sa.func.count()).where(
+        BlindIndexEntry.society_id == society_id, BlindIndexEntry.key_version < active
+    )
+    return session.scalar(statement) or 0
+
+
 def reindex(session: Session, crypto: Crypto, kind: RecordType, record: RecordMixin) -> None:
     """Recompute a record's blind-index rows from its decrypted fields (after an index change)."""
     document = _codec(kind, crypto).decrypt(record, _subjects(kind, record))
