@@ -629,6 +629,8 @@ def search_records(
         hidden = list(
             session.execute(_restricted_sightings(session, matches, viewer).limit(SEARCH_CANDIDATES))
         )
+        holding = _holding_query_terms(session, crypto, kind, [row.id for row in hidden], query_terms)
+        hidden = [row for row in hidden if row.id in holding]  # not those sharing only a truncated value
         if hidden:
             audit(
                 AuditEntry(

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from rfl.audit.models import AuditEvent
 from rfl.crypto.planning import IndexPlanning
 from rfl.db import db
 from rfl.extensions import app_services
@@ -102,3 +103,33 @@ def test_the_matcher_scores_only_candidates_that_share_a_blocking_key(app: Flask
     assert report.blocked == 3  # one-bit values: every sighting shares one with the request
     assert report.scored == 1  # only the true one shares a blocking key
     assert report.stored == 0  # proposed when the sighting was saved: nothing changes
+
+
+def test_only_restricted_sightings_holding_a_query_term_are_audited_as_withheld(
+    app: Flask, client: FlaskClient, border: Border
+) -> None:
+    """The owner's entry says which of its sightings a restriction kept from a search: never one that
+    shared only a truncated value with the query."""
+    request_id = str(saved(client, "/api/v1/tracing-requests", border.de_officer, REQUEST)["id"])
+    withheld = saved(
+        client,
+        "/api/v1/sightings",
+        border.it_caseworker,
+        sighting({"no_cross_border": True}, given_name="Giuseppe", family_name="Rossi"),
+    )["id"]
+    saved(
+        client,
+        "/api/v1/sightings",
+        border.it_caseworker,
+        sighting(
+            {"no_cross_border": True}, given_name="Oleksandr", family_name="Kovalenko", father_name=None
+        ),
+    )
+
+    assert search(client, border.de_officer, "Giuseppe Rossi", request_id) == []
+
+    with app.app_context():
+        entry = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "sighting.restriction_applied")
+        ).one()
+    assert entry.object_ids == [withheld]
