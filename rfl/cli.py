@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import click
 from flask import Flask
@@ -50,6 +50,7 @@ from rfl.keys import ReloadingKeyProvider
 from rfl.matches.commands import match_group
 from rfl.matches.store import SYSTEM_RING
 from rfl.matches.worker import drain
+from rfl.records import services as records
 from rfl.records.commands import check, records_group
 from rfl.reports import formats as report_formats
 from rfl.reports.periods import Granularity, Window
@@ -462,7 +463,7 @@ LEFT_OVER_SHOWN = 20
 
 @main.group("keys")
 def keys_group() -> None:
-    """Key rings: rotate a society's key-encryption key and retire old versions."""
+    """Key rings: rotate a society's key-encryption key or blind-index key, and retire old KEK versions."""
 
 
 def _keys_entry(action: Action, society_id: uuid.UUID | None, outcome: Outcome = Outcome.OK) -> AuditEntry:
@@ -611,6 +612,64 @@ def _report_unfinished_rotation(
         " restoring from a backup of the key file or the database",
         err=True,
     )
+
+
+@keys_group.command("rotate-index")
+@click.option("--society", "society_code", required=True, help="Society code, e.g. IT.")
+@click.option(
+    "--batch-size",
+    default=ROTATION_BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Records reindexed per transaction.",
+)
+def keys_rotate_index(society_code: str, batch_size: int) -> None:
+    """Add a new blind-index key version to the society's ring and rebuild its records' index under it.
+
+    The new version is truncated as the current RFL_INDEX_EXPECTED_* settings plan it (the way to
+    re-plan a society's index as it grows). Safe while servers and workers run: searches and matching
+    query every version meanwhile, so no record is hidden; after every process has reloaded the key
+    file, sweeps reindex what stale processes still wrote under the old version. The start is audited
+    before the key file changes; run it again to finish an interrupted rebuild.
+    """
+    provider = app_services().keys
+    target = _ring_for_keys(society_code, system=False)
+    society_id = cast(uuid.UUID, target.society_id)
+    _audit_keys(Action.KEYS_INDEX_ROTATE_STARTED, society_id)
+    version = provider.rotate_index_key(target.ring)
+    changed_at = time.monotonic()
+    click.echo(f"{target.code}: index key v{version} active")
+    _reindex_older_versions(society_id, batch_size)
+    _wait_for_reloads(provider, target.code, since=changed_at)
+    rebuilt = _reindex_older_versions(society_id, batch_size)
+    click.echo(f"{target.code}: sweep: {rebuilt} more records reindexed")
+    with db.transaction() as session:
+        left = records.indexed_under_older_versions(session, app_services().crypto(session), society_id)
+    if left:
+        _audit_keys(Action.KEYS_INDEX_ROTATE, society_id, Outcome.FAILED)
+        raise click.ClickException(
+            f"{target.code}: {left} index rows are still under older versions: run again"
+        )
+    _audit_keys(Action.KEYS_INDEX_ROTATE, society_id)
+    click.echo(f"{target.code}: index rebuilt: every record is indexed under index key v{version}")
+
+
+def _reindex_older_versions(society_id: uuid.UUID, batch_size: int) -> int:
+    """Reindex the society's records still indexed under older versions, a committed batch at a time."""
+    done = 0
+    with tqdm(desc="reindexing", unit="records", disable=None) as progress:
+        for kind in (records.TRACING_REQUESTS, records.SIGHTINGS):
+            while True:
+                with db.transaction() as session:
+                    crypto = app_services().crypto(session)
+                    count = records.reindex_older_versions(
+                        session, crypto, kind, society_id, limit=batch_size
+                    )
+                done += count
+                progress.update(count)
+                if count < batch_size:
+                    break
+    return done
 
 
 @keys_group.command("retire")

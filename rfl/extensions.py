@@ -40,7 +40,7 @@ class AppServices:
 
     def crypto(self, session: Session) -> Crypto:
         """The crypto context of ``session``: data keys commit and roll back with its transaction."""
-        return Crypto(self.keys, self.key_cache, session, self.clock)
+        return Crypto(self.keys, self.key_cache, session, self.clock, self.settings.index_planning)
 
     def install(self, app: Flask) -> None:
         app.extensions[_EXTENSION_KEY] = self

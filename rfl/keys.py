@@ -111,6 +111,9 @@ class ReloadingKeyProvider:
     def retire_kek(self, ring_id: str, kek_version: int) -> None:
         self._provider.retire_kek(ring_id, kek_version)
 
+    def rotate_index_key(self, ring_id: str) -> int:
+        return self._provider.rotate_index_key(ring_id)
+
     def active_index_key_version(self, ring_id: str) -> int:
         return self._with_reload(ring_id, lambda p: p.active_index_key_version(ring_id))
 

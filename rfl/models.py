@@ -3,7 +3,7 @@
 from rfl.accounts.models import ApiToken, Society, ThrottleHit, User
 from rfl.audit.models import AuditCheckpoint, AuditEvent, AuditVerification
 from rfl.consent.models import Consent
-from rfl.crypto.models import DataKey
+from rfl.crypto.models import BlindIndexPlan, DataKey
 from rfl.db import Base
 from rfl.disclosures.models import Disclosure
 from rfl.exchange.models import ImportedRecord, ImportJob
@@ -20,6 +20,7 @@ __all__ = [
     "AuditVerification",
     "Base",
     "BlindIndexEntry",
+    "BlindIndexPlan",
     "Consent",
     "DataKey",
     "Disclosure",

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from rfl.accounts.limits import Limit, LoginThrottle, SearchLimits
 from rfl.accounts.passwords import Argon2Parameters
+from rfl.crypto.planning import IndexPlanning
 from rfl.errors import ConfigurationError
 from rfl.matches.settings import Executor, MatchingSettings
 from rfl.retention.policy import RetentionPolicy, parse_periods
@@ -48,6 +49,9 @@ class Settings:
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     search_limits: SearchLimits = field(default_factory=SearchLimits)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
+    # Distinct terms each society's blind indexes are expected to hold: new index-key versions are
+    # truncated so that at these sizes every value stands for at least two terms.
+    index_planning: IndexPlanning = field(default_factory=IndexPlanning)
     password_hashing: Argon2Parameters = field(default_factory=Argon2Parameters)
 
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted (login throttling is per
@@ -140,7 +144,17 @@ def _common_options(env_vars: Mapping[str, str]) -> dict[str, object]:
         options["exchange_domain"] = _exchange_domain(env_vars["RFL_EXCHANGE_DOMAIN"])
     options["matching"] = _matching_settings(env_vars)
     options["search_limits"] = _search_limits(env_vars)
+    options["index_planning"] = _index_planning(env_vars)
     return options
+
+
+def _index_planning(env_vars: Mapping[str, str]) -> IndexPlanning:
+    changes = {
+        field_name: _int_setting(env_vars, variable, minimum=IndexPlanning.MIN_TERMS)
+        for variable, field_name in IndexPlanning.VARIABLES.items()
+        if variable in env_vars
+    }
+    return replace(IndexPlanning(), **changes)
 
 
 def _exchange_domain(raw: str) -> str:

@@ -94,6 +94,8 @@ class Action(StrEnum):
     KEYS_ROTATE = "keys.rotate"
     KEYS_RETIRE_STARTED = "keys.retire_started"
     KEYS_RETIRE = "keys.retire"
+    KEYS_INDEX_ROTATE_STARTED = "keys.index_rotate_started"
+    KEYS_INDEX_ROTATE = "keys.index_rotate"
 
     IDEMPOTENCY_PURGE = "idempotency.purge"
 

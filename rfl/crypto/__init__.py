@@ -12,10 +12,17 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from privacy import BlindIndexer, FieldVault, KeyCache, KeyConfigurationError, KeyProvider, RowSealer, Subject
 from rfl.crypto.keystore import DatabaseKeyStore
+from rfl.crypto.models import BlindIndexPlan
+from rfl.crypto.planning import INDEX_VERSION, IndexPlanning, SocietyIndex
+
+# A society's index plans by index-key version: index name to bits.
+Plans = dict[uuid.UUID, dict[int, dict[str, int]]]
 
 
 class KeyRings(KeyProvider, Protocol):
@@ -31,35 +38,99 @@ class Crypto:
     society's ring."""
 
     def __init__(
-        self, provider: KeyRings, cache: KeyCache, session: Session, clock: Callable[[], datetime]
+        self,
+        provider: KeyRings,
+        cache: KeyCache,
+        session: Session,
+        clock: Callable[[], datetime],
+        planning: IndexPlanning | None = None,
     ) -> None:
         self.provider = provider
+        self._session = session
         self._store = DatabaseKeyStore(session)
         self.vault = FieldVault(provider, self._store, cache=cache, clock=clock)
         self._sealers: dict[uuid.UUID, RowSealer] = {}
+        self._planning = planning or IndexPlanning()
+        self._plans: Plans | None = None
 
     def provider_ring(self, ring_id: str) -> None:
         """Make sure the key ring ``ring_id`` exists (rings of societies are made with the society)."""
         if not self.provider.has_ring(ring_id):
             self.provider.add_ring(ring_id)
 
-    def indexer(self, society_id: uuid.UUID) -> tuple[BlindIndexer, int]:
-        """The society's blind indexer and its active index-key version."""
+    def index(self, society_id: uuid.UUID) -> SocietyIndex:
+        """The society's blind indexes under its active index-key version, to write values with: the
+        version's plan is made now if this is its first use (from the installation's index planning)."""
         ring = str(society_id)
-        return BlindIndexer(self.provider, ring), self.provider.active_index_key_version(ring)
+        key_version = self.provider.active_index_key_version(ring)
+        bits = self._known_plans().get(society_id, {}).get(key_version)
+        if bits is None:
+            bits = self._make_plan(society_id, key_version)
+        return SocietyIndex(BlindIndexer(self.provider, ring), key_version, bits)
 
-    def index_key_versions(self, society_id: uuid.UUID) -> list[int]:
-        """Every index-key version of the society's ring (the active one last): what a search must
-        query, read from the key ring instead of from the index."""
+    def indexes(self, society_id: uuid.UUID) -> list[SocietyIndex]:
+        """Every index-key version of the society that indexes something (the active one last): what a
+        search must query, from the plans and the key ring (nothing scans the index to find them)."""
         ring = str(society_id)
-        versions = []
-        for version in range(1, self.provider.active_index_key_version(ring) + 1):
+        indexer = BlindIndexer(self.provider, ring)
+        found = []
+        for key_version, bits in sorted(self._known_plans().get(society_id, {}).items()):
             try:
-                self.provider.index_key(ring, version)
+                self.provider.index_key(ring, key_version)
             except KeyConfigurationError:  # a version the ring no longer has indexes nothing
                 continue
-            versions.append(version)
-        return versions
+            found.append(SocietyIndex(indexer, key_version, bits))
+        return found
+
+    def active_index(self, society_id: uuid.UUID) -> SocietyIndex | None:
+        """The society's active index version if it indexes something yet (for reading: blocking)."""
+        active = self.provider.active_index_key_version(str(society_id))
+        return next((index for index in self.indexes(society_id) if index.key_version == active), None)
+
+    def _known_plans(self) -> Plans:
+        """Every society's plans, read once per session (a few rows per society)."""
+        if self._plans is None:
+            plans: Plans = {}
+            statement = sa.select(BlindIndexPlan).where(BlindIndexPlan.index_version == INDEX_VERSION)
+            for plan in self._session.scalars(statement):
+                plans.setdefault(plan.society_id, {}).setdefault(plan.key_version, {})[plan.index_name] = (
+                    plan.bits
+                )
+            self._plans = plans
+        return self._plans
+
+    def _make_plan(self, society_id: uuid.UUID, key_version: int) -> dict[str, int]:
+        """Store the plan of a new index-key version; a concurrent first use stores the same rows, and
+        whichever commits first wins (both then read it back)."""
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "society_id": society_id,
+                "key_version": key_version,
+                "index_name": name,
+                "index_version": INDEX_VERSION,
+                "expected_terms": self._planning.expected_terms(name),
+                "bits": self._planning.bits(name),
+            }
+            for name in IndexPlanning.index_names()
+        ]
+        dialect = postgresql if self._session.get_bind().dialect.name == "postgresql" else sqlite
+        self._session.execute(
+            dialect.insert(BlindIndexPlan).on_conflict_do_nothing(
+                index_elements=["society_id", "key_version", "index_name", "index_version"]
+            ),
+            rows,
+        )
+        stored = self._session.execute(
+            sa.select(BlindIndexPlan.index_name, BlindIndexPlan.bits).where(
+                BlindIndexPlan.society_id == society_id,
+                BlindIndexPlan.key_version == key_version,
+                BlindIndexPlan.index_version == INDEX_VERSION,
+            )
+        )
+        bits = {row.index_name: row.bits for row in stored}
+        self._known_plans().setdefault(society_id, {})[key_version] = bits
+        return bits
 
     def prefetch(self, subjects: Iterable[Subject]) -> Sequence[object]:
         """Load the data keys of ``subjects`` in one query, so decrypting them costs no query per person.

@@ -1,13 +1,15 @@
-"""Wrapped data keys: the privacy engine's key store, as a table of the application database."""
+"""Wrapped data keys (the privacy engine's key store) and blind-index plans, as tables of the application
+database."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rfl.db import Base, UTCDateTime
+from rfl.db import Base, CreatedAt, IdMixin, UTCDateTime
 
 
 class DataKey(Base):
@@ -25,3 +27,24 @@ class DataKey(Base):
 
     def __repr__(self) -> str:
         return f"<DataKey subject={self.subject_id} v{self.dek_version}>"
+
+
+class BlindIndexPlan(IdMixin, Base):
+    """The truncation of one society's blind index under one index-key version (``rfl.crypto.planning``):
+    fixed when the version is first used, so every value under it has the same length."""
+
+    __tablename__ = "blind_index_plans"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "society_id", "key_version", "index_name", "index_version", name="uq_blind_index_plans_version"
+        ),
+    )
+
+    society_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("societies.id"))
+    key_version: Mapped[int]
+    index_name: Mapped[str] = mapped_column(sa.String(32))
+    index_version: Mapped[int]
+    # The distinct terms the plan was made for, and the bits that leave two of them per value.
+    expected_terms: Mapped[int]
+    bits: Mapped[int]
+    created_at: Mapped[CreatedAt]

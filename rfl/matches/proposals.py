@@ -2,12 +2,14 @@
 
 1. Blocking runs on the blind indexes: the record's blocking keys are hashed under each society's own
    index key and looked up in that society's ``match_block`` rows; a key that too many records share
-   finds nothing, and at most ``max_candidates`` records (those sharing the most keys) go on.
+   finds nothing, and the records sharing the most keys go on (twice ``max_candidates``: see 3).
 2. Rule 10 is applied before anything is decrypted: a sighting hidden from a request (no_cross_border
    across societies, or excluded by society or request id) is never its candidate.
-3. Only the blocked candidates are decrypted, in memory, into the matcher's canonical fields, and
-   scored with the current model; those at or above the floor are stored with probability, weight,
-   model version and an explanation of field names, levels and weights (no values).
+3. Only the blocked candidates are decrypted, in memory, into the matcher's canonical fields; those
+   that share a real blocking key (not only a truncated index value) are ranked by keys shared, and
+   at most ``max_candidates`` are scored with the current model; those at or above the floor are
+   stored with probability, weight, model version and an explanation of field names, levels and
+   weights (no values).
 4. A pair an officer rejected (or whose confirmation was withdrawn) is not proposed again until one of
    its records changed in a field the matcher compares; a confirmed pair is left as it is.
 
@@ -27,7 +29,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from matching import Matcher, Score, blocking_keys
-from privacy import BlindIndexError
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
 from rfl.identity import society_codes
@@ -42,6 +43,11 @@ from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canoni
 # Scoring one pair among different competitors moves its probability by rounding noise only; such a
 # change is not worth a write (or a changed candidate in a re-scoring's report).
 PROBABILITY_NOISE = 1e-6
+# Blocking fetches this many times ``max_candidates``: a truncated index value also stands for other
+# keys, and the records sharing only a value are dropped after decryption, so the cap is applied to the
+# records sharing real keys (at the planned truncation this keeps blocking recall where exact keys have
+# it: benchmarks/index_plan_recall.py).
+CANDIDATE_HEADROOM = 2
 # Pairs in these statuses are not proposed again while neither record changed: officers decided them.
 DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
 
@@ -87,7 +93,10 @@ def propose(
     pairs = _visible_pairs(session, seals, kind, record, _open_records(session, other, blocked))
     undecided = _without_decided_pairs(pairs, live)
     others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
-    scores = matcher.score(canonical, canonical_records(crypto, other, others), threshold=limits.floor)
+    sharing = _sharing_the_most_keys(
+        canonical, canonical_records(crypto, other, others), limits.max_candidates
+    )
+    scores = matcher.score(canonical, sharing, threshold=limits.floor)
     stored = _store(session, undecided, scores, matcher.version, audit, live=live)
     _supersede_dropped(session, kind, live, {score.id for score in scores}, audit)
     # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
@@ -99,7 +108,7 @@ def propose(
             object_id=str(record.id),
         )
     )
-    return ProposalReport(len(blocked), len(others), stored)
+    return ProposalReport(len(blocked), len(sharing), stored)
 
 
 # --- blocking -------------------------------------------------------------------------------------
@@ -117,17 +126,16 @@ def _blocked_candidates(
     every_value: set[bytes] = set()
     keys = blocking_keys(canonical)
     for society_id in _societies_with(session, other):
-        indexer, key_version = crypto.indexer(society_id)
-        try:
-            values = [v.value for v in indexing.block_key_values(indexer, key_version, keys)]
-        except BlindIndexError:
+        index = crypto.active_index(society_id)
+        if index is None:  # nothing indexed under the society's active key version yet
             continue
+        values = [v.value for v in indexing.block_key_values(index, keys)]
         if values:
             every_value.update(values)
             conditions.append(
                 sa.and_(
                     BlindIndexEntry.society_id == society_id,
-                    BlindIndexEntry.key_version == key_version,
+                    BlindIndexEntry.key_version == index.key_version,
                     BlindIndexEntry.value.in_(values),
                 )
             )
@@ -153,9 +161,20 @@ def _blocked_candidates(
         .where(matches, BlindIndexEntry.value.not_in(crowded))
         .group_by(BlindIndexEntry.record_id)
         .order_by(sa.func.count().desc(), BlindIndexEntry.record_id)
-        .limit(limits.max_candidates)
+        .limit(limits.max_candidates * CANDIDATE_HEADROOM)
     )
     return list(session.scalars(statement))
+
+
+def _sharing_the_most_keys(
+    canonical: Mapping[str, Any], others: Sequence[dict[str, Any]], limit: int
+) -> list[dict[str, Any]]:
+    """The ``limit`` decrypted candidates sharing the most real blocking keys with the record (none
+    that shares only a truncated value: such a pair was never blocked together)."""
+    keys = set(blocking_keys(canonical))
+    shared = {candidate["id"]: len(keys & set(blocking_keys(candidate))) for candidate in others}
+    ranked = sorted((c for c in others if shared[c["id"]]), key=lambda c: (-shared[c["id"]], c["id"]))
+    return ranked[:limit]
 
 
 def _societies_with(session: Session, kind: RecordType) -> list[uuid.UUID]:

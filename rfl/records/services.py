@@ -227,7 +227,7 @@ def _reindex(
     on: date,
 ) -> None:
     session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.record_id == record.id))
-    indexer, key_version = crypto.indexer(record.society_id)
+    index = crypto.index(record.society_id)
     subject_column = next(iter(kind.subject_columns.values()))
     canonical = canonical_record(
         record.id, document[kind.person_group], record_date=on, place=record_place(document)
@@ -241,10 +241,10 @@ def _reindex(
             "subject_id": getattr(record, subject_column),
             "index_name": value.index,
             "index_version": value.version,
-            "key_version": key_version,
+            "key_version": index.key_version,
             "value": value.value,
         }
-        for value in indexing.person_index_values(indexer, key_version, canonical)
+        for value in indexing.person_index_values(index, canonical)
     ]
     if rows:  # one multi-row insert: a record has dozens of index rows, not worth an object each
         session.execute(sa.insert(BlindIndexEntry), rows)
@@ -602,12 +602,16 @@ def search_records(
     Without ``tracing_request_id`` only the actor's own society is searched. A tracing officer's search
     of sightings made on behalf of one of their society's tracing requests also reaches other
     societies' sightings that rule 10 lets that request see; those hits say only the society, the
-    record id and a band (``band_of``), are never decrypted, and are ordered by id within their band.
-    The actor's own records are ranked by the matcher's name evidence and show a name. Searches count
+    record id and a band (``band_of``), never a name or a score, and are ordered by id within their band.
+    The actor's own records are ranked by the matcher's name evidence and show a name. Every candidate
+    the truncated index values found is decrypted in memory (names only) and dropped unless it holds one
+    of the query's terms, so truncation's false positives never reach a hit list, and bands count the
+    query's name skeletons the record really holds. Searches count
     against the user's and the request's limits. One audit entry lists the ids returned (each owning
     society sees it); one more lists the sightings a restriction withheld, for their owners.
     """
-    wanted = _query_skeletons(crypto, actor, query)
+    query_terms = _query_terms(query)
+    wanted = len(query_terms[indexing.NAME_SKELETON])
     purpose: TracingRequest | None = None
     if tracing_request_id is not None:
         purpose = _visible_record(  # type: ignore[assignment]
@@ -625,6 +629,8 @@ def search_records(
         hidden = list(
             session.execute(_restricted_sightings(session, matches, viewer).limit(SEARCH_CANDIDATES))
         )
+        holding = _holding_query_terms(session, crypto, kind, [row.id for row in hidden], query_terms)
+        hidden = [row for row in hidden if row.id in holding]  # not those sharing only a truncated value
         if hidden:
             audit(
                 AuditEntry(
@@ -642,13 +648,19 @@ def search_records(
     ).all()
     if kind is SIGHTINGS:  # the SQL filter read the plain columns: check them against the seals
         candidates = _sealed_visible(session, crypto, actor, viewer, candidates, audit=audit)
-    own_hits = _own_hits(
-        session, crypto, actor, kind, query, matcher=matcher, candidates=candidates, wanted=wanted
-    )
+    found = _holding_query_terms(session, crypto, kind, [row.record_id for row in candidates], query_terms)
+    own = [
+        found[row.record_id]
+        for row in candidates
+        if row.society_id == actor.society_id and row.record_id in found
+    ]
+    own_hits = _own_hits(actor, kind, query, own, matcher=matcher, wanted=wanted)
     others = [
         SearchHit(row.record_id, codes[row.society_id], band)
         for row in candidates
-        if row.society_id != actor.society_id and (band := band_of(row.matched, wanted)) is not None
+        if row.society_id != actor.society_id
+        and row.record_id in found
+        and (band := band_of(found[row.record_id].skeletons, wanted)) is not None
     ]
     hits = sorted(own_hits + others, key=_hit_order(actor))[:limit]
     owners = {code: society_id for society_id, code in codes.items()}
@@ -695,44 +707,62 @@ def _hit_order(actor: Actor) -> Callable[[SearchHit], tuple[int, int, float, str
     return key
 
 
-def _own_hits(
+@dataclass(frozen=True)
+class _Found:
+    """A candidate that really holds a query term: its record, decrypted names, and how many of the
+    query's name skeletons it holds."""
+
+    record: RecordMixin
+    person: Mapping[str, Any]
+    skeletons: int
+
+
+def _holding_query_terms(
     session: Session,
     crypto: Crypto,
-    actor: Actor,
     kind: RecordType,
-    query: str,
-    *,
-    matcher: Matcher,
-    candidates: Sequence[sa.Row[uuid.UUID, uuid.UUID, int]],
-    wanted: int,
-) -> list[SearchHit]:
-    """The actor's own society's candidates, decrypted (names only; their data keys in one query) and
-    ranked by the matcher's name evidence."""
-    matched = {row.record_id: row.matched for row in candidates if row.society_id == actor.society_id}
-    if not matched:
-        return []
-    records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(matched))).all()
+    ids: Sequence[uuid.UUID],
+    query_terms: Mapping[str, set[str]],
+) -> dict[uuid.UUID, _Found]:
+    """The candidates (decrypted in memory, names only, their data keys in one query) whose names hold
+    one of the query's tokens or skeletons: truncated index values also find records that share only a
+    value, never a term."""
+    if not ids:
+        return {}
+    records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(ids))).all()
     codec = _codec(kind, crypto)
     subjects = [_subjects(kind, record) for record in records]
     keys = crypto.prefetch(subject for per_record in subjects for subject in per_record.values())
-    persons = [
-        codec.decrypt(record, subject, groups=[kind.person_group], fields=NAME_FIELDS)[kind.person_group]
-        for record, subject in zip(records, subjects, strict=True)
-    ]
+    found = {}
+    for record, subject in zip(records, subjects, strict=True):
+        person = codec.decrypt(record, subject, groups=[kind.person_group], fields=NAME_FIELDS)[
+            kind.person_group
+        ]
+        terms = indexing.name_terms(indexing.person_names(person))
+        shared = {name: terms[name] & query_terms[name] for name in terms}
+        if any(shared.values()):
+            found[record.id] = _Found(record, person, len(shared[indexing.NAME_SKELETON]))
     del keys
-    weights = matcher.name_weights(
-        query, [canonical_names(r.id, p) for r, p in zip(records, persons, strict=True)]
-    )
+    return found
+
+
+def _own_hits(
+    actor: Actor, kind: RecordType, query: str, found: Sequence[_Found], *, matcher: Matcher, wanted: int
+) -> list[SearchHit]:
+    """The actor's own society's hits, ranked by the matcher's name evidence."""
+    if not found:
+        return []
+    weights = matcher.name_weights(query, [canonical_names(hit.record.id, hit.person) for hit in found])
     return [
         SearchHit(
-            record.id,
+            hit.record.id,
             actor.society_code,
-            band_of(matched[record.id], wanted) or Band.POSSIBLE,
-            status=record.status.value,
+            band_of(hit.skeletons, wanted) or Band.POSSIBLE,
+            status=hit.record.status.value,
             score=_even_odds(weight),
-            name=_display_name(person),
+            name=_display_name(hit.person),
         )
-        for record, person, weight in zip(records, persons, weights, strict=True)
+        for hit, weight in zip(found, weights, strict=True)
     ]
 
 
@@ -767,14 +797,12 @@ def _search_event(
     )
 
 
-def _query_skeletons(crypto: Crypto, actor: Actor, query: str) -> int:
-    """How many name skeletons the query has (what bands are measured against); 422 without a name."""
+def _query_terms(query: str) -> dict[str, set[str]]:
+    """The query's name tokens and skeletons; 422 without a name of two letters or more."""
     terms = indexing.name_terms([query])
     if not terms[indexing.NAME_SKELETON] | terms[indexing.NAME_TOKEN]:
         raise ValidationFailed({"q": ["Give at least one name of two letters or more."]})
-    indexer, key_version = crypto.indexer(actor.society_id)
-    values = indexing.query_index_values(indexer, key_version, query)
-    return len({value.value for value in values if value.index == indexing.NAME_SKELETON})
+    return terms
 
 
 def _searchable_societies(
@@ -794,9 +822,8 @@ def _index_matches(
     (read from the key ring: nothing scans the index to find them)."""
     conditions = []
     for society_id in societies:
-        indexer, _ = crypto.indexer(society_id)
-        for key_version in crypto.index_key_versions(society_id):
-            values = indexing.query_index_values(indexer, key_version, query)
+        for index in crypto.indexes(society_id):
+            values = indexing.query_index_values(index, query)
             for index_name in indexing.SEARCH_INDEXES:
                 wanted = sorted({value.value for value in values if value.index == index_name})
                 if wanted:
@@ -806,7 +833,7 @@ def _index_matches(
                             BlindIndexEntry.index_version == indexing.INDEX_VERSION,
                             BlindIndexEntry.value.in_(wanted),
                             BlindIndexEntry.society_id == society_id,
-                            BlindIndexEntry.key_version == key_version,
+                            BlindIndexEntry.key_version == index.key_version,
                         )
                     )
     return sa.and_(BlindIndexEntry.record_type == kind.name, sa.or_(sa.false(), *conditions))
@@ -913,6 +940,34 @@ def canonical_records(
             )
         )
     return views
+
+
+def reindex_older_versions(
+    session: Session, crypto: Crypto, kind: RecordType, society_id: uuid.UUID, *, limit: int
+) -> int:
+    """Rebuild the index rows of up to ``limit`` of the society's records that still have rows under an
+    older index-key version than the active one (after ``rfl keys rotate-index``); returns how many."""
+    active = crypto.index(society_id).key_version
+    ids = sa.select(BlindIndexEntry.record_id).where(
+        BlindIndexEntry.society_id == society_id,
+        BlindIndexEntry.record_type == kind.name,
+        BlindIndexEntry.key_version < active,
+    )
+    stale = session.scalars(
+        sa.select(kind.model).where(kind.model.id.in_(ids.distinct())).order_by(kind.model.id).limit(limit)
+    ).all()
+    for record in stale:
+        reindex(session, crypto, kind, record)
+    return len(stale)
+
+
+def indexed_under_older_versions(session: Session, crypto: Crypto, society_id: uuid.UUID) -> int:
+    """How many of the society's index rows are under an older index-key version than the active one."""
+    active = crypto.index(society_id).key_version
+    statement = sa.select(sa.func.count()).where(
+        BlindIndexEntry.society_id == society_id, BlindIndexEntry.key_version < active
+    )
+    return session.scalar(statement) or 0
 
 
 def reindex(session: Session, crypto: Crypto, kind: RecordType, record: RecordMixin) -> None:

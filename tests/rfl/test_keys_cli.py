@@ -21,10 +21,10 @@ from rfl.accounts.models import Role, Society
 from rfl.audit.models import AuditEvent
 from rfl.cli import MAX_SWEEPS, main
 from rfl.crypto.keystore import DatabaseKeyStore
-from rfl.crypto.models import DataKey
+from rfl.crypto.models import BlindIndexPlan, DataKey
 from rfl.db import db
 from rfl.extensions import app_services
-from rfl.records.models import Sighting
+from rfl.records.models import BlindIndexEntry, Sighting
 from tests.conftest import Factories
 from tests.rfl.records.conftest import SIGHTING
 
@@ -281,8 +281,46 @@ def test_retiring_an_unknown_version_is_refused_and_audited(app: Flask, make: Fa
     assert key_audit(app, society) == [("keys.retire_started", "ok"), ("keys.retire", "denied")]
 
 
-def test_unknown_society_is_refused(app: Flask) -> None:
-    result = invoke(app, "rotate", "--society", "XX")
+@pytest.mark.parametrize("command", ["rotate", "rotate-index"])
+def test_unknown_society_is_refused(app: Flask, command: str) -> None:
+    result = invoke(app, command, "--society", "XX")
 
     assert result.exit_code == 1
     assert "society" in result.output
+
+
+def index_rows_by_version(app: Flask, society: Society) -> dict[int, int]:
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(BlindIndexEntry.key_version, sa.func.count())
+            .where(BlindIndexEntry.society_id == society.id)
+            .group_by(BlindIndexEntry.key_version)
+        )
+        return dict(rows.all())
+
+
+def test_rotating_the_index_key_rebuilds_every_record_under_a_new_planned_version(
+    app: Flask, client: FlaskClient, make: Factories, sleeps: SleepHooks
+) -> None:
+    society = make.society("IT")
+    create_sightings(client, make.actor_headers(Role.CASEWORKER, society), 3)
+    officer = make.actor_headers(Role.TRACING_OFFICER, society)
+    during: list[str] = []
+    # A record saved while the command waits for every process to reload the key file is indexed too.
+    sleeps.during = lambda: during.extend(
+        create_sightings(client, make.actor_headers(Role.CASEWORKER, society), 1)
+    )
+
+    rotated = invoke(app, "rotate-index", "--society", "IT", "--batch-size", "2")
+
+    assert rotated.exit_code == 0, rotated.output
+    assert "index key v2 active" in rotated.output
+    assert set(index_rows_by_version(app, society)) == {2}
+    with app.app_context():
+        planned = db.session.scalars(
+            sa.select(BlindIndexPlan.key_version).where(BlindIndexPlan.society_id == society.id)
+        )
+        assert sorted(set(planned)) == [1, 2]
+    found = client.post("/api/v1/sightings/search", headers=officer, json={"q": "Muhammad Alhassan"})
+    assert len(found.json["items"]) == 3 + len(during)
+    assert key_audit(app, society) == [("keys.index_rotate_started", "ok"), ("keys.index_rotate", "ok")]

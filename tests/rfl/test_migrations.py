@@ -11,7 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from privacy import BlindIndexer, LocalKeyProvider
 from rfl import migrate
+from rfl.crypto.planning import IndexPlanning, SocietyIndex
 from rfl.db import make_engine
 from rfl.models import Base
 
@@ -246,3 +248,45 @@ def test_0013_keeps_login_failures_as_hits(throwaway_database_url: str) -> None:
     assert stored == [("login_client", b"c" * 32), ("login_email", b"e" * 32)]
     migrate.downgrade(throwaway_database_url, "0012")
     assert migrate.current_revision(throwaway_database_url) == "0012"
+
+
+def test_0014_plans_each_indexed_version_and_shortens_its_values_to_what_the_app_computes(
+    throwaway_database_url: str,
+) -> None:
+    """Values stored at 18 bits become the values the planned index computes (a prefix: no key needed),
+    so records indexed before the upgrade are found by searches made after it."""
+    provider = LocalKeyProvider.in_memory(["ring"])
+    indexer = BlindIndexer(provider, "ring")
+    old = SocietyIndex(indexer, 1, dict.fromkeys(IndexPlanning.index_names(), 18))
+    new = SocietyIndex(indexer, 1, {name: IndexPlanning().bits(name) for name in IndexPlanning.index_names()})
+    terms = {"name_token": ["rossi", "giuseppe"], "name_skeleton": ["rs", "jsp"], "match_block": ["n|rs"]}
+    migrate.upgrade(throwaway_database_url, "0013")
+    society = uuid.uuid4()
+    engine = make_engine(throwaway_database_url)
+    with engine.begin() as connection:
+        when = datetime(2026, 3, 5, tzinfo=UTC)
+        _insert(
+            connection, "societies", id=society, code="IT", type="national_society", name="I", created_at=when
+        )
+        for index_name, index_terms in terms.items():
+            for value in old.values(index_name, index_terms):
+                _insert(
+                    connection, "blind_index_entries", id=uuid.uuid4(), record_type="sighting",
+                    record_id=uuid.uuid4(), society_id=society, subject_id=uuid.uuid4(),
+                    index_name=index_name, index_version=1, key_version=1, value=value.value,
+                )  # fmt: skip
+
+    migrate.upgrade(throwaway_database_url, "0014")
+
+    with engine.connect() as connection:
+        entries = sa.table("blind_index_entries", sa.column("index_name", sa.String), sa.column("value"))
+        stored = {(row.index_name, row.value) for row in connection.execute(sa.select(entries))}
+        plans = sa.table("blind_index_plans", sa.column("society_id", sa.Uuid), sa.column("index_name"))
+        planned = set(connection.execute(sa.select(plans.c.society_id, plans.c.index_name)).all())
+    engine.dispose()
+    assert stored == {
+        (index_name, value.value)
+        for index_name, index_terms in terms.items()
+        for value in new.values(index_name, index_terms)
+    }
+    assert planned == {(society, name) for name in IndexPlanning.index_names()}

@@ -205,3 +205,17 @@ def test_search_limits_are_read_from_the_environment(tmp_path: Path) -> None:
     assert settings.search_limits.per_request.window == timedelta(minutes=60)
     with pytest.raises(ConfigurationError, match="RFL_SEARCH_LIMIT_PER_USER must be at least 1"):
         Settings.from_env(production_env(tmp_path, RFL_SEARCH_LIMIT_PER_USER="0"))
+
+
+def test_index_planning_is_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(production_env(tmp_path, RFL_INDEX_EXPECTED_NAME_TOKENS="5000"))
+
+    assert settings.index_planning.expected_terms("name_token") == 5000
+    assert settings.index_planning.bits("name_token") == 11  # 5,000 terms in 2,048 values
+    assert settings.index_planning.expected_terms("match_block") == 1_000_000  # the default
+
+
+@pytest.mark.parametrize("raw", ["3", "many", "-1"])
+def test_an_index_planned_for_too_few_terms_is_refused(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="RFL_INDEX_EXPECTED_MATCH_BLOCKS"):
+        Settings.from_env(production_env(tmp_path, RFL_INDEX_EXPECTED_MATCH_BLOCKS=raw))
