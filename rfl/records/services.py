@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -629,7 +629,9 @@ def search_records(
         hidden = list(
             session.execute(_restricted_sightings(session, matches, viewer).limit(SEARCH_CANDIDATES))
         )
-        holding = _holding_query_terms(session, crypto, kind, [row.id for row in hidden], query_terms)
+        holding = _holding_query_terms(
+            crypto, kind, list(_loaded(session, kind, [row.id for row in hidden]).values()), query_terms
+        )
         hidden = [row for row in hidden if row.id in holding]  # not those sharing only a truncated value
         if hidden:
             audit(
@@ -646,9 +648,10 @@ def search_records(
             SEARCH_CANDIDATES
         )
     ).all()
+    loaded = _loaded(session, kind, [row.record_id for row in candidates])
     if kind is SIGHTINGS:  # the SQL filter read the plain columns: check them against the seals
-        candidates = _sealed_visible(session, crypto, actor, viewer, candidates, audit=audit)
-    found = _holding_query_terms(session, crypto, kind, [row.record_id for row in candidates], query_terms)
+        candidates = _sealed_visible(crypto, actor, viewer, candidates, loaded, audit=audit)
+    found = _holding_query_terms(crypto, kind, [loaded[row.record_id] for row in candidates], query_terms)
     own = [
         found[row.record_id]
         for row in candidates
@@ -676,24 +679,32 @@ def search_records(
     return hits
 
 
+def _loaded(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordMixin]:
+    """The records of ``ids`` in one query, by id (seals and names are read from the same rows)."""
+    if not ids:
+        return {}
+    return {
+        record.id: record for record in session.scalars(sa.select(kind.model).where(kind.model.id.in_(ids)))
+    }
+
+
 def _sealed_visible(
-    session: Session,
     crypto: Crypto,
     actor: Actor,
     viewer: Viewer,
     candidates: Sequence[sa.Row[uuid.UUID, uuid.UUID, int]],
+    sightings: Mapping[uuid.UUID, RecordMixin],
     *,
     audit: AuditSink,
 ) -> list[sa.Row[uuid.UUID, uuid.UUID, int]]:
-    """The candidates whose restrictions, read through their seals, let the viewer see them (one query
-    for their rows)."""
-    ids = [row.record_id for row in candidates]
-    sightings = {s.id: s for s in session.scalars(sa.select(Sighting).where(Sighting.id.in_(ids)))}
+    """The candidates whose restrictions, read through their seals, let the viewer see them."""
     seals = Seals(crypto, audit, actor)
     return [
         row
         for row in candidates
-        if visible_to(sightings[row.record_id], viewer, seals.protection(sightings[row.record_id]))
+        if visible_to(
+            cast(Sighting, sightings[row.record_id]), viewer, seals.protection(sightings[row.record_id])
+        )
     ]
 
 
@@ -718,18 +729,13 @@ class _Found:
 
 
 def _holding_query_terms(
-    session: Session,
-    crypto: Crypto,
-    kind: RecordType,
-    ids: Sequence[uuid.UUID],
-    query_terms: Mapping[str, set[str]],
+    crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin], query_terms: Mapping[str, set[str]]
 ) -> dict[uuid.UUID, _Found]:
     """The candidates (decrypted in memory, names only, their data keys in one query) whose names hold
     one of the query's tokens or skeletons: truncated index values also find records that share only a
     value, never a term."""
-    if not ids:
+    if not records:
         return {}
-    records = session.scalars(sa.select(kind.model).where(kind.model.id.in_(ids))).all()
     codec = _codec(kind, crypto)
     subjects = [_subjects(kind, record) for record in records]
     keys = crypto.prefetch(subject for per_record in subjects for subject in per_record.values())
