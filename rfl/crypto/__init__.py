@@ -82,11 +82,6 @@ class Crypto:
             found.append(SocietyIndex(indexer, key_version, bits))
         return found
 
-    def active_index(self, society_id: uuid.UUID) -> SocietyIndex | None:
-        """The society's active index version if it indexes something yet (for reading: blocking)."""
-        active = self.provider.active_index_key_version(str(society_id))
-        return next((index for index in self.indexes(society_id) if index.key_version == active), None)
-
     def _known_plans(self) -> Plans:
         """Every society's plans, read once per session (a few rows per society)."""
         if self._plans is None:

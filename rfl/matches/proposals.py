@@ -126,19 +126,19 @@ def _blocked_candidates(
     every_value: set[bytes] = set()
     keys = blocking_keys(canonical)
     for society_id in _societies_with(session, other):
-        index = crypto.active_index(society_id)
-        if index is None:  # nothing indexed under the society's active key version yet
-            continue
-        values = [v.value for v in indexing.block_key_values(index, keys)]
-        if values:
-            every_value.update(values)
-            conditions.append(
-                sa.and_(
-                    BlindIndexEntry.society_id == society_id,
-                    BlindIndexEntry.key_version == index.key_version,
-                    BlindIndexEntry.value.in_(values),
+        # Every version that indexes something: while `rfl keys rotate-index` rebuilds a society's
+        # index, some of its records are still under the older one.
+        for index in crypto.indexes(society_id):
+            values = [v.value for v in indexing.block_key_values(index, keys)]
+            if values:
+                every_value.update(values)
+                conditions.append(
+                    sa.and_(
+                        BlindIndexEntry.society_id == society_id,
+                        BlindIndexEntry.key_version == index.key_version,
+                        BlindIndexEntry.value.in_(values),
+                    )
                 )
-            )
     if not conditions:
         return []
     matches = sa.and_(

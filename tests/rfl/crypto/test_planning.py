@@ -30,7 +30,6 @@ def test_a_version_indexes_nothing_until_its_first_use_stores_the_plan(app: Flas
     with app.app_context(), db.transaction():
         crypto = app_services(app).crypto(db.session)
         assert crypto.indexes(society.id) == []
-        assert crypto.active_index(society.id) is None
 
         index = crypto.index(society.id)
 
@@ -41,9 +40,6 @@ def test_a_version_indexes_nothing_until_its_first_use_stores_the_plan(app: Flas
             "match_block": (1_000_000, 18),
         }
         assert [(i.key_version, i.bits) for i in crypto.indexes(society.id)] == [(1, index.bits)]
-        active = crypto.active_index(society.id)
-        assert active is not None
-        assert active.bits == index.bits
 
 
 def test_the_settings_plan_a_new_version_and_never_change_a_stored_one(app: Flask, make: Factories) -> None:

@@ -9,8 +9,12 @@ import sqlalchemy as sa
 from flask import Flask
 
 from rfl.db import db
+from rfl.extensions import app_services
 from rfl.matches import worker
-from tests.conftest import Factories
+from rfl.matches.proposals import propose
+from rfl.matches.store import current_matcher
+from rfl.records.models import TracingRequest
+from tests.conftest import Factories, unaudited
 from tests.rfl.matches.conftest import seed_pairs
 
 INDEX_SEARCH_BY_VALUE = "USING INDEX ix_blind_index_lookup (index_name=? AND index_version=? AND value=?)"
@@ -47,3 +51,31 @@ def test_blocking_searches_the_lookup_index_by_value(app: Flask, make: Factories
             probes = [row[-1] for row in plan if "blind_index_entries" in row[-1]]
             assert probes
             assert all(INDEX_SEARCH_BY_VALUE in probe for probe in probes), probes
+
+
+def test_records_still_under_an_older_index_key_are_blocked_during_a_rotation(
+    app: Flask, make: Factories
+) -> None:
+    """`rfl keys rotate-index` rebuilds a society's index record by record: until a record is reached,
+    its rows are under the older version, and proposals must still find it."""
+    germany, italy = make.society("DE", country="DE"), make.society("IT")
+    seed_pairs(app, make, germany, italy)
+    with app.app_context():
+        worker.drain()
+        app_services(app).keys.rotate_index_key(str(italy.id))  # nothing reindexed yet
+        request_id = db.session.scalars(sa.select(TracingRequest.id).limit(1)).one()
+        with db.transaction() as session:
+            crypto = app_services(app).crypto(session)
+            crypto.index(italy.id)  # as the next Italian save does: the new version is planned
+            report = propose(
+                session,
+                crypto,
+                current_matcher(session, crypto),
+                "tracing_request",
+                request_id,
+                limits=app_services(app).settings.matching,
+                audit=unaudited,
+            )
+
+    assert report.blocked >= 1
+    assert report.scored >= 1
