@@ -629,8 +629,9 @@ def keys_rotate_index(society_code: str, batch_size: int) -> None:
     The new version is truncated as the current RFL_INDEX_EXPECTED_* settings plan it (the way to
     re-plan a society's index as it grows). Safe while servers and workers run: searches and matching
     query every version meanwhile, so no record is hidden; after every process has reloaded the key
-    file, sweeps reindex what stale processes still wrote under the old version. The start is audited
-    before the key file changes; run it again to finish an interrupted rebuild.
+    file, a sweep reindexes what stale processes still wrote under the old version. The start is
+    audited before the key file changes. An interrupted rebuild is finished by running it again (one
+    more version, and every record reindexed under it).
     """
     provider = app_services().keys
     target = _ring_for_keys(society_code, system=False)
