@@ -10,16 +10,34 @@ reports:
 * saves over HTTP with proposals on: records per second including the drain that follows each answer,
   against the same saves' own time (the answer the client waits for) - same-run ratio;
 * time from a sighting's POST to its candidate in the tracing officer's queue (median, p95);
-* the queue listing (GET /api/v1/matches) p50/p95, against GET /healthz in the same run.
+* the queue listing (GET /api/v1/matches) p50/p95, against GET /healthz in the same run;
+* outbox workers: one and two worker processes (each its own application and engine) proposing for the
+  same backlog, events/s and the ratio, two ways: fed message ids from a queue as Celery's broker feeds
+  its workers (``process_message`` per message, what the Celery task runs), and each calling ``drain``
+  on its own (what two application processes of the embedded default do after their answers).
+
+``--match-run N [N ...]``: ``rfl match run`` at scale. Grows the database to N tracing requests x N
+sightings (people recombined from the dev-rfl set, a share of the sightings perturbed copies of
+requests; created through the record services, proposals deferred: the run makes them), then times
+``rfl match run`` itself (the CLI command, in process) and, as the baseline of the same run, the matcher's
+own batch linkage of the same records, decrypted once beforehand: ``matching.Linker`` scoring with the
+model the run used (blocking, comparison, scoring, competition) and ``matching.link`` as
+``python -m matching link`` runs it (estimating its own model too). Prints the ratios (issue 12's target:
+the run within 2x the matcher's batch time).
 
     python benchmarks/workflow_bench.py [--sizes 1000 10000] [--backends sqlite pg]
                                         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+    python benchmarks/workflow_bench.py --match-run 10000 30000 --backends pg [--data DEV_RFL]
     python benchmarks/workflow_bench.py --small      # seconds: the CI smoke run (SQLite, 150 records)
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import itertools
+import multiprocessing
+import os
 import random
 import shutil
 import statistics
@@ -30,13 +48,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any
 
+import pycountry
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from scale import Recombiner, load  # this folder is on sys.path: the script's own
 from sqlalchemy.engine import make_url
 
+from matching import Linker, link
 from rfl import create_app, migrate
 from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, SocietyType
@@ -45,10 +68,18 @@ from rfl.db import db
 from rfl.demo_records import _person, _sighting, _tracing_request, seed_demo_records
 from rfl.extensions import app_services
 from rfl.identity import Actor
-from rfl.matches.models import MatchCandidate
-from rfl.matches.worker import drain
+from rfl.matches.commands import match_group
+from rfl.matches.models import MatchCandidate, MatchRun, MatchRunChunk
+from rfl.matches.store import current_matcher
+from rfl.matches.worker import MAX_ATTEMPTS, drain, process_message
+from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
-from rfl.records.models import Sighting, TracingRequest
+from rfl.records import services as records
+from rfl.records.canonical import MATCHED_FIELDS_CHANGED
+from rfl.records.models import RecordStatus, Sighting, TracingRequest
+from rfl.records.schemas import SightingInputSchema, TracingRequestInputSchema
+
+DEV_RFL = Path(__file__).resolve().parents[2] / "shared" / "bench" / "dev-rfl"
 
 PASSWORD = "workflow benchmark password"  # noqa: S105 (throwaway users of a throwaway database)
 
@@ -59,10 +90,13 @@ class Plan:
     saves: int  # records saved over HTTP with proposals on
     pairs: int  # sightings timed from their POST to their candidate in the queue
     listings: int  # queue listings (and health checks) timed
+    worker_sample: int  # outbox events proposed for by one, then by two worker processes (each way)
 
 
-FULL = Plan(drain_sample=200, saves=40, pairs=10, listings=50)
-SMALL = Plan(drain_sample=20, saves=6, pairs=3, listings=10)
+FULL = Plan(drain_sample=200, saves=40, pairs=10, listings=50, worker_sample=200)
+SMALL = Plan(drain_sample=20, saves=6, pairs=3, listings=10, worker_sample=10)
+PLANTED_SHARE = 0.5  # sightings that are perturbed copies of a tracing request (in --match-run)
+SEED_BATCH = 500  # records created per transaction when growing for --match-run
 
 
 @dataclass
@@ -83,8 +117,9 @@ def _pct(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def instance(backend: str, pg_url: str) -> Iterator[Flask]:
-    """A fresh instance on SQLite (a file) or PostgreSQL (a new database, dropped afterwards)."""
+def instance(backend: str, pg_url: str) -> Iterator[tuple[Flask, dict[str, str]]]:
+    """A fresh instance on SQLite (a file) or PostgreSQL (a new database, dropped afterwards), and the
+    environment that makes it (worker processes build their own application from it)."""
     directory = tempfile.mkdtemp(prefix="rfl-workflow-bench-")
     env = {"RFL_INSTANCE_DIR": directory, "RFL_LOG_LEVEL": "WARNING"}
     admin = None
@@ -100,7 +135,7 @@ def instance(backend: str, pg_url: str) -> Iterator[Flask]:
             migrate.upgrade(env["RFL_DATABASE_URL"])
         app = create_app(env)
         with app.app_context():
-            yield app
+            yield app, env
     finally:
         if admin is not None:
             with admin.connect() as connection:
@@ -179,13 +214,104 @@ def backlog() -> int:
 
 
 def drain_throughput(sample: int) -> tuple[int, float]:
-    """Drain ``sample`` events of the backlog (oldest first); the rest is dropped unproposed."""
+    """Drain ``sample`` events of the backlog (oldest first) in this process."""
     started = time.perf_counter()
     report = drain(limit=sample)
-    seconds = time.perf_counter() - started
+    return report.processed, time.perf_counter() - started
+
+
+def drop_backlog() -> None:
+    """What is left of the backlog is dropped unproposed: the parts after this measure other things."""
     with db.transaction() as session:
         session.execute(sa.delete(OutboxMessage))
-    return report.processed, seconds
+
+
+# --- outbox workers in processes of their own ---------------------------------------------------------
+
+WORKER_START_SECONDS = 300  # a worker process that is not ready by then has failed to start
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    env: dict[str, str]  # the instance's environment: the worker builds its own application from it
+    way: str  # "queue" or "drain" (see _outbox_worker)
+    share: int  # the messages a "drain" worker drains
+
+
+def _outbox_worker(
+    job: WorkerJob,
+    ids: multiprocessing.Queue[str | None],
+    start: Barrier,
+    results: multiprocessing.Queue[tuple[int, int]],
+) -> None:
+    """One worker process with its own application and engine. ``way`` "queue": message ids from
+    ``ids`` (a stand-in for Celery's broker) until None, each through ``process_message``, the call the
+    Celery task makes; "drain": ``drain(limit=share)``, as an application process drains after its
+    answers. Sends (messages processed, failed) to ``results``."""
+    app = create_app(job.env)
+    with app.app_context():
+        with db.transaction(read_only=True) as session:  # connected and the matcher loaded: not timed
+            current_matcher(session, app_services().crypto(session))
+        start.wait(WORKER_START_SECONDS)
+        if job.way == "drain":
+            report = drain(limit=job.share)
+            results.put((report.processed, report.failed))
+            return
+        processed = failed = 0
+        while (message_id := ids.get()) is not None:
+            try:
+                process_message(uuid.UUID(message_id))
+                processed += 1
+            except Exception:  # counted, as the Celery worker would log it and go on
+                failed += 1
+        results.put((processed, failed))
+
+
+def workers_throughput(env: dict[str, str], way: str, workers: int, sample: int) -> dict[str, float]:
+    """``workers`` processes proposing for ``sample`` messages of the backlog together (see
+    ``_outbox_worker``); events/s counts the messages gone from the outbox, so a message two workers
+    both took counts once."""
+    context = multiprocessing.get_context("spawn")  # a fork would share this process's connections
+    ids: multiprocessing.Queue[str | None] = context.Queue()
+    results: multiprocessing.Queue[tuple[int, int]] = context.Queue()
+    start = context.Barrier(workers + 1)
+    if way == "queue":
+        with db.transaction(read_only=True) as session:
+            pending = outbox.pending_ids(
+                session, MATCHED_FIELDS_CHANGED, limit=sample, max_attempts=MAX_ATTEMPTS
+            )
+        for message_id in pending:
+            ids.put(str(message_id))
+        for _ in range(workers):
+            ids.put(None)
+    before = backlog()
+    processes = [
+        context.Process(
+            target=_outbox_worker, args=(WorkerJob(env, way, sample // workers), ids, start, results)
+        )
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    start.wait(WORKER_START_SECONDS)
+    started = time.perf_counter()
+    outcomes = [results.get() for _ in processes]
+    seconds = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    gone = before - backlog()
+    return {"per_s": gone / seconds, "gone": gone, "failed": sum(failed for _, failed in outcomes)}
+
+
+def outbox_workers(env: dict[str, str], sample: int) -> dict[str, float]:
+    """One worker, then two, on ``sample`` messages each time, both ways; in one run, so comparable."""
+    row: dict[str, float] = {}
+    for way in ("queue", "drain"):
+        for workers in (1, 2):
+            measured = workers_throughput(env, way, workers, sample)
+            row[f"{way}_{workers}w_per_s"] = measured["per_s"]
+            row[f"{way}_{workers}w_failed"] = measured["failed"]
+    return row
 
 
 # --- over HTTP ------------------------------------------------------------------------------------
@@ -294,12 +420,181 @@ def listings(client: FlaskClient, who: People, count: int) -> dict[str, float]:
     }
 
 
+# --- rfl match run at scale ----------------------------------------------------------------------------
+
+_REQUEST_SCHEMA = TracingRequestInputSchema()
+_SIGHTING_SCHEMA = SightingInputSchema()
+PERSON_FIELDS = (
+    "given_name",
+    "family_name",
+    "sex",
+    "birth_date",
+    "birth_place",
+    "nationality",
+    "father_name",
+    "mother_name",
+    "phone",
+)
+
+
+def _person_fields(person: dict[str, str]) -> dict[str, str]:
+    """A recombined dev-rfl person as the API takes it (a nationality the set spells as a country's
+    name, not its code, is left out: the API takes codes only)."""
+    fields = {name: person[name] for name in PERSON_FIELDS if person.get(name)}
+    if "nationality" in fields and pycountry.countries.get(alpha_2=fields["nationality"]) is None:
+        del fields["nationality"]
+    return fields
+
+
+def _request_body(person: dict[str, str]) -> dict[str, Any]:
+    separation = {"date": "2024"} | ({"place": person["place"]} if person.get("place") else {})
+    return {
+        "sought_person": _person_fields(person),
+        "enquirer": {"full_name": "Bench enquirer", "relationship": "sibling"},
+        "separation": separation,
+        "legal_basis": "vital_interest",
+    }
+
+
+def _sighting_body(person: dict[str, str]) -> dict[str, Any]:
+    return {
+        "person": _person_fields(person),
+        "registration": {
+            "date": person.get("record_date") or "2025-01-01",
+            "place": person.get("place") or "Lampedusa",
+            "country": "IT",
+        },
+        "condition": "alive",
+        "legal_basis": "vital_interest",
+    }
+
+
+def _side_counts() -> tuple[int, int]:
+    with db.transaction(read_only=True) as session:
+        requests = session.scalar(sa.select(sa.func.count()).select_from(TracingRequest)) or 0
+        sightings = session.scalar(sa.select(sa.func.count()).select_from(Sighting)) or 0
+    return requests, sightings
+
+
+def grow_pairs(size: int, who: People, people_maker: Recombiner) -> float:
+    """Create tracing requests and sightings until there are ``size`` of each (a share of the new
+    sightings are perturbed copies of the new requests); returns the seconds it took. Through the record
+    services (encrypted, indexed, an outbox row each), ``SEED_BATCH`` records a transaction; the outbox
+    is then emptied unproposed: the timed run proposes for everything."""
+    started = time.perf_counter()
+    have_requests, have_sightings = _side_counts()
+    sought = [people_maker.person(have_requests + n) for n in range(max(0, size - have_requests))]
+    planted = sought[: int(len(sought) * PLANTED_SHARE)]
+    found = [people_maker.sighting_of(person, n) for n, person in enumerate(planted)]
+    found += [people_maker.person(2 * size + n) for n in range(max(0, size - have_sightings - len(found)))]
+    work = [(records.TRACING_REQUESTS, who.family, _REQUEST_SCHEMA.load(_request_body(p))) for p in sought]
+    work += [(records.SIGHTINGS, who.registrar, _SIGHTING_SCHEMA.load(_sighting_body(p))) for p in found]
+    services = app_services()
+    for first in range(0, len(work), SEED_BATCH):
+        with audited_transaction() as (session, audit):
+            crypto = services.crypto(session)
+            now = datetime.now(UTC)
+            for kind, actor, document in work[first : first + SEED_BATCH]:
+                records.create_record(session, crypto, actor, kind, document, now=now, audit=audit)
+    drop_backlog()
+    return time.perf_counter() - started
+
+
+def timed_match_run(app: Flask) -> dict[str, Any]:
+    """``rfl match run`` itself (the CLI command, in this process) from no candidates at all, so every
+    size measures a full re-score that stores every candidate."""
+    with db.transaction() as session:
+        for model in (MatchRunChunk, MatchRun, MatchCandidate):
+            session.execute(sa.delete(model))
+    started = time.perf_counter()
+    result = app.test_cli_runner().invoke(match_group, ["run"])
+    seconds = time.perf_counter() - started
+    assert result.exit_code == 0, result.output  # noqa: S101
+    with db.transaction(read_only=True) as session:
+        stored = session.scalar(sa.select(sa.func.count()).select_from(MatchCandidate)) or 0
+    return {"run_s": seconds, "run_candidates": stored, "run_output": result.output.strip()}
+
+
+def _decrypted(kind: records.RecordType) -> list[dict[str, Any]]:
+    """Every open record of ``kind`` in the matcher's canonical form (outside any timing)."""
+    with db.transaction(read_only=True) as session:
+        ids = list(
+            session.scalars(
+                sa.select(kind.model.id)
+                .where(kind.model.status != RecordStatus.CLOSED)
+                .order_by(kind.model.id)
+            )
+        )
+    canonical: list[dict[str, Any]] = []
+    for first in range(0, len(ids), SEED_BATCH):
+        with db.transaction(read_only=True) as session:
+            batch = session.scalars(
+                sa.select(kind.model).where(kind.model.id.in_(ids[first : first + SEED_BATCH]))
+            )
+            canonical += records.canonical_records(app_services().crypto(session), kind, list(batch))
+    return canonical
+
+
+def matcher_batch() -> dict[str, Any]:
+    """The matcher's own batch linkage of the same records: scoring with the model ``rfl match run``
+    used, and as ``python -m matching link`` runs it (fitting its own)."""
+    requests, sightings = _decrypted(records.TRACING_REQUESTS), _decrypted(records.SIGHTINGS)
+    with db.transaction(read_only=True) as session:
+        matcher = current_matcher(session, app_services().crypto(session))
+    floor = app_services().settings.matching.floor
+    # The model's m, u and prior; the name frequencies are counted from these records, as batch
+    # linkage does (a vocabulary of fixed frequencies is for scoring one record at a time).
+    linker = Linker(copy.deepcopy(matcher.model), fit=False, exclusivity=matcher.exclusivity)
+    started = time.perf_counter()
+    scored = len(linker.link(requests, sightings).selected(floor))
+    scored_s = time.perf_counter() - started
+    started = time.perf_counter()
+    fitted = len(link(requests, sightings).selected(floor))
+    fitted_s = time.perf_counter() - started
+    return {"batch_s": scored_s, "batch_pairs": scored, "batch_fit_s": fitted_s, "batch_fit_pairs": fitted}
+
+
+def run_match_run(backend: str, sizes: list[int], pg_url: str, data: Path) -> list[dict[str, Any]]:
+    rows = []
+    with instance(backend, pg_url) as (app, _env):
+        who = people()
+        people_maker = Recombiner(load(data), seed=12)
+        for size in sizes:
+            grown = grow_pairs(size, who, people_maker)
+            row: dict[str, Any] = {"backend": backend, "size": size, "load_s": grown}
+            row |= timed_match_run(app)
+            row |= matcher_batch()
+            row["load"] = load_average()
+            rows.append(row)
+            report_match_run(row)
+    return rows
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def report_match_run(row: dict[str, Any]) -> None:
+    floor = app_services().settings.matching.floor
+    print(
+        f"\n{row['backend']} rfl match run, {row['size']} tracing requests x {row['size']} sightings "
+        f"(grown in {row['load_s']:.0f} s; load average {row['load']})\n"
+        f"  rfl match run: {row['run_s']:.1f} s ({row['size'] / row['run_s']:.0f} requests/s), "
+        f"{row['run_candidates']} candidates stored ({row['run_output']})\n"
+        f"  matcher batch, the run's model: {row['batch_s']:.1f} s ({row['batch_pairs']} pairs >= {floor}) "
+        f"-> run = {row['run_s'] / row['batch_s']:.1f}x (target: within 2x)\n"
+        f"  matcher batch as `python -m matching link` (fitting its model): {row['batch_fit_s']:.1f} s "
+        f"({row['batch_fit_pairs']} pairs >= {floor}) -> run = {row['run_s'] / row['batch_fit_s']:.1f}x",
+        flush=True,
+    )
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 
 def run_backend(backend: str, sizes: list[int], plan: Plan, pg_url: str) -> list[dict[str, Any]]:
     rows = []
-    with instance(backend, pg_url) as app:
+    with instance(backend, pg_url) as (app, env):
         who = people()
         client = app.test_client()
         rng = random.Random(7)
@@ -314,9 +609,12 @@ def run_backend(backend: str, sizes: list[int], plan: Plan, pg_url: str) -> list
                 "backlog": waiting,
                 "drain_events_per_s": processed / seconds if seconds else float("nan"),
             }
+            row |= outbox_workers(env, plan.worker_sample)
+            drop_backlog()
             row |= saves_with_proposals(client, who, plan.saves, rng)
             row |= sighting_to_queue(client, who, plan.pairs, rng)
             row |= listings(client, who, plan.listings)
+            row["load"] = load_average()
             rows.append(row)
             report(row)
     return rows
@@ -326,8 +624,9 @@ def report(row: dict[str, Any]) -> None:
     ratio = row["with_proposals_per_s"] / row["save_per_s"]
     print(
         f"\n{row['backend']} with {row['records']} records (grown in {row['load_s']:.0f} s; "
-        f"{row['candidates']} candidates stored)\n"
-        f"  drain: {row['drain_events_per_s']:.1f} outbox events/s (one process, sample of the backlog)\n"
+        f"{row['candidates']} candidates stored; load average {row['load']})\n"
+        f"  drain: {row['drain_events_per_s']:.1f} outbox events/s (this process, sample of the backlog)\n"
+        f"{_workers_report(row)}"
         f"  saves over HTTP: {row['save_per_s']:.1f}/s answered, "
         f"{row['with_proposals_per_s']:.1f}/s with the proposals drained after each answer = {ratio:.2f}x; "
         f"answer p50 {row['save_p50_ms']:.0f} ms p95 {row['save_p95_ms']:.0f} ms, "
@@ -340,6 +639,18 @@ def report(row: dict[str, Any]) -> None:
         f"({row['healthz_p95_ms']:.1f} ms)",
         flush=True,
     )
+
+
+def _workers_report(row: dict[str, Any]) -> str:
+    lines = []
+    for way, how in (("queue", "fed ids as by Celery's broker"), ("drain", "each calling drain")):
+        one, two = row[f"{way}_1w_per_s"], row[f"{way}_2w_per_s"]
+        failed = row[f"{way}_1w_failed"] + row[f"{way}_2w_failed"]
+        lines.append(
+            f"  worker processes, {how}: 1 worker {one:.1f} events/s, 2 workers {two:.1f} events/s = "
+            f"{two / one:.2f}x{f' ({failed} failed)' if failed else ''}\n"
+        )
+    return "".join(lines)
 
 
 def summary(rows: list[dict[str, Any]]) -> None:
@@ -366,22 +677,52 @@ def summary(rows: list[dict[str, Any]]) -> None:
             )
 
 
+def match_run_summary(rows: list[dict[str, Any]]) -> None:
+    print("\nbackend  requests x sightings  match run s  batch s  ratio  batch(fit) s  ratio  load average")
+    for row in rows:
+        print(
+            f"{row['backend']:8} {row['size']:8} x {row['size']:<8} {row['run_s']:13.1f} "
+            f"{row['batch_s']:8.1f} {row['run_s'] / row['batch_s']:6.1f} {row['batch_fit_s']:13.1f} "
+            f"{row['run_s'] / row['batch_fit_s']:6.1f}  {row['load']}"
+        )
+    for first, last in itertools.pairwise(rows):
+        if first["backend"] == last["backend"]:
+            grew = last["size"] / first["size"]
+            print(
+                f"{last['backend']}: {first['size']} -> {last['size']} per side ({grew:.1f}x): match run "
+                f"{last['run_s'] / first['run_s']:.2f}x, "
+                f"matcher batch {last['batch_s'] / first['batch_s']:.2f}x"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="+", help="records to grow to (default 1000 10000)")
     parser.add_argument("--backends", nargs="+", choices=("sqlite", "pg"), default=["sqlite", "pg"])
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--small", action="store_true", help="a smoke run: SQLite, 150 records")
+    parser.add_argument(
+        "--match-run", type=int, nargs="+", default=[], metavar="N", help="time rfl match run at N x N"
+    )
+    parser.add_argument("--data", type=Path, default=DEV_RFL, help="the dev-rfl set people are made from")
+    parser.add_argument("--small", action="store_true", help="a smoke run: SQLite, 150 records, 100 x 100")
     args = parser.parse_args()
     plan = FULL
     if args.small:
-        args.sizes, args.backends, plan = [150], ["sqlite"], SMALL
-    rows = []
+        args.sizes, args.backends, args.match_run, plan = [150], ["sqlite"], [100], SMALL
+    if args.sizes is None:  # the saving part runs unless only the match run was asked for
+        args.sizes = [] if args.match_run else [1000, 10000]
+    rows, runs = [], []
     for backend in args.backends:
-        rows.extend(run_backend(backend, sorted(args.sizes), plan, args.pg))
-    summary(rows)
+        if args.sizes:
+            rows.extend(run_backend(backend, sorted(args.sizes), plan, args.pg))
+        if args.match_run:
+            runs.extend(run_match_run(backend, sorted(args.match_run), args.pg, args.data))
+    if rows:
+        summary(rows)
+    if runs:
+        match_run_summary(runs)
 
 
 if __name__ == "__main__":
