@@ -48,7 +48,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +147,7 @@ def people() -> People:
     services = app_services()
     now = datetime.now(UTC)
     with audited_transaction() as (session, audit):
-        made = {}
+        made: dict[Any, Any] = {}  # societies by code, sign-ins by (code, role)
         for code, role in (("DE", Role.CASEWORKER), ("IT", Role.CASEWORKER), ("DE", Role.TRACING_OFFICER)):
             society = made.get(code) or accounts.create_society(
                 session,
@@ -208,6 +207,16 @@ def grow_to(size: int, who: People, seed: int) -> float:
     return time.perf_counter() - started
 
 
+def analyze() -> None:
+    """Refresh PostgreSQL's planner statistics after growing. A deployment's autovacuum does this for
+    a table that grew; on the benchmark's server it may be off, and a bulk load outruns it anyway:
+    without statistics the planner takes the grown blind index for empty, and each proposal's blocking
+    query scanned every blocking row (10x slower at 10k records)."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("ANALYZE"))
+
+
 def backlog() -> int:
     with db.transaction(read_only=True) as session:
         return session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) or 0
@@ -229,88 +238,107 @@ def drop_backlog() -> None:
 # --- outbox workers in processes of their own ---------------------------------------------------------
 
 WORKER_START_SECONDS = 300  # a worker process that is not ready by then has failed to start
+Command = tuple[str, int] | None  # (way, share) of a measurement; None: stop
 
 
-@dataclass(frozen=True)
-class WorkerJob:
-    env: dict[str, str]  # the instance's environment: the worker builds its own application from it
-    way: str  # "queue" or "drain" (see _outbox_worker)
-    share: int  # the messages a "drain" worker drains
+@dataclass
+class Workers:
+    """Worker processes started once for every measurement of an instance (starting one costs
+    seconds, which is not what is measured), each with its own application and engine."""
+
+    commands: list[multiprocessing.Queue[Command]]  # one per worker
+    ids: multiprocessing.Queue[str | None]  # message ids, as Celery's broker hands them out
+    results: multiprocessing.Queue[tuple[int, int, float]]  # (processed, failed, CPU s) per command
 
 
 def _outbox_worker(
-    job: WorkerJob,
+    env: dict[str, str],
+    commands: multiprocessing.Queue[Command],
     ids: multiprocessing.Queue[str | None],
-    start: Barrier,
-    results: multiprocessing.Queue[tuple[int, int]],
+    results: multiprocessing.Queue[tuple[int, int, float]],
 ) -> None:
-    """One worker process with its own application and engine. ``way`` "queue": message ids from
-    ``ids`` (a stand-in for Celery's broker) until None, each through ``process_message``, the call the
-    Celery task makes; "drain": ``drain(limit=share)``, as an application process drains after its
-    answers. Sends (messages processed, failed) to ``results``."""
-    app = create_app(job.env)
+    """One worker process. Way "queue": message ids from ``ids`` until None, each through
+    ``process_message``, the call the Celery task makes; "drain": ``drain(limit=share)``, as an
+    application process of the embedded default drains after its answers. The worker's CPU seconds
+    go back with its counts: on a machine others share, events/s of two workers says little on its
+    own, CPU time per event says whether two workers contend."""
+    app = create_app(env)
     with app.app_context():
         with db.transaction(read_only=True) as session:  # connected and the matcher loaded: not timed
             current_matcher(session, app_services().crypto(session))
-        start.wait(WORKER_START_SECONDS)
-        if job.way == "drain":
-            report = drain(limit=job.share)
-            results.put((report.processed, report.failed))
-            return
-        processed = failed = 0
-        while (message_id := ids.get()) is not None:
-            try:
-                process_message(uuid.UUID(message_id))
-                processed += 1
-            except Exception:  # counted, as the Celery worker would log it and go on
-                failed += 1
-        results.put((processed, failed))
+        results.put((0, 0, 0.0))  # ready
+        while (command := commands.get()) is not None:
+            way, share = command
+            cpu = time.process_time()
+            if way == "drain":
+                report = drain(limit=share)
+                results.put((report.processed, report.failed, time.process_time() - cpu))
+                continue
+            processed = failed = 0
+            while (message_id := ids.get()) is not None:
+                try:
+                    process_message(uuid.UUID(message_id))
+                    processed += 1
+                except Exception:  # counted, as the Celery worker would log it and go on
+                    failed += 1
+            results.put((processed, failed, time.process_time() - cpu))
 
 
-def workers_throughput(env: dict[str, str], way: str, workers: int, sample: int) -> dict[str, float]:
-    """``workers`` processes proposing for ``sample`` messages of the backlog together (see
-    ``_outbox_worker``); events/s counts the messages gone from the outbox, so a message two workers
-    both took counts once."""
+@contextmanager
+def worker_processes(env: dict[str, str], count: int) -> Iterator[Workers]:
     context = multiprocessing.get_context("spawn")  # a fork would share this process's connections
-    ids: multiprocessing.Queue[str | None] = context.Queue()
-    results: multiprocessing.Queue[tuple[int, int]] = context.Queue()
-    start = context.Barrier(workers + 1)
+    workers = Workers([context.Queue() for _ in range(count)], context.Queue(), context.Queue())
+    processes = [
+        context.Process(target=_outbox_worker, args=(env, commands, workers.ids, workers.results))
+        for commands in workers.commands
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for _ in processes:
+            workers.results.get(timeout=WORKER_START_SECONDS)
+        yield workers
+    finally:
+        for commands in workers.commands:
+            commands.put(None)
+        for process in processes:
+            process.join()
+
+
+def workers_throughput(workers: Workers, way: str, count: int, sample: int) -> dict[str, float]:
+    """``count`` of the worker processes proposing for ``sample`` messages of the backlog together;
+    events/s counts the messages gone from the outbox, so a message two workers both took counts once."""
     if way == "queue":
         with db.transaction(read_only=True) as session:
             pending = outbox.pending_ids(
                 session, MATCHED_FIELDS_CHANGED, limit=sample, max_attempts=MAX_ATTEMPTS
             )
-        for message_id in pending:
-            ids.put(str(message_id))
-        for _ in range(workers):
-            ids.put(None)
+        for message_id in [*map(str, pending), *[None] * count]:
+            workers.ids.put(message_id)
     before = backlog()
-    processes = [
-        context.Process(
-            target=_outbox_worker, args=(WorkerJob(env, way, sample // workers), ids, start, results)
-        )
-        for _ in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    start.wait(WORKER_START_SECONDS)
     started = time.perf_counter()
-    outcomes = [results.get() for _ in processes]
+    for commands in workers.commands[:count]:
+        commands.put((way, sample // count))
+    outcomes = [workers.results.get() for _ in range(count)]
     seconds = time.perf_counter() - started
-    for process in processes:
-        process.join()
     gone = before - backlog()
-    return {"per_s": gone / seconds, "gone": gone, "failed": sum(failed for _, failed in outcomes)}
+    return {
+        "per_s": gone / seconds,
+        "failed": sum(failed for _, failed, _ in outcomes),
+        "cpu_ms": 1000 * sum(cpu for _, _, cpu in outcomes) / max(1, gone),
+    }
 
 
 def outbox_workers(env: dict[str, str], sample: int) -> dict[str, float]:
     """One worker, then two, on ``sample`` messages each time, both ways; in one run, so comparable."""
     row: dict[str, float] = {}
-    for way in ("queue", "drain"):
-        for workers in (1, 2):
-            measured = workers_throughput(env, way, workers, sample)
-            row[f"{way}_{workers}w_per_s"] = measured["per_s"]
-            row[f"{way}_{workers}w_failed"] = measured["failed"]
+    with worker_processes(env, 2) as workers:
+        for way in ("queue", "drain"):
+            for count in (1, 2):
+                measured = workers_throughput(workers, way, count, sample)
+                row[f"{way}_{count}w_per_s"] = measured["per_s"]
+                row[f"{way}_{count}w_failed"] = measured["failed"]
+                row[f"{way}_{count}w_cpu_ms"] = measured["cpu_ms"]
     return row
 
 
@@ -497,6 +525,7 @@ def grow_pairs(size: int, who: People, people_maker: Recombiner) -> float:
             for kind, actor, document in work[first : first + SEED_BATCH]:
                 records.create_record(session, crypto, actor, kind, document, now=now, audit=audit)
     drop_backlog()
+    analyze()
     return time.perf_counter() - started
 
 
@@ -600,6 +629,7 @@ def run_backend(backend: str, sizes: list[int], plan: Plan, pg_url: str) -> list
         rng = random.Random(7)
         for size in sizes:
             grown = grow_to(size, who, seed=size)
+            analyze()
             waiting = backlog()
             processed, seconds = drain_throughput(plan.drain_sample)
             row: dict[str, Any] = {
@@ -648,7 +678,8 @@ def _workers_report(row: dict[str, Any]) -> str:
         failed = row[f"{way}_1w_failed"] + row[f"{way}_2w_failed"]
         lines.append(
             f"  worker processes, {how}: 1 worker {one:.1f} events/s, 2 workers {two:.1f} events/s = "
-            f"{two / one:.2f}x{f' ({failed} failed)' if failed else ''}\n"
+            f"{two / one:.2f}x{f' ({failed} failed)' if failed else ''}; worker CPU per event "
+            f"{row[f'{way}_1w_cpu_ms']:.0f} ms and {row[f'{way}_2w_cpu_ms']:.0f} ms\n"
         )
     return "".join(lines)
 
