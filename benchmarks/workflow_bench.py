@@ -34,6 +34,7 @@ the run within 2x the matcher's batch time).
 from __future__ import annotations
 
 import argparse
+import collections
 import copy
 import itertools
 import multiprocessing
@@ -41,6 +42,8 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -67,7 +70,6 @@ from rfl.db import db
 from rfl.demo_records import _person, _sighting, _tracing_request, seed_demo_records
 from rfl.extensions import app_services
 from rfl.identity import Actor
-from rfl.matches.commands import match_group
 from rfl.matches.models import MatchCandidate, MatchRun, MatchRunChunk
 from rfl.matches.store import current_matcher
 from rfl.matches.worker import MAX_ATTEMPTS, drain, process_message
@@ -239,6 +241,7 @@ def drop_backlog() -> None:
 
 WORKER_START_SECONDS = 300  # a worker process that is not ready by then has failed to start
 Command = tuple[str, int] | None  # (way, share) of a measurement; None: stop
+Outcome = tuple[int, int, float, str]  # messages processed, failed, CPU seconds, failures' types
 
 
 @dataclass
@@ -248,14 +251,14 @@ class Workers:
 
     commands: list[multiprocessing.Queue[Command]]  # one per worker
     ids: multiprocessing.Queue[str | None]  # message ids, as Celery's broker hands them out
-    results: multiprocessing.Queue[tuple[int, int, float]]  # (processed, failed, CPU s) per command
+    results: multiprocessing.Queue[Outcome]  # one per command
 
 
 def _outbox_worker(
     env: dict[str, str],
     commands: multiprocessing.Queue[Command],
     ids: multiprocessing.Queue[str | None],
-    results: multiprocessing.Queue[tuple[int, int, float]],
+    results: multiprocessing.Queue[Outcome],
 ) -> None:
     """One worker process. Way "queue": message ids from ``ids`` until None, each through
     ``process_message``, the call the Celery task makes; "drain": ``drain(limit=share)``, as an
@@ -266,22 +269,24 @@ def _outbox_worker(
     with app.app_context():
         with db.transaction(read_only=True) as session:  # connected and the matcher loaded: not timed
             current_matcher(session, app_services().crypto(session))
-        results.put((0, 0, 0.0))  # ready
+        results.put((0, 0, 0.0, ""))  # ready
         while (command := commands.get()) is not None:
             way, share = command
             cpu = time.process_time()
             if way == "drain":
                 report = drain(limit=share)
-                results.put((report.processed, report.failed, time.process_time() - cpu))
+                # drain logs its failures' types itself (proposal_failed, on stderr)
+                results.put((report.processed, report.failed, time.process_time() - cpu, ""))
                 continue
-            processed = failed = 0
+            processed, failures = 0, []
             while (message_id := ids.get()) is not None:
                 try:
                     process_message(uuid.UUID(message_id))
                     processed += 1
-                except Exception:  # counted, as the Celery worker would log it and go on
-                    failed += 1
-            results.put((processed, failed, time.process_time() - cpu))
+                except Exception as error:  # kept, as by the Celery task: the sweep relays it again
+                    failures.append(type(error).__qualname__)
+            kinds = ", ".join(f"{n} {kind}" for kind, n in collections.Counter(failures).items())
+            results.put((processed, len(failures), time.process_time() - cpu, kinds))
 
 
 @contextmanager
@@ -305,7 +310,7 @@ def worker_processes(env: dict[str, str], count: int) -> Iterator[Workers]:
             process.join()
 
 
-def workers_throughput(workers: Workers, way: str, count: int, sample: int) -> dict[str, float]:
+def workers_throughput(workers: Workers, way: str, count: int, sample: int) -> dict[str, Any]:
     """``count`` of the worker processes proposing for ``sample`` messages of the backlog together;
     events/s counts the messages gone from the outbox, so a message two workers both took counts once."""
     if way == "queue":
@@ -324,20 +329,22 @@ def workers_throughput(workers: Workers, way: str, count: int, sample: int) -> d
     gone = before - backlog()
     return {
         "per_s": gone / seconds,
-        "failed": sum(failed for _, failed, _ in outcomes),
-        "cpu_ms": 1000 * sum(cpu for _, _, cpu in outcomes) / max(1, gone),
+        "failed": sum(failed for _, failed, _, _ in outcomes),
+        "failures": "; ".join(kinds for *_, kinds in outcomes if kinds),
+        "cpu_ms": 1000 * sum(cpu for _, _, cpu, _ in outcomes) / max(1, gone),
     }
 
 
-def outbox_workers(env: dict[str, str], sample: int) -> dict[str, float]:
+def outbox_workers(env: dict[str, str], sample: int) -> dict[str, Any]:
     """One worker, then two, on ``sample`` messages each time, both ways; in one run, so comparable."""
-    row: dict[str, float] = {}
+    row: dict[str, Any] = {}
     with worker_processes(env, 2) as workers:
         for way in ("queue", "drain"):
             for count in (1, 2):
                 measured = workers_throughput(workers, way, count, sample)
                 row[f"{way}_{count}w_per_s"] = measured["per_s"]
                 row[f"{way}_{count}w_failed"] = measured["failed"]
+                row[f"{way}_{count}w_failures"] = measured["failures"]
                 row[f"{way}_{count}w_cpu_ms"] = measured["cpu_ms"]
     return row
 
@@ -529,19 +536,44 @@ def grow_pairs(size: int, who: People, people_maker: Recombiner) -> float:
     return time.perf_counter() - started
 
 
-def timed_match_run(app: Flask) -> dict[str, Any]:
-    """``rfl match run`` itself (the CLI command, in this process) from no candidates at all, so every
-    size measures a full re-score that stores every candidate."""
+def timed_match_run(env: dict[str, str], budget: float | None) -> dict[str, Any]:
+    """``rfl match run`` as an operator runs it (its own process, start-up included) from no candidates
+    at all, so every size measures a full re-score that stores every candidate. Given ``budget``
+    seconds, a run still going then is killed (the command is resumable) and the whole run's time is
+    extrapolated from the requests its finished chunks re-scored."""
     with db.transaction() as session:
         for model in (MatchRunChunk, MatchRun, MatchCandidate):
             session.execute(sa.delete(model))
+    command = [str(Path(sys.executable).with_name("rfl")), "match", "run"]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RFL_")} | env
     started = time.perf_counter()
-    result = app.test_cli_runner().invoke(match_group, ["run"])
+    try:
+        finished = subprocess.run(
+            command, env=environment, capture_output=True, text=True, timeout=budget, check=False
+        )
+    except subprocess.TimeoutExpired:
+        output = f"killed after {budget:.0f} s"
+    else:
+        if finished.returncode != 0:
+            raise SystemExit(f"rfl match run failed:\n{finished.stderr}")
+        output = finished.stdout.strip()
     seconds = time.perf_counter() - started
-    assert result.exit_code == 0, result.output  # noqa: S101
     with db.transaction(read_only=True) as session:
+        total = session.scalar(sa.select(MatchRun.total_requests)) or 0
+        done = session.scalar(
+            sa.select(sa.func.sum(MatchRunChunk.requests)).where(MatchRunChunk.done_at.is_not(None))
+        )
         stored = session.scalar(sa.select(sa.func.count()).select_from(MatchCandidate)) or 0
-    return {"run_s": seconds, "run_candidates": stored, "run_output": result.output.strip()}
+    done = int(done or 0)
+    return {
+        # start-up is in ``seconds``: an extrapolation errs on the slow side
+        "run_s": seconds if done == total else seconds * total / done if done else float("nan"),
+        "run_extrapolated": done != total,
+        "run_done": done,
+        "run_total": total,
+        "run_candidates": stored,
+        "run_output": output,
+    }
 
 
 def _decrypted(kind: records.RecordType) -> list[dict[str, Any]]:
@@ -583,15 +615,17 @@ def matcher_batch() -> dict[str, Any]:
     return {"batch_s": scored_s, "batch_pairs": scored, "batch_fit_s": fitted_s, "batch_fit_pairs": fitted}
 
 
-def run_match_run(backend: str, sizes: list[int], pg_url: str, data: Path) -> list[dict[str, Any]]:
+def run_match_run(
+    backend: str, sizes: list[int], pg_url: str, data: Path, budget: float | None
+) -> list[dict[str, Any]]:
     rows = []
-    with instance(backend, pg_url) as (app, _env):
+    with instance(backend, pg_url) as (_app, env):
         who = people()
         people_maker = Recombiner(load(data), seed=12)
         for size in sizes:
             grown = grow_pairs(size, who, people_maker)
             row: dict[str, Any] = {"backend": backend, "size": size, "load_s": grown}
-            row |= timed_match_run(app)
+            row |= timed_match_run(env, budget)
             row |= matcher_batch()
             row["load"] = load_average()
             rows.append(row)
@@ -603,12 +637,21 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def _run_time(row: dict[str, Any]) -> str:
+    if not row["run_extrapolated"]:
+        return f"{row['run_s']:.1f} s"
+    return (
+        f"EXTRAPOLATED {row['run_s']:.0f} s (killed at the time budget with {row['run_done']} of "
+        f"{row['run_total']} requests re-scored)"
+    )
+
+
 def report_match_run(row: dict[str, Any]) -> None:
     floor = app_services().settings.matching.floor
     print(
         f"\n{row['backend']} rfl match run, {row['size']} tracing requests x {row['size']} sightings "
         f"(grown in {row['load_s']:.0f} s; load average {row['load']})\n"
-        f"  rfl match run: {row['run_s']:.1f} s ({row['size'] / row['run_s']:.0f} requests/s), "
+        f"  rfl match run: {_run_time(row)} ({row['run_total'] / row['run_s']:.1f} requests/s), "
         f"{row['run_candidates']} candidates stored ({row['run_output']})\n"
         f"  matcher batch, the run's model: {row['batch_s']:.1f} s ({row['batch_pairs']} pairs >= {floor}) "
         f"-> run = {row['run_s'] / row['batch_s']:.1f}x (target: within 2x)\n"
@@ -675,10 +718,15 @@ def _workers_report(row: dict[str, Any]) -> str:
     lines = []
     for way, how in (("queue", "fed ids as by Celery's broker"), ("drain", "each calling drain")):
         one, two = row[f"{way}_1w_per_s"], row[f"{way}_2w_per_s"]
-        failed = row[f"{way}_1w_failed"] + row[f"{way}_2w_failed"]
+        failed = [
+            f"{row[f'{way}_{n}w_failed']} failed with {n} ({row[f'{way}_{n}w_failures'] or 'see the log'})"
+            for n in (1, 2)
+            if row[f"{way}_{n}w_failed"]
+        ]
+        failures = f" ({'; '.join(failed)})" if failed else ""
         lines.append(
             f"  worker processes, {how}: 1 worker {one:.1f} events/s, 2 workers {two:.1f} events/s = "
-            f"{two / one:.2f}x{f' ({failed} failed)' if failed else ''}; worker CPU per event "
+            f"{two / one:.2f}x{failures}; worker CPU per event "
             f"{row[f'{way}_1w_cpu_ms']:.0f} ms and {row[f'{way}_2w_cpu_ms']:.0f} ms\n"
         )
     return "".join(lines)
@@ -712,10 +760,13 @@ def match_run_summary(rows: list[dict[str, Any]]) -> None:
     print("\nbackend  requests x sightings  match run s  batch s  ratio  batch(fit) s  ratio  load average")
     for row in rows:
         print(
-            f"{row['backend']:8} {row['size']:8} x {row['size']:<8} {row['run_s']:13.1f} "
+            f"{row['backend']:8} {row['size']:8} x {row['size']:<8} "
+            f"{row['run_s']:12.1f}{'*' if row['run_extrapolated'] else ' '}"
             f"{row['batch_s']:8.1f} {row['run_s'] / row['batch_s']:6.1f} {row['batch_fit_s']:13.1f} "
             f"{row['run_s'] / row['batch_fit_s']:6.1f}  {row['load']}"
         )
+    if any(row["run_extrapolated"] for row in rows):
+        print("* extrapolated from the part a run did within --run-budget")
     for first, last in itertools.pairwise(rows):
         if first["backend"] == last["backend"]:
             grew = last["size"] / first["size"]
@@ -736,6 +787,9 @@ def main() -> None:
     parser.add_argument(
         "--match-run", type=int, nargs="+", default=[], metavar="N", help="time rfl match run at N x N"
     )
+    parser.add_argument(
+        "--run-budget", type=float, help="seconds after which a match run is killed and extrapolated"
+    )
     parser.add_argument("--data", type=Path, default=DEV_RFL, help="the dev-rfl set people are made from")
     parser.add_argument("--small", action="store_true", help="a smoke run: SQLite, 150 records, 100 x 100")
     args = parser.parse_args()
@@ -749,7 +803,7 @@ def main() -> None:
         if args.sizes:
             rows.extend(run_backend(backend, sorted(args.sizes), plan, args.pg))
         if args.match_run:
-            runs.extend(run_match_run(backend, sorted(args.match_run), args.pg, args.data))
+            runs.extend(run_match_run(backend, sorted(args.match_run), args.pg, args.data, args.run_budget))
     if rows:
         summary(rows)
     if runs:
