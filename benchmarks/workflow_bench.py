@@ -10,19 +10,40 @@ reports:
 * saves over HTTP with proposals on: records per second including the drain that follows each answer,
   against the same saves' own time (the answer the client waits for) - same-run ratio;
 * time from a sighting's POST to its candidate in the tracing officer's queue (median, p95);
-* the queue listing (GET /api/v1/matches) p50/p95, against GET /healthz in the same run.
+* the queue listing (GET /api/v1/matches) p50/p95, against GET /healthz in the same run;
+* outbox workers: one and two worker processes (each its own application and engine) proposing for the
+  same backlog, events/s and the ratio, two ways: fed message ids from a queue as Celery's broker feeds
+  its workers (``process_message`` per message, what the Celery task runs), and each calling ``drain``
+  on its own (what two application processes of the embedded default do after their answers).
+
+``--match-run N [N ...]``: ``rfl match run`` at scale. Grows the database to N tracing requests x N
+sightings (people recombined from the dev-rfl set, a share of the sightings perturbed copies of
+requests; created through the record services, proposals deferred: the run makes them), then times
+``rfl match run`` itself (the CLI command, in process) and, as the baseline of the same run, the matcher's
+own batch linkage of the same records, decrypted once beforehand: ``matching.Linker`` scoring with the
+model the run used (blocking, comparison, scoring, competition) and ``matching.link`` as
+``python -m matching link`` runs it (estimating its own model too). Prints the ratios (issue 12's target:
+the run within 2x the matcher's batch time).
 
     python benchmarks/workflow_bench.py [--sizes 1000 10000] [--backends sqlite pg]
                                         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+    python benchmarks/workflow_bench.py --match-run 10000 30000 --backends pg [--data DEV_RFL]
     python benchmarks/workflow_bench.py --small      # seconds: the CI smoke run (SQLite, 150 records)
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import copy
+import itertools
+import multiprocessing
+import os
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -30,13 +51,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pycountry
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from scale import Recombiner, load  # this folder is on sys.path: the script's own
 from sqlalchemy.engine import make_url
 
+from matching import Linker, link
 from rfl import create_app, migrate
 from rfl.accounts import services as accounts
 from rfl.accounts.models import Role, SocietyType
@@ -45,10 +70,17 @@ from rfl.db import db
 from rfl.demo_records import _person, _sighting, _tracing_request, seed_demo_records
 from rfl.extensions import app_services
 from rfl.identity import Actor
-from rfl.matches.models import MatchCandidate
-from rfl.matches.worker import drain
+from rfl.matches.models import MatchCandidate, MatchRun, MatchRunChunk
+from rfl.matches.store import current_matcher
+from rfl.matches.worker import MAX_ATTEMPTS, drain, process_message
+from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
-from rfl.records.models import Sighting, TracingRequest
+from rfl.records import services as records
+from rfl.records.canonical import MATCHED_FIELDS_CHANGED
+from rfl.records.models import RecordStatus, Sighting, TracingRequest
+from rfl.records.schemas import SightingInputSchema, TracingRequestInputSchema
+
+DEV_RFL = Path(__file__).resolve().parents[2] / "shared" / "bench" / "dev-rfl"
 
 PASSWORD = "workflow benchmark password"  # noqa: S105 (throwaway users of a throwaway database)
 
@@ -59,10 +91,13 @@ class Plan:
     saves: int  # records saved over HTTP with proposals on
     pairs: int  # sightings timed from their POST to their candidate in the queue
     listings: int  # queue listings (and health checks) timed
+    worker_sample: int  # outbox events proposed for by one, then by two worker processes (each way)
 
 
-FULL = Plan(drain_sample=200, saves=40, pairs=10, listings=50)
-SMALL = Plan(drain_sample=20, saves=6, pairs=3, listings=10)
+FULL = Plan(drain_sample=200, saves=40, pairs=10, listings=50, worker_sample=200)
+SMALL = Plan(drain_sample=20, saves=6, pairs=3, listings=10, worker_sample=10)
+PLANTED_SHARE = 0.5  # sightings that are perturbed copies of a tracing request (in --match-run)
+SEED_BATCH = 500  # records created per transaction when growing for --match-run
 
 
 @dataclass
@@ -83,8 +118,9 @@ def _pct(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def instance(backend: str, pg_url: str) -> Iterator[Flask]:
-    """A fresh instance on SQLite (a file) or PostgreSQL (a new database, dropped afterwards)."""
+def instance(backend: str, pg_url: str) -> Iterator[tuple[Flask, dict[str, str]]]:
+    """A fresh instance on SQLite (a file) or PostgreSQL (a new database, dropped afterwards), and the
+    environment that makes it (worker processes build their own application from it)."""
     directory = tempfile.mkdtemp(prefix="rfl-workflow-bench-")
     env = {"RFL_INSTANCE_DIR": directory, "RFL_LOG_LEVEL": "WARNING"}
     admin = None
@@ -100,7 +136,7 @@ def instance(backend: str, pg_url: str) -> Iterator[Flask]:
             migrate.upgrade(env["RFL_DATABASE_URL"])
         app = create_app(env)
         with app.app_context():
-            yield app
+            yield app, env
     finally:
         if admin is not None:
             with admin.connect() as connection:
@@ -113,7 +149,7 @@ def people() -> People:
     services = app_services()
     now = datetime.now(UTC)
     with audited_transaction() as (session, audit):
-        made = {}
+        made: dict[Any, Any] = {}  # societies by code, sign-ins by (code, role)
         for code, role in (("DE", Role.CASEWORKER), ("IT", Role.CASEWORKER), ("DE", Role.TRACING_OFFICER)):
             society = made.get(code) or accounts.create_society(
                 session,
@@ -173,19 +209,144 @@ def grow_to(size: int, who: People, seed: int) -> float:
     return time.perf_counter() - started
 
 
+def analyze() -> None:
+    """Refresh PostgreSQL's planner statistics after growing. A deployment's autovacuum does this for
+    a table that grew; on the benchmark's server it may be off, and a bulk load outruns it anyway:
+    without statistics the planner takes the grown blind index for empty, and each proposal's blocking
+    query scanned every blocking row (10x slower at 10k records)."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("ANALYZE"))
+
+
 def backlog() -> int:
     with db.transaction(read_only=True) as session:
         return session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) or 0
 
 
 def drain_throughput(sample: int) -> tuple[int, float]:
-    """Drain ``sample`` events of the backlog (oldest first); the rest is dropped unproposed."""
+    """Drain ``sample`` events of the backlog (oldest first) in this process."""
     started = time.perf_counter()
     report = drain(limit=sample)
-    seconds = time.perf_counter() - started
+    return report.processed, time.perf_counter() - started
+
+
+def drop_backlog() -> None:
+    """What is left of the backlog is dropped unproposed: the parts after this measure other things."""
     with db.transaction() as session:
         session.execute(sa.delete(OutboxMessage))
-    return report.processed, seconds
+
+
+# --- outbox workers in processes of their own ---------------------------------------------------------
+
+WORKER_START_SECONDS = 300  # a worker process that is not ready by then has failed to start
+Command = tuple[str, int] | None  # (way, share) of a measurement; None: stop
+Outcome = tuple[int, int, float, str]  # messages processed, failed, CPU seconds, failures' types
+
+
+@dataclass
+class Workers:
+    """Worker processes started once for every measurement of an instance (starting one costs
+    seconds, which is not what is measured), each with its own application and engine."""
+
+    commands: list[multiprocessing.Queue[Command]]  # one per worker
+    ids: multiprocessing.Queue[str | None]  # message ids, as Celery's broker hands them out
+    results: multiprocessing.Queue[Outcome]  # one per command
+
+
+def _outbox_worker(
+    env: dict[str, str],
+    commands: multiprocessing.Queue[Command],
+    ids: multiprocessing.Queue[str | None],
+    results: multiprocessing.Queue[Outcome],
+) -> None:
+    """One worker process. Way "queue": message ids from ``ids`` until None, each through
+    ``process_message``, the call the Celery task makes; "drain": ``drain(limit=share)``, as an
+    application process of the embedded default drains after its answers. The worker's CPU seconds
+    go back with its counts: on a machine others share, events/s of two workers says little on its
+    own, CPU time per event says whether two workers contend."""
+    app = create_app(env)
+    with app.app_context():
+        with db.transaction(read_only=True) as session:  # connected and the matcher loaded: not timed
+            current_matcher(session, app_services().crypto(session))
+        results.put((0, 0, 0.0, ""))  # ready
+        while (command := commands.get()) is not None:
+            way, share = command
+            cpu = time.process_time()
+            if way == "drain":
+                report = drain(limit=share)
+                # drain logs its failures' types itself (proposal_failed, on stderr)
+                results.put((report.processed, report.failed, time.process_time() - cpu, ""))
+                continue
+            processed, failures = 0, []
+            while (message_id := ids.get()) is not None:
+                try:
+                    process_message(uuid.UUID(message_id))
+                    processed += 1
+                except Exception as error:  # kept, as by the Celery task: the sweep relays it again
+                    failures.append(type(error).__qualname__)
+            kinds = ", ".join(f"{n} {kind}" for kind, n in collections.Counter(failures).items())
+            results.put((processed, len(failures), time.process_time() - cpu, kinds))
+
+
+@contextmanager
+def worker_processes(env: dict[str, str], count: int) -> Iterator[Workers]:
+    context = multiprocessing.get_context("spawn")  # a fork would share this process's connections
+    workers = Workers([context.Queue() for _ in range(count)], context.Queue(), context.Queue())
+    processes = [
+        context.Process(target=_outbox_worker, args=(env, commands, workers.ids, workers.results))
+        for commands in workers.commands
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for _ in processes:
+            workers.results.get(timeout=WORKER_START_SECONDS)
+        yield workers
+    finally:
+        for commands in workers.commands:
+            commands.put(None)
+        for process in processes:
+            process.join()
+
+
+def workers_throughput(workers: Workers, way: str, count: int, sample: int) -> dict[str, Any]:
+    """``count`` of the worker processes proposing for ``sample`` messages of the backlog together;
+    events/s counts the messages gone from the outbox, so a message two workers both took counts once."""
+    if way == "queue":
+        with db.transaction(read_only=True) as session:
+            pending = outbox.pending_ids(
+                session, MATCHED_FIELDS_CHANGED, limit=sample, max_attempts=MAX_ATTEMPTS
+            )
+        for message_id in [*map(str, pending), *[None] * count]:
+            workers.ids.put(message_id)
+    before = backlog()
+    started = time.perf_counter()
+    for commands in workers.commands[:count]:
+        commands.put((way, sample // count))
+    outcomes = [workers.results.get() for _ in range(count)]
+    seconds = time.perf_counter() - started
+    gone = before - backlog()
+    return {
+        "per_s": gone / seconds,
+        "failed": sum(failed for _, failed, _, _ in outcomes),
+        "failures": "; ".join(kinds for *_, kinds in outcomes if kinds),
+        "cpu_ms": 1000 * sum(cpu for _, _, cpu, _ in outcomes) / max(1, gone),
+    }
+
+
+def outbox_workers(env: dict[str, str], sample: int) -> dict[str, Any]:
+    """One worker, then two, on ``sample`` messages each time, both ways; in one run, so comparable."""
+    row: dict[str, Any] = {}
+    with worker_processes(env, 2) as workers:
+        for way in ("queue", "drain"):
+            for count in (1, 2):
+                measured = workers_throughput(workers, way, count, sample)
+                row[f"{way}_{count}w_per_s"] = measured["per_s"]
+                row[f"{way}_{count}w_failed"] = measured["failed"]
+                row[f"{way}_{count}w_failures"] = measured["failures"]
+                row[f"{way}_{count}w_cpu_ms"] = measured["cpu_ms"]
+    return row
 
 
 # --- over HTTP ------------------------------------------------------------------------------------
@@ -294,17 +455,233 @@ def listings(client: FlaskClient, who: People, count: int) -> dict[str, float]:
     }
 
 
+# --- rfl match run at scale ----------------------------------------------------------------------------
+
+_REQUEST_SCHEMA = TracingRequestInputSchema()
+_SIGHTING_SCHEMA = SightingInputSchema()
+PERSON_FIELDS = (
+    "given_name",
+    "family_name",
+    "sex",
+    "birth_date",
+    "birth_place",
+    "nationality",
+    "father_name",
+    "mother_name",
+    "phone",
+)
+
+
+def _person_fields(person: dict[str, str]) -> dict[str, str]:
+    """A recombined dev-rfl person as the API takes it (a nationality the set spells as a country's
+    name, not its code, is left out: the API takes codes only)."""
+    fields = {name: person[name] for name in PERSON_FIELDS if person.get(name)}
+    if "nationality" in fields and pycountry.countries.get(alpha_2=fields["nationality"]) is None:
+        del fields["nationality"]
+    return fields
+
+
+def _request_body(person: dict[str, str]) -> dict[str, Any]:
+    separation = {"date": "2024"} | ({"place": person["place"]} if person.get("place") else {})
+    return {
+        "sought_person": _person_fields(person),
+        "enquirer": {"full_name": "Bench enquirer", "relationship": "sibling"},
+        "separation": separation,
+        "legal_basis": "vital_interest",
+    }
+
+
+def _sighting_body(person: dict[str, str]) -> dict[str, Any]:
+    return {
+        "person": _person_fields(person),
+        "registration": {
+            "date": person.get("record_date") or "2025-01-01",
+            "place": person.get("place") or "Lampedusa",
+            "country": "IT",
+        },
+        "condition": "alive",
+        "legal_basis": "vital_interest",
+    }
+
+
+def _side_counts() -> tuple[int, int]:
+    with db.transaction(read_only=True) as session:
+        requests = session.scalar(sa.select(sa.func.count()).select_from(TracingRequest)) or 0
+        sightings = session.scalar(sa.select(sa.func.count()).select_from(Sighting)) or 0
+    return requests, sightings
+
+
+def grow_pairs(size: int, who: People, people_maker: Recombiner) -> float:
+    """Create tracing requests and sightings until there are ``size`` of each (a share of the new
+    sightings are perturbed copies of the new requests); returns the seconds it took. Through the record
+    services (encrypted, indexed, an outbox row each), ``SEED_BATCH`` records a transaction; the outbox
+    is then emptied unproposed: the timed run proposes for everything."""
+    started = time.perf_counter()
+    have_requests, have_sightings = _side_counts()
+    sought = [people_maker.person(have_requests + n) for n in range(max(0, size - have_requests))]
+    planted = sought[: int(len(sought) * PLANTED_SHARE)]
+    found = [people_maker.sighting_of(person, n) for n, person in enumerate(planted)]
+    found += [people_maker.person(2 * size + n) for n in range(max(0, size - have_sightings - len(found)))]
+    work = [(records.TRACING_REQUESTS, who.family, _REQUEST_SCHEMA.load(_request_body(p))) for p in sought]
+    work += [(records.SIGHTINGS, who.registrar, _SIGHTING_SCHEMA.load(_sighting_body(p))) for p in found]
+    services = app_services()
+    for first in range(0, len(work), SEED_BATCH):
+        with audited_transaction() as (session, audit):
+            crypto = services.crypto(session)
+            now = datetime.now(UTC)
+            for kind, actor, document in work[first : first + SEED_BATCH]:
+                records.create_record(session, crypto, actor, kind, document, now=now, audit=audit)
+    drop_backlog()
+    analyze()
+    return time.perf_counter() - started
+
+
+def timed_match_run(env: dict[str, str], budget: float | None) -> dict[str, Any]:
+    """``rfl match run`` as an operator runs it (its own process, start-up included) from no candidates
+    at all, so every size measures a full re-score that stores every candidate. Given ``budget``
+    seconds, a run still going then is killed (the command is resumable) and the whole run's time is
+    extrapolated from the requests its finished chunks re-scored."""
+    with db.transaction() as session:
+        for model in (MatchRunChunk, MatchRun, MatchCandidate):
+            session.execute(sa.delete(model))
+    command = [str(Path(sys.executable).with_name("rfl")), "match", "run"]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RFL_")} | env
+    started = time.perf_counter()
+    try:
+        finished = subprocess.run(
+            command, env=environment, capture_output=True, text=True, timeout=budget, check=False
+        )
+    except subprocess.TimeoutExpired:
+        output = f"killed after {budget:.0f} s"
+    else:
+        if finished.returncode != 0:
+            raise SystemExit(f"rfl match run failed:\n{finished.stderr}")
+        output = finished.stdout.strip()
+    seconds = time.perf_counter() - started
+    with db.transaction(read_only=True) as session:
+        total = session.scalar(sa.select(MatchRun.total_requests)) or 0
+        done = session.scalar(
+            sa.select(sa.func.sum(MatchRunChunk.requests)).where(MatchRunChunk.done_at.is_not(None))
+        )
+        stored = session.scalar(sa.select(sa.func.count()).select_from(MatchCandidate)) or 0
+    done = int(done or 0)
+    return {
+        # start-up is in ``seconds``: an extrapolation errs on the slow side
+        "run_s": seconds if done == total else seconds * total / done if done else float("nan"),
+        "run_extrapolated": done != total,
+        "run_done": done,
+        "run_total": total,
+        "run_candidates": stored,
+        "run_output": output,
+    }
+
+
+def _decrypted(kind: records.RecordType) -> list[dict[str, Any]]:
+    """Every open record of ``kind`` in the matcher's canonical form (outside any timing)."""
+    with db.transaction(read_only=True) as session:
+        ids = list(
+            session.scalars(
+                sa.select(kind.model.id)
+                .where(kind.model.status != RecordStatus.CLOSED)
+                .order_by(kind.model.id)
+            )
+        )
+    canonical: list[dict[str, Any]] = []
+    for first in range(0, len(ids), SEED_BATCH):
+        with db.transaction(read_only=True) as session:
+            batch = session.scalars(
+                sa.select(kind.model).where(kind.model.id.in_(ids[first : first + SEED_BATCH]))
+            )
+            canonical += records.canonical_records(app_services().crypto(session), kind, list(batch))
+    return canonical
+
+
+def matcher_batch() -> dict[str, Any]:
+    """The matcher's own batch linkage of the same records: scoring with the model ``rfl match run``
+    used, and as ``python -m matching link`` runs it (fitting its own)."""
+    started = time.perf_counter()
+    requests, sightings = _decrypted(records.TRACING_REQUESTS), _decrypted(records.SIGHTINGS)
+    decrypt_s = time.perf_counter() - started  # reported beside, not in the baseline's time
+    with db.transaction(read_only=True) as session:
+        matcher = current_matcher(session, app_services().crypto(session))
+    floor = app_services().settings.matching.floor
+    # The model's m, u and prior; the name frequencies are counted from these records, as batch
+    # linkage does (a vocabulary of fixed frequencies is for scoring one record at a time).
+    linker = Linker(copy.deepcopy(matcher.model), fit=False, exclusivity=matcher.exclusivity)
+    started = time.perf_counter()
+    scored = len(linker.link(requests, sightings).selected(floor))
+    scored_s = time.perf_counter() - started
+    started = time.perf_counter()
+    fitted = len(link(requests, sightings).selected(floor))
+    fitted_s = time.perf_counter() - started
+    return {
+        "decrypt_s": decrypt_s,
+        "batch_s": scored_s,
+        "batch_pairs": scored,
+        "batch_fit_s": fitted_s,
+        "batch_fit_pairs": fitted,
+    }
+
+
+def run_match_run(
+    backend: str, sizes: list[int], pg_url: str, data: Path, budget: float | None
+) -> list[dict[str, Any]]:
+    rows = []
+    with instance(backend, pg_url) as (_app, env):
+        who = people()
+        people_maker = Recombiner(load(data), seed=12)
+        for size in sizes:
+            grown = grow_pairs(size, who, people_maker)
+            row: dict[str, Any] = {"backend": backend, "size": size, "load_s": grown}
+            row |= timed_match_run(env, budget)
+            row |= matcher_batch()
+            row["load"] = load_average()
+            rows.append(row)
+            report_match_run(row)
+    return rows
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _run_time(row: dict[str, Any]) -> str:
+    if not row["run_extrapolated"]:
+        return f"{row['run_s']:.1f} s"
+    return (
+        f"EXTRAPOLATED {row['run_s']:.0f} s (killed at the time budget with {row['run_done']} of "
+        f"{row['run_total']} requests re-scored)"
+    )
+
+
+def report_match_run(row: dict[str, Any]) -> None:
+    floor = app_services().settings.matching.floor
+    print(
+        f"\n{row['backend']} rfl match run, {row['size']} tracing requests x {row['size']} sightings "
+        f"(grown in {row['load_s']:.0f} s; load average {row['load']})\n"
+        f"  rfl match run: {_run_time(row)} ({row['run_total'] / row['run_s']:.1f} requests/s), "
+        f"{row['run_candidates']} candidates stored ({row['run_output']})\n"
+        f"  matcher batch, the run's model: {row['batch_s']:.1f} s ({row['batch_pairs']} pairs >= {floor}) "
+        f"-> run = {row['run_s'] / row['batch_s']:.1f}x (target: within 2x)\n"
+        f"  matcher batch as `python -m matching link` (fitting its model): {row['batch_fit_s']:.1f} s "
+        f"({row['batch_fit_pairs']} pairs >= {floor}) -> run = {row['run_s'] / row['batch_fit_s']:.1f}x\n"
+        f"  (reading and decrypting every record once, before the baselines: {row['decrypt_s']:.1f} s)",
+        flush=True,
+    )
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 
 def run_backend(backend: str, sizes: list[int], plan: Plan, pg_url: str) -> list[dict[str, Any]]:
     rows = []
-    with instance(backend, pg_url) as app:
+    with instance(backend, pg_url) as (app, env):
         who = people()
         client = app.test_client()
         rng = random.Random(7)
         for size in sizes:
             grown = grow_to(size, who, seed=size)
+            analyze()
             waiting = backlog()
             processed, seconds = drain_throughput(plan.drain_sample)
             row: dict[str, Any] = {
@@ -314,9 +691,12 @@ def run_backend(backend: str, sizes: list[int], plan: Plan, pg_url: str) -> list
                 "backlog": waiting,
                 "drain_events_per_s": processed / seconds if seconds else float("nan"),
             }
+            row |= outbox_workers(env, plan.worker_sample)
+            drop_backlog()
             row |= saves_with_proposals(client, who, plan.saves, rng)
             row |= sighting_to_queue(client, who, plan.pairs, rng)
             row |= listings(client, who, plan.listings)
+            row["load"] = load_average()
             rows.append(row)
             report(row)
     return rows
@@ -326,8 +706,9 @@ def report(row: dict[str, Any]) -> None:
     ratio = row["with_proposals_per_s"] / row["save_per_s"]
     print(
         f"\n{row['backend']} with {row['records']} records (grown in {row['load_s']:.0f} s; "
-        f"{row['candidates']} candidates stored)\n"
-        f"  drain: {row['drain_events_per_s']:.1f} outbox events/s (one process, sample of the backlog)\n"
+        f"{row['candidates']} candidates stored; load average {row['load']})\n"
+        f"  drain: {row['drain_events_per_s']:.1f} outbox events/s (this process, sample of the backlog)\n"
+        f"{_workers_report(row)}"
         f"  saves over HTTP: {row['save_per_s']:.1f}/s answered, "
         f"{row['with_proposals_per_s']:.1f}/s with the proposals drained after each answer = {ratio:.2f}x; "
         f"answer p50 {row['save_p50_ms']:.0f} ms p95 {row['save_p95_ms']:.0f} ms, "
@@ -340,6 +721,24 @@ def report(row: dict[str, Any]) -> None:
         f"({row['healthz_p95_ms']:.1f} ms)",
         flush=True,
     )
+
+
+def _workers_report(row: dict[str, Any]) -> str:
+    lines = []
+    for way, how in (("queue", "fed ids as by Celery's broker"), ("drain", "each calling drain")):
+        one, two = row[f"{way}_1w_per_s"], row[f"{way}_2w_per_s"]
+        failed = [
+            f"{row[f'{way}_{n}w_failed']} failed with {n} ({row[f'{way}_{n}w_failures'] or 'see the log'})"
+            for n in (1, 2)
+            if row[f"{way}_{n}w_failed"]
+        ]
+        failures = f" ({'; '.join(failed)})" if failed else ""
+        lines.append(
+            f"  worker processes, {how}: 1 worker {one:.1f} events/s, 2 workers {two:.1f} events/s = "
+            f"{two / one:.2f}x{failures}; worker CPU per event "
+            f"{row[f'{way}_1w_cpu_ms']:.0f} ms and {row[f'{way}_2w_cpu_ms']:.0f} ms\n"
+        )
+    return "".join(lines)
 
 
 def summary(rows: list[dict[str, Any]]) -> None:
@@ -366,22 +765,58 @@ def summary(rows: list[dict[str, Any]]) -> None:
             )
 
 
+def match_run_summary(rows: list[dict[str, Any]]) -> None:
+    print("\nbackend  requests x sightings  match run s  batch s  ratio  batch(fit) s  ratio  load average")
+    for row in rows:
+        print(
+            f"{row['backend']:8} {row['size']:8} x {row['size']:<8} "
+            f"{row['run_s']:12.1f}{'*' if row['run_extrapolated'] else ' '}"
+            f"{row['batch_s']:8.1f} {row['run_s'] / row['batch_s']:6.1f} {row['batch_fit_s']:13.1f} "
+            f"{row['run_s'] / row['batch_fit_s']:6.1f}  {row['load']}"
+        )
+    if any(row["run_extrapolated"] for row in rows):
+        print("* extrapolated from the part a run did within --run-budget")
+    for first, last in itertools.pairwise(rows):
+        if first["backend"] == last["backend"]:
+            grew = last["size"] / first["size"]
+            print(
+                f"{last['backend']}: {first['size']} -> {last['size']} per side ({grew:.1f}x): match run "
+                f"{last['run_s'] / first['run_s']:.2f}x, "
+                f"matcher batch {last['batch_s'] / first['batch_s']:.2f}x"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="+", help="records to grow to (default 1000 10000)")
     parser.add_argument("--backends", nargs="+", choices=("sqlite", "pg"), default=["sqlite", "pg"])
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--small", action="store_true", help="a smoke run: SQLite, 150 records")
+    parser.add_argument(
+        "--match-run", type=int, nargs="+", default=[], metavar="N", help="time rfl match run at N x N"
+    )
+    parser.add_argument(
+        "--run-budget", type=float, help="seconds after which a match run is killed and extrapolated"
+    )
+    parser.add_argument("--data", type=Path, default=DEV_RFL, help="the dev-rfl set people are made from")
+    parser.add_argument("--small", action="store_true", help="a smoke run: SQLite, 150 records, 100 x 100")
     args = parser.parse_args()
     plan = FULL
     if args.small:
-        args.sizes, args.backends, plan = [150], ["sqlite"], SMALL
-    rows = []
+        args.sizes, args.backends, args.match_run, plan = [150], ["sqlite"], [100], SMALL
+    if args.sizes is None:  # the saving part runs unless only the match run was asked for
+        args.sizes = [] if args.match_run else [1000, 10000]
+    rows, runs = [], []
     for backend in args.backends:
-        rows.extend(run_backend(backend, sorted(args.sizes), plan, args.pg))
-    summary(rows)
+        if args.sizes:
+            rows.extend(run_backend(backend, sorted(args.sizes), plan, args.pg))
+        if args.match_run:
+            runs.extend(run_match_run(backend, sorted(args.match_run), args.pg, args.data, args.run_budget))
+    if rows:
+        summary(rows)
+    if runs:
+        match_run_summary(runs)
 
 
 if __name__ == "__main__":
