@@ -58,7 +58,8 @@ import pycountry
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from scale import Recombiner, load  # this folder is on sys.path: the script's own
+from instances import analyze  # this folder is on sys.path: the scripts' own
+from scale import Recombiner, load
 from sqlalchemy.engine import make_url
 
 from matching import Linker, link
@@ -207,16 +208,6 @@ def grow_to(size: int, who: People, seed: int) -> float:
                 seed=seed,
             )
     return time.perf_counter() - started
-
-
-def analyze() -> None:
-    """Refresh PostgreSQL's planner statistics after growing. A deployment's autovacuum does this for
-    a table that grew; on the benchmark's server it may be off, and a bulk load outruns it anyway:
-    without statistics the planner takes the grown blind index for empty, and each proposal's blocking
-    query scanned every blocking row (10x slower at 10k records)."""
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(sa.text("ANALYZE"))
 
 
 def backlog() -> int:
