@@ -38,6 +38,8 @@ def test_the_shipped_plan_is_what_the_readme_states() -> None:
     }
 
 
+# The index key is new in every run, so which terms share a value varies: each expectation below (of
+# balls in bins) is checked within at least four standard deviations of that variation.
 @pytest.mark.parametrize(
     ("index_name", "mean", "alone"),
     [
@@ -50,29 +52,31 @@ def test_at_the_planned_size_a_value_stands_for_two_terms_or_more(
     index_name: str, mean: float, alone: float
 ) -> None:
     """At the expected number of distinct terms, values hold at least two terms on average, and few
-    terms are alone in their value (about e**-(terms per value), as for balls in bins). The README
-    quotes these numbers."""
+    terms are alone in their value (about e**-(terms per value)). The README quotes these numbers."""
     expected = PLANNING.expected_terms(index_name)
     shared = terms_per_value(planned_index(), index_name, expected)
 
     alone_share = sum(1 for count in shared.values() if count == 1) / expected
     assert expected / len(shared) >= 2
-    assert expected / len(shared) == pytest.approx(mean, abs=0.05)
-    assert alone_share == pytest.approx(alone, abs=0.01)
-    assert alone_share == pytest.approx(math.exp(-expected / 2 ** PLANNING.bits(index_name)), abs=0.01)
+    assert expected / len(shared) == pytest.approx(mean, abs=0.08)
+    assert alone_share == pytest.approx(alone, abs=0.012)
+    assert alone_share == pytest.approx(math.exp(-expected / 2 ** PLANNING.bits(index_name)), abs=0.012)
 
 
 @pytest.mark.parametrize(
-    ("terms", "values", "alone"), [(100, 99, 0.99), (1_000, 941, 0.89), (5_000, 3_743, 0.54)]
+    ("terms", "values", "alone", "alone_within"),
+    [(100, 99, 0.99, 0.09), (1_000, 941, 0.885, 0.05), (5_000, 3_743, 0.543, 0.035)],
 )
-def test_at_small_sizes_a_value_still_pins_a_name(terms: int, values: int, alone: float) -> None:
+def test_at_small_sizes_a_value_still_pins_a_name(
+    terms: int, values: int, alone: float, alone_within: float
+) -> None:
     """Below the planned size values merge few names: a database reader of a small society's index
     sees which records share a name and how often each occurs (only the name stays hidden). The README
     quotes these numbers."""
     shared = terms_per_value(planned_index(), indexing.NAME_TOKEN, terms)
 
-    assert len(shared) == pytest.approx(values, rel=0.02)
-    assert sum(1 for count in shared.values() if count == 1) / terms == pytest.approx(alone, abs=0.02)
+    assert len(shared) == pytest.approx(values, rel=0.05)
+    assert sum(1 for count in shared.values() if count == 1) / terms == pytest.approx(alone, abs=alone_within)
 
 
 def test_a_shorter_value_is_the_prefix_of_a_longer_one() -> None:
