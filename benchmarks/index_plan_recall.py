@@ -28,6 +28,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,15 @@ from rfl.matches.settings import MatchingSettings  # noqa: E402
 
 SMALL_ROWS = 1_000
 LIST_FIELDS = ("alternate_names",)
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """One record's candidates: those blocking fetched (and the application decrypts), and those that
+    share a real key and are scored."""
+
+    decrypted: list[str]
+    scored: list[str]
 
 
 def canonical(row: Mapping[str, str]) -> dict[str, Any]:
@@ -83,8 +93,8 @@ def replay(
     right: Mapping[str, list[str]],
     values: Mapping[str, bytes | str],
     limits: MatchingSettings,
-) -> dict[str, list[str]]:
-    """Each left record's scored candidates: the application's blocking rule, then the real-key filter."""
+) -> dict[str, Blocked]:
+    """Each left record's candidates: the application's blocking rule, then the real-key filter."""
     rows: dict[bytes | str, list[str]] = defaultdict(list)
     for record_id, keys in right.items():
         for value in {values[key] for key in keys}:
@@ -102,7 +112,7 @@ def replay(
         mine = set(keys)
         real = {other: len(mine & right_keys[other]) for other in blocked}
         kept = sorted((other for other in blocked if real[other]), key=lambda other: (-real[other], other))
-        scored[record_id] = [*blocked, "|", *kept[: limits.max_candidates]]
+        scored[record_id] = Blocked(decrypted=blocked, scored=kept[: limits.max_candidates])
     return scored
 
 
@@ -131,23 +141,15 @@ def measure(
         started = time.perf_counter()
         values = hashed(every_key, bits)
         scored = replay(left, right, values, limits)
-        found = sum(1 for left_id, right_id in pairs if right_id in _after_filter(scored[left_id]))
-        decrypted = sum(len(_before_filter(ids)) for ids in scored.values()) / len(left)
-        kept = sum(len(_after_filter(ids)) for ids in scored.values()) / len(left)
+        found = sum(1 for left_id, right_id in pairs if right_id in scored[left_id].scored)
+        decrypted = sum(len(blocked.decrypted) for blocked in scored.values()) / len(left)
+        kept = sum(len(blocked.scored) for blocked in scored.values()) / len(left)
         print(
             f"{label:32} {bits if bits else '-':>5} {distinct / len(set(values.values())):10.2f} "
             f"{found / len(pairs):8.4f} {decrypted:14.1f} {kept:11.1f}  "
             f"({time.perf_counter() - started:.1f} s)",
             flush=True,
         )
-
-
-def _before_filter(ids: list[str]) -> list[str]:
-    return ids[: ids.index("|")]
-
-
-def _after_filter(ids: list[str]) -> list[str]:
-    return ids[ids.index("|") + 1 :]
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,14 +88,13 @@ def propose(
         return ProposalReport(0, 0, 0)
     [canonical] = canonical_records(crypto, kind, [record])
     other = SIGHTINGS if kind is TRACING_REQUESTS else TRACING_REQUESTS
-    blocked = _blocked_candidates(session, crypto, other, canonical, limits)
+    keys = set(blocking_keys(canonical))  # computed once: blocking and the real-key check both use them
+    blocked = _blocked_candidates(session, crypto, other, keys, limits)
     seals = Seals(crypto, audit)
     pairs = _visible_pairs(session, seals, kind, record, _open_records(session, other, blocked))
     undecided = _without_decided_pairs(pairs, live)
     others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
-    sharing = _sharing_the_most_keys(
-        canonical, canonical_records(crypto, other, others), limits.max_candidates
-    )
+    sharing = _sharing_the_most_keys(keys, canonical_records(crypto, other, others), limits.max_candidates)
     scores = matcher.score(canonical, sharing, threshold=limits.floor)
     stored = _store(session, undecided, scores, matcher.version, audit, live=live)
     _supersede_dropped(session, kind, live, {score.id for score in scores}, audit)
@@ -118,13 +117,12 @@ def _blocked_candidates(
     session: Session,
     crypto: Crypto,
     other: RecordType,
-    canonical: Mapping[str, Any],
+    keys: set[str],
     limits: MatchingSettings,
 ) -> list[uuid.UUID]:
-    """Records of the other side that share blocking keys with ``canonical``, most shared keys first."""
+    """Records of the other side that share one of the record's blocking ``keys``, most shared first."""
     conditions = []
     every_value: set[bytes] = set()
-    keys = blocking_keys(canonical)
     for society_id in _societies_with(session, other):
         # Every version that indexes something: while `rfl keys rotate-index` rebuilds a society's
         # index, some of its records are still under the older one.
@@ -167,11 +165,10 @@ def _blocked_candidates(
 
 
 def _sharing_the_most_keys(
-    canonical: Mapping[str, Any], others: Sequence[dict[str, Any]], limit: int
+    keys: set[str], others: Sequence[dict[str, Any]], limit: int
 ) -> list[dict[str, Any]]:
-    """The ``limit`` decrypted candidates sharing the most real blocking keys with the record (none
-    that shares only a truncated value: such a pair was never blocked together)."""
-    keys = set(blocking_keys(canonical))
+    """The ``limit`` decrypted candidates sharing the most of the record's real blocking ``keys``
+    (none that shares only a truncated value: such a pair was never blocked together)."""
     shared = {candidate["id"]: len(keys & set(blocking_keys(candidate))) for candidate in others}
     ranked = sorted((c for c in others if shared[c["id"]]), key=lambda c: (-shared[c["id"]], c["id"]))
     return ranked[:limit]
