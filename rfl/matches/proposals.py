@@ -15,20 +15,26 @@
 
 Everything is idempotent: proposing twice for an unchanged record changes nothing, so a message
 delivered twice, a resumed ``rfl match run`` or a relay repeated after a crash all end the same.
+
+A job that proposes for many records (a re-scoring run, a drain of the outbox) shares one
+:class:`Proposer`: each record it reads is decrypted, keyed and prepared for the matcher once, not
+once for every record it is a candidate of (a common name is the candidate of hundreds).
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
-from matching import Matcher, Score, blocking_keys
+from matching import Matcher, Prepared, Score, Scoring, blocking_keys
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
 from rfl.identity import society_codes
@@ -50,6 +56,9 @@ PROBABILITY_NOISE = 1e-6
 CANDIDATE_HEADROOM = 2
 # Pairs in these statuses are not proposed again while neither record changed: officers decided them.
 DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
+# Records a proposer keeps read (about 10 KB each in memory): a re-scoring run at 100k x 100k keeps
+# nearly every sighting, each read once.
+VIEWS_KEPT = 250_000
 
 
 @dataclass(frozen=True)
@@ -65,17 +74,83 @@ class Pair:
     sighting: Sighting
 
 
+@dataclass(frozen=True)
+class MatchView:
+    """A record as the matcher reads it, decrypted in memory only: canonical fields, plaintext
+    blocking keys, and its form prepared for the proposer's scoring."""
+
+    canonical: dict[str, Any]
+    keys: frozenset[str]
+    prepared: Prepared
+
+
+class Proposer:
+    """What proposing for many records shares: the matcher's scoring and the records it read.
+
+    A record is read once per job and version: a view is kept under the record's row version, which
+    every write of the row moves on (an edit, a closing, an erasure), so a changed record is read
+    again. The views hold plaintext in this process's memory for as long as the job runs, as the
+    matcher's own batch linkage does; a job drops its proposer when it ends.
+    """
+
+    def __init__(self, limits: MatchingSettings, *, keep: int = VIEWS_KEPT) -> None:
+        self.limits = limits
+        self._keep = keep
+        self._scoring: Scoring | None = None
+        self._views: OrderedDict[tuple[str, uuid.UUID, int], MatchView] = OrderedDict()
+
+    def using(self, matcher: Matcher) -> Proposer:
+        """This proposer, scoring with ``matcher`` (a new model forgets what the old one prepared)."""
+        if self._scoring is None or self._scoring.matcher.version != matcher.version:
+            self._scoring = matcher.scoring()
+            self._views.clear()
+        return self
+
+    @property
+    def scoring(self) -> Scoring:
+        if self._scoring is None:
+            raise RuntimeError("a proposer scores with the matcher given to using()")
+        return self._scoring
+
+    def views(
+        self, session: Session, crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin]
+    ) -> list[MatchView]:
+        """The records' views, reading (decrypting) only those not read at their current version."""
+        keys = [(kind.name, record.id, record.version) for record in records]
+        found = {key: self._views[key] for key in keys if key in self._views}
+        for key in found:
+            self._views.move_to_end(key)  # recently used: kept longest
+        unread = [record for record, key in zip(records, keys, strict=True) if key not in found]
+        _load_fields(session, kind, unread)
+        for record, canonical in zip(unread, canonical_records(crypto, kind, unread), strict=True):
+            key = (kind.name, record.id, record.version)
+            found[key] = self._view_of(canonical)
+            self._remember(key, found[key])
+        return [found[key] for key in keys]
+
+    def _view_of(self, canonical: dict[str, Any]) -> MatchView:
+        return MatchView(canonical, frozenset(blocking_keys(canonical)), self.scoring.prepare(canonical))
+
+    def _remember(self, key: tuple[str, uuid.UUID, int], view: MatchView) -> None:
+        self._views[key] = view
+        while len(self._views) > self._keep:
+            self._views.popitem(last=False)
+
+
 def propose(
     session: Session,
     crypto: Crypto,
-    matcher: Matcher,
+    proposer: Proposer,
     kind_name: str,
     record_id: uuid.UUID,
     *,
-    limits: MatchingSettings,
     audit: AuditSink,
+    seals: Seals | None = None,
 ) -> ProposalReport:
-    """Propose candidates for one record (created, or changed in a field the matcher compares)."""
+    """Propose candidates for one record (created, or changed in a field the matcher compares).
+
+    ``seals``: the transaction's seal checks, when it proposes for several records.
+    """
     kind = kind_named(kind_name)
     record = session.get(kind.model, record_id)
     if record is None:
@@ -86,17 +161,20 @@ def propose(
     _supersede_outdated(session, kind, record, live, audit)
     if record.status is RecordStatus.CLOSED:
         return ProposalReport(0, 0, 0)
-    [canonical] = canonical_records(crypto, kind, [record])
+    limits = proposer.limits
+    [view] = proposer.views(session, crypto, kind, [record])
     other = SIGHTINGS if kind is TRACING_REQUESTS else TRACING_REQUESTS
-    keys = set(blocking_keys(canonical))  # computed once: blocking and the real-key check both use them
-    blocked = _blocked_candidates(session, crypto, other, keys, limits)
-    seals = Seals(crypto, audit)
+    blocked = _blocked_candidates(session, crypto, other, view.keys, limits)
+    seals = seals or Seals(crypto, audit)
     pairs = _visible_pairs(session, seals, kind, record, _open_records(session, other, blocked))
     undecided = _without_decided_pairs(pairs, live)
     others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
-    sharing = _sharing_the_most_keys(keys, canonical_records(crypto, other, others), limits.max_candidates)
-    scores = matcher.score(canonical, sharing, threshold=limits.floor)
-    stored = _store(session, undecided, scores, matcher.version, audit, live=live)
+    sharing = _sharing_the_most_keys(
+        view.keys, proposer.views(session, crypto, other, others), limits.max_candidates
+    )
+    scoring = proposer.scoring
+    scores = scoring.score(view.prepared, [other.prepared for other in sharing], threshold=limits.floor)
+    stored = _store(session, undecided, scores, scoring.matcher.version, audit, live=live)
     _supersede_dropped(session, kind, live, {score.id for score in scores}, audit)
     # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
     audit(
@@ -117,7 +195,7 @@ def _blocked_candidates(
     session: Session,
     crypto: Crypto,
     other: RecordType,
-    keys: set[str],
+    keys: frozenset[str],
     limits: MatchingSettings,
 ) -> list[uuid.UUID]:
     """Records of the other side that share one of the record's blocking ``keys``, most shared first."""
@@ -164,25 +242,51 @@ def _blocked_candidates(
     return list(session.scalars(statement))
 
 
-def _sharing_the_most_keys(
-    keys: set[str], others: Sequence[dict[str, Any]], limit: int
-) -> list[dict[str, Any]]:
+def _sharing_the_most_keys(keys: frozenset[str], others: Sequence[MatchView], limit: int) -> list[MatchView]:
     """The ``limit`` decrypted candidates sharing the most of the record's real blocking ``keys``
     (none that shares only a truncated value: such a pair was never blocked together)."""
-    shared = {candidate["id"]: len(keys & set(blocking_keys(candidate))) for candidate in others}
-    ranked = sorted((c for c in others if shared[c["id"]]), key=lambda c: (-shared[c["id"]], c["id"]))
-    return ranked[:limit]
+    shared = [(len(keys & other.keys), other.prepared.id, other) for other in others]
+    ranked = sorted((entry for entry in shared if entry[0]), key=lambda entry: (-entry[0], entry[1]))
+    return [other for _, _, other in ranked[:limit]]
 
 
 def _societies_with(session: Session, kind: RecordType) -> list[uuid.UUID]:
     return list(session.scalars(sa.select(kind.model.society_id).distinct()))
 
 
+# What proposing reads of a candidate before knowing it must be decrypted: its owner, status, versions
+# and the sealed protection columns (the encrypted fields follow, in one query, for those not yet read).
+_CANDIDATE_COLUMNS = (
+    "id",
+    "society_id",
+    "status",
+    "minor",
+    "flagged_minor",
+    "version",
+    "match_version",
+    "seal",
+)
+_SIGHTING_COLUMNS = ("deceased", "no_cross_border", "exclude")
+
+
 def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:
     if not ids:
         return []
-    statement = sa.select(kind.model).where(kind.model.id.in_(ids), kind.model.status != RecordStatus.CLOSED)
+    names = _CANDIDATE_COLUMNS + (_SIGHTING_COLUMNS if kind is SIGHTINGS else ())
+    statement = (
+        sa.select(kind.model)
+        .where(kind.model.id.in_(ids), kind.model.status != RecordStatus.CLOSED)
+        .options(orm.load_only(*(getattr(kind.model, name) for name in names)))
+    )
     return list(session.scalars(statement.order_by(kind.model.id)))
+
+
+def _load_fields(session: Session, kind: RecordType, records: Sequence[RecordMixin]) -> None:
+    """Load the columns ``_open_records`` left out, for all of ``records`` in one query (the ORM fills
+    in what an object already in the session lacks)."""
+    partial = [record.id for record in records if sa.inspect(record).unloaded]
+    if partial:
+        session.scalars(sa.select(kind.model).where(kind.model.id.in_(partial))).all()
 
 
 # --- rule 10 and earlier decisions ------------------------------------------------------------------

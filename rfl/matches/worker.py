@@ -21,13 +21,14 @@ from rfl.audit.recorder import audited_transaction
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches.models import MatchRunChunk
-from rfl.matches.proposals import propose
+from rfl.matches.proposals import Proposer, propose
 from rfl.matches.settings import Executor
 from rfl.matches.store import current_matcher
 from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
 from rfl.records.canonical import MATCHED_FIELDS_CHANGED
 from rfl.records.models import RecordStatus, TracingRequest
+from rfl.records.seals import Seals
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,14 @@ class DrainReport:
     failed: int = 0
 
 
-def process_message(message_id: uuid.UUID) -> int:
+def process_message(message_id: uuid.UUID, proposer: Proposer | None = None) -> int:
     """Propose for the record a message is about, and delete the message; returns candidates stored.
 
-    Safe to call twice for one message (a repeated relay): the second call finds it gone.
+    ``proposer``: the one a job processing many messages shares. Safe to call twice for one message
+    (a repeated relay): the second call finds it gone.
     """
     services = app_services()
+    proposer = proposer or Proposer(services.settings.matching)
     with audited_transaction() as (session, audit):
         message = outbox.take(session, message_id)
         if message is None:
@@ -58,10 +61,9 @@ def process_message(message_id: uuid.UUID) -> int:
         report = propose(
             session,
             crypto,
-            current_matcher(session, crypto),
+            proposer.using(current_matcher(session, crypto)),
             message.object_type,
             message.object_id,
-            limits=services.settings.matching,
             audit=audit,
         )
         outbox.complete(session, message)
@@ -71,7 +73,9 @@ def process_message(message_id: uuid.UUID) -> int:
 def drain(*, limit: int | None = None, progress: Callable[[int], object] | None = None) -> DrainReport:
     """Process waiting proposals in this process, oldest first (at most ``limit`` messages)."""
     report = DrainReport()
-    batch = app_services().settings.matching.drain_batch
+    settings = app_services().settings.matching
+    batch = settings.drain_batch
+    proposer = Proposer(settings)  # a record read for one message is not read again for the next
     failed: set[uuid.UUID] = set()
     while limit is None or report.processed + report.failed < limit:
         with db.transaction() as session:
@@ -87,7 +91,7 @@ def drain(*, limit: int | None = None, progress: Callable[[int], object] | None 
         if not ids:
             break
         for message_id in ids:
-            if _process_counting_failures(message_id, report):
+            if _process_counting_failures(message_id, report, proposer):
                 if progress is not None:
                     progress(1)
             else:
@@ -95,9 +99,9 @@ def drain(*, limit: int | None = None, progress: Callable[[int], object] | None 
     return report
 
 
-def _process_counting_failures(message_id: uuid.UUID, report: DrainReport) -> bool:
+def _process_counting_failures(message_id: uuid.UUID, report: DrainReport, proposer: Proposer) -> bool:
     try:
-        report.proposed += process_message(message_id)
+        report.proposed += process_message(message_id, proposer)
     except Exception as error:
         # The type only: a message may quote data.
         log.error("proposal_failed", extra={"exception_type": type(error).__qualname__})
@@ -142,14 +146,20 @@ def after_response(app: Flask, response: Response) -> None:
 
 def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
     """Re-score the open tracing requests of one chunk of a run and mark it done, in one transaction;
-    returns the candidates stored or changed (0 for a chunk already done)."""
+    returns the candidates stored or changed (0 for a chunk already done).
+
+    The chunks of one run that a process takes share one proposer, so a sighting is decrypted once
+    per process and run, not once for each request it is a candidate of; it is dropped when the
+    process finds no chunk of the run left to do.
+    """
     services = app_services()
     with audited_transaction() as (session, audit):
         chunk = session.get(MatchRunChunk, (run_id, number), with_for_update=True)
         if chunk is None or chunk.done_at is not None:
             return 0
         crypto = services.crypto(session)
-        matcher = current_matcher(session, crypto)
+        proposer = _run_proposer(run_id).using(current_matcher(session, crypto))
+        seals = Seals(crypto, audit)  # each sighting's seal checked once in the chunk
         request_ids = session.scalars(
             sa.select(TracingRequest.id)
             .where(
@@ -162,14 +172,30 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
         stored = 0
         for request_id in request_ids:
             report = propose(
-                session,
-                crypto,
-                matcher,
-                "tracing_request",
-                request_id,
-                limits=services.settings.matching,
-                audit=audit,
+                session, crypto, proposer, "tracing_request", request_id, audit=audit, seals=seals
             )
             stored += report.stored
         chunk.done_at = services.clock()
-        return stored
+    if not _chunks_left(run_id):
+        _RUN_PROPOSERS.pop(run_id, None)
+    return stored
+
+
+# The proposer of the run this process is re-scoring (one at a time: a newer run replaces it).
+_RUN_PROPOSERS: dict[uuid.UUID, Proposer] = {}
+
+
+def _run_proposer(run_id: uuid.UUID) -> Proposer:
+    proposer = _RUN_PROPOSERS.get(run_id)
+    if proposer is None:
+        _RUN_PROPOSERS.clear()
+        proposer = _RUN_PROPOSERS[run_id] = Proposer(app_services().settings.matching)
+    return proposer
+
+
+def _chunks_left(run_id: uuid.UUID) -> bool:
+    with db.transaction(read_only=True) as session:
+        left = sa.select(MatchRunChunk.number).where(
+            MatchRunChunk.run_id == run_id, MatchRunChunk.done_at.is_(None)
+        )
+        return session.scalar(left.limit(1)) is not None

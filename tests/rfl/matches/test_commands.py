@@ -115,3 +115,34 @@ def test_stats_show_counts_by_status_and_the_model(seeded: Flask) -> None:
     assert "the default shipped with the package" in shown.output
     assert "proposed" in shown.output
     assert "outbox backlog: 0" in shown.output
+
+
+def test_a_run_decrypts_each_record_once_yet_stores_what_proposing_one_record_at_a_time_does(
+    seeded: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rfl.matches import proposals
+
+    read: list[str] = []
+    real_canonical = proposals.canonical_records
+
+    def counted(crypto, kind, records):  # type: ignore[no-untyped-def]
+        read.extend(f"{kind.name}:{record.id}" for record in records)
+        return real_canonical(crypto, kind, records)
+
+    monkeypatch.setattr(proposals, "canonical_records", counted)
+    with seeded.app_context():
+        with db.transaction() as session:
+            waiting = list(session.scalars(sa.select(OutboxMessage.id).order_by(OutboxMessage.created_at)))
+        for message_id in waiting:
+            worker.process_message(message_id)  # each on its own, as a Celery worker takes them
+    expected, read_alone = candidates(seeded), list(read)
+    with seeded.app_context(), db.transaction() as session:
+        session.execute(sa.delete(MatchCandidate))
+    read.clear()
+    ran = invoke(seeded, "run")
+
+    assert len(read_alone) > len(set(read_alone))  # alone, a record is read for each of its candidates
+    assert ran.exit_code == 0, ran.output
+    assert read
+    assert len(read) == len(set(read))
+    assert candidates(seeded) == expected
