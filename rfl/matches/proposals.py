@@ -56,6 +56,8 @@ PROBABILITY_NOISE = 1e-6
 CANDIDATE_HEADROOM = 2
 # Pairs in these statuses are not proposed again while neither record changed: officers decided them.
 DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
+# At most one candidate per pair is in these (the unique index uq_match_candidates_open_pair).
+OPEN = (MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL)
 # Records a proposer keeps read (about 10 KB each in memory): a re-scoring run at 100k x 100k keeps
 # nearly every sighting, each read once.
 VIEWS_KEPT = 250_000
@@ -357,10 +359,9 @@ def _store(
         current = open_candidates.get((pair.request.id, pair.sighting.id))
         if current is None:
             candidate = _new_candidate(pair, score, model_version, explanation)
-            session.add(candidate)
-            session.flush()
-            audit(_candidate_event(Action.MATCH_CANDIDATE_CREATE, candidate))
-            changed += 1
+            if _inserted(session, candidate):
+                audit(_candidate_event(Action.MATCH_CANDIDATE_CREATE, candidate))
+                changed += 1
         elif not _same_scoring(current, score, model_version, explanation):
             current.match_probability = score.match_probability
             current.match_weight = score.match_weight
@@ -369,6 +370,29 @@ def _store(
             changed += 1
     session.flush()
     return changed
+
+
+def _inserted(session: Session, candidate: MatchCandidate) -> bool:
+    """Insert a new open candidate; False when another transaction proposed the same pair at the same
+    moment (the request's and the sighting's messages, taken by two workers at once): the other's
+    candidate, scored from the same records, stands."""
+    try:
+        with session.begin_nested():
+            session.add(candidate)
+    except sa.exc.IntegrityError:
+        if _open_pair_exists(session, candidate):
+            return False
+        raise
+    return True
+
+
+def _open_pair_exists(session: Session, candidate: MatchCandidate) -> bool:
+    statement = sa.select(MatchCandidate.id).where(
+        MatchCandidate.tracing_request_id == candidate.tracing_request_id,
+        MatchCandidate.sighting_id == candidate.sighting_id,
+        MatchCandidate.status.in_(OPEN),
+    )
+    return session.scalar(statement.limit(1)) is not None
 
 
 def _same_scoring(
@@ -473,7 +497,7 @@ def _supersede_dropped(
 def _supersede(session: Session, candidates: Sequence[MatchCandidate], audit: AuditSink) -> None:
     """Supersede the open ones (proposed, or awaiting approval) of ``candidates``."""
     for candidate in candidates:
-        if candidate.status in (MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL):
+        if candidate.status in OPEN:
             candidate.status = MatchStatus.SUPERSEDED
             audit(_candidate_event(Action.MATCH_SUPERSEDE, candidate))
     session.flush()

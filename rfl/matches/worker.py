@@ -45,18 +45,22 @@ class DrainReport:
     failed: int = 0
 
 
-def process_message(message_id: uuid.UUID, proposer: Proposer | None = None) -> int:
-    """Propose for the record a message is about, and delete the message; returns candidates stored.
+def process_message(
+    message_id: uuid.UUID, proposer: Proposer | None = None, *, skip_locked: bool = False
+) -> int | None:
+    """Propose for the record a message is about, and delete the message; returns candidates stored
+    (None: the message was not there to take).
 
     ``proposer``: the one a job processing many messages shares. Safe to call twice for one message
-    (a repeated relay): the second call finds it gone.
+    (a repeated relay): the second call finds it gone. With ``skip_locked`` a message another worker
+    is processing is left to it (a drain), not waited for.
     """
     services = app_services()
     proposer = proposer or Proposer(services.settings.matching)
     with audited_transaction() as (session, audit):
-        message = outbox.take(session, message_id)
+        message = outbox.take(session, message_id, skip_locked=skip_locked)
         if message is None:
-            return 0
+            return None
         crypto = services.crypto(session)
         report = propose(
             session,
@@ -76,15 +80,15 @@ def drain(*, limit: int | None = None, progress: Callable[[int], object] | None 
     settings = app_services().settings.matching
     batch = settings.drain_batch
     proposer = Proposer(settings)  # a record read for one message is not read again for the next
-    failed: set[uuid.UUID] = set()
+    passed_over: set[uuid.UUID] = set()  # failed here, or held by another worker
     while limit is None or report.processed + report.failed < limit:
         with db.transaction() as session:
             ids = [
                 message_id
                 for message_id in outbox.pending_ids(
-                    session, MATCHED_FIELDS_CHANGED, limit=batch + len(failed), max_attempts=MAX_ATTEMPTS
+                    session, MATCHED_FIELDS_CHANGED, limit=batch + len(passed_over), max_attempts=MAX_ATTEMPTS
                 )
-                if message_id not in failed
+                if message_id not in passed_over
             ]
         if limit is not None:
             ids = ids[: limit - report.processed - report.failed]
@@ -95,19 +99,23 @@ def drain(*, limit: int | None = None, progress: Callable[[int], object] | None 
                 if progress is not None:
                     progress(1)
             else:
-                failed.add(message_id)
+                passed_over.add(message_id)
     return report
 
 
 def _process_counting_failures(message_id: uuid.UUID, report: DrainReport, proposer: Proposer) -> bool:
     try:
-        report.proposed += process_message(message_id, proposer)
+        # Two drains see the same oldest messages: each leaves to the other what it holds.
+        stored = process_message(message_id, proposer, skip_locked=True)
     except Exception as error:
         # The type only: a message may quote data.
         log.error("proposal_failed", extra={"exception_type": type(error).__qualname__})
         _count_failed_attempt(message_id)
         report.failed += 1
         return False
+    if stored is None:
+        return False
+    report.proposed += stored
     report.processed += 1
     return True
 

@@ -55,15 +55,16 @@ def to_relay(
     )
 
 
-def take(session: Session, message_id: uuid.UUID) -> OutboxMessage | None:
+def take(session: Session, message_id: uuid.UUID, *, skip_locked: bool = False) -> OutboxMessage | None:
     """The message, locked for this transaction (None if it is gone: another worker completed it).
 
     A message another transaction holds (a worker processing a repeated delivery) is waited for, not
-    skipped: only once that transaction ended can "gone" be told from "still to do". SQLite serialises
-    writers anyway.
+    skipped: only once that transaction ended can "gone" be told from "still to do". A drain passes
+    ``skip_locked``: it goes on to the next message while another drain works on this one (None), and
+    a drain or sweep later takes it if that one failed. SQLite serialises writers anyway.
     """
-    statement = sa.select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
-    message = session.scalar(statement)
+    statement = sa.select(OutboxMessage).where(OutboxMessage.id == message_id)
+    message = session.scalar(statement.with_for_update(skip_locked=skip_locked))
     if message is not None:
         message.attempts += 1
     return message

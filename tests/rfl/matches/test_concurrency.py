@@ -6,10 +6,12 @@ side by side, which is where the compare-and-set and the unique index have to ho
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from rfl import create_app, migrate
@@ -21,7 +23,11 @@ from rfl.extensions import app_services
 from rfl.identity import Actor
 from rfl.matches import services
 from rfl.matches.models import MatchCandidate, MatchStatus
+from rfl.matches.proposals import Proposer, propose
+from rfl.matches.store import current_matcher
 from rfl.matches.worker import drain
+from rfl.outbox import services as outbox
+from rfl.outbox.models import OutboxMessage
 from tests.conftest import Factories, FakeClock, make_settings, unaudited
 from tests.rfl.matches.conftest import seed_pairs
 
@@ -116,3 +122,109 @@ def test_two_sightings_confirmed_for_one_request_at_once_leave_one_confirmed(
         )
         assert sorted(s.value for s in statuses) == ["confirmed", "proposed"]
     db.engine_of(app).dispose()
+
+
+def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_proposal_fails(
+    throwaway_database_url: str, tmp_path: Path
+) -> None:
+    """The request's and the sighting's messages taken by two workers at the same moment: the second
+    insert of the pair waits on the first's unique-index entry, then finds it committed."""
+    migrate.upgrade(throwaway_database_url)
+    clock = FakeClock()
+    app = create_app(make_settings(throwaway_database_url, tmp_path), clock=clock)
+    make = Factories(app, clock)
+    seed_pairs(app, make, make.society("DE", country="DE"), make.society("IT"))
+    with app.app_context():
+        drain()  # to learn a true pair; then it is forgotten and proposed again from both sides at once
+        with db.transaction() as session:
+            request_id, sighting_id = session.execute(
+                sa.select(MatchCandidate.tracing_request_id, MatchCandidate.sighting_id).limit(1)
+            ).one()
+            session.execute(sa.delete(MatchCandidate))
+    inserted, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def propose_for(kind: str, record_id: uuid.UUID, *, hold: bool) -> None:
+        with app.app_context():
+            try:
+                with db.transaction() as session:
+                    crypto = app_services().crypto(session)
+                    proposer = Proposer(app_services().settings.matching).using(
+                        current_matcher(session, crypto)
+                    )
+                    propose(session, crypto, proposer, kind, record_id, audit=unaudited)
+                    if hold:  # the pair is inserted, not yet committed
+                        inserted.set()
+                        release.wait(timeout=30)
+            except BaseException as error:  # the test reports it below
+                failures.append(error)
+                inserted.set()
+
+    first = threading.Thread(target=propose_for, args=("tracing_request", request_id), kwargs={"hold": True})
+    first.start()
+    inserted.wait(timeout=30)
+    second = threading.Thread(target=propose_for, args=("sighting", sighting_id), kwargs={"hold": False})
+    second.start()
+    second.join(timeout=1.5)  # on PostgreSQL it now waits on the first's index entry
+    release.set()
+    first.join()
+    second.join()
+
+    assert failures == []
+    with app.app_context():
+        pairs = db.session.scalars(
+            sa.select(MatchCandidate.id).where(
+                MatchCandidate.tracing_request_id == request_id, MatchCandidate.status == MatchStatus.PROPOSED
+            )
+        ).all()
+    assert len(pairs) == 1
+    db.engine_of(app).dispose()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("RFL_TEST_DATABASE_URL"), reason="SQLite serialises writers: no row is locked alone"
+)
+def test_a_drain_leaves_a_message_another_worker_holds_and_does_the_rest(
+    throwaway_database_url: str, tmp_path: Path
+) -> None:
+    migrate.upgrade(throwaway_database_url)
+    clock = FakeClock()
+    app = create_app(make_settings(throwaway_database_url, tmp_path), clock=clock)
+    make = Factories(app, clock)
+    seed_pairs(app, make, make.society("DE", country="DE"), make.society("IT"))
+    with app.app_context():
+        waiting = backlog_ids(app)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_oldest() -> None:
+        with app.app_context(), db.transaction() as session:
+            outbox.take(session, waiting[0])  # as a worker processing it
+            held.set()
+            release.wait(timeout=60)
+            session.rollback()
+
+    holder = threading.Thread(target=hold_the_oldest)
+    holder.start()
+    held.wait(timeout=30)
+    drained: list[object] = []
+    draining = threading.Thread(target=lambda: drained.append(_drain_in(app)))
+    draining.start()
+    draining.join(timeout=30)  # without skipping it would wait on the held row until released
+    finished_while_held = not draining.is_alive()
+    release.set()
+    holder.join()
+    draining.join()
+
+    assert finished_while_held
+    assert backlog_ids(app) == [waiting[0]]  # left to the worker holding it
+
+
+def backlog_ids(app: object) -> list[uuid.UUID]:
+    with app.app_context(), db.transaction() as session:  # type: ignore[attr-defined]
+        statement = sa.select(OutboxMessage.id).order_by(OutboxMessage.created_at, OutboxMessage.id)
+        return list(session.scalars(statement))
+
+
+def _drain_in(app: object) -> object:
+    with app.app_context():  # type: ignore[attr-defined]
+        return drain()
