@@ -147,11 +147,11 @@ def propose(
     record_id: uuid.UUID,
     *,
     audit: AuditSink,
-    seals: Seals | None = None,
+    reads: TransactionReads | None = None,
 ) -> ProposalReport:
     """Propose candidates for one record (created, or changed in a field the matcher compares).
 
-    ``seals``: the transaction's seal checks, when it proposes for several records.
+    ``reads``: the transaction's, when it proposes for several records.
     """
     kind = kind_named(kind_name)
     record = session.get(kind.model, record_id)
@@ -167,8 +167,8 @@ def propose(
     [view] = proposer.views(session, crypto, kind, [record])
     other = SIGHTINGS if kind is TRACING_REQUESTS else TRACING_REQUESTS
     blocked = _blocked_candidates(session, crypto, other, view.keys, limits)
-    seals = seals or Seals(crypto, audit)
-    pairs = _visible_pairs(session, seals, kind, record, _open_records(session, other, blocked))
+    reads = reads or TransactionReads(crypto, audit)
+    pairs = _visible_pairs(session, reads.seals, kind, record, reads.open_records(session, other, blocked))
     undecided = _without_decided_pairs(pairs, live)
     others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
     sharing = _sharing_the_most_keys(
@@ -269,6 +269,24 @@ _CANDIDATE_COLUMNS = (
     "seal",
 )
 _SIGHTING_COLUMNS = ("deceased", "no_cross_border", "exclude")
+
+
+class TransactionReads:
+    """What proposals in one transaction share: each sighting's seal checked once, and each
+    candidate's row loaded once (kept referenced here, so the session does not build it again)."""
+
+    def __init__(self, crypto: Crypto, audit: AuditSink) -> None:
+        self.seals = Seals(crypto, audit)
+        self._rows: dict[tuple[str, uuid.UUID], RecordMixin | None] = {}  # None: closed or gone
+
+    def open_records(self, session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:
+        """The open records among ``ids``, in id order."""
+        unread = [record_id for record_id in ids if (kind.name, record_id) not in self._rows]
+        loaded = {record.id: record for record in _open_records(session, kind, unread)}
+        for record_id in unread:
+            self._rows[(kind.name, record_id)] = loaded.get(record_id)
+        rows = (self._rows[(kind.name, record_id)] for record_id in sorted(ids))
+        return [row for row in rows if row is not None]
 
 
 def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:

@@ -21,14 +21,13 @@ from rfl.audit.recorder import audited_transaction
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches.models import MatchRunChunk
-from rfl.matches.proposals import Proposer, propose
+from rfl.matches.proposals import Proposer, TransactionReads, propose
 from rfl.matches.settings import Executor
 from rfl.matches.store import current_matcher
 from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
 from rfl.records.canonical import MATCHED_FIELDS_CHANGED
 from rfl.records.models import RecordStatus, TracingRequest
-from rfl.records.seals import Seals
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +166,7 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
             return 0
         crypto = services.crypto(session)
         proposer = _run_proposer(run_id).using(current_matcher(session, crypto))
-        seals = Seals(crypto, audit)  # each sighting's seal checked once in the chunk
+        reads = TransactionReads(crypto, audit)  # each sighting loaded and its seal checked once a chunk
         request_ids = session.scalars(
             sa.select(TracingRequest.id)
             .where(
@@ -180,7 +179,7 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
         stored = 0
         for request_id in request_ids:
             report = propose(
-                session, crypto, proposer, "tracing_request", request_id, audit=audit, seals=seals
+                session, crypto, proposer, "tracing_request", request_id, audit=audit, reads=reads
             )
             stored += report.stored
         chunk.done_at = services.clock()
