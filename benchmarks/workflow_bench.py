@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -410,11 +411,7 @@ def sighting_to_queue(client: FlaskClient, who: People, pairs: int, rng: random.
         if probability is None:
             missed += 1
             continue
-        response = client.get(
-            f"/api/v1/matches?status=proposed&min_probability={probability}", headers=officer
-        )
-        listed = {item["sighting_id"] for item in response.get_json()["items"]}
-        if sighting_id in listed:
+        if sighting_id in queue_sightings(client, officer, probability):
             times.append(time.perf_counter() - started)
         else:
             missed += 1
@@ -424,6 +421,22 @@ def sighting_to_queue(client: FlaskClient, who: People, pairs: int, rng: random.
         "pairs_listed": len(times),
         "pairs_missed": missed,
     }
+
+
+def queue_sightings(client: FlaskClient, officer: dict[str, str], probability: float) -> set[str]:
+    """The sightings of every proposed candidate the officer's queue lists at ``probability`` or above,
+    read page by page (candidates proposed earlier in the run may fill the first pages)."""
+    listed: set[str] = set()
+    cursor = None
+    while True:
+        query = {"status": "proposed", "min_probability": probability, "limit": 200}
+        query |= {"cursor": cursor} if cursor else {}
+        response = client.get(f"/api/v1/matches?{urllib.parse.urlencode(query)}", headers=officer)
+        page = response.get_json()
+        listed |= {item["sighting_id"] for item in page["items"]}
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return listed
 
 
 def listings(client: FlaskClient, who: People, count: int) -> dict[str, float]:
