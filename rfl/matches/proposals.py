@@ -43,7 +43,7 @@ from rfl.matches.settings import MatchingSettings
 from rfl.records import indexing
 from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, Sighting, TracingRequest
 from rfl.records.restrictions import Viewer, visible_to
-from rfl.records.seals import Seals
+from rfl.records.seals import HeldSeals, Seals
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records, kind_named
 
 # Scoring one pair among different competitors moves its probability by rounding noise only; such a
@@ -58,9 +58,9 @@ CANDIDATE_HEADROOM = 2
 DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
 # At most one candidate per pair is in these (the unique index uq_match_candidates_open_pair).
 OPEN = (MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL)
-# Records a proposer keeps read (about 10 KB each in memory): a re-scoring run at 100k x 100k keeps
-# nearly every sighting, each read once.
-VIEWS_KEPT = 250_000
+# Records a proposer keeps read, the least recently used dropped first: about 12 KB each in memory
+# (measured on dev-rfl people, 1.4 GB at most), so a re-scoring run of 100k sightings reads each once.
+VIEWS_KEPT = 120_000
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,14 @@ class Proposer:
         self._keep = keep
         self._scoring: Scoring | None = None
         self._views: OrderedDict[tuple[str, uuid.UUID, int], MatchView] = OrderedDict()
+        self._held_seals: HeldSeals = {}
+
+    def reads(self, crypto: Crypto, audit: AuditSink) -> TransactionReads:
+        """What one of the job's transactions shares among its proposals (seals verified in earlier
+        transactions count: see ``Seals``)."""
+        if len(self._held_seals) > self._keep:
+            self._held_seals.clear()
+        return TransactionReads(crypto, audit, held_seals=self._held_seals)
 
     def using(self, matcher: Matcher) -> Proposer:
         """This proposer, scoring with ``matcher`` (a new model forgets what the old one prepared)."""
@@ -167,7 +175,7 @@ def propose(
     [view] = proposer.views(session, crypto, kind, [record])
     other = SIGHTINGS if kind is TRACING_REQUESTS else TRACING_REQUESTS
     blocked = _blocked_candidates(session, crypto, other, view.keys, limits)
-    reads = reads or TransactionReads(crypto, audit)
+    reads = reads or proposer.reads(crypto, audit)
     pairs = _visible_pairs(session, reads.seals, kind, record, reads.open_records(session, other, blocked))
     undecided = _without_decided_pairs(pairs, live)
     others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
@@ -275,8 +283,8 @@ class TransactionReads:
     """What proposals in one transaction share: each sighting's seal checked once, and each
     candidate's row loaded once (kept referenced here, so the session does not build it again)."""
 
-    def __init__(self, crypto: Crypto, audit: AuditSink) -> None:
-        self.seals = Seals(crypto, audit)
+    def __init__(self, crypto: Crypto, audit: AuditSink, *, held_seals: HeldSeals | None = None) -> None:
+        self.seals = Seals(crypto, audit, held=held_seals)
         self._rows: dict[tuple[str, uuid.UUID], RecordMixin | None] = {}  # None: closed or gone
 
     def open_records(self, session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:

@@ -21,7 +21,7 @@ from rfl.audit.recorder import audited_transaction
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches.models import MatchRunChunk
-from rfl.matches.proposals import Proposer, TransactionReads, propose
+from rfl.matches.proposals import Proposer, propose
 from rfl.matches.settings import Executor
 from rfl.matches.store import current_matcher
 from rfl.outbox import services as outbox
@@ -166,7 +166,7 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
             return 0
         crypto = services.crypto(session)
         proposer = _run_proposer(run_id).using(current_matcher(session, crypto))
-        reads = TransactionReads(crypto, audit)  # each sighting loaded and its seal checked once a chunk
+        reads = proposer.reads(crypto, audit)  # each sighting loaded once a chunk
         request_ids = session.scalars(
             sa.select(TracingRequest.id)
             .where(

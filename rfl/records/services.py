@@ -900,6 +900,8 @@ def _display_name(person: Mapping[str, Any]) -> str | None:
 _MATCHED_GROUPS = {"tracing_request": ("sought_person", "separation"), "sighting": ("person", "registration")}
 # The fields of those groups a canonical record reads (nothing else is decrypted for the matcher).
 _MATCHED_FIELDS = (*MATCHED_PERSON_FIELDS, "date", "place", "last_known_place")
+# Records whose data keys one query loads (each key a bound parameter: databases cap them).
+KEYS_PER_QUERY = 500
 
 
 def kind_named(name: str) -> RecordType:
@@ -933,18 +935,25 @@ def canonical_records(
 
     The caller audits that the records were read for matching.
     """
+    views: list[dict[str, Any]] = []
+    for first in range(0, len(records), KEYS_PER_QUERY):
+        views += _canonical_slice(crypto, kind, records[first : first + KEYS_PER_QUERY])
+    return views
+
+
+def _canonical_slice(
+    crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin]
+) -> list[dict[str, Any]]:
     codec = _codec(kind, crypto)
+    subjects = [_subjects(kind, record) for record in records]
+    keys = crypto.prefetch(subject for per_record in subjects for subject in per_record.values())
     views = []
-    for record in records:
-        document = codec.decrypt(
-            record, _subjects(kind, record), groups=_MATCHED_GROUPS[kind.name], fields=_MATCHED_FIELDS
-        )
+    for record, subject in zip(records, subjects, strict=True):
+        document = codec.decrypt(record, subject, groups=_MATCHED_GROUPS[kind.name], fields=_MATCHED_FIELDS)
         on = _record_date(kind, document, record.created_at.date())
-        views.append(
-            canonical_record(
-                record.id, document.get(kind.person_group) or {}, record_date=on, place=record_place(document)
-            )
-        )
+        person = document.get(kind.person_group) or {}
+        views.append(canonical_record(record.id, person, record_date=on, place=record_place(document)))
+    del keys  # held until here: the session keeps the loaded key rows only while referred to
     return views
 
 

@@ -305,3 +305,29 @@ def test_search_ranks_with_the_matchers_name_evidence(
 
     assert [hit.id for hit in hits] == [muhammad.id, mahmoud.id]
     assert hits[0].score > hits[1].score
+
+
+def test_the_matchers_view_loads_data_keys_a_query_per_slice_of_records(
+    app: Flask, context: Context, make: Factories, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registrar = actor(make, Role.CASEWORKER)
+    for _ in range(5):
+        create(context, registrar, clock)
+    sightings = list(context.session.scalars(sa.select(Sighting)))
+    app_services(app).key_cache.clear()  # as in another worker: no data key cached
+    monkeypatch.setattr(services, "KEYS_PER_QUERY", 2)  # a slice stays under the database's bound
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engine = context.session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        views = services.canonical_records(context.crypto, services.SIGHTINGS, sightings)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+    assert [view["id"] for view in views] == [str(s.id) for s in sightings]
+    assert {view["given_name"] for view in views} == {SIGHTING["person"]["given_name"]}
+    assert len([s for s in statements if "FROM data_keys" in s]) == 3  # 5 records, 2 a query
