@@ -214,16 +214,31 @@ class Matcher:
         model's prior was estimated with that competition, so it is what gives calibrated
         probabilities. All candidates compete, also those below the threshold. Candidate ids must
         be distinct.
-
-        To score many records whose candidates recur, use :meth:`scoring`: each record is then
-        prepared once.
         """
-        return self.scoring().score(record, candidates, threshold=threshold)
-
-    def scoring(self) -> Scoring:
-        """A scoring session: one vocabulary for many :meth:`Scoring.score` calls, so a record is
-        prepared once (:meth:`Scoring.prepare`) however often it is a candidate."""
-        return Scoring(self)
+        if not candidates:
+            return []
+        vocab = self._vocabulary()
+        rec = self._prepared(record, vocab, "record")
+        others = [self._prepared(c, vocab, "candidates", n) for n, c in enumerate(candidates)]
+        seen: set[str] = set()
+        for n, other in enumerate(others):
+            if other.id in seen:
+                raise InputError("duplicate candidate id", source="candidates", row=n, column="id")
+            seen.add(other.id)
+        s = score_candidates(
+            self.model, vocab, RecordTable._build([rec]), RecordTable._build(others), self.exclusivity
+        )
+        competed = len(others) > 1 and self.exclusivity > 0
+        scores = [
+            Score(
+                others[i].id,
+                float(s.probability[i]),
+                float(s.weight[i]),
+                _explanation(s.levels[i], s.fields[i], float(s.weight[i] - s.evidence[i]), competed),
+            )
+            for i in np.nonzero(s.probability >= threshold)[0].tolist()
+        ]
+        return sorted(scores, key=lambda score: -score.match_weight)
 
     def explain(self, record: Record, candidate: Record) -> Explanation:
         """Every comparison's level and weight for one pair, with the values compared and the names
@@ -341,55 +356,6 @@ class Matcher:
 
     def _prepared(self, record: Record, vocab: Vocabulary, source: str, row: int | None = None) -> Prepared:
         return _prepared(record, vocab, source, row, self.placeholders)
-
-
-class Scoring:
-    """Many scorings with one matcher and one vocabulary (see :meth:`Matcher.scoring`).
-
-    A prepared record holds token ids of this vocabulary, so it is only ever scored here. The
-    vocabulary keeps every token it has seen and the token similarities it has computed (up to
-    ``PairMemo.LIMIT``): keep a scoring for one job (a re-scoring run, a drain), not for ever.
-    """
-
-    def __init__(self, matcher: Matcher) -> None:
-        self.matcher = matcher
-        self.vocab = matcher._vocabulary()
-
-    def prepare(self, record: Record, *, source: str = "candidates", row: int | None = None) -> Prepared:
-        """``record`` in comparable form, for :meth:`score` of this scoring only."""
-        return self.matcher._prepared(record, self.vocab, source, row)
-
-    def score(
-        self, record: Record | Prepared, candidates: Sequence[Record | Prepared], *, threshold: float = 0.0
-    ) -> list[Score]:
-        """:meth:`Matcher.score`, for records or records this scoring prepared."""
-        if not candidates:
-            return []
-        rec = self._comparable(record, "record")
-        others = [self._comparable(c, "candidates", n) for n, c in enumerate(candidates)]
-        seen: set[str] = set()
-        for n, other in enumerate(others):
-            if other.id in seen:
-                raise InputError("duplicate candidate id", source="candidates", row=n, column="id")
-            seen.add(other.id)
-        model, exclusivity = self.matcher.model, self.matcher.exclusivity
-        s = score_candidates(
-            model, self.vocab, RecordTable._build([rec]), RecordTable._build(others), exclusivity
-        )
-        competed = len(others) > 1 and exclusivity > 0
-        scores = [
-            Score(
-                others[i].id,
-                float(s.probability[i]),
-                float(s.weight[i]),
-                _explanation(s.levels[i], s.fields[i], float(s.weight[i] - s.evidence[i]), competed),
-            )
-            for i in np.nonzero(s.probability >= threshold)[0].tolist()
-        ]
-        return sorted(scores, key=lambda score: -score.match_weight)
-
-    def _comparable(self, record: Record | Prepared, source: str, row: int | None = None) -> Prepared:
-        return record if isinstance(record, Prepared) else self.prepare(record, source=source, row=row)
 
 
 @cache

@@ -17,8 +17,8 @@ Everything is idempotent: proposing twice for an unchanged record changes nothin
 delivered twice, a resumed ``rfl match run`` or a relay repeated after a crash all end the same.
 
 A job that proposes for many records (a re-scoring run, a drain of the outbox) shares one
-:class:`Proposer`: each record it reads is decrypted, keyed and prepared for the matcher once, not
-once for every record it is a candidate of (a common name is the candidate of hundreds).
+:class:`Proposer`: each record it reads is decrypted and keyed once, not once for every record it is
+a candidate of (a common name is the candidate of hundreds).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
-from matching import Matcher, Prepared, Score, Scoring, blocking_keys
+from matching import Matcher, Score, blocking_keys
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
 from rfl.identity import society_codes
@@ -58,8 +58,8 @@ CANDIDATE_HEADROOM = 2
 DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
 # At most one candidate per pair is in these (the unique index uq_match_candidates_open_pair).
 OPEN = (MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL)
-# Records a proposer keeps read, the least recently used dropped first: about 12 KB each in memory
-# (measured on dev-rfl people, 1.4 GB at most), so a re-scoring run of 100k sightings reads each once.
+# Records a proposer keeps read, the least recently used dropped first: about 10 KB each in memory
+# (measured on dev-rfl people with their rows; 1.2 GB at most), so a run over 100k sightings reads each once.
 VIEWS_KEPT = 120_000
 
 
@@ -78,16 +78,15 @@ class Pair:
 
 @dataclass(frozen=True)
 class MatchView:
-    """A record as the matcher reads it, decrypted in memory only: canonical fields, plaintext
-    blocking keys, and its form prepared for the proposer's scoring."""
+    """A record as the matcher reads it, decrypted in memory only: canonical fields and plaintext
+    blocking keys."""
 
     canonical: dict[str, Any]
     keys: frozenset[str]
-    prepared: Prepared
 
 
 class Proposer:
-    """What proposing for many records shares: the matcher's scoring and the records it read.
+    """What proposing for many records shares: the matcher and the records it read.
 
     A record is read once per job and version: a view is kept under the record's row version, which
     every write of the row moves on (an edit, a closing, an erasure), so a changed record is read
@@ -98,7 +97,7 @@ class Proposer:
     def __init__(self, limits: MatchingSettings, *, keep: int = VIEWS_KEPT) -> None:
         self.limits = limits
         self._keep = keep
-        self._scoring: Scoring | None = None
+        self._matcher: Matcher | None = None
         self._views: OrderedDict[tuple[str, uuid.UUID, int], MatchView] = OrderedDict()
         self._held_seals: HeldSeals = {}
 
@@ -110,17 +109,15 @@ class Proposer:
         return TransactionReads(crypto, audit, held_seals=self._held_seals)
 
     def using(self, matcher: Matcher) -> Proposer:
-        """This proposer, scoring with ``matcher`` (a new model forgets what the old one prepared)."""
-        if self._scoring is None or self._scoring.matcher.version != matcher.version:
-            self._scoring = matcher.scoring()
-            self._views.clear()
+        """This proposer, scoring with ``matcher``."""
+        self._matcher = matcher
         return self
 
     @property
-    def scoring(self) -> Scoring:
-        if self._scoring is None:
+    def matcher(self) -> Matcher:
+        if self._matcher is None:
             raise RuntimeError("a proposer scores with the matcher given to using()")
-        return self._scoring
+        return self._matcher
 
     def views(
         self, session: Session, crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin]
@@ -139,7 +136,7 @@ class Proposer:
         return [found[key] for key in keys]
 
     def _view_of(self, canonical: dict[str, Any]) -> MatchView:
-        return MatchView(canonical, frozenset(blocking_keys(canonical)), self.scoring.prepare(canonical))
+        return MatchView(canonical, frozenset(blocking_keys(canonical)))
 
     def _remember(self, key: tuple[str, uuid.UUID, int], view: MatchView) -> None:
         self._views[key] = view
@@ -182,9 +179,9 @@ def propose(
     sharing = _sharing_the_most_keys(
         view.keys, proposer.views(session, crypto, other, others), limits.max_candidates
     )
-    scoring = proposer.scoring
-    scores = scoring.score(view.prepared, [other.prepared for other in sharing], threshold=limits.floor)
-    stored = _store(session, undecided, scores, scoring.matcher.version, audit, live=live)
+    matcher = proposer.matcher
+    scores = matcher.score(view.canonical, [other.canonical for other in sharing], threshold=limits.floor)
+    stored = _store(session, undecided, scores, matcher.version, audit, live=live)
     _supersede_dropped(session, kind, live, {score.id for score in scores}, audit)
     # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
     audit(
@@ -255,7 +252,7 @@ def _blocked_candidates(
 def _sharing_the_most_keys(keys: frozenset[str], others: Sequence[MatchView], limit: int) -> list[MatchView]:
     """The ``limit`` decrypted candidates sharing the most of the record's real blocking ``keys``
     (none that shares only a truncated value: such a pair was never blocked together)."""
-    shared = [(len(keys & other.keys), other.prepared.id, other) for other in others]
+    shared = [(len(keys & other.keys), other.canonical["id"], other) for other in others]
     ranked = sorted((entry for entry in shared if entry[0]), key=lambda entry: (-entry[0], entry[1]))
     return [other for _, _, other in ranked[:limit]]
 

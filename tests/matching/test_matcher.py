@@ -336,21 +336,3 @@ def test_a_threshold_keeps_the_likely_candidates_after_all_competed(default: Mat
     likely = default.score(REQUEST, candidates, threshold=0.5)
     assert likely == [s for s in everyone if s.match_probability >= 0.5]
     assert [s.id for s in likely] == ["S1"]
-
-
-def test_a_scoring_session_scores_as_fresh_scorings_do_however_often_a_record_recurs(
-    fitted: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
-) -> None:
-    scoring = fitted.scoring()
-    prepared = [scoring.prepare(record) for record in right]
-    for record in left[:20]:
-        # the same candidates, prepared once, scored for record after record
-        assert scoring.score(scoring.prepare(record, source="record"), prepared) == fitted.score(
-            record, right
-        )
-
-
-def test_a_scoring_session_refuses_duplicate_candidates_prepared_or_not(default: Matcher) -> None:
-    scoring = default.scoring()
-    with pytest.raises(InputError, match="duplicate candidate id"):
-        scoring.score(REQUEST, [scoring.prepare(SIGHTING), SIGHTING])
