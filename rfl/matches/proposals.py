@@ -86,7 +86,7 @@ class MatchView:
 
 
 class Proposer:
-    """What proposing for many records shares: the matcher and the records it read.
+    """What proposing for many records shares: the records already read.
 
     A record is read once per job and version: a view is kept under the record's row version, which
     every write of the row moves on (an edit, a closing, an erasure), so a changed record is read
@@ -94,10 +94,8 @@ class Proposer:
     matcher's own batch linkage does; a job drops its proposer when it ends.
     """
 
-    def __init__(self, limits: MatchingSettings, *, keep: int = VIEWS_KEPT) -> None:
-        self.limits = limits
+    def __init__(self, *, keep: int = VIEWS_KEPT) -> None:
         self._keep = keep
-        self._matcher: Matcher | None = None
         self._views: OrderedDict[tuple[str, uuid.UUID, int], MatchView] = OrderedDict()
         self._held_seals: HeldSeals = {}
 
@@ -107,17 +105,6 @@ class Proposer:
         if len(self._held_seals) > self._keep:
             self._held_seals.clear()
         return TransactionReads(crypto, audit, held_seals=self._held_seals)
-
-    def using(self, matcher: Matcher) -> Proposer:
-        """This proposer, scoring with ``matcher``."""
-        self._matcher = matcher
-        return self
-
-    @property
-    def matcher(self) -> Matcher:
-        if self._matcher is None:
-            raise RuntimeError("a proposer scores with the matcher given to using()")
-        return self._matcher
 
     def views(
         self, session: Session, crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin]
@@ -147,16 +134,19 @@ class Proposer:
 def propose(
     session: Session,
     crypto: Crypto,
-    proposer: Proposer,
+    matcher: Matcher,
     kind_name: str,
     record_id: uuid.UUID,
     *,
+    limits: MatchingSettings,
     audit: AuditSink,
+    proposer: Proposer | None = None,
     reads: TransactionReads | None = None,
 ) -> ProposalReport:
     """Propose candidates for one record (created, or changed in a field the matcher compares).
 
-    ``reads``: the transaction's, when it proposes for several records.
+    ``proposer``: the job's, when it proposes for many records; ``reads``: the transaction's, when it
+    proposes for several.
     """
     kind = kind_named(kind_name)
     record = session.get(kind.model, record_id)
@@ -168,7 +158,7 @@ def propose(
     _supersede_outdated(session, kind, record, live, audit)
     if record.status is RecordStatus.CLOSED:
         return ProposalReport(0, 0, 0)
-    limits = proposer.limits
+    proposer = proposer or Proposer()
     [view] = proposer.views(session, crypto, kind, [record])
     other = SIGHTINGS if kind is TRACING_REQUESTS else TRACING_REQUESTS
     blocked = _blocked_candidates(session, crypto, other, view.keys, limits)
@@ -179,7 +169,6 @@ def propose(
     sharing = _sharing_the_most_keys(
         view.keys, proposer.views(session, crypto, other, others), limits.max_candidates
     )
-    matcher = proposer.matcher
     scores = matcher.score(view.canonical, [other.canonical for other in sharing], threshold=limits.floor)
     stored = _store(session, undecided, scores, matcher.version, audit, live=live)
     _supersede_dropped(session, kind, live, {score.id for score in scores}, audit)

@@ -55,7 +55,6 @@ def process_message(
     is processing is left to it (a drain), not waited for.
     """
     services = app_services()
-    proposer = proposer or Proposer(services.settings.matching)
     with audited_transaction() as (session, audit):
         message = outbox.take(session, message_id, skip_locked=skip_locked)
         if message is None:
@@ -64,10 +63,12 @@ def process_message(
         report = propose(
             session,
             crypto,
-            proposer.using(current_matcher(session, crypto)),
+            current_matcher(session, crypto),
             message.object_type,
             message.object_id,
+            limits=services.settings.matching,
             audit=audit,
+            proposer=proposer,
         )
         outbox.complete(session, message)
         return report.stored
@@ -76,9 +77,8 @@ def process_message(
 def drain(*, limit: int | None = None, progress: Callable[[int], object] | None = None) -> DrainReport:
     """Process waiting proposals in this process, oldest first (at most ``limit`` messages)."""
     report = DrainReport()
-    settings = app_services().settings.matching
-    batch = settings.drain_batch
-    proposer = Proposer(settings)  # a record read for one message is not read again for the next
+    batch = app_services().settings.matching.drain_batch
+    proposer = Proposer()  # a record read for one message is not read again for the next
     passed_over: set[uuid.UUID] = set()  # failed here, or held by another worker
     while limit is None or report.processed + report.failed < limit:
         with db.transaction() as session:
@@ -165,7 +165,8 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
         if chunk is None or chunk.done_at is not None:
             return 0
         crypto = services.crypto(session)
-        proposer = _run_proposer(run_id).using(current_matcher(session, crypto))
+        matcher = current_matcher(session, crypto)
+        proposer = _run_proposer(run_id)
         reads = proposer.reads(crypto, audit)  # each sighting loaded once a chunk
         request_ids = session.scalars(
             sa.select(TracingRequest.id)
@@ -179,7 +180,15 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
         stored = 0
         for request_id in request_ids:
             report = propose(
-                session, crypto, proposer, "tracing_request", request_id, audit=audit, reads=reads
+                session,
+                crypto,
+                matcher,
+                "tracing_request",
+                request_id,
+                limits=services.settings.matching,
+                audit=audit,
+                proposer=proposer,
+                reads=reads,
             )
             stored += report.stored
         chunk.done_at = services.clock()
@@ -196,7 +205,7 @@ def _run_proposer(run_id: uuid.UUID) -> Proposer:
     proposer = _RUN_PROPOSERS.get(run_id)
     if proposer is None:
         _RUN_PROPOSERS.clear()
-        proposer = _RUN_PROPOSERS[run_id] = Proposer(app_services().settings.matching)
+        proposer = _RUN_PROPOSERS[run_id] = Proposer()
     return proposer
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches import worker
-from rfl.matches.proposals import Proposer, propose
+from rfl.matches.proposals import propose
 from rfl.matches.store import current_matcher
 from rfl.records.models import TracingRequest
 from tests.conftest import Factories, unaudited
@@ -70,9 +70,10 @@ def test_records_still_under_an_older_index_key_are_blocked_during_a_rotation(
             report = propose(
                 session,
                 crypto,
-                Proposer(app_services(app).settings.matching).using(current_matcher(session, crypto)),
+                current_matcher(session, crypto),
                 "tracing_request",
                 request_id,
+                limits=app_services(app).settings.matching,
                 audit=unaudited,
             )
 

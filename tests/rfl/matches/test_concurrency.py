@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
 from rfl import create_app, migrate
 from rfl.accounts.models import Role
@@ -23,7 +24,7 @@ from rfl.extensions import app_services
 from rfl.identity import Actor
 from rfl.matches import services
 from rfl.matches.models import MatchCandidate, MatchStatus
-from rfl.matches.proposals import Proposer, propose
+from rfl.matches.proposals import propose
 from rfl.matches.store import current_matcher
 from rfl.matches.worker import drain
 from rfl.outbox import services as outbox
@@ -64,13 +65,18 @@ def decide_at_once(app: object, decisions: list[tuple[Actor, str, uuid.UUID]]) -
     return sorted(outcomes)
 
 
+def committing_app(database_url: str, tmp_path: Path) -> tuple[Flask, Factories]:
+    """The application on a migrated database of its own, whose connections commit for real."""
+    migrate.upgrade(database_url)
+    clock = FakeClock()
+    app = create_app(make_settings(database_url, tmp_path), clock=clock)
+    return app, Factories(app, clock)
+
+
 def test_a_confirm_and_a_reject_race_and_exactly_one_wins(
     throwaway_database_url: str, tmp_path: Path
 ) -> None:
-    migrate.upgrade(throwaway_database_url)
-    clock = FakeClock()
-    app = create_app(make_settings(throwaway_database_url, tmp_path), clock=clock)
-    make = Factories(app, clock)
+    app, make = committing_app(throwaway_database_url, tmp_path)
     germany, italy = make.society("DE", country="DE"), make.society("IT")
     seed_pairs(app, make, germany, italy)
     with app.app_context():
@@ -97,10 +103,7 @@ def test_a_confirm_and_a_reject_race_and_exactly_one_wins(
 def test_two_sightings_confirmed_for_one_request_at_once_leave_one_confirmed(
     throwaway_database_url: str, tmp_path: Path
 ) -> None:
-    migrate.upgrade(throwaway_database_url)
-    clock = FakeClock()
-    app = create_app(make_settings(throwaway_database_url, tmp_path), clock=clock)
-    make = Factories(app, clock)
+    app, make = committing_app(throwaway_database_url, tmp_path)
     germany, italy = make.society("DE", country="DE"), make.society("IT")
     seed_pairs(app, make, germany, italy)
     seed_pairs(app, make, germany, make.society("GR", country="GR"))  # each person registered twice
@@ -129,10 +132,7 @@ def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_prop
 ) -> None:
     """The request's and the sighting's messages taken by two workers at the same moment: the second
     insert of the pair waits on the first's unique-index entry, then finds it committed."""
-    migrate.upgrade(throwaway_database_url)
-    clock = FakeClock()
-    app = create_app(make_settings(throwaway_database_url, tmp_path), clock=clock)
-    make = Factories(app, clock)
+    app, make = committing_app(throwaway_database_url, tmp_path)
     seed_pairs(app, make, make.society("DE", country="DE"), make.society("IT"))
     with app.app_context():
         drain()  # to learn a true pair; then it is forgotten and proposed again from both sides at once
@@ -149,10 +149,8 @@ def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_prop
             try:
                 with db.transaction() as session:
                     crypto = app_services().crypto(session)
-                    proposer = Proposer(app_services().settings.matching).using(
-                        current_matcher(session, crypto)
-                    )
-                    propose(session, crypto, proposer, kind, record_id, audit=unaudited)
+                    matcher, limits = current_matcher(session, crypto), app_services().settings.matching
+                    propose(session, crypto, matcher, kind, record_id, limits=limits, audit=unaudited)
                     if hold:  # the pair is inserted, not yet committed
                         inserted.set()
                         release.wait(timeout=30)
@@ -187,10 +185,7 @@ def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_prop
 def test_a_drain_leaves_a_message_another_worker_holds_and_does_the_rest(
     throwaway_database_url: str, tmp_path: Path
 ) -> None:
-    migrate.upgrade(throwaway_database_url)
-    clock = FakeClock()
-    app = create_app(make_settings(throwaway_database_url, tmp_path), clock=clock)
-    make = Factories(app, clock)
+    app, make = committing_app(throwaway_database_url, tmp_path)
     seed_pairs(app, make, make.society("DE", country="DE"), make.society("IT"))
     with app.app_context():
         waiting = backlog_ids(app)

@@ -10,7 +10,6 @@ from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches import proposals
 from rfl.matches.proposals import Proposer
-from rfl.matches.store import current_matcher
 from rfl.records.models import Sighting
 from rfl.records.services import SIGHTINGS
 from tests.conftest import Factories
@@ -39,7 +38,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_a_record_is_read_again_once_its_row_changed(seeded: Flask, reads: list[str]) -> None:
     with seeded.app_context(), db.transaction() as session:
         crypto = app_services(seeded).crypto(session)
-        proposer = Proposer(app_services(seeded).settings.matching).using(current_matcher(session, crypto))
+        proposer = Proposer()
         sighting = session.scalars(sa.select(Sighting).limit(1)).one()
         first = proposer.views(session, crypto, SIGHTINGS, [sighting])
         again = proposer.views(session, crypto, SIGHTINGS, [sighting])
@@ -57,9 +56,8 @@ def test_a_proposer_keeps_at_most_its_bound_and_still_answers_for_more(
 ) -> None:
     with seeded.app_context(), db.transaction() as session:
         crypto = app_services(seeded).crypto(session)
-        matcher = current_matcher(session, crypto)
         sightings = list(session.scalars(sa.select(Sighting).order_by(Sighting.id)))
-        bounded = Proposer(app_services(seeded).settings.matching, keep=2).using(matcher)
+        bounded = Proposer(keep=2)
         views = bounded.views(session, crypto, SIGHTINGS, sightings)
         last_two = bounded.views(session, crypto, SIGHTINGS, sightings[-2:])
 

@@ -16,7 +16,7 @@ from rfl.audit.models import AuditEvent
 from rfl.crypto.planning import IndexPlanning
 from rfl.db import db
 from rfl.extensions import app_services
-from rfl.matches.proposals import Proposer, propose
+from rfl.matches.proposals import propose
 from rfl.matches.store import current_matcher
 from rfl.records.models import BlindIndexEntry
 from rfl.settings import Settings
@@ -93,9 +93,10 @@ def test_the_matcher_scores_only_candidates_that_share_a_blocking_key(app: Flask
         report = propose(
             session,
             crypto,
-            Proposer(app_services(app).settings.matching).using(current_matcher(session, crypto)),
+            current_matcher(session, crypto),
             "tracing_request",
             uuid.UUID(request_id),
+            limits=app_services(app).settings.matching,
             audit=unaudited,
         )
 
