@@ -52,21 +52,32 @@ class Throttle:
 
     def hit(self, session: Session, hits: Sequence[Hit], *, now: datetime) -> Recorded:
         """Refuse (TooManyAttempts, with the seconds to wait) if any hit's limit is reached, else record
-        every hit in ``session``'s transaction."""
+        every hit in ``session``'s transaction. Counting every key is one statement, recording one
+        insert and clearing expired hits one delete."""
         self.lock(session, hits)
-        self.refuse_if_limited(session, hits, now=now)
-        earlier = [self.count(session, hit, now=now) for hit in hits]
-        rows = []
-        for hit in hits:
-            rows.append(ThrottleHit(id=uuid.uuid4(), bucket=hit.bucket.name, key=hit.key, at=now))
-            session.add(rows[-1])
-            session.execute(
-                sa.delete(ThrottleHit).where(
-                    ThrottleHit.bucket == hit.bucket.name, ThrottleHit.at <= now - hit.bucket.limit.window
+        tallies = _tallies(session, hits, now=now)
+        longest = max(
+            (_wait(hit, tally, now=now) for hit, tally in zip(hits, tallies, strict=True)), default=0
+        )
+        if longest > 0:
+            raise TooManyAttempts("Too many attempts; try again later.", retry_after_seconds=longest)
+        rows = [ThrottleHit(id=uuid.uuid4(), bucket=hit.bucket.name, key=hit.key, at=now) for hit in hits]
+        session.add_all(rows)
+        session.execute(
+            sa.delete(ThrottleHit).where(
+                sa.or_(
+                    *(
+                        sa.and_(
+                            ThrottleHit.bucket == hit.bucket.name,
+                            ThrottleHit.at <= now - hit.bucket.limit.window,
+                        )
+                        for hit in hits
+                    )
                 )
             )
+        )
         session.flush()
-        return Recorded(earlier=earlier, ids=[row.id for row in rows])
+        return Recorded(earlier=[tally.count for tally in tallies], ids=[row.id for row in rows])
 
     @staticmethod
     def forget(session: Session, recorded: Recorded) -> None:
@@ -88,45 +99,55 @@ class Throttle:
         for lock_key in sorted({int.from_bytes(hit.key[:8], "big", signed=True) for hit in hits}):
             session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
 
-    def refuse_if_limited(self, session: Session, hits: Sequence[Hit], *, now: datetime) -> None:
-        longest = max((self._wait(session, hit, now=now) for hit in hits), default=0)
-        if longest > 0:
-            raise TooManyAttempts("Too many attempts; try again later.", retry_after_seconds=longest)
 
-    @staticmethod
-    def count(session: Session, hit: Hit, *, now: datetime) -> int:
-        return (
-            session.scalar(
-                sa.select(sa.func.count())
-                .select_from(ThrottleHit)
-                .where(
-                    ThrottleHit.bucket == hit.bucket.name,
-                    ThrottleHit.key == hit.key,
-                    ThrottleHit.at > now - hit.bucket.limit.window,
-                )
-            )
-            or 0
-        )
+@dataclass(frozen=True)
+class Tally:
+    """A key's hits within its limit's window: how many, and when the oldest of the newest
+    ``max_hits`` was (None while fewer than ``max_hits`` are counted)."""
 
-    @staticmethod
-    def _wait(session: Session, hit: Hit, *, now: datetime) -> int:
-        """Seconds until fewer than the limit's hits remain in its window (0 when not limited)."""
-        limit = hit.bucket.limit
-        times = list(
-            session.scalars(
-                sa.select(ThrottleHit.at)
-                .where(
-                    ThrottleHit.bucket == hit.bucket.name,
-                    ThrottleHit.key == hit.key,
-                    ThrottleHit.at > now - limit.window,
-                )
-                .order_by(ThrottleHit.at.desc())
-                .limit(limit.max_hits)
-            )
+    count: int
+    oldest_counted: datetime | None
+
+
+def _tallies(session: Session, hits: Sequence[Hit], *, now: datetime) -> list[Tally]:
+    """Each hit's ``Tally``, in the order of ``hits``, in one statement."""
+    if not hits:
+        return []
+    parts = [
+        sa.select(
+            sa.literal(position).label("position"),
+            sa.func.count().label("earlier"),
+            sa.select(ThrottleHit.at)
+            .where(_in_window(hit, now))
+            .order_by(ThrottleHit.at.desc())
+            .offset(hit.bucket.limit.max_hits - 1)
+            .limit(1)
+            .scalar_subquery()
+            .label("oldest_counted"),
         )
-        if len(times) < limit.max_hits:
-            return 0
-        return max(1, math.ceil((times[-1] + limit.window - now).total_seconds()))
+        .select_from(ThrottleHit)
+        .where(_in_window(hit, now))
+        for position, hit in enumerate(hits)
+    ]
+    by_position = {
+        row.position: Tally(row.earlier, row.oldest_counted) for row in session.execute(sa.union_all(*parts))
+    }
+    return [by_position[position] for position in range(len(hits))]
+
+
+def _in_window(hit: Hit, now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        ThrottleHit.bucket == hit.bucket.name,
+        ThrottleHit.key == hit.key,
+        ThrottleHit.at > now - hit.bucket.limit.window,
+    )
+
+
+def _wait(hit: Hit, tally: Tally, *, now: datetime) -> int:
+    """Seconds until fewer than the limit's hits remain in its window (0 when not limited)."""
+    if tally.count < hit.bucket.limit.max_hits or tally.oldest_counted is None:
+        return 0
+    return max(1, math.ceil((tally.oldest_counted + hit.bucket.limit.window - now).total_seconds()))
 
 
 class SearchBudget:

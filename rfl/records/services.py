@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
 from matching import Matcher, parse_age, parse_partial_date
@@ -603,10 +604,11 @@ def search_records(
     of sightings made on behalf of one of their society's tracing requests also reaches other
     societies' sightings that rule 10 lets that request see; those hits say only the society, the
     record id and a band (``band_of``), never a name or a score, and are ordered by id within their band.
-    The actor's own records are ranked by the matcher's name evidence and show a name. Every candidate
-    the truncated index values found is decrypted in memory (names only) and dropped unless it holds one
-    of the query's terms, so truncation's false positives never reach a hit list, and bands count the
-    query's name skeletons the record really holds. Searches count
+    The actor's own records are ranked by the matcher's name evidence and show a name. The candidates
+    the truncated index values found are decrypted in memory (names only; only until the page is
+    settled, ``_examined``) and dropped unless they hold one of the query's terms, so truncation's
+    false positives never reach a hit list, and bands count the query's name skeletons the record really
+    holds. Searches count
     against the user's and the request's limits. One audit entry lists the ids returned (each owning
     society sees it); one more lists the sightings a restriction withheld, for their owners.
     """
@@ -648,10 +650,17 @@ def search_records(
             SEARCH_CANDIDATES
         )
     ).all()
-    loaded = _loaded(session, kind, [row.record_id for row in candidates])
-    if kind is SIGHTINGS:  # the SQL filter read the plain columns: check them against the seals
-        candidates = _sealed_visible(crypto, actor, viewer, candidates, loaded, audit=audit)
-    found = _holding_query_terms(crypto, kind, [loaded[row.record_id] for row in candidates], query_terms)
+    candidates, found = _examined(
+        session,
+        crypto,
+        kind,
+        candidates,
+        query_terms,
+        actor=actor,
+        viewer=viewer,
+        settled_at=limit,
+        audit=audit,
+    )
     own = [
         found[row.record_id]
         for row in candidates
@@ -679,13 +688,66 @@ def search_records(
     return hits
 
 
+def _examined(
+    session: Session,
+    crypto: Crypto,
+    kind: RecordType,
+    candidates: Sequence[sa.Row[uuid.UUID, uuid.UUID, int]],
+    query_terms: Mapping[str, set[str]],
+    *,
+    actor: Actor,
+    viewer: Viewer,
+    settled_at: int,
+    audit: AuditSink,
+) -> tuple[list[sa.Row[uuid.UUID, uuid.UUID, int]], dict[uuid.UUID, _Found]]:
+    """The candidates examined (seals checked, names decrypted) and those really holding a query term.
+
+    The query lists candidates by the skeletons their index values share (``matched``), which is at
+    least what they really hold. Those that may be strong are examined first; when at least
+    ``settled_at`` of them really are, the page holds strong hits only and none of the rest could
+    enter it, so the rest is never decrypted. Otherwise every candidate is examined."""
+    wanted = len(query_terms[indexing.NAME_SKELETON])
+    may_be_strong = [row for row in candidates if band_of(row.matched, wanted) is Band.STRONG]
+    examined: list[sa.Row[uuid.UUID, uuid.UUID, int]] = []
+    found: dict[uuid.UUID, _Found] = {}
+    for listed in (may_be_strong, candidates[len(may_be_strong) :]):
+        strong = sum(1 for hit in found.values() if band_of(hit.skeletons, wanted) is Band.STRONG)
+        if not listed or strong >= settled_at:
+            continue
+        loaded = _loaded(session, kind, [row.record_id for row in listed])
+        part = listed
+        if kind is SIGHTINGS:  # the SQL filter read the plain columns: check them against the seals
+            part = _sealed_visible(crypto, actor, viewer, listed, loaded, audit=audit)
+        examined += part
+        found |= _holding_query_terms(crypto, kind, [loaded[row.record_id] for row in part], query_terms)
+    return examined, found
+
+
 def _loaded(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordMixin]:
-    """The records of ``ids`` in one query, by id (seals and names are read from the same rows)."""
+    """The records of ``ids`` in one query, by id, with only what a search reads of them: the sealed
+    columns and the seal, the data keys' subjects, the status, and the name fields' ciphertext."""
     if not ids:
         return {}
-    return {
-        record.id: record for record in session.scalars(sa.select(kind.model).where(kind.model.id.in_(ids)))
-    }
+    statement = (
+        sa.select(kind.model)
+        .where(kind.model.id.in_(ids))
+        .options(orm.load_only(*(getattr(kind.model, name) for name in _search_columns(kind))))
+    )
+    return {record.id: record for record in session.scalars(statement)}
+
+
+def _search_columns(kind: RecordType) -> list[str]:
+    person = next(group for group in kind.groups if group.key == kind.person_group)
+    sealed = ["society_id", "minor", "flagged_minor", "seal", "version"]
+    if kind is SIGHTINGS:
+        sealed += ["deceased", "no_cross_border", "exclude"]
+    return [
+        "id",
+        "status",
+        *sealed,
+        *kind.subject_columns.values(),
+        *(person.column(name) for name, _ in person.fields if name in NAME_FIELDS),
+    ]
 
 
 def _sealed_visible(

@@ -6,6 +6,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from sqlalchemy import event
+
 from rfl import create_app, migrate
 from rfl.accounts.limits import Bucket, Limit
 from rfl.accounts.throttle import Hit, Throttle
@@ -67,6 +70,40 @@ def test_concurrent_hits_never_exceed_the_limit(throwaway_database_url: str, tmp
     db.engine_of(app).dispose()
     assert outcomes.count(True) == 3
     assert len(outcomes) == 8
+
+
+def test_several_keys_are_counted_in_one_statement_and_the_longest_wait_is_given(
+    throwaway_database_url: str, tmp_path: Path
+) -> None:
+    """A search counts against its user's and its request's limits: both tallies are one statement, the
+    counts before each hit are returned, and a refusal waits for the key that frees up last."""
+    migrate.upgrade(throwaway_database_url)
+    app = create_app(make_settings(throwaway_database_url, tmp_path))
+    throttle = Throttle(secret_key="k" * 40)
+    user = Hit(SEARCHES, throttle.key("search-user", "someone"))
+    request = Hit(Bucket("search_request", Limit(2, timedelta(hours=1))), throttle.key("search-request", "r"))
+    statements: list[str] = []
+    event.listen(db.engine_of(app), "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    earlier = []
+    with app.app_context():
+        for minute in (0, 5):
+            with db.transaction() as session:
+                earlier.append(
+                    throttle.hit(session, [user, request], now=NOW + timedelta(minutes=minute)).earlier
+                )
+        statements.clear()
+        with pytest.raises(TooManyAttempts) as refused, db.transaction() as session:
+            throttle.hit(session, [user, request], now=NOW + timedelta(minutes=6))
+
+    assert earlier == [[0, 0], [1, 1]]
+    # The request's two hits (minutes 0 and 5) leave room at minute 60: 54 minutes from minute 6.
+    assert refused.value.retry_after_seconds == 54 * 60
+    assert (
+        len([s for s in statements if "FROM throttle_hits" in s and s.lstrip().upper().startswith("SELECT")])
+        == 1
+    )
+    db.engine_of(app).dispose()
 
 
 def test_keys_are_keyed_hashes() -> None:

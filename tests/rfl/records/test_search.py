@@ -23,6 +23,7 @@ from rfl.audit.models import AuditEvent
 from rfl.crypto.models import DataKey
 from rfl.db import db
 from rfl.extensions import app_services
+from rfl.records import services
 from rfl.records.models import BlindIndexEntry, Sighting
 from rfl.records.services import Band, band_of
 from rfl.settings import Settings
@@ -281,6 +282,41 @@ def test_what_is_neither_a_code_nor_an_id_is_refused_by_position_only(
     assert response.status_code == 422
     assert list(response.json["errors"]["restrictions"]["exclude"]) == ["1"]
     assert "Maria" not in response.get_data(as_text=True)
+
+
+def test_a_page_of_strong_hits_leaves_the_weaker_candidates_undecrypted(
+    client: FlaskClient, border: Border, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_id = german_request(client, border)
+    own = saved(
+        client,
+        "/api/v1/sightings",
+        border.de_caseworker,
+        sighting(given_name="Giuseppe", family_name="Rossi"),
+    )["id"]
+    strong = sorted(italian(client, border, given, "Rossi") for given in ("Giuseppe", "Giuseppa"))
+    possible = sorted(italian(client, border, given, "Rossi") for given in ("Marco", "Luca", "Paolo"))
+    decrypted: list[str] = []
+    holding = services._holding_query_terms
+
+    def spy(crypto: Any, kind: Any, records: Any, query_terms: Any) -> Any:
+        decrypted.extend(str(record.id) for record in records)
+        return holding(crypto, kind, records, query_terms)
+
+    monkeypatch.setattr(services, "_holding_query_terms", spy)
+
+    def page(limit: int) -> list[str]:
+        body = {"q": "Giuseppe Rossi", "tracing_request_id": request_id, "limit": limit}
+        response = client.post("/api/v1/sightings/search", headers=border.de_officer, json=body)
+        return [item["id"] for item in response.json["items"]]
+
+    settled = page(3)
+    assert settled == [own, *strong]
+    assert sorted(decrypted) == sorted([own, *strong])  # the possible ones could not enter the page
+
+    decrypted.clear()
+    assert page(10) == [own, *strong, *possible]  # a page strong hits do not fill examines everything
+    assert sorted(decrypted) == sorted([own, *strong, *possible])
 
 
 # --- 9.9: audit accuracy -----------------------------------------------------------------------------
