@@ -178,11 +178,30 @@ for _model in (TracingRequest, Sighting):
     event.listen(_model.status, "set", _stamp_closing, active_history=True)
 
 
+# Sightings whose ``exclude`` list is empty as stored (the JSON type writes ``json.dumps([])``): read as
+# text, so that most rows never have their list parsed.
+EXCLUDES_NOBODY = sa.cast(Sighting.exclude, sa.Text) == sa.literal_column("'[]'")
+# The few sightings a restriction may hide. A partial index holds them, and queries use this very
+# expression, so that each database recognises the index's own condition (SQLite compares them).
+RESTRICTED = sa.or_(Sighting.no_cross_border, sa.not_(EXCLUDES_NOBODY))
+sa.Index("ix_sightings_restricted", Sighting.id, postgresql_where=RESTRICTED, sqlite_where=RESTRICTED)
+
+
 class BlindIndexEntry(IdMixin, Base):
     """One blind-index value of one record: lets the database find candidates without plaintext."""
 
     __tablename__ = "blind_index_entries"
-    __table_args__ = (sa.Index("ix_blind_index_lookup", "index_name", "index_version", "value"),)
+    # PostgreSQL reads a search's rows from the index alone (its other columns are carried in it):
+    # the rows of common names are scattered over the table's pages.
+    __table_args__ = (
+        sa.Index(
+            "ix_blind_index_lookup",
+            "index_name",
+            "index_version",
+            "value",
+            postgresql_include=["key_version", "record_type", "society_id", "record_id"],
+        ),
+    )
 
     record_type: Mapped[str] = mapped_column(sa.String(32))
     record_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)

@@ -18,11 +18,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from rfl.records.models import Sighting
+from rfl.records.models import EXCLUDES_NOBODY, Sighting
 from rfl.records.seals import Protection
-
-# How an empty ``exclude`` list is stored (the JSON type writes ``json.dumps([])``).
-EMPTY_LIST = "[]"
 
 
 @dataclass(frozen=True)
@@ -64,11 +61,10 @@ def canonical_entry(entry: str) -> str:
 def visible_clause(dialect: str, viewer: Viewer) -> sa.ColumnElement[bool]:
     """``visible_to`` as a SQL condition on ``Sighting`` (``dialect``: the session's dialect name)."""
     crosses_allowed = sa.or_(Sighting.society_id == viewer.society_id, Sighting.no_cross_border.is_(False))
-    # Most sightings exclude nobody: their stored list is read as text, and only a list holding entries
-    # is parsed as JSON (parsing it on every row of a search or queue is most of the condition's cost).
+    # Most sightings exclude nobody: only a list holding entries is parsed as JSON (parsing it on every
+    # row of a search or queue was most of the condition's cost).
     not_excluded = sa.or_(
-        sa.cast(Sighting.exclude, sa.Text) == EMPTY_LIST,
-        sa.not_(sa.or_(*(_excludes(dialect, entry) for entry in viewer.exclusion_entries()))),
+        EXCLUDES_NOBODY, sa.not_(sa.or_(*(_excludes(dialect, entry) for entry in viewer.exclusion_entries())))
     )
     allowed = sa.and_(crosses_allowed, not_excluded)
     if viewer.tracing_request_id is None:
