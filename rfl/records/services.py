@@ -8,7 +8,7 @@ a record; to anyone else it does not exist (NotFound), and the refusal is audite
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -553,12 +553,20 @@ class Band(StrEnum):
     POSSIBLE = "possible"  # at least a third of them
 
 
+STRONG_SKELETONS = 2  # a strong record holds at least this many of the query's skeletons (and half)
+
+
+def may_be_strong(matched: sa.ColumnElement[int], wanted: int) -> sa.ColumnElement[bool]:
+    """``band_of``'s strong rule as a SQL condition on a count of matched skeletons."""
+    return sa.and_(matched >= STRONG_SKELETONS, 2 * matched >= wanted)
+
+
 def band_of(matched: int, wanted: int) -> Band | None:
     """The band of a record holding ``matched`` of the query's ``wanted`` name skeletons (None: below
     ``possible``)."""
     if wanted == 0 or matched == 0:
         return None
-    if matched >= 2 and 2 * matched >= wanted:
+    if matched >= STRONG_SKELETONS and 2 * matched >= wanted:
         return Band.STRONG
     if 3 * matched >= wanted:
         return Band.POSSIBLE
@@ -647,9 +655,14 @@ def search_records(
                 )
             )
     candidates = session.execute(
-        _visible_candidates(session, kind, matches, viewer if kind is SIGHTINGS else None).limit(
-            SEARCH_CANDIDATES
-        )
+        _visible_candidates(
+            session,
+            kind,
+            matches,
+            viewer if kind is SIGHTINGS else None,
+            own_society=actor.society_id,
+            wanted=wanted,
+        ).limit(SEARCH_CANDIDATES)
     ).all()
     candidates, found = _examined(
         session,
@@ -703,18 +716,22 @@ def _examined(
 ) -> tuple[list[sa.Row[uuid.UUID, uuid.UUID, int]], dict[uuid.UUID, _Found]]:
     """The candidates examined (seals checked, names decrypted) and those really holding a query term.
 
-    The query lists candidates by the skeletons their index values share (``matched``), which is at
-    least what they really hold. Those that may be strong are examined first; when at least
-    ``settled_at`` of them really are, the page holds strong hits only and none of the rest could
-    enter it, so the rest is never decrypted. Otherwise every candidate is examined."""
+    Candidates come in the order their hits could take on a page (``_visible_candidates``) and are
+    examined a slice at a time until the page is settled (``_page_settled``): what is left could not
+    enter it, and is never decrypted."""
     wanted = len(query_terms[indexing.NAME_SKELETON])
-    may_be_strong = [row for row in candidates if band_of(row.matched, wanted) is Band.STRONG]
     examined: list[sa.Row[uuid.UUID, uuid.UUID, int]] = []
     found: dict[uuid.UUID, _Found] = {}
-    for listed in (may_be_strong, candidates[len(may_be_strong) :]):
-        strong = sum(1 for hit in found.values() if band_of(hit.skeletons, wanted) is Band.STRONG)
-        if not listed or strong >= settled_at:
-            continue
+    start = 0
+    while start < len(candidates):
+        if _page_settled(
+            candidates[start], found.values(), own=actor.society_id, wanted=wanted, size=settled_at
+        ):
+            break
+        listed = candidates[
+            start : _slice_end(candidates, start, own=actor.society_id, wanted=wanted, size=settled_at)
+        ]
+        start += len(listed)
         loaded = _loaded(session, kind, [row.record_id for row in listed])
         part = listed
         if kind is SIGHTINGS:  # the SQL filter read the plain columns: check them against the seals
@@ -722,6 +739,57 @@ def _examined(
         examined += part
         found |= _holding_query_terms(crypto, kind, [loaded[row.record_id] for row in part], query_terms)
     return examined, found
+
+
+def _slice_end(
+    candidates: Sequence[sa.Row[uuid.UUID, uuid.UUID, int]],
+    start: int,
+    *,
+    own: uuid.UUID,
+    wanted: int,
+    size: int,
+) -> int:
+    """Where the slice from ``start`` ends: within the candidates that may be strong (or within the
+    rest), all the own society's (they are ranked by score) and ``size`` of the others'."""
+    strong = band_of(candidates[start].matched, wanted) is Band.STRONG
+    end, others = start, 0
+    while (
+        end < len(candidates)
+        and (band_of(candidates[end].matched, wanted) is Band.STRONG) == strong
+        and others < size
+    ):
+        others += candidates[end].society_id != own
+        end += 1
+    return end
+
+
+def _page_settled(
+    upcoming: sa.Row[uuid.UUID, uuid.UUID, int],
+    found: Iterable[_Found],
+    *,
+    own: uuid.UUID,
+    wanted: int,
+    size: int,
+) -> bool:
+    """Whether ``size`` hits already found come before any hit the candidates from ``upcoming`` on
+    could give. Those may be strong only if their shared values say so (what a record really holds is
+    never more); on a page, strong hits come first, within a band the own society's (by score) before
+    the others' (by id), and the candidates come in that order."""
+    found = list(found)
+    strong = sum(1 for hit in found if band_of(hit.skeletons, wanted) is Band.STRONG)
+    if strong >= size:
+        return True
+    if band_of(upcoming.matched, wanted) is Band.STRONG or upcoming.society_id == own:
+        return False
+    # Another society's candidate of the weaker band: before it come every strong hit, the own
+    # society's other hits, and the other societies' weaker hits of smaller ids.
+    before = [
+        hit
+        for hit in found
+        if hit.record.society_id == own
+        or (band_of(hit.skeletons, wanted) is not None and hit.record.id < upcoming.record_id)
+    ]
+    return len(before) >= size
 
 
 def _loaded(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordMixin]:
@@ -921,12 +989,21 @@ def _index_matches(
 
 
 def _visible_candidates(
-    session: Session, kind: RecordType, matches: sa.ColumnElement[bool], viewer: Viewer | None
+    session: Session,
+    kind: RecordType,
+    matches: sa.ColumnElement[bool],
+    viewer: Viewer | None,
+    *,
+    own_society: uuid.UUID,
+    wanted: int,
 ) -> sa.Select[uuid.UUID, uuid.UUID, int]:
     """Matching records the viewer may see, with their society and how many of the query's name
-    skeletons each holds (``matched``): the most first."""
+    skeletons their index values share (``matched``), in the order their hits could take on a page:
+    those that may be strong (``band_of``) first, within them the actor's own society's (the most
+    matched and shared values first: they are ranked by score later), then the others by id (as they
+    are shown); then the same for the rest."""
     # Each distinct value a record holds once (two terms may share a truncated value), then per record:
-    # two hashed groupings cost a fraction of a count of distinct values per record.
+    # two groupings cost a fraction of a count of distinct values per record.
     values = (
         sa.select(
             BlindIndexEntry.record_id,
@@ -938,24 +1015,37 @@ def _visible_candidates(
         .distinct()
         .subquery()
     )
-    matched = sa.func.count().filter(values.c.index_name == indexing.NAME_SKELETON).label("matched")
-    shared = sa.func.count().label("shared")
-    # Ranked first, then joined to their sightings in that order (OFFSET 0 keeps the ranking a step of
-    # its own): the join stops once the limit's visible sightings are found, instead of reading the
-    # sighting of every record that shares a common name.
+    matched = sa.func.count().filter(values.c.index_name == indexing.NAME_SKELETON)
+    own = values.c.society_id == own_society
     ranked = (
-        sa.select(values.c.record_id, values.c.society_id, matched, shared)
+        sa.select(
+            values.c.record_id,
+            values.c.society_id,
+            matched.label("matched"),
+            sa.case((may_be_strong(matched, wanted), 1), else_=0).label("may_be_strong"),
+            sa.case((own, 1), else_=0).label("own"),
+            sa.case((own, matched), else_=0).label("own_matched"),
+            sa.case((own, sa.func.count()), else_=0).label("own_shared"),
+        )
         .group_by(values.c.record_id, values.c.society_id)
-        .order_by(matched.desc(), shared.desc(), values.c.record_id)
-        .offset(0)
         .subquery()
     )
-    statement = sa.select(ranked.c.record_id, ranked.c.society_id, ranked.c.matched)
+
+    def page_order(columns: Any) -> list[sa.UnaryExpression[Any]]:
+        keys = ("may_be_strong", "own", "own_matched", "own_shared")
+        return [*(columns[key].desc() for key in keys), columns.record_id.asc()]
+
+    # Ordered first, then joined to their sightings in that order (OFFSET 0 keeps the ordering a step
+    # of its own, and the same order outside lets the join keep it): the join stops once the limit's
+    # visible sightings are found, instead of reading the sighting of every record that shares a
+    # common name.
+    listed = sa.select(ranked).order_by(*page_order(ranked.c)).offset(0).subquery()
+    statement = sa.select(listed.c.record_id, listed.c.society_id, listed.c.matched)
     if viewer is not None:
-        statement = statement.join(Sighting, Sighting.id == ranked.c.record_id).where(
+        statement = statement.join(Sighting, Sighting.id == listed.c.record_id).where(
             visible_clause(_dialect(session), viewer)
         )
-    return statement.order_by(ranked.c.matched.desc(), ranked.c.shared.desc(), ranked.c.record_id)
+    return statement.order_by(*page_order(listed.c))
 
 
 def _restricted_sightings(

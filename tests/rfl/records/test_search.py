@@ -341,6 +341,27 @@ def test_a_page_of_strong_hits_leaves_the_weaker_candidates_undecrypted(
     assert sorted(decrypted) == sorted([own, *strong, *possible])
 
 
+def test_a_page_settles_among_other_societies_weaker_hits_in_id_order(
+    client: FlaskClient, border: Border, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_id = german_request(client, border)
+    strong = italian(client, border, "Giuseppe", "Rossi")
+    possible = sorted(italian(client, border, given, "Rossi") for given in ("Marco", "Luca", "Paolo", "Anna"))
+    decrypted: list[str] = []
+    holding = services._holding_query_terms
+
+    def spy(crypto: Any, kind: Any, records: Any, query_terms: Any) -> Any:
+        decrypted.extend(str(record.id) for record in records)
+        return holding(crypto, kind, records, query_terms)
+
+    monkeypatch.setattr(services, "_holding_query_terms", spy)
+    body = {"q": "Giuseppe Rossi", "tracing_request_id": request_id, "limit": 3}
+    response = client.post("/api/v1/sightings/search", headers=border.de_officer, json=body)
+
+    assert [item["id"] for item in response.json["items"]] == [strong, *possible[:2]]
+    assert possible[-1] not in decrypted  # a larger id could not come before what was found
+
+
 # --- 9.9: audit accuracy -----------------------------------------------------------------------------
 
 
