@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from matching import Matcher, Score, blocking_keys
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
-from rfl.identity import society_codes
+from rfl.identity import societies_holding, society_codes
 from rfl.matches.models import MatchCandidate, MatchStatus
 from rfl.matches.settings import MatchingSettings
 from rfl.records import indexing
@@ -247,7 +247,7 @@ def _sharing_the_most_keys(keys: frozenset[str], others: Sequence[MatchView], li
 
 
 def _societies_with(session: Session, kind: RecordType) -> list[uuid.UUID]:
-    return list(session.scalars(sa.select(kind.model.society_id).distinct()))
+    return societies_holding(session, kind.model.society_id)
 
 
 # What proposing reads of a candidate before knowing it must be decrypted: its owner, status, versions
