@@ -1053,17 +1053,17 @@ def _restricted_sightings(
 ) -> sa.Select[uuid.UUID, uuid.UUID]:
     """Other societies' matching sightings that rule 10 hides from the viewer (their ids and owners).
 
-    Looked for among the few sightings that carry a restriction (a partial index holds them), each
-    checked for a matching index row: OFFSET 0 keeps them a step of their own, since the planner
-    cannot tell how many rows a common name matches and would otherwise start from those."""
-    hidden = (
+    The matching records are listed once, then joined to their sightings: the planner cannot tell how
+    many rows a common name matches (it expects one), and checking each restricted sighting for a
+    matching row instead re-read all of them for every restricted sighting (3.8 s at 100k sightings,
+    5 % of them restricted); this costs what the matching records cost, whatever is restricted."""
+    matching = sa.select(BlindIndexEntry.record_id).where(matches).distinct().subquery()
+    return (
         sa.select(Sighting.id, Sighting.society_id)
+        .join(matching, matching.c.record_id == Sighting.id)
         .where(RESTRICTED, sa.not_(visible_clause(_dialect(session), viewer)))
-        .offset(0)
-        .subquery()
+        .order_by(Sighting.id)
     )
-    matching = sa.select(BlindIndexEntry.id).where(BlindIndexEntry.record_id == hidden.c.id, matches)
-    return sa.select(hidden.c.id, hidden.c.society_id).where(matching.exists()).order_by(hidden.c.id)
 
 
 def _dialect(session: Session) -> str:
