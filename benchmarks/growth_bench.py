@@ -4,6 +4,7 @@
                                              [--via cli|service|both]
     python benchmarks/growth_bench.py records [--small] [--pg URL] [--sizes 1000,10000,100000]
                                               [--clients 4] [--requests 200] [--pg-only]
+                                              [--restricted-every N]
 
 ``verify``: audit verification time against the size of the log. A generator inserts synthetic audit
 entries (correct leaf hashes, a signed checkpoint every 256 entries, as the service keeps them) in bulk
@@ -24,7 +25,8 @@ send ``--requests`` requests of each kind between them: an Italian caseworker's 
 Italian tracing officer's search made for an Italian tracing request (Italy's own hits decrypted and
 ranked, Greece's in bands); and ``/healthz`` as the baseline of the same run (the machine's load moves
 every figure; the ratio to the baseline moves less). Printed: p50 and p95 milliseconds, requests per
-second and p95 as a multiple of the baseline's, per kind and size.
+second and p95 as a multiple of the baseline's, per kind and size. ``--restricted-every N`` makes every
+N-th sighting ``no_cross_border`` (Greece's then withheld from Italy's searches, and audited as such).
 ``--small`` is the CI smoke run (300 sightings, a few requests).
 
 Each part is a function registered in ``PARTS`` with its own arguments; parts share the throwaway
@@ -322,8 +324,11 @@ UNLIMITED_SEARCHES = {
 }
 
 
-def _sighting(number: int) -> dict[str, Any]:
+def _sighting(number: int, *, restricted_every: int = 0) -> dict[str, Any]:
+    """The ``number``-th sighting; with ``restricted_every`` (n), every n-th one is ``no_cross_border``."""
+    restrictions = {"no_cross_border": bool(restricted_every) and number % restricted_every == 0}
     return {
+        "restrictions": restrictions,
         "person": {
             "given_name": GIVEN[number % len(GIVEN)],
             "family_name": FAMILY[(number * 7 + number // len(GIVEN)) % len(FAMILY)],
@@ -342,11 +347,12 @@ class Population:
 
     SOCIETIES = ("IT", "GR", "DE")
 
-    def __init__(self, instance: Instance, *, officers: int = 1) -> None:
+    def __init__(self, instance: Instance, *, officers: int = 1, restricted_every: int = 0) -> None:
         from rfl.accounts import services as accounts
         from rfl.accounts.models import Role, SocietyType
 
         self._instance = instance
+        self._restricted_every = restricted_every
         self.app = create_app(self._settings())
         self.count = 0
         self.tokens: dict[str, str] = {}
@@ -425,7 +431,7 @@ class Population:
                             crypto,
                             actor,
                             records.SIGHTINGS,
-                            schema.load(_sighting(self.count)),
+                            schema.load(_sighting(self.count, restricted_every=self._restricted_every)),
                             now=datetime.now(UTC),
                             audit=_unaudited,
                         )
@@ -541,7 +547,7 @@ def run_records(args: argparse.Namespace) -> None:
     )
     with throwaway_databases(args.pg, sqlite=not (args.pg and args.pg_only)) as instances:
         for instance in instances:
-            population = Population(instance, officers=args.clients)
+            population = Population(instance, officers=args.clients, restricted_every=args.restricted_every)
             margin = " " * (len(instance.label) + 1)
             try:
                 for size in sizes:
@@ -573,6 +579,12 @@ def _add_records(parsers: Any) -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests of each kind per size")
     parser.add_argument("--pg", default=None, help="PostgreSQL URL to create a throwaway database beside")
     parser.add_argument("--pg-only", action="store_true", help="with --pg, leave SQLite out")
+    parser.add_argument(
+        "--restricted-every",
+        type=int,
+        default=0,
+        help="make every n-th sighting no_cross_border (0: none), so searches also withhold some",
+    )
     parser.set_defaults(run=run_records)
 
 
