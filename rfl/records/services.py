@@ -8,7 +8,7 @@ a record; to anyone else it does not exist (NotFound), and the refusal is audite
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -765,7 +765,7 @@ def _slice_end(
 
 def _page_settled(
     upcoming: sa.Row[uuid.UUID, uuid.UUID, int],
-    found: Iterable[_Found],
+    found: Collection[_Found],
     *,
     own: uuid.UUID,
     wanted: int,
@@ -775,7 +775,6 @@ def _page_settled(
     could give. Those may be strong only if their shared values say so (what a record really holds is
     never more); on a page, strong hits come first, within a band the own society's (by score) before
     the others' (by id), and the candidates come in that order."""
-    found = list(found)
     strong = sum(1 for hit in found if band_of(hit.skeletons, wanted) is Band.STRONG)
     if strong >= size:
         return True

@@ -316,8 +316,22 @@ def test_what_is_neither_a_code_nor_an_id_is_refused_by_position_only(
     assert "Maria" not in response.get_data(as_text=True)
 
 
+@pytest.fixture
+def decrypted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the candidates a search decrypts (names, to check them against the query), in order."""
+    seen: list[str] = []
+    holding = services._holding_query_terms
+
+    def spy(crypto: Any, kind: Any, records: Any, query_terms: Any) -> Any:
+        seen.extend(str(record.id) for record in records)
+        return holding(crypto, kind, records, query_terms)
+
+    monkeypatch.setattr(services, "_holding_query_terms", spy)
+    return seen
+
+
 def test_a_page_of_strong_hits_leaves_the_weaker_candidates_undecrypted(
-    client: FlaskClient, border: Border, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, border: Border, decrypted: list[str]
 ) -> None:
     request_id = german_request(client, border)
     own = saved(
@@ -328,14 +342,6 @@ def test_a_page_of_strong_hits_leaves_the_weaker_candidates_undecrypted(
     )["id"]
     strong = sorted(italian(client, border, given, "Rossi") for given in ("Giuseppe", "Giuseppa"))
     possible = sorted(italian(client, border, given, "Rossi") for given in ("Marco", "Luca", "Paolo"))
-    decrypted: list[str] = []
-    holding = services._holding_query_terms
-
-    def spy(crypto: Any, kind: Any, records: Any, query_terms: Any) -> Any:
-        decrypted.extend(str(record.id) for record in records)
-        return holding(crypto, kind, records, query_terms)
-
-    monkeypatch.setattr(services, "_holding_query_terms", spy)
 
     def page(limit: int) -> list[str]:
         body = {"q": "Giuseppe Rossi", "tracing_request_id": request_id, "limit": limit}
@@ -352,19 +358,11 @@ def test_a_page_of_strong_hits_leaves_the_weaker_candidates_undecrypted(
 
 
 def test_a_page_settles_among_other_societies_weaker_hits_in_id_order(
-    client: FlaskClient, border: Border, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, border: Border, decrypted: list[str]
 ) -> None:
     request_id = german_request(client, border)
     strong = italian(client, border, "Giuseppe", "Rossi")
     possible = sorted(italian(client, border, given, "Rossi") for given in ("Marco", "Luca", "Paolo", "Anna"))
-    decrypted: list[str] = []
-    holding = services._holding_query_terms
-
-    def spy(crypto: Any, kind: Any, records: Any, query_terms: Any) -> Any:
-        decrypted.extend(str(record.id) for record in records)
-        return holding(crypto, kind, records, query_terms)
-
-    monkeypatch.setattr(services, "_holding_query_terms", spy)
     body = {"q": "Giuseppe Rossi", "tracing_request_id": request_id, "limit": 3}
     response = client.post("/api/v1/sightings/search", headers=border.de_officer, json=body)
 
