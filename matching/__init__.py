@@ -20,7 +20,7 @@ from matching.linker import Explanation, FieldEvidence, Linker, Links, TokenMatc
 from matching.matcher import FieldScore, Matcher, Score, blocking_keys
 from matching.model import Model
 from matching.normalise import Token, name_tokens
-from matching.records import FIELDS, NameFrequencies, Prepared, Vocabulary, prepare
+from matching.records import FIELDS, NameFrequencies, Parsed, Prepared, Vocabulary, parse, prepare
 
 __all__ = [
     "FIELDS",
@@ -37,6 +37,7 @@ __all__ = [
     "Model",
     "ModelFormatError",
     "NameFrequencies",
+    "Parsed",
     "Placeholders",
     "Prepared",
     "Score",
@@ -47,6 +48,7 @@ __all__ = [
     "dedupe",
     "link",
     "name_tokens",
+    "parse",
     "parse_age",
     "parse_partial_date",
     "prepare",

@@ -60,11 +60,12 @@ from matching.normalise import name_tokens
 from matching.records import (
     NAME_SLOTS,
     NameFrequencies,
+    Parsed,
     Prepared,
     RecordTable,
     Vocabulary,
     own_names,
-    prepare,
+    parse,
 )
 
 Record = Mapping[str, Any]
@@ -204,7 +205,15 @@ class Matcher:
         """
         return blocking_keys(record)
 
-    def score(self, record: Record, candidates: Sequence[Record], *, threshold: float = 0.0) -> list[Score]:
+    def parse(self, record: Record | Parsed) -> Parsed:
+        """The record validated and read for this matcher: what :meth:`score` does to each record it
+        is given, but numbering its names. A job that scores a record in many calls (a candidate of
+        hundreds of records) parses it once and passes the parsed record."""
+        return _parsed(record, "record", None, self.placeholders)
+
+    def score(
+        self, record: Record | Parsed, candidates: Sequence[Record | Parsed], *, threshold: float = 0.0
+    ) -> list[Score]:
         """Score ``record`` against candidate records from the other side: those with probability >=
         ``threshold``, best first.
 
@@ -213,7 +222,7 @@ class Matcher:
         fits as well (two near-certain candidates are taken for duplicates and keep theirs). The
         model's prior was estimated with that competition, so it is what gives calibrated
         probabilities. All candidates compete, also those below the threshold. Candidate ids must
-        be distinct.
+        be distinct. Records may be given parsed (:meth:`parse`): the scores are the same.
         """
         if not candidates:
             return []
@@ -354,7 +363,9 @@ class Matcher:
     def _vocabulary(self) -> Vocabulary:
         return Vocabulary(self.frequencies)
 
-    def _prepared(self, record: Record, vocab: Vocabulary, source: str, row: int | None = None) -> Prepared:
+    def _prepared(
+        self, record: Record | Parsed, vocab: Vocabulary, source: str, row: int | None = None
+    ) -> Prepared:
         return _prepared(record, vocab, source, row, self.placeholders)
 
 
@@ -368,7 +379,7 @@ def _default_model_data() -> dict[str, Any]:
     return data
 
 
-def blocking_keys(record: Record) -> list[str]:
+def blocking_keys(record: Record | Parsed) -> list[str]:
     """The plaintext blocking keys of one record (see :meth:`Matcher.blocking_keys`).
 
     They depend on the record alone, never on a fitted model: keys stored for a record stay valid
@@ -380,14 +391,23 @@ def blocking_keys(record: Record) -> list[str]:
 
 
 def _prepared(
-    record: Record,
+    record: Record | Parsed,
     vocab: Vocabulary,
     source: str,
     row: int | None = None,
     placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
 ) -> Prepared:
+    return _parsed(record, source, row, placeholders).numbered(vocab)
+
+
+def _parsed(record: Record | Parsed, source: str, row: int | None, placeholders: Placeholders) -> Parsed:
+    """The record parsed with ``placeholders`` (a record parsed with others is read again)."""
+    if isinstance(record, Parsed):
+        if record.placeholders == placeholders:
+            return record
+        record = record.own.raw
     try:
-        return prepare(record, vocab, placeholders=placeholders)
+        return parse(record, placeholders=placeholders)
     except InputError as exc:
         raise InputError(exc.message, source=source, row=row, column=exc.column) from None
 

@@ -8,9 +8,9 @@ run over arrays of candidate pairs rather than pair by pair.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -380,7 +380,29 @@ class Prepared:
     unreadable_dates: tuple[str, ...] = ()  # date columns read as missing: they held no valid date
 
 
-def own_names(record: Mapping[str, Any], vocab: Vocabulary) -> tuple[list[int], int]:
+class TokenNumbering(Protocol):
+    """What numbers name tokens: a :class:`Vocabulary`, or one record's own numbering (see :func:`parse`)."""
+
+    def add(self, token: Token) -> int: ...
+
+
+class _RecordTokens:
+    """One record's name tokens numbered in the order preparing meets them, by their written form as a
+    vocabulary numbers them, so a vocabulary that adds them in this order numbers them alike."""
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+        self._index: dict[str, int] = {}
+
+    def add(self, token: Token) -> int:
+        i = self._index.get(token.original)
+        if i is None:
+            i = self._index[token.original] = len(self.tokens)
+            self.tokens.append(token)
+        return i
+
+
+def own_names(record: Mapping[str, Any], vocab: TokenNumbering) -> tuple[list[int], int]:
     """The token ids of a person's own names (given, family, full, then alternate names), one slot per
     name, and how many of them the given, family and full name hold (not the aliases)."""
     bag: list[int] = []
@@ -401,6 +423,30 @@ def own_names(record: Mapping[str, Any], vocab: Vocabulary) -> tuple[list[int], 
     return bag, primary
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """One record validated and read into comparable form, its names numbered among its own tokens:
+    all the work of preparing it but numbering its names in a vocabulary. A record scored in many
+    calls, each with a vocabulary of its own, is parsed once (:meth:`Matcher.parse`)."""
+
+    own: Prepared  # token ids index ``tokens``
+    tokens: tuple[Token, ...]  # the record's distinct name tokens, in the order preparing meets them
+    placeholders: Placeholders
+
+    def numbered(self, vocab: Vocabulary) -> Prepared:
+        """The prepared record, its tokens numbered in ``vocab`` in the order preparing would add them
+        (so it equals preparing the record with that vocabulary)."""
+        ids = [vocab.add(token) for token in self.tokens]
+        own = self.own
+        return replace(
+            own,
+            names=[ids[t] for t in own.names],
+            given=[ids[t] for t in own.given],
+            father=[ids[t] for t in own.father],
+            mother=[ids[t] for t in own.mother],
+        )
+
+
 def prepare(
     record: Mapping[str, Any],
     vocab: Vocabulary,
@@ -408,7 +454,19 @@ def prepare(
     strict_dates: bool = True,
     placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
 ) -> Prepared:
-    """Validate one record and derive its comparable form; raises :class:`InputError`.
+    """Validate one record and derive its comparable form, its names numbered in ``vocab``; raises
+    :class:`InputError`. See :func:`parse` for the arguments."""
+    return parse(record, strict_dates=strict_dates, placeholders=placeholders).numbered(vocab)
+
+
+def parse(
+    record: Mapping[str, Any],
+    *,
+    strict_dates: bool = True,
+    placeholders: Placeholders = DEFAULT_PLACEHOLDERS,
+) -> Parsed:
+    """Validate one record and derive its comparable form, its names numbered among its own tokens;
+    raises :class:`InputError`.
 
     ``placeholders``: which written birth days of the record's source stand for an unknown one.
 
@@ -416,24 +474,25 @@ def prepare(
     1955-11-92), a birth or record date that is not a valid date is read as missing and listed in
     ``unreadable_dates`` instead of raising.
     """
+    tokens = _RecordTokens()
     rid = _text(record, "id").strip()
     if not rid:
         raise InputError("missing id", column="id")
     raw = {k: _text(record, k) for k in FIELDS}
     given_tokens = list(name_tokens(raw["given_name"]))
-    bag, primary = own_names(raw, vocab)
+    bag, primary = own_names(raw, tokens)
     # the given name, and the first names of the other ways the person is written (transliterations)
     given: list[int] = []
     firsts = [given_tokens[:1]] + [list(name_tokens(a))[:1] for a in raw["alternate_names"].split("|")]
     if not given_tokens:
         firsts.insert(0, list(name_tokens(raw["full_name"]))[:1])
     for first in firsts:
-        if first and (t := vocab.add(first[0])) not in given:
+        if first and (t := tokens.add(first[0])) not in given:
             given.append(t)
     if not given and bag:
         given = bag[:1]
-    father = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["father_name"])))
-    mother = list(dict.fromkeys(vocab.add(t) for t in name_tokens(raw["mother_name"])))
+    father = list(dict.fromkeys(tokens.add(t) for t in name_tokens(raw["father_name"])))
+    mother = list(dict.fromkeys(tokens.add(t) for t in name_tokens(raw["mother_name"])))
     # Patronymic naming: one registration writes "given + father's name" where another writes a family
     # name, so the father's first name joins the bag the names are aligned from.
     extra = [t for t in father[:2] if t not in bag]  # his name, then his father's: the chain continued
@@ -443,7 +502,7 @@ def prepare(
     sex_text = raw["sex"].strip().upper()
     if sex_text not in ("", "F", "M", "U"):
         raise InputError("sex must be F, M, U or empty", column="sex")
-    return Prepared(
+    prepared = Prepared(
         id=rid,
         names=bag,
         n_own=len(own),
@@ -463,6 +522,7 @@ def prepare(
         raw=raw,
         unreadable_dates=unreadable,
     )
+    return Parsed(prepared, tuple(tokens.tokens), placeholders)
 
 
 def _born(

@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
-from matching import Matcher, Score, blocking_keys
+from matching import Matcher, Parsed, Placeholders, Score, blocking_keys, parse
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
 from rfl.identity import societies_holding, society_codes
@@ -54,6 +54,8 @@ PROBABILITY_NOISE = 1e-6
 # records sharing real keys (at the planned truncation this keeps blocking recall where exact keys have
 # it: benchmarks/index_plan_recall.py).
 CANDIDATE_HEADROOM = 2
+# Blind-index values looked up by one statement (databases cap the bound parameters of a statement).
+VALUES_PER_STATEMENT = 2000
 # Pairs in these statuses are not proposed again while neither record changed: officers decided them.
 DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
 # At most one candidate per pair is in these (the unique index uq_match_candidates_open_pair).
@@ -78,11 +80,24 @@ class Pair:
 
 @dataclass(frozen=True)
 class MatchView:
-    """A record as the matcher reads it, decrypted in memory only: canonical fields and plaintext
-    blocking keys."""
+    """A record as the matcher reads it, decrypted in memory only: canonical fields, plaintext
+    blocking keys, and the record parsed for scoring (a candidate of hundreds of records is parsed
+    once, not once per scoring)."""
 
     canonical: dict[str, Any]
     keys: frozenset[str]
+    parsed: Parsed  # with the usual placeholders (those of the blocking keys)
+    # parsed with the placeholders of a matcher that judged its own (see ``for_matcher``)
+    _reparsed: dict[Placeholders, Parsed] = field(default_factory=dict, compare=False)
+
+    def for_matcher(self, matcher: Matcher) -> Parsed:
+        """The record as ``matcher`` scores it."""
+        if matcher.placeholders == self.parsed.placeholders:
+            return self.parsed
+        found = self._reparsed.get(matcher.placeholders)
+        if found is None:
+            found = self._reparsed[matcher.placeholders] = matcher.parse(self.parsed)
+        return found
 
 
 class Proposer:
@@ -98,6 +113,7 @@ class Proposer:
         self._keep = keep
         self._views: OrderedDict[tuple[str, uuid.UUID, int], MatchView] = OrderedDict()
         self._held_seals: HeldSeals = {}
+        self._blocked: dict[tuple[str, uuid.UUID, int], list[uuid.UUID]] = {}  # see ``block_ahead``
 
     def reads(self, crypto: Crypto, audit: AuditSink) -> TransactionReads:
         """What one of the job's transactions shares among its proposals (seals verified in earlier
@@ -122,8 +138,45 @@ class Proposer:
             self._remember(key, found[key])
         return [found[key] for key in keys]
 
+    def block_ahead(
+        self,
+        session: Session,
+        crypto: Crypto,
+        kind: RecordType,
+        records: Sequence[RecordMixin],
+        limits: MatchingSettings,
+    ) -> None:
+        """Block many records at once (a run's chunk, in the transaction that proposes for them): the
+        index rows they need are read in a few queries instead of a query each; ``propose`` then takes
+        each record's candidates from here."""
+        views = self.views(session, crypto, kind, records)
+        other = _other_side(kind)
+        found = blocked_candidates(session, crypto, other, [view.keys for view in views], limits)
+        # what an earlier chunk left (a proposal that failed) is not kept
+        self._blocked = {
+            (kind.name, record.id, record.version): blocked
+            for record, blocked in zip(records, found, strict=True)
+        }
+
+    def blocked(
+        self,
+        session: Session,
+        crypto: Crypto,
+        kind: RecordType,
+        record: RecordMixin,
+        *,
+        view: MatchView,
+        limits: MatchingSettings,
+    ) -> list[uuid.UUID]:
+        """The record's blocked candidates: those ``block_ahead`` found, else blocked now."""
+        found = self._blocked.pop((kind.name, record.id, record.version), None)
+        if found is None:
+            [found] = blocked_candidates(session, crypto, _other_side(kind), [view.keys], limits)
+        return found
+
     def _view_of(self, canonical: dict[str, Any]) -> MatchView:
-        return MatchView(canonical, frozenset(blocking_keys(canonical)))
+        parsed = parse(canonical)
+        return MatchView(canonical, frozenset(blocking_keys(parsed)), parsed)
 
     def _remember(self, key: tuple[str, uuid.UUID, int], view: MatchView) -> None:
         self._views[key] = view
@@ -160,8 +213,8 @@ def propose(
         return ProposalReport(0, 0, 0)
     proposer = proposer or Proposer()
     [view] = proposer.views(session, crypto, kind, [record])
-    other = SIGHTINGS if kind is TRACING_REQUESTS else TRACING_REQUESTS
-    blocked = _blocked_candidates(session, crypto, other, view.keys, limits)
+    other = _other_side(kind)
+    blocked = proposer.blocked(session, crypto, kind, record, view=view, limits=limits)
     reads = reads or proposer.reads(crypto, audit)
     pairs = _visible_pairs(session, reads.seals, kind, record, reads.open_records(session, other, blocked))
     undecided = _without_decided_pairs(pairs, live)
@@ -169,7 +222,9 @@ def propose(
     sharing = _sharing_the_most_keys(
         view.keys, proposer.views(session, crypto, other, others), limits.max_candidates
     )
-    scores = matcher.score(view.canonical, [other.canonical for other in sharing], threshold=limits.floor)
+    scores = matcher.score(
+        view.for_matcher(matcher), [other.for_matcher(matcher) for other in sharing], threshold=limits.floor
+    )
     stored = _store(session, undecided, scores, matcher.version, audit, live=live)
     _supersede_dropped(session, kind, live, {score.id for score in scores}, audit)
     # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
@@ -184,58 +239,144 @@ def propose(
     return ProposalReport(len(blocked), len(sharing), stored)
 
 
+def _other_side(kind: RecordType) -> RecordType:
+    return SIGHTINGS if kind is TRACING_REQUESTS else TRACING_REQUESTS
+
+
 # --- blocking -------------------------------------------------------------------------------------
 
 
-def _blocked_candidates(
+def blocked_candidates(
     session: Session,
     crypto: Crypto,
     other: RecordType,
-    keys: frozenset[str],
+    keysets: Sequence[frozenset[str]],
     limits: MatchingSettings,
-) -> list[uuid.UUID]:
-    """Records of the other side that share one of the record's blocking ``keys``, most shared first."""
-    conditions = []
-    every_value: set[bytes] = set()
+) -> list[list[uuid.UUID]]:
+    """For each set of blocking keys (one record's), the records of the other side that share one of
+    them, most shared first, at most twice ``max_candidates``; a value more than ``max_key_records``
+    share finds nothing. The index rows of all the sets are read at once (a query or two per society
+    and index-key version), so a job blocking many records pays one round of queries, not one each."""
+    probes = _probes(session, crypto, other, keysets)
+    counts: Counter[_Condition] = Counter()
+    holders: dict[_Condition, list[_GivenId]] = defaultdict(list)
+    for probe in probes:
+        wanted = sorted(set().union(*probe.values))
+        probe_counts = _value_counts(session, other, probe, wanted)
+        counts.update(probe_counts)
+        sparse = [value for value in wanted if probe_counts[probe.condition(value)] <= limits.max_key_records]
+        for condition, record_id in _holders(session, other, probe, sparse):
+            holders[condition].append(record_id)
+    return [
+        _most_shared(conditions, counts, holders, limits)
+        for conditions in _conditions_per_keyset(probes, len(keysets))
+    ]
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """Where the records of the other side are looked up for one society and index-key version: the
+    values of each set of keys under that society's key."""
+
+    society_id: uuid.UUID
+    key_version: int
+    values: list[set[bytes]]  # per set of keys
+
+    def condition(self, value: bytes) -> _Condition:
+        return (self.society_id, self.key_version, value)
+
+
+_Condition = tuple[uuid.UUID, int, bytes]  # an index row's society, key version and value
+
+
+def _probes(
+    session: Session, crypto: Crypto, other: RecordType, keysets: Sequence[frozenset[str]]
+) -> list[_Probe]:
+    probes = []
     for society_id in _societies_with(session, other):
         # Every version that indexes something: while `rfl keys rotate-index` rebuilds a society's
         # index, some of its records are still under the older one.
         for index in crypto.indexes(society_id):
-            values = [v.value for v in indexing.block_key_values(index, keys)]
-            if values:
-                every_value.update(values)
-                conditions.append(
-                    sa.and_(
-                        BlindIndexEntry.society_id == society_id,
-                        BlindIndexEntry.key_version == index.key_version,
-                        BlindIndexEntry.value.in_(values),
-                    )
-                )
-    if not conditions:
-        return []
-    matches = sa.and_(
-        BlindIndexEntry.record_type == other.name,
+            values = [{v.value for v in indexing.block_key_values(index, keys)} for keys in keysets]
+            if any(values):
+                probes.append(_Probe(society_id, index.key_version, values))
+    return probes
+
+
+def _block_rows(other: RecordType, probe: _Probe, values: Sequence[bytes]) -> sa.ColumnElement[bool]:
+    return sa.and_(
         BlindIndexEntry.index_name == indexing.MATCH_BLOCK,
         BlindIndexEntry.index_version == indexing.INDEX_VERSION,
-        # Implied by the conditions below, but a plain IN lets the lookup index find the rows by value
-        # (an OR of per-society conditions alone makes SQLite scan every blocking row).
-        BlindIndexEntry.value.in_(sorted(every_value)),
-        sa.or_(*conditions),
+        BlindIndexEntry.value.in_(values),
+        BlindIndexEntry.record_type == other.name,
+        BlindIndexEntry.society_id == probe.society_id,
+        BlindIndexEntry.key_version == probe.key_version,
     )
-    crowded = (
-        sa.select(BlindIndexEntry.value)
-        .where(matches)
-        .group_by(BlindIndexEntry.society_id, BlindIndexEntry.value)
-        .having(sa.func.count() > limits.max_key_records)
-    )
-    statement = (
-        sa.select(BlindIndexEntry.record_id)
-        .where(matches, BlindIndexEntry.value.not_in(crowded))
-        .group_by(BlindIndexEntry.record_id)
-        .order_by(sa.func.count().desc(), BlindIndexEntry.record_id)
-        .limit(limits.max_candidates * CANDIDATE_HEADROOM)
-    )
-    return list(session.scalars(statement))
+
+
+def _value_counts(
+    session: Session, other: RecordType, probe: _Probe, values: Sequence[bytes]
+) -> Counter[_Condition]:
+    """How many index rows hold each value (an index-only count: crowded values are never fetched)."""
+    counts: Counter[_Condition] = Counter()
+    for part in _slices(values):
+        statement = (
+            sa.select(BlindIndexEntry.value, sa.func.count())
+            .where(_block_rows(other, probe, part))
+            .group_by(BlindIndexEntry.value)
+        )
+        counts.update({probe.condition(value): count for value, count in session.execute(statement)})
+    return counts
+
+
+def _holders(
+    session: Session, other: RecordType, probe: _Probe, values: Sequence[bytes]
+) -> Iterator[tuple[_Condition, _GivenId]]:
+    # The record ids as the database gives them (a UUID, or on SQLite its 32 hex digits, which sort
+    # alike): tens of thousands of rows a chunk, of which only the ranked few are made UUIDs.
+    record_id = sa.type_coerce(BlindIndexEntry.record_id, sa.types.NullType())
+    for part in _slices(values):
+        statement = sa.select(BlindIndexEntry.value, record_id).where(_block_rows(other, probe, part))
+        for value, given in session.execute(statement):
+            yield probe.condition(value), cast(_GivenId, given)
+
+
+def _slices(values: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
+    """Values a statement at a time: databases cap the parameters of one statement."""
+    for start in range(0, len(values), VALUES_PER_STATEMENT):
+        yield values[start : start + VALUES_PER_STATEMENT]
+
+
+def _conditions_per_keyset(probes: Sequence[_Probe], keysets: int) -> Iterator[list[_Condition]]:
+    for n in range(keysets):
+        yield [probe.condition(value) for probe in probes for value in probe.values[n]]
+
+
+def _most_shared(
+    conditions: Sequence[_Condition],
+    counts: Counter[_Condition],
+    holders: dict[_Condition, list[_GivenId]],
+    limits: MatchingSettings,
+) -> list[uuid.UUID]:
+    """The records holding the most of ``conditions``' rows (then by id), leaving out every value that
+    more than ``max_key_records`` rows of a society hold (under any of the set's key versions)."""
+    per_society: Counter[tuple[uuid.UUID, bytes]] = Counter()
+    for condition in conditions:
+        per_society[(condition[0], condition[2])] += counts[condition]
+    crowded = {value for (_, value), count in per_society.items() if count > limits.max_key_records}
+    shared: Counter[_GivenId] = Counter()
+    for condition in conditions:
+        if condition[2] not in crowded:
+            shared.update(holders.get(condition, ()))
+    ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
+    return [_uuid(given) for given, _ in ranked[: limits.max_candidates * CANDIDATE_HEADROOM]]
+
+
+_GivenId = uuid.UUID | str
+
+
+def _uuid(given: _GivenId) -> uuid.UUID:
+    return given if isinstance(given, uuid.UUID) else uuid.UUID(hex=given)
 
 
 def _sharing_the_most_keys(keys: frozenset[str], others: Sequence[MatchView], limit: int) -> list[MatchView]:

@@ -28,6 +28,7 @@ from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
 from rfl.records.canonical import MATCHED_FIELDS_CHANGED
 from rfl.records.models import RecordStatus, TracingRequest
+from rfl.records.services import TRACING_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,8 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
         matcher = current_matcher(session, crypto)
         proposer = _run_proposer(run_id)
         reads = proposer.reads(crypto, audit)  # each sighting loaded once a chunk
-        request_ids = session.scalars(
-            sa.select(TracingRequest.id)
+        requests = session.scalars(
+            sa.select(TracingRequest)
             .where(
                 TracingRequest.id >= chunk.first_request_id,
                 TracingRequest.id <= chunk.last_request_id,
@@ -177,6 +178,8 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
             )
             .order_by(TracingRequest.id)
         ).all()
+        proposer.block_ahead(session, crypto, TRACING_REQUESTS, requests, services.settings.matching)
+        request_ids = [request.id for request in requests]
         stored = 0
         for request_id in request_ids:
             report = propose(

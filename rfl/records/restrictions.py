@@ -46,6 +46,8 @@ def visible_to(sighting: Sighting, viewer: Viewer, protection: Protection) -> bo
         return False
     if protection.no_cross_border and sighting.society_id != viewer.society_id:
         return False
+    if not protection.exclude:  # most sightings: proposals ask this of hundreds of them per record
+        return True
     return not set(viewer.exclusion_entries()) & {canonical_entry(entry) for entry in protection.exclude}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from matching import FIELDS, FieldScore, InputError, Matcher, ModelFormatError
+from matching import FIELDS, FieldScore, InputError, Matcher, ModelFormatError, Placeholders
 from matching.blocking import NAME_PARTS, VALUE_ONLY, record_keys
 from matching.matcher import COMPETITION, DEFAULT_MODEL, NAME_FIT_BITS, NO_NAME_EVIDENCE
 from matching.records import Vocabulary, prepare
@@ -234,6 +234,29 @@ def test_a_score_holds_no_name_or_value(
         for s in fitted.score(record, right):
             text = " ".join(f"{f.field} {f.level} {f.weight}" for f in s.explanation).casefold()
             assert not words & set(re.split(r"[\s_]+", text))
+
+
+def test_records_parsed_once_score_in_every_call_exactly_as_the_records_do(
+    fitted: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    """A job parses a candidate once and scores it for hundreds of records, each call numbering names
+    in a vocabulary of its own: nothing may depend on the parse being shared."""
+    parsed = [fitted.parse(record) for record in right]
+    for record in left:
+        assert fitted.score(fitted.parse(record), parsed) == fitted.score(record, right)
+
+
+def test_a_record_parsed_with_other_placeholders_is_read_again_with_the_matchers(default: Matcher) -> None:
+    record = dict(REQUEST, birth_date="1990-03-01")
+    first_of_month = Placeholders(new_year=True, first_of_month=True)
+    judged = Matcher(default.model, default.frequencies, placeholders=first_of_month)
+    usual = default.parse(record)
+
+    again = judged.parse(usual)
+
+    assert again.placeholders == first_of_month
+    assert again.own.born == judged.parse(record).own.born != usual.own.born
+    assert judged.score(usual, [SIGHTING]) == judged.score(record, [SIGHTING])
 
 
 def test_no_candidates_give_no_scores(default: Matcher) -> None:

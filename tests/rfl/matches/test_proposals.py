@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -9,11 +12,12 @@ from flask import Flask
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches import proposals
-from rfl.matches.proposals import Proposer
-from rfl.records.models import Sighting
-from rfl.records.services import SIGHTINGS
+from rfl.matches.proposals import Proposer, blocked_candidates
+from rfl.matches.settings import MatchingSettings
+from rfl.records.models import Sighting, TracingRequest
+from rfl.records.services import SIGHTINGS, TRACING_REQUESTS
 from tests.conftest import Factories
-from tests.rfl.matches.conftest import seed_pairs
+from tests.rfl.matches.conftest import PEOPLE, seed_pairs
 
 
 @pytest.fixture
@@ -65,3 +69,101 @@ def test_a_proposer_keeps_at_most_its_bound_and_still_answers_for_more(
     assert [view.canonical["id"] for view in views] == [str(s.id) for s in sightings]
     assert len(reads) == len(sightings)  # the last two were still kept
     assert [view.canonical["id"] for view in last_two] == [str(s.id) for s in sightings[-2:]]
+
+
+@pytest.fixture
+def namesakes(app: Flask, make: Factories) -> Flask:
+    """Three tracing requests and three sightings, all alike, for each person."""
+    germany, italy = make.society("DE", country="DE"), make.society("IT")
+    for _ in range(3):
+        seed_pairs(app, make, germany, italy)
+    return app
+
+
+def blocking(
+    app: Flask, limits: MatchingSettings
+) -> tuple[list[list[uuid.UUID]], list[list[uuid.UUID]], int]:
+    """Every request's blocked sightings, found for all requests at once and for each alone, and the
+    index statements blocking all at once took."""
+    statements: list[str] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM blind_index_entries" in statement:
+            statements.append(statement)
+
+    with app.app_context(), db.transaction() as session:
+        crypto = app_services(app).crypto(session)
+        requests = list(session.scalars(sa.select(TracingRequest).order_by(TracingRequest.id)))
+        keysets = [view.keys for view in Proposer().views(session, crypto, TRACING_REQUESTS, requests)]
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+        try:
+            together = blocked_candidates(session, crypto, SIGHTINGS, keysets, limits)
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+        alone = [blocked_candidates(session, crypto, SIGHTINGS, [keys], limits)[0] for keys in keysets]
+    return together, alone, len(statements)
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [MatchingSettings(), MatchingSettings(max_key_records=2, max_candidates=1)],
+    ids=["default limits", "crowded values and a cap"],
+)
+def test_blocking_many_records_at_once_finds_for_each_what_blocking_it_alone_finds(
+    namesakes: Flask, limits: MatchingSettings
+) -> None:
+    together, alone, statements = blocking(namesakes, limits)
+
+    assert together == alone
+    assert len(together) == 3 * len(PEOPLE)
+    # One society holds sightings under one index key: its values are counted, then their rows read,
+    # whatever the number of records blocked.
+    assert statements == 2
+
+
+def the_first_persons_namesakes(app: Flask) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """The first person's first tracing request, and the sightings of that person."""
+    given, family, *_ = PEOPLE[0]
+    with app.app_context(), db.transaction() as session:
+        crypto = app_services(app).crypto(session)
+        requests = list(session.scalars(sa.select(TracingRequest).order_by(TracingRequest.id)))
+        sightings = list(session.scalars(sa.select(Sighting).order_by(Sighting.id)))
+        request_views = Proposer().views(session, crypto, TRACING_REQUESTS, requests)
+        sighting_views = Proposer().views(session, crypto, SIGHTINGS, sightings)
+    first = next(
+        r.id for r, v in zip(requests, request_views, strict=True) if v.canonical["given_name"] == given
+    )
+    alike = [
+        s.id
+        for s, v in zip(sightings, sighting_views, strict=True)
+        if v.canonical["full_name"] == f"{family} {given}"
+    ]
+    return first, alike
+
+
+@pytest.mark.parametrize(("max_key_records", "found"), [(2, 0), (3, 3)])
+def test_a_value_more_records_share_than_the_limit_finds_nothing(
+    namesakes: Flask, max_key_records: int, found: int
+) -> None:
+    request_id, alike = the_first_persons_namesakes(namesakes)
+    together, _, _ = blocking(namesakes, MatchingSettings(max_key_records=max_key_records))
+    requests = sorted_request_ids(namesakes)
+
+    blocked = together[requests.index(request_id)]
+
+    assert len(alike) == 3
+    assert len(set(blocked) & set(alike)) == found
+
+
+def test_the_cap_keeps_the_records_sharing_the_most_values_then_the_first_by_id(namesakes: Flask) -> None:
+    request_id, alike = the_first_persons_namesakes(namesakes)
+    together, _, _ = blocking(namesakes, MatchingSettings(max_candidates=1))  # 2 with the headroom
+
+    blocked = together[sorted_request_ids(namesakes).index(request_id)]
+
+    assert blocked == sorted(alike)[:2]
+
+
+def sorted_request_ids(app: Flask) -> list[uuid.UUID]:
+    with app.app_context(), db.transaction() as session:
+        return list(session.scalars(sa.select(TracingRequest.id).order_by(TracingRequest.id)))
