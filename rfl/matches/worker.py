@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Flask, Response
 
 from rfl.audit.recorder import audited_transaction
-from rfl.db import db
+from rfl.db import db, is_unavailable
 from rfl.extensions import app_services
 from rfl.matches.models import MatchRunChunk
 from rfl.matches.proposals import Proposer, propose
@@ -76,13 +76,29 @@ def process_message(
 
 
 def drain(*, limit: int | None = None, progress: Callable[[int], object] | None = None) -> DrainReport:
-    """Process waiting proposals in this process, oldest first (at most ``limit`` messages)."""
+    """Process waiting proposals in this process, oldest first (at most ``limit`` messages).
+
+    A database that cannot serve now (a lock held past the wait by another process, a lost connection)
+    ends the drain early without counting an attempt against any message: the rest waits for the next
+    drain or the sweep.
+    """
     report = DrainReport()
+    try:
+        _drain_into(report, limit, progress)
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        log.warning("drain_paused", extra={"exception_type": type(error).__qualname__})
+    return report
+
+
+def _drain_into(report: DrainReport, limit: int | None, progress: Callable[[int], object] | None) -> None:
     batch = app_services().settings.matching.drain_batch
     proposer = Proposer()  # a record read for one message is not read again for the next
     passed_over: set[uuid.UUID] = set()  # failed here, or held by another worker
     while limit is None or report.processed + report.failed < limit:
-        with db.transaction() as session:
+        # Listing takes no write lock: on SQLite another process's long proposal does not block it.
+        with db.transaction(read_only=True) as session:
             ids = [
                 message_id
                 for message_id in outbox.pending_ids(
@@ -93,14 +109,13 @@ def drain(*, limit: int | None = None, progress: Callable[[int], object] | None 
         if limit is not None:
             ids = ids[: limit - report.processed - report.failed]
         if not ids:
-            break
+            return
         for message_id in ids:
             if _process_counting_failures(message_id, report, proposer):
                 if progress is not None:
                     progress(1)
             else:
                 passed_over.add(message_id)
-    return report
 
 
 def _process_counting_failures(message_id: uuid.UUID, report: DrainReport, proposer: Proposer) -> bool:
@@ -108,6 +123,8 @@ def _process_counting_failures(message_id: uuid.UUID, report: DrainReport, propo
         # Two drains see the same oldest messages: each leaves to the other what it holds.
         stored = process_message(message_id, proposer, skip_locked=True)
     except Exception as error:
+        if is_unavailable(error):  # the database's state, not the message's failure
+            raise
         # The type only: a message may quote data.
         log.error("proposal_failed", extra={"exception_type": type(error).__qualname__})
         _count_failed_attempt(message_id)
