@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask, current_app
@@ -14,7 +14,7 @@ from privacy import CheckpointSigner, KeyCache
 from rfl.accounts.passwords import Passwords
 from rfl.accounts.services import Authenticator
 from rfl.accounts.throttle import SearchBudget, Throttle
-from rfl.crypto import Crypto
+from rfl.crypto import Crypto, SettledPlans
 from rfl.keys import ReloadingKeyProvider
 from rfl.settings import Settings
 
@@ -32,6 +32,7 @@ class AppServices:
     passwords: Passwords
     authenticator: Authenticator
     throttle: Throttle
+    settled_plans: SettledPlans = field(default_factory=dict)  # see rfl.crypto.SettledPlans
 
     @property
     def search_budget(self) -> SearchBudget:
@@ -40,7 +41,14 @@ class AppServices:
 
     def crypto(self, session: Session) -> Crypto:
         """The crypto context of ``session``: data keys commit and roll back with its transaction."""
-        return Crypto(self.keys, self.key_cache, session, self.clock, self.settings.index_planning)
+        return Crypto(
+            self.keys,
+            self.key_cache,
+            session,
+            self.clock,
+            planning=self.settings.index_planning,
+            settled=self.settled_plans,
+        )
 
     def install(self, app: Flask) -> None:
         app.extensions[_EXTENSION_KEY] = self

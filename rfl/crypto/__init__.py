@@ -23,6 +23,9 @@ from rfl.crypto.planning import INDEX_VERSION, IndexPlanning, SocietyIndex
 
 # A society's index plans by index-key version: index name to bits.
 Plans = dict[uuid.UUID, dict[int, dict[str, int]]]
+# Plans this process has read committed, by society and index-key version: a plan never changes once
+# stored, so every save that indexes under it need not read it again (one statement a save).
+SettledPlans = dict[tuple[uuid.UUID, int], dict[str, int]]
 
 
 class KeyRings(KeyProvider, Protocol):
@@ -43,7 +46,9 @@ class Crypto:
         cache: KeyCache,
         session: Session,
         clock: Callable[[], datetime],
+        *,
         planning: IndexPlanning | None = None,
+        settled: SettledPlans | None = None,
     ) -> None:
         self.provider = provider
         self._session = session
@@ -52,6 +57,8 @@ class Crypto:
         self._sealers: dict[uuid.UUID, RowSealer] = {}
         self._planning = planning or IndexPlanning()
         self._plans: Plans | None = None
+        self._settled: SettledPlans = {} if settled is None else settled
+        self._made: set[tuple[uuid.UUID, int]] = set()  # plans stored in this session, maybe not committed
 
     def provider_ring(self, ring_id: str) -> None:
         """Make sure the key ring ``ring_id`` exists (rings of societies are made with the society)."""
@@ -63,10 +70,20 @@ class Crypto:
         version's plan is made now if this is its first use (from the installation's index planning)."""
         ring = str(society_id)
         key_version = self.provider.active_index_key_version(ring)
+        return SocietyIndex(
+            BlindIndexer(self.provider, ring), key_version, self._plan(society_id, key_version)
+        )
+
+    def _plan(self, society_id: uuid.UUID, key_version: int) -> dict[str, int]:
+        settled = self._settled.get((society_id, key_version))
+        if settled is not None:
+            return settled
         bits = self._known_plans().get(society_id, {}).get(key_version)
         if bits is None:
-            bits = self._make_plan(society_id, key_version)
-        return SocietyIndex(BlindIndexer(self.provider, ring), key_version, bits)
+            return self._make_plan(society_id, key_version)
+        if (society_id, key_version) not in self._made:  # read as committed: it stays so
+            self._settled[(society_id, key_version)] = bits
+        return bits
 
     def indexes(self, society_id: uuid.UUID) -> list[SocietyIndex]:
         """Every index-key version of the society that indexes something (the active one last): what a
@@ -125,6 +142,7 @@ class Crypto:
         )
         bits = {row.index_name: row.bits for row in stored}
         self._known_plans().setdefault(society_id, {})[key_version] = bits
+        self._made.add((society_id, key_version))
         return bits
 
     def prefetch(self, subjects: Iterable[Subject]) -> Sequence[object]:

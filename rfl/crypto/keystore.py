@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from privacy import Subject, WrappedDek
@@ -32,10 +33,12 @@ class DatabaseKeyStore:
 
     def store(self, record: WrappedDek, *, replaces: WrappedDek | None = None) -> bool:
         if replaces is None:
-            if self._row(record.ring_id, record.subject_id, record.dek_version) is not None:
-                return False
-            self._session.add(
-                DataKey(
+            # Insert if absent, in one statement (every new record stores a key per person): a key
+            # version already there, or stored by a concurrent transaction first, is left as it is.
+            insert = (postgresql if self._session.get_bind().dialect.name == "postgresql" else sqlite).insert
+            inserted = self._session.scalar(
+                insert(DataKey)
+                .values(
                     ring_id=record.ring_id,
                     subject_id=record.subject_id,
                     dek_version=record.dek_version,
@@ -44,9 +47,11 @@ class DatabaseKeyStore:
                     created_at=record.created_at,
                     destroyed_at=record.destroyed_at,
                 )
+                .on_conflict_do_nothing(index_elements=["ring_id", "subject_id", "dek_version"])
+                .returning(DataKey.dek_version)  # a row only if inserted (rowcount is -1 here on psycopg)
             )
-            self._session.flush()
-            return True
+            return inserted is not None
+
         # Compare-and-set: only if the row is still exactly what the caller read.
         result = self._session.execute(
             sa.update(DataKey)

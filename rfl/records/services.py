@@ -229,8 +229,10 @@ def _reindex(
     *,
     document: Mapping[str, Any],
     on: date,
+    new: bool = False,
 ) -> None:
-    session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.record_id == record.id))
+    if not new:  # a record created in this transaction has no rows yet
+        session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.record_id == record.id))
     index = crypto.index(record.society_id)
     subject_column = next(iter(kind.subject_columns.values()))
     canonical = canonical_record(
@@ -280,7 +282,7 @@ def create_record(
     _codec(kind, crypto).encrypt(record, _subjects(kind, record), document)
     session.add(record)
     session.flush()
-    _reindex(session, crypto, kind, record, document=document, on=on)
+    _reindex(session, crypto, kind, record, document=document, on=on, new=True)
     enqueue(session, MATCHED_FIELDS_CHANGED, kind.name, record.id)
     audit(_event(kind, "create", actor, record, _personal_field_names(kind, document)))
     protection = stored(record)

@@ -17,7 +17,7 @@ TINY = IndexPlanning(name_token=4, name_skeleton=4, match_block=4)  # one bit ea
 
 def crypto_planned(app: Flask, planning: IndexPlanning) -> Crypto:
     services = app_services(app)
-    return Crypto(services.keys, services.key_cache, db.session, services.clock, planning)
+    return Crypto(services.keys, services.key_cache, db.session, services.clock, planning=planning)
 
 
 def stored_plans(society_id: object) -> dict[str, tuple[int, int]]:
@@ -66,3 +66,31 @@ def test_two_first_uses_at_once_end_with_the_plan_stored_first(app: Flask, make:
 
         assert raced.bits == made.bits
         assert stored_plans(society.id)["name_token"] == (20_000, 13)
+
+
+def test_a_plan_read_from_the_table_is_kept_by_the_process_and_one_made_now_is_not(
+    app: Flask, make: Factories
+) -> None:
+    """Every save indexes under its society's plan; a stored plan never changes, so the process reads
+    it once. A plan this session stored may still roll back: it is not kept."""
+    society = make.society("IT")
+    services = app_services(app)
+    read: list[str] = []
+
+    def capture(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM blind_index_plans" in statement:
+            read.append(statement)
+
+    with app.app_context(), db.transaction():
+        made = services.crypto(db.session).index(society.id)
+        assert (society.id, made.key_version) not in services.settled_plans
+        services.crypto(db.session).index(society.id)  # another session reads it from the table
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+        try:
+            again = services.crypto(db.session).index(society.id)
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+
+    assert services.settled_plans[(society.id, made.key_version)] == dict(made.bits)
+    assert read == []
+    assert dict(again.bits) == dict(made.bits)
