@@ -312,6 +312,7 @@ class Database:
 
     def _commit_request(self) -> None:
         work: list[Callable[[Session], None]] = g.pop("rfl_commit_work", [])
+        g.pop("rfl_failure_work", None)  # for a failure only: not left to a later request sharing ``g``
         session = self.current_session()
         if g.get("rfl_read_only", False):
             if session is not None:

@@ -170,3 +170,28 @@ def test_every_reading_route_works_in_its_read_only_transaction(
     statuses = {path: client.get(path, headers=headers).status_code for path, headers in reads.items()}
 
     assert statuses == dict.fromkeys(reads, 200)
+
+
+def test_requests_driven_inside_one_application_context_each_leave_their_audit_entries(
+    committed_app: Flask, client: FlaskClient, make: Factories
+) -> None:
+    """Tests and benchmarks drive the app in process inside an application context, which every
+    request then shares (its ``g``): the second request's entries went into the first one's list,
+    already written, and were lost. Refusals were appended again at a later failure."""
+    owner = make.actor_headers(Role.CASEWORKER)
+    stranger = make.actor_headers(Role.CASEWORKER)
+    entries = count(committed_app, AuditEvent)
+
+    with committed_app.app_context():
+        first = client.post("/api/v1/tracing-requests", json=TRACING_REQUEST, headers=owner)
+        second = client.post("/api/v1/tracing-requests", json=TRACING_REQUEST, headers=owner)
+        denied = client.get(f"/api/v1/tracing-requests/{first.json['id']}", headers=stranger)
+        failed = client.post("/api/v1/tracing-requests", json={"bad": "document"}, headers=owner)
+
+    assert (first.status_code, second.status_code, denied.status_code, failed.status_code) == (
+        201,
+        201,
+        404,
+        422,
+    )
+    assert count(committed_app, AuditEvent) == entries + 3  # two creations and the denied read
