@@ -28,7 +28,7 @@ import uuid
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -259,7 +259,7 @@ def blocked_candidates(
     and index-key version), so a job blocking many records pays one round of queries, not one each."""
     probes = _probes(session, crypto, other, keysets)
     counts: Counter[_Condition] = Counter()
-    holders: dict[_Condition, list[_GivenId]] = defaultdict(list)
+    holders: dict[_Condition, list[str]] = defaultdict(list)
     for probe in probes:
         wanted = sorted(set().union(*probe.values))
         probe_counts = _value_counts(session, other, probe, wanted)
@@ -331,14 +331,16 @@ def _value_counts(
 
 def _holders(
     session: Session, other: RecordType, probe: _Probe, values: Sequence[bytes]
-) -> Iterator[tuple[_Condition, _GivenId]]:
-    # The record ids as the database gives them (a UUID, or on SQLite its 32 hex digits, which sort
-    # alike): tens of thousands of rows a chunk, of which only the ranked few are made UUIDs.
-    record_id = sa.type_coerce(BlindIndexEntry.record_id, sa.types.NullType())
+) -> Iterator[tuple[_Condition, str]]:
+    # Tens of thousands of rows a chunk: read without the ORM, the record ids as text (PostgreSQL's
+    # canonical form, SQLite's 32 hex digits: either sorts as the ids do), of which only the ranked
+    # few are made UUIDs.
+    record_id = sa.cast(BlindIndexEntry.record_id, sa.String)
+    connection = session.connection()
     for part in _slices(values):
         statement = sa.select(BlindIndexEntry.value, record_id).where(_block_rows(other, probe, part))
-        for value, given in session.execute(statement):
-            yield probe.condition(value), cast(_GivenId, given)
+        for value, given in connection.execute(statement):
+            yield probe.condition(value), given
 
 
 def _slices(values: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
@@ -355,7 +357,7 @@ def _conditions_per_keyset(probes: Sequence[_Probe], keysets: int) -> Iterator[l
 def _most_shared(
     conditions: Sequence[_Condition],
     counts: Counter[_Condition],
-    holders: dict[_Condition, list[_GivenId]],
+    holders: dict[_Condition, list[str]],
     limits: MatchingSettings,
 ) -> list[uuid.UUID]:
     """The records holding the most of ``conditions``' rows (then by id), leaving out every value that
@@ -364,19 +366,12 @@ def _most_shared(
     for condition in conditions:
         per_society[(condition[0], condition[2])] += counts[condition]
     crowded = {value for (_, value), count in per_society.items() if count > limits.max_key_records}
-    shared: Counter[_GivenId] = Counter()
+    shared: Counter[str] = Counter()
     for condition in conditions:
         if condition[2] not in crowded:
             shared.update(holders.get(condition, ()))
     ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
-    return [_uuid(given) for given, _ in ranked[: limits.max_candidates * CANDIDATE_HEADROOM]]
-
-
-_GivenId = uuid.UUID | str
-
-
-def _uuid(given: _GivenId) -> uuid.UUID:
-    return given if isinstance(given, uuid.UUID) else uuid.UUID(hex=given)
+    return [uuid.UUID(given) for given, _ in ranked[: limits.max_candidates * CANDIDATE_HEADROOM]]
 
 
 def _sharing_the_most_keys(keys: frozenset[str], others: Sequence[MatchView], limit: int) -> list[MatchView]:
