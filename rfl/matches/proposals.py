@@ -23,6 +23,7 @@ a candidate of (a common name is the candidate of hundreds).
 
 from __future__ import annotations
 
+import heapq
 import math
 import uuid
 from collections import Counter, OrderedDict, defaultdict
@@ -258,19 +259,8 @@ def blocked_candidates(
     share finds nothing. The index rows of all the sets are read at once (a query or two per society
     and index-key version), so a job blocking many records pays one round of queries, not one each."""
     probes = _probes(session, crypto, other, keysets)
-    counts: Counter[_Condition] = Counter()
-    holders: dict[_Condition, list[str]] = defaultdict(list)
-    for probe in probes:
-        wanted = sorted(set().union(*probe.values))
-        probe_counts = _value_counts(session, other, probe, wanted)
-        counts.update(probe_counts)
-        sparse = [value for value in wanted if probe_counts[probe.condition(value)] <= limits.max_key_records]
-        for condition, record_id in _holders(session, other, probe, sparse):
-            holders[condition].append(record_id)
-    return [
-        _most_shared(conditions, counts, holders, limits)
-        for conditions in _conditions_per_keyset(probes, len(keysets))
-    ]
+    found = [_rows_of(session, other, probe, limits) for probe in probes]
+    return [_most_shared(n, probes, found, limits) for n in range(len(keysets))]
 
 
 @dataclass(frozen=True)
@@ -282,11 +272,14 @@ class _Probe:
     key_version: int
     values: list[set[bytes]]  # per set of keys
 
-    def condition(self, value: bytes) -> _Condition:
-        return (self.society_id, self.key_version, value)
 
+@dataclass(frozen=True)
+class _ProbeRows:
+    """What the index holds for one probe's values: how many rows hold each value, and the records
+    holding each value not held by too many (the ids as text: see ``_holders``)."""
 
-_Condition = tuple[uuid.UUID, int, bytes]  # an index row's society, key version and value
+    counts: dict[bytes, int]
+    holders: dict[bytes, list[str]]
 
 
 def _probes(
@@ -314,24 +307,34 @@ def _block_rows(other: RecordType, probe: _Probe, values: Sequence[bytes]) -> sa
     )
 
 
+def _rows_of(session: Session, other: RecordType, probe: _Probe, limits: MatchingSettings) -> _ProbeRows:
+    wanted = sorted(set().union(*probe.values))
+    counts = _value_counts(session, other, probe, wanted)
+    sparse = [value for value in wanted if counts.get(value, 0) <= limits.max_key_records]
+    holders: dict[bytes, list[str]] = defaultdict(list)
+    for value, record_id in _holders(session, other, probe, sparse):
+        holders[value].append(record_id)
+    return _ProbeRows(counts, holders)
+
+
 def _value_counts(
     session: Session, other: RecordType, probe: _Probe, values: Sequence[bytes]
-) -> Counter[_Condition]:
+) -> dict[bytes, int]:
     """How many index rows hold each value (an index-only count: crowded values are never fetched)."""
-    counts: Counter[_Condition] = Counter()
+    counts: dict[bytes, int] = {}
     for part in _slices(values):
         statement = (
             sa.select(BlindIndexEntry.value, sa.func.count())
             .where(_block_rows(other, probe, part))
             .group_by(BlindIndexEntry.value)
         )
-        counts.update({probe.condition(value): count for value, count in session.execute(statement)})
+        counts.update(dict(session.execute(statement).all()))
     return counts
 
 
 def _holders(
     session: Session, other: RecordType, probe: _Probe, values: Sequence[bytes]
-) -> Iterator[tuple[_Condition, str]]:
+) -> Iterator[sa.Row[bytes, str]]:
     # Tens of thousands of rows a chunk: read without the ORM, the record ids as text (PostgreSQL's
     # canonical form, SQLite's 32 hex digits: either sorts as the ids do), of which only the ranked
     # few are made UUIDs.
@@ -339,8 +342,7 @@ def _holders(
     connection = session.connection()
     for part in _slices(values):
         statement = sa.select(BlindIndexEntry.value, record_id).where(_block_rows(other, probe, part))
-        for value, given in connection.execute(statement):
-            yield probe.condition(value), given
+        yield from connection.execute(statement)
 
 
 def _slices(values: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
@@ -349,29 +351,25 @@ def _slices(values: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
         yield values[start : start + VALUES_PER_STATEMENT]
 
 
-def _conditions_per_keyset(probes: Sequence[_Probe], keysets: int) -> Iterator[list[_Condition]]:
-    for n in range(keysets):
-        yield [probe.condition(value) for probe in probes for value in probe.values[n]]
-
-
 def _most_shared(
-    conditions: Sequence[_Condition],
-    counts: Counter[_Condition],
-    holders: dict[_Condition, list[str]],
-    limits: MatchingSettings,
+    n: int, probes: Sequence[_Probe], found: Sequence[_ProbeRows], limits: MatchingSettings
 ) -> list[uuid.UUID]:
-    """The records holding the most of ``conditions``' rows (then by id), leaving out every value that
-    more than ``max_key_records`` rows of a society hold (under any of the set's key versions)."""
+    """The records holding the most of the ``n``-th key set's index rows (then by id), leaving out
+    every value that more than ``max_key_records`` rows of a society hold (under any of its key
+    versions)."""
     per_society: Counter[tuple[uuid.UUID, bytes]] = Counter()
-    for condition in conditions:
-        per_society[(condition[0], condition[2])] += counts[condition]
+    for probe, rows in zip(probes, found, strict=True):
+        for value in probe.values[n]:
+            per_society[(probe.society_id, value)] += rows.counts.get(value, 0)
     crowded = {value for (_, value), count in per_society.items() if count > limits.max_key_records}
     shared: Counter[str] = Counter()
-    for condition in conditions:
-        if condition[2] not in crowded:
-            shared.update(holders.get(condition, ()))
-    ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
-    return [uuid.UUID(given) for given, _ in ranked[: limits.max_candidates * CANDIDATE_HEADROOM]]
+    for probe, rows in zip(probes, found, strict=True):
+        for value in probe.values[n] - crowded:
+            shared.update(rows.holders.get(value, ()))
+    limit = limits.max_candidates * CANDIDATE_HEADROOM
+    # the same as sorting them all and taking the first ``limit``
+    ranked = heapq.nsmallest(limit, shared.items(), key=lambda item: (-item[1], item[0]))
+    return [uuid.UUID(given) for given, _ in ranked]
 
 
 def _sharing_the_most_keys(keys: frozenset[str], others: Sequence[MatchView], limit: int) -> list[MatchView]:
