@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -125,6 +126,13 @@ def make_engine(url: str, *, lock_timeout: float | None = None, **options: Any) 
     elif engine.dialect.name == "postgresql":
         _make_postgresql_transactions_bounded(engine, lock_timeout)
     return engine
+
+
+def dialect_insert(session: Session, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of ``model`` in the session's dialect, which offers ``on_conflict_do_nothing``."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from privacy import BlindIndexer, FieldVault, KeyCache, KeyConfigurationError, KeyProvider, RowSealer, Subject
 from rfl.crypto.keystore import DatabaseKeyStore
 from rfl.crypto.models import BlindIndexPlan
 from rfl.crypto.planning import INDEX_VERSION, IndexPlanning, SocietyIndex
+from rfl.db import dialect_insert
 
 # A society's index plans by index-key version: index name to bits.
 Plans = dict[uuid.UUID, dict[int, dict[str, int]]]
@@ -126,9 +126,8 @@ class Crypto:
             }
             for name in IndexPlanning.index_names()
         ]
-        dialect = postgresql if self._session.get_bind().dialect.name == "postgresql" else sqlite
         self._session.execute(
-            dialect.insert(BlindIndexPlan).on_conflict_do_nothing(
+            dialect_insert(self._session, BlindIndexPlan).on_conflict_do_nothing(
                 index_elements=["society_id", "key_version", "index_name", "index_version"]
             ),
             rows,

@@ -6,11 +6,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from privacy import Subject, WrappedDek
 from rfl.crypto.models import DataKey
+from rfl.db import dialect_insert
 
 
 def _wrapped(row: DataKey) -> WrappedDek:
@@ -35,9 +35,8 @@ class DatabaseKeyStore:
         if replaces is None:
             # Insert if absent, in one statement (every new record stores a key per person): a key
             # version already there, or stored by a concurrent transaction first, is left as it is.
-            insert = (postgresql if self._session.get_bind().dialect.name == "postgresql" else sqlite).insert
             inserted = self._session.scalar(
-                insert(DataKey)
+                dialect_insert(self._session, DataKey)
                 .values(
                     ring_id=record.ring_id,
                     subject_id=record.subject_id,
