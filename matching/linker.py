@@ -123,7 +123,7 @@ def weigh(
 
 @dataclass(frozen=True)
 class Scored:
-    """One record compared with its candidates: per candidate the levels, each comparison's weight,
+    """Records compared with their candidates: per candidate the levels, each comparison's weight,
     the evidence (their sum), and the weight and probability once the candidates competed."""
 
     levels: npt.NDArray[np.int8]
@@ -131,25 +131,39 @@ class Scored:
     evidence: Floats
     weight: Floats
     probability: Floats
+    competed: npt.NDArray[np.bool_]  # whether other candidates of the same record competed
 
 
 def score_candidates(
-    model: Model, vocab: Vocabulary, record: Columns, candidates: Columns, exclusivity: float
+    model: Model,
+    vocab: Vocabulary,
+    records: Columns,
+    candidates: Columns,
+    exclusivity: float,
+    *,
+    record_of: Ints | None = None,
 ) -> Scored:
-    """Score one record (columns of one row) against every row of ``candidates``.
+    """Score records (columns) against candidates (columns): candidate ``i`` against record
+    ``record_of[i]`` (all against the one record when not given).
 
-    The candidates compete for the record (see :func:`compete`) when there are several.
+    The candidates of one record compete for it (see :func:`compete`) when it has several; candidates
+    of different records never compete, so scoring many records in one call scores each as a call of
+    its own would.
     """
     n = len(candidates["names"])
-    ia = np.zeros(n, dtype=np.int64)
+    ia = np.zeros(n, dtype=np.int64) if record_of is None else record_of
     ib = np.arange(n, dtype=np.int64)
-    levels, tokens = compare_all(vocab, record, candidates, ia, ib)
+    levels, tokens = compare_all(vocab, records, candidates, ia, ib)
     fields = field_evidence(model, vocab, levels, tokens)
     evidence = fields.sum(axis=1)
     weight, prob = evidence, probability(evidence, model.prior)
-    if exclusivity > 0 and n > 1:
-        weight, prob = compete(ia, ib, prob, model.prior, exclusivity)
-    return Scored(levels, fields, evidence, weight, prob)
+    rivalled = np.bincount(ia, minlength=int(ia.max(initial=-1)) + 1)[ia] > 1
+    if exclusivity > 0 and rivalled.any():
+        competed_weight, competed_prob = compete(ia, ib, prob, model.prior, exclusivity)
+        # a record's only candidate keeps its own evidence exactly
+        weight = np.where(rivalled, competed_weight, weight)
+        prob = np.where(rivalled, competed_prob, prob)
+    return Scored(levels, fields, evidence, weight, prob, rivalled & (exclusivity > 0))
 
 
 def compete(left: Ints, right: Ints, prob: Floats, prior: float, beta: float) -> tuple[Floats, Floats]:

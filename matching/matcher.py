@@ -224,30 +224,51 @@ class Matcher:
         probabilities. All candidates compete, also those below the threshold. Candidate ids must
         be distinct. Records may be given parsed (:meth:`parse`): the scores are the same.
         """
-        if not candidates:
-            return []
+        [scores] = self.score_many([(record, candidates)], threshold=threshold)
+        return scores
+
+    def score_many(
+        self,
+        groups: Sequence[tuple[Record | Parsed, Sequence[Record | Parsed]]],
+        *,
+        threshold: float = 0.0,
+    ) -> list[list[Score]]:
+        """:meth:`score` for many records, each with its own candidates, compared in one pass: the
+        same scores as a call per record (a job proposing for many records pays the comparison's
+        fixed cost once). A record's candidates compete for it only, never with another record's."""
         vocab = self._vocabulary()
-        rec = self._prepared(record, vocab, "record")
-        others = [self._prepared(c, vocab, "candidates", n) for n, c in enumerate(candidates)]
-        seen: set[str] = set()
-        for n, other in enumerate(others):
-            if other.id in seen:
-                raise InputError("duplicate candidate id", source="candidates", row=n, column="id")
-            seen.add(other.id)
+        records: list[Prepared] = []
+        others: list[Prepared] = []
+        record_of: list[int] = []
+        for g, (record, candidates) in enumerate(groups):
+            records.append(self._prepared(record, vocab, "record", g))
+            group = [self._prepared(c, vocab, "candidates", n) for n, c in enumerate(candidates)]
+            _check_distinct(group)
+            others.extend(group)
+            record_of.extend([g] * len(group))
+        found: list[list[Score]] = [[] for _ in groups]
+        if not others:
+            return found
         s = score_candidates(
-            self.model, vocab, RecordTable._build([rec]), RecordTable._build(others), self.exclusivity
+            self.model,
+            vocab,
+            RecordTable._build(records),
+            RecordTable._build(others),
+            self.exclusivity,
+            record_of=np.asarray(record_of, dtype=np.int64),
         )
-        competed = len(others) > 1 and self.exclusivity > 0
-        scores = [
-            Score(
-                others[i].id,
-                float(s.probability[i]),
-                float(s.weight[i]),
-                _explanation(s.levels[i], s.fields[i], float(s.weight[i] - s.evidence[i]), competed),
+        for i in np.nonzero(s.probability >= threshold)[0].tolist():
+            found[record_of[i]].append(
+                Score(
+                    others[i].id,
+                    float(s.probability[i]),
+                    float(s.weight[i]),
+                    _explanation(
+                        s.levels[i], s.fields[i], float(s.weight[i] - s.evidence[i]), bool(s.competed[i])
+                    ),
+                )
             )
-            for i in np.nonzero(s.probability >= threshold)[0].tolist()
-        ]
-        return sorted(scores, key=lambda score: -score.match_weight)
+        return [sorted(scores, key=lambda score: -score.match_weight) for scores in found]
 
     def explain(self, record: Record, candidate: Record) -> Explanation:
         """Every comparison's level and weight for one pair, with the values compared and the names
@@ -410,6 +431,14 @@ def _parsed(record: Record | Parsed, source: str, row: int | None, placeholders:
         return parse(record, placeholders=placeholders)
     except InputError as exc:
         raise InputError(exc.message, source=source, row=row, column=exc.column) from None
+
+
+def _check_distinct(candidates: Sequence[Prepared]) -> None:
+    seen: set[str] = set()
+    for n, other in enumerate(candidates):
+        if other.id in seen:
+            raise InputError("duplicate candidate id", source="candidates", row=n, column="id")
+        seen.add(other.id)
 
 
 def _explanation(

@@ -29,7 +29,7 @@ import uuid
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -57,6 +57,7 @@ PROBABILITY_NOISE = 1e-6
 CANDIDATE_HEADROOM = 2
 # Blind-index values looked up by one statement (databases cap the bound parameters of a statement).
 VALUES_PER_STATEMENT = 2000
+_Value = TypeVar("_Value")
 # Pairs in these statuses are not proposed again while neither record changed: officers decided them.
 DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL)
 # At most one candidate per pair is in these (the unique index uq_match_candidates_open_pair).
@@ -114,14 +115,13 @@ class Proposer:
         self._keep = keep
         self._views: OrderedDict[tuple[str, uuid.UUID, int], MatchView] = OrderedDict()
         self._held_seals: HeldSeals = {}
-        self._blocked: dict[tuple[str, uuid.UUID, int], list[uuid.UUID]] = {}  # see ``block_ahead``
 
-    def reads(self, crypto: Crypto, audit: AuditSink) -> TransactionReads:
-        """What one of the job's transactions shares among its proposals (seals verified in earlier
-        transactions count: see ``Seals``)."""
+    def seals(self, crypto: Crypto, audit: AuditSink) -> Seals:
+        """Seal checks for one of the job's transactions (seals verified in earlier transactions
+        count: see ``Seals``)."""
         if len(self._held_seals) > self._keep:
             self._held_seals.clear()
-        return TransactionReads(crypto, audit, held_seals=self._held_seals)
+        return Seals(crypto, audit, held=self._held_seals)
 
     def views(
         self, session: Session, crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin]
@@ -138,42 +138,6 @@ class Proposer:
             found[key] = self._view_of(canonical)
             self._remember(key, found[key])
         return [found[key] for key in keys]
-
-    def block_ahead(
-        self,
-        session: Session,
-        crypto: Crypto,
-        kind: RecordType,
-        records: Sequence[RecordMixin],
-        limits: MatchingSettings,
-    ) -> None:
-        """Block many records at once (a run's chunk, in the transaction that proposes for them): the
-        index rows they need are read in a few queries instead of a query each; ``propose`` then takes
-        each record's candidates from here."""
-        views = self.views(session, crypto, kind, records)
-        other = _other_side(kind)
-        found = blocked_candidates(session, crypto, other, [view.keys for view in views], limits)
-        # what an earlier chunk left (a proposal that failed) is not kept
-        self._blocked = {
-            (kind.name, record.id, record.version): blocked
-            for record, blocked in zip(records, found, strict=True)
-        }
-
-    def blocked(
-        self,
-        session: Session,
-        crypto: Crypto,
-        kind: RecordType,
-        record: RecordMixin,
-        *,
-        view: MatchView,
-        limits: MatchingSettings,
-    ) -> list[uuid.UUID]:
-        """The record's blocked candidates: those ``block_ahead`` found, else blocked now."""
-        found = self._blocked.pop((kind.name, record.id, record.version), None)
-        if found is None:
-            [found] = blocked_candidates(session, crypto, _other_side(kind), [view.keys], limits)
-        return found
 
     def _view_of(self, canonical: dict[str, Any]) -> MatchView:
         parsed = parse(canonical)
@@ -195,49 +159,106 @@ def propose(
     limits: MatchingSettings,
     audit: AuditSink,
     proposer: Proposer | None = None,
-    reads: TransactionReads | None = None,
 ) -> ProposalReport:
     """Propose candidates for one record (created, or changed in a field the matcher compares).
 
-    ``proposer``: the job's, when it proposes for many records; ``reads``: the transaction's, when it
-    proposes for several.
+    ``proposer``: the job's, when it proposes for many records.
     """
+    return propose_many(
+        session, crypto, matcher, kind_name, [record_id], limits=limits, audit=audit, proposer=proposer
+    )
+
+
+def propose_many(
+    session: Session,
+    crypto: Crypto,
+    matcher: Matcher,
+    kind_name: str,
+    record_ids: Sequence[uuid.UUID],
+    *,
+    limits: MatchingSettings,
+    audit: AuditSink,
+    proposer: Proposer | None = None,
+) -> ProposalReport:
+    """Propose candidates for several records of one kind at once (a re-scoring run's chunk): each step
+    reads what all of them need in one round of queries, and the matcher scores all their pairs in one
+    pass; every record ends as a proposal of its own would leave it (its candidates never compete with
+    another record's). ``proposer``: the job's, when it proposes for many records."""
     kind = kind_named(kind_name)
-    record = session.get(kind.model, record_id)
-    if record is None:
-        return ProposalReport(0, 0, 0)
-    # Every candidate of the record but the superseded ones, read once: outdated, decided, open and
+    records = _records(session, kind, record_ids)
+    # Every candidate of the records but the superseded ones, read once: outdated, decided, open and
     # dropped pairs are all among them.
-    live = _live_candidates(session, kind, record)
-    _supersede_outdated(session, kind, record, live, audit)
-    if record.status is RecordStatus.CLOSED:
+    live = _live_candidates(session, kind, records)
+    for record in records:
+        _supersede_outdated(session, kind, record, live[record.id], audit)
+    records = [record for record in records if record.status is not RecordStatus.CLOSED]
+    if not records:
         return ProposalReport(0, 0, 0)
     proposer = proposer or Proposer()
-    [view] = proposer.views(session, crypto, kind, [record])
+    views = proposer.views(session, crypto, kind, records)
     other = _other_side(kind)
-    blocked = proposer.blocked(session, crypto, kind, record, view=view, limits=limits)
-    reads = reads or proposer.reads(crypto, audit)
-    pairs = _visible_pairs(session, reads.seals, kind, record, reads.open_records(session, other, blocked))
-    undecided = _without_decided_pairs(pairs, live)
-    others = [pair.sighting if kind is TRACING_REQUESTS else pair.request for pair in undecided]
-    sharing = _sharing_the_most_keys(
-        view.keys, proposer.views(session, crypto, other, others), limits.max_candidates
-    )
-    scores = matcher.score(
-        view.for_matcher(matcher), [other.for_matcher(matcher) for other in sharing], threshold=limits.floor
-    )
-    stored = _store(session, undecided, scores, matcher.version, audit, live=live)
-    _supersede_dropped(session, kind, live, {score.id for score in scores}, audit)
-    # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
-    audit(
-        AuditEntry(
-            Action.MATCH_PROPOSE,
-            owner_society_id=record.society_id,
-            object_type=kind.name,
-            object_id=str(record.id),
+    blocked = blocked_candidates(session, crypto, other, [view.keys for view in views], limits)
+    seals = proposer.seals(crypto, audit)
+    found = {row.id: row for row in _open_records(session, other, list(set().union(*blocked)))}
+    codes = society_codes(session, {row.society_id for row in (*records, *found.values())})
+    undecided = [
+        _without_decided_pairs(
+            _visible_pairs(seals, codes, record, [found[i] for i in sorted(ids) if i in found]),
+            live[record.id],
         )
+        for record, ids in zip(records, blocked, strict=True)
+    ]
+    others = _other_views(session, crypto, proposer, kind, undecided)
+    sharing = [
+        _sharing_the_most_keys(
+            view.keys, [others[_other_id(kind, pair)] for pair in pairs], limits.max_candidates
+        )
+        for view, pairs in zip(views, undecided, strict=True)
+    ]
+    scores = matcher.score_many(
+        [
+            (view.for_matcher(matcher), [other.for_matcher(matcher) for other in group])
+            for view, group in zip(views, sharing, strict=True)
+        ],
+        threshold=limits.floor,
     )
-    return ProposalReport(len(blocked), len(sharing), stored)
+    stored = 0
+    for record, pairs, scored in zip(records, undecided, scores, strict=True):
+        stored += _store(session, pairs, scored, matcher.version, audit, live=live[record.id])
+        _supersede_dropped(session, kind, live[record.id], {score.id for score in scored}, audit)
+        # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
+        audit(
+            AuditEntry(
+                Action.MATCH_PROPOSE,
+                owner_society_id=record.society_id,
+                object_type=kind.name,
+                object_id=str(record.id),
+            )
+        )
+    return ProposalReport(sum(map(len, blocked)), sum(map(len, sharing)), stored)
+
+
+def _records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:
+    """The records of ``ids`` that exist, in id order."""
+    statement = sa.select(kind.model).where(kind.model.id.in_(set(ids))).order_by(kind.model.id)
+    return list(session.scalars(statement))
+
+
+def _other_id(kind: RecordType, pair: Pair) -> uuid.UUID:
+    """The id of the pair's record from the other side than ``kind``."""
+    return pair.sighting.id if kind is TRACING_REQUESTS else pair.request.id
+
+
+def _other_views(
+    session: Session, crypto: Crypto, proposer: Proposer, kind: RecordType, pairs: Sequence[Sequence[Pair]]
+) -> dict[uuid.UUID, MatchView]:
+    """The views of every record of the other side in ``pairs``, each read once."""
+    distinct: dict[uuid.UUID, RecordMixin] = {}
+    for group in pairs:
+        for pair in group:
+            distinct[_other_id(kind, pair)] = pair.sighting if kind is TRACING_REQUESTS else pair.request
+    views = proposer.views(session, crypto, _other_side(kind), list(distinct.values()))
+    return dict(zip(distinct, views, strict=True))
 
 
 def _other_side(kind: RecordType) -> RecordType:
@@ -345,7 +366,7 @@ def _holders(
         yield from connection.execute(statement)
 
 
-def _slices(values: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
+def _slices(values: Sequence[_Value]) -> Iterator[Sequence[_Value]]:
     """Values a statement at a time: databases cap the parameters of one statement."""
     for start in range(0, len(values), VALUES_PER_STATEMENT):
         yield values[start : start + VALUES_PER_STATEMENT]
@@ -399,34 +420,18 @@ _CANDIDATE_COLUMNS = (
 _SIGHTING_COLUMNS = ("deceased", "no_cross_border", "exclude")
 
 
-class TransactionReads:
-    """What proposals in one transaction share: each sighting's seal checked once, and each
-    candidate's row loaded once (kept referenced here, so the session does not build it again)."""
-
-    def __init__(self, crypto: Crypto, audit: AuditSink, *, held_seals: HeldSeals | None = None) -> None:
-        self.seals = Seals(crypto, audit, held=held_seals)
-        self._rows: dict[tuple[str, uuid.UUID], RecordMixin | None] = {}  # None: closed or gone
-
-    def open_records(self, session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:
-        """The open records among ``ids``, in id order."""
-        unread = [record_id for record_id in ids if (kind.name, record_id) not in self._rows]
-        loaded = {record.id: record for record in _open_records(session, kind, unread)}
-        for record_id in unread:
-            self._rows[(kind.name, record_id)] = loaded.get(record_id)
-        rows = (self._rows[(kind.name, record_id)] for record_id in sorted(ids))
-        return [row for row in rows if row is not None]
-
-
 def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:
-    if not ids:
-        return []
+    """The open records among ``ids``, in id order."""
     names = _CANDIDATE_COLUMNS + (_SIGHTING_COLUMNS if kind is SIGHTINGS else ())
-    statement = (
-        sa.select(kind.model)
-        .where(kind.model.id.in_(ids), kind.model.status != RecordStatus.CLOSED)
-        .options(orm.load_only(*(getattr(kind.model, name) for name in names)))
-    )
-    return list(session.scalars(statement.order_by(kind.model.id)))
+    found: list[RecordMixin] = []
+    for part in _slices(sorted(ids)):
+        statement = (
+            sa.select(kind.model)
+            .where(kind.model.id.in_(part), kind.model.status != RecordStatus.CLOSED)
+            .options(orm.load_only(*(getattr(kind.model, name) for name in names)))
+        )
+        found.extend(session.scalars(statement))
+    return sorted(found, key=lambda record: record.id)
 
 
 def _load_fields(session: Session, kind: RecordType, records: Sequence[RecordMixin]) -> None:
@@ -441,15 +446,15 @@ def _load_fields(session: Session, kind: RecordType, records: Sequence[RecordMix
 
 
 def _visible_pairs(
-    session: Session, seals: Seals, kind: RecordType, record: RecordMixin, others: Sequence[RecordMixin]
+    seals: Seals, codes: dict[uuid.UUID, str], record: RecordMixin, others: Sequence[RecordMixin]
 ) -> list[Pair]:
     """The pairs whose sighting rule 10 lets the request's society, and the request itself, see (each
-    sighting read through its seal: one whose seal fails is nobody's candidate)."""
+    sighting read through its seal: one whose seal fails is nobody's candidate). ``codes``: the
+    societies' codes, by id."""
     pairs = [
         Pair(record, other) if isinstance(record, TracingRequest) else Pair(other, record)  # type: ignore[arg-type]
         for other in others
     ]
-    codes = society_codes(session, {pair.request.society_id for pair in pairs})
     return [
         pair
         for pair in pairs
@@ -586,18 +591,23 @@ def _open_candidates(
 # --- superseding --------------------------------------------------------------------------------------
 
 
-def _live_candidates(session: Session, kind: RecordType, record: RecordMixin) -> list[MatchCandidate]:
-    """The record's candidates in every status but superseded."""
+def _live_candidates(
+    session: Session, kind: RecordType, records: Sequence[RecordMixin]
+) -> dict[uuid.UUID, list[MatchCandidate]]:
+    """The records' candidates in every status but superseded, by record id."""
     record_column = (
         MatchCandidate.tracing_request_id if kind is TRACING_REQUESTS else MatchCandidate.sighting_id
     )
-    return list(
-        session.scalars(
-            sa.select(MatchCandidate).where(
-                record_column == record.id, MatchCandidate.status != MatchStatus.SUPERSEDED
-            )
-        )
+    live: dict[uuid.UUID, list[MatchCandidate]] = {record.id: [] for record in records}
+    if not records:
+        return live
+    statement = sa.select(MatchCandidate).where(
+        record_column.in_(list(live)), MatchCandidate.status != MatchStatus.SUPERSEDED
     )
+    for candidate in session.scalars(statement.order_by(MatchCandidate.id)):
+        record_id = candidate.tracing_request_id if kind is TRACING_REQUESTS else candidate.sighting_id
+        live[record_id].append(candidate)
+    return live
 
 
 def _record_version(kind: RecordType, candidate: MatchCandidate) -> int:

@@ -21,7 +21,7 @@ from rfl.audit.recorder import audited_transaction
 from rfl.db import db, is_unavailable
 from rfl.extensions import app_services
 from rfl.matches.models import MatchRunChunk
-from rfl.matches.proposals import Proposer, propose
+from rfl.matches.proposals import Proposer, propose, propose_many
 from rfl.matches.settings import Executor
 from rfl.matches.store import current_matcher
 from rfl.outbox import services as outbox
@@ -184,10 +184,8 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
             return 0
         crypto = services.crypto(session)
         matcher = current_matcher(session, crypto)
-        proposer = _run_proposer(run_id)
-        reads = proposer.reads(crypto, audit)  # each sighting loaded once a chunk
         requests = session.scalars(
-            sa.select(TracingRequest)
+            sa.select(TracingRequest.id)
             .where(
                 TracingRequest.id >= chunk.first_request_id,
                 TracingRequest.id <= chunk.last_request_id,
@@ -195,26 +193,20 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
             )
             .order_by(TracingRequest.id)
         ).all()
-        proposer.block_ahead(session, crypto, TRACING_REQUESTS, requests, services.settings.matching)
-        request_ids = [request.id for request in requests]
-        stored = 0
-        for request_id in request_ids:
-            report = propose(
-                session,
-                crypto,
-                matcher,
-                "tracing_request",
-                request_id,
-                limits=services.settings.matching,
-                audit=audit,
-                proposer=proposer,
-                reads=reads,
-            )
-            stored += report.stored
+        report = propose_many(
+            session,
+            crypto,
+            matcher,
+            TRACING_REQUESTS.name,
+            requests,
+            limits=services.settings.matching,
+            audit=audit,
+            proposer=_run_proposer(run_id),
+        )
         chunk.done_at = services.clock()
     if not _chunks_left(run_id):
         _RUN_PROPOSERS.pop(run_id, None)
-    return stored
+    return report.stored
 
 
 # The proposer of the run this process is re-scoring (one at a time: a newer run replaces it).

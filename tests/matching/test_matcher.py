@@ -246,6 +246,33 @@ def test_records_parsed_once_score_in_every_call_exactly_as_the_records_do(
         assert fitted.score(fitted.parse(record), parsed) == fitted.score(record, right)
 
 
+def test_many_records_scored_in_one_pass_score_as_one_call_each(
+    fitted: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
+) -> None:
+    """Each record's candidates compete for it alone: none alone, one, several, the same candidates for
+    two records, and a record without candidates."""
+    groups = [
+        (left[0], right),
+        (left[1], right[1:2]),
+        (left[2], []),
+        (left[3], right[:4]),
+        (left[4], right),
+    ]
+
+    together = fitted.score_many(groups, threshold=0.01)
+
+    assert together == [fitted.score(record, candidates, threshold=0.01) for record, candidates in groups]
+    assert together[0]
+    assert together[1]
+    assert together[2] == []
+
+
+def test_scoring_many_refuses_a_candidate_given_twice_for_one_record(default: Matcher) -> None:
+    with pytest.raises(InputError, match="duplicate candidate id"):
+        default.score_many([(REQUEST, [SIGHTING]), (REQUEST, [SIGHTING, dict(SIGHTING_LATIN, id="S1")])])
+    assert default.score_many([(REQUEST, [SIGHTING]), (dict(REQUEST, id="R2"), [SIGHTING])])
+
+
 def test_a_record_parsed_with_other_placeholders_is_read_again_with_the_matchers(default: Matcher) -> None:
     record = dict(REQUEST, birth_date="1990-03-01")
     first_of_month = Placeholders(new_year=True, first_of_month=True)

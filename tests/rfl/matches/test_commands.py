@@ -75,20 +75,20 @@ def test_a_killed_run_resumed_gives_what_an_uninterrupted_run_gives(
         session.execute(sa.delete(MatchRunChunk))
         session.execute(sa.delete(MatchRun))
     monkeypatch.setattr(commands, "RUN_BATCH", 2)
-    real_propose, calls = worker.propose, []
+    real_propose, calls = worker.propose_many, []
 
-    def killed_on_the_fourth(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def killed_in_the_second(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
-        if len(calls) == 4:
+        if len(calls) == 2:
             raise KeyboardInterrupt  # as if the process were killed in the middle of its second batch
         return real_propose(*args, **kwargs)
 
-    monkeypatch.setattr(worker, "propose", killed_on_the_fourth)
+    monkeypatch.setattr(worker, "propose_many", killed_in_the_second)
     killed = invoke(seeded, "run")
     done_when_killed = make.scalar(
         sa.select(sa.func.sum(MatchRunChunk.requests)).where(MatchRunChunk.done_at.is_not(None))
     )
-    monkeypatch.setattr(worker, "propose", real_propose)
+    monkeypatch.setattr(worker, "propose_many", real_propose)
     resumed = invoke(seeded, "run")
 
     assert uninterrupted.exit_code == 0, uninterrupted.output
