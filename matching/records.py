@@ -171,7 +171,9 @@ class Vocabulary:
     def __init__(self, frequencies: NameFrequencies | None = None) -> None:
         self.fixed = frequencies
         self.tokens: list[Token] = []
-        self._index: dict[str, int] = {}
+        # by the whole token: a name transliterated from another script may be written as a Latin
+        # name is (ተስፋይ and Tesfay both read "tesfay") and must not take that token's id
+        self._index: dict[Token, int] = {}
         self._key_index: dict[str, int] = {}
         self._skel: list[int] = []
         self._phon: list[int] = []
@@ -203,10 +205,10 @@ class Vocabulary:
         return i
 
     def add(self, token: Token) -> int:
-        i = self._index.get(token.original)
+        i = self._index.get(token)
         if i is None:
             i = len(self.tokens)
-            self._index[token.original] = i
+            self._index[token] = i
             self.tokens.append(token)
             text = name_key(token)
             skel = self._key("s", text)
@@ -387,17 +389,17 @@ class TokenNumbering(Protocol):
 
 
 class _RecordTokens:
-    """One record's name tokens numbered in the order preparing meets them, by their written form as a
-    vocabulary numbers them, so a vocabulary that adds them in this order numbers them alike."""
+    """One record's name tokens numbered in the order preparing meets them, distinct tokens as a
+    vocabulary tells them apart, so a vocabulary that adds them in this order numbers them alike."""
 
     def __init__(self) -> None:
         self.tokens: list[Token] = []
-        self._index: dict[str, int] = {}
+        self._index: dict[Token, int] = {}
 
     def add(self, token: Token) -> int:
-        i = self._index.get(token.original)
+        i = self._index.get(token)
         if i is None:
-            i = self._index[token.original] = len(self.tokens)
+            i = self._index[token] = len(self.tokens)
             self.tokens.append(token)
         return i
 

@@ -267,6 +267,20 @@ def test_many_records_scored_in_one_pass_score_as_one_call_each(
     assert together[2] == []
 
 
+def test_a_score_does_not_depend_on_the_records_scored_beside_it(default: Matcher) -> None:
+    """ተስፋይ transliterates to the letters of the Latin name Tesfay: the two are different tokens (one
+    crosses scripts), whichever of them a vocabulary met first."""
+    request = {"id": "T1", "given_name": "Hanna", "family_name": "Tesfaye", "birth_date": "1990"}
+    sighting = {"id": "S1", "given_name": "Hanna", "family_name": "Tesfay", "birth_date": "1990"}
+    ethiopic = {"id": "T2", "full_name": "ሃና ተስፋይ", "birth_date": "1990"}
+    rival = {"id": "S2", "given_name": "Hana", "family_name": "Tesfay", "birth_date": "1991"}
+
+    beside = default.score_many([(ethiopic, [sighting]), (request, [sighting, rival])])
+
+    assert beside[1] == default.score(request, [sighting, rival])
+    assert beside[0] == default.score(ethiopic, [sighting])
+
+
 def test_scoring_many_refuses_a_candidate_given_twice_for_one_record(default: Matcher) -> None:
     with pytest.raises(InputError, match="duplicate candidate id"):
         default.score_many([(REQUEST, [SIGHTING]), (REQUEST, [SIGHTING, dict(SIGHTING_LATIN, id="S1")])])
