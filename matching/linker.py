@@ -141,25 +141,28 @@ def score_candidates(
     candidates: Columns,
     exclusivity: float,
     *,
-    record_of: Ints | None = None,
+    pairs: tuple[Ints, Ints] | None = None,
 ) -> Scored:
-    """Score records (columns) against candidates (columns): candidate ``i`` against record
-    ``record_of[i]`` (all against the one record when not given).
+    """Score records (columns) against candidates (columns): each pair (record row, candidate row) of
+    ``pairs``, or, when not given, the one record against every candidate.
 
     The candidates of one record compete for it (see :func:`compete`) when it has several; candidates
-    of different records never compete, so scoring many records in one call scores each as a call of
-    its own would.
+    of different records never compete (also when they are one row of ``candidates``), so scoring many
+    records in one call scores each as a call of its own would.
     """
-    n = len(candidates["names"])
-    ia = np.zeros(n, dtype=np.int64) if record_of is None else record_of
-    ib = np.arange(n, dtype=np.int64)
+    if pairs is None:
+        n = len(candidates["names"])
+        ia, ib = np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64)
+    else:
+        ia, ib = pairs
     levels, tokens = compare_all(vocab, records, candidates, ia, ib)
     fields = field_evidence(model, vocab, levels, tokens)
     evidence = fields.sum(axis=1)
     weight, prob = evidence, probability(evidence, model.prior)
     rivalled = np.bincount(ia, minlength=int(ia.max(initial=-1)) + 1)[ia] > 1
     if exclusivity > 0 and rivalled.any():
-        competed_weight, competed_prob = compete(ia, ib, prob, model.prior, exclusivity)
+        each = np.arange(len(ia), dtype=np.int64)  # a candidate competes for its own record only
+        competed_weight, competed_prob = compete(ia, each, prob, model.prior, exclusivity)
         # a record's only candidate keeps its own evidence exactly
         weight = np.where(rivalled, competed_weight, weight)
         prob = np.where(rivalled, competed_prob, prob)

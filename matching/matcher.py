@@ -238,16 +238,22 @@ class Matcher:
         fixed cost once). A record's candidates compete for it only, never with another record's."""
         vocab = self._vocabulary()
         records: list[Prepared] = []
-        others: list[Prepared] = []
+        others: list[Prepared] = []  # each record given once, however many records it is a candidate of
+        row_of: dict[int, int] = {}  # by the given object's identity
         record_of: list[int] = []
+        candidate_of: list[int] = []
         for g, (record, candidates) in enumerate(groups):
             records.append(self._prepared(record, vocab, "record", g))
-            group = [self._prepared(c, vocab, "candidates", n) for n, c in enumerate(candidates)]
-            _check_distinct(group)
-            others.extend(group)
-            record_of.extend([g] * len(group))
+            for n, candidate in enumerate(candidates):
+                row = row_of.get(id(candidate))
+                if row is None:
+                    row = row_of[id(candidate)] = len(others)
+                    others.append(self._prepared(candidate, vocab, "candidates", n))
+                record_of.append(g)
+                candidate_of.append(row)
+            _check_distinct([others[row] for row in candidate_of[len(candidate_of) - len(candidates) :]])
         found: list[list[Score]] = [[] for _ in groups]
-        if not others:
+        if not candidate_of:
             return found
         s = score_candidates(
             self.model,
@@ -255,12 +261,12 @@ class Matcher:
             RecordTable._build(records),
             RecordTable._build(others),
             self.exclusivity,
-            record_of=np.asarray(record_of, dtype=np.int64),
+            pairs=(np.asarray(record_of, dtype=np.int64), np.asarray(candidate_of, dtype=np.int64)),
         )
         for i in np.nonzero(s.probability >= threshold)[0].tolist():
             found[record_of[i]].append(
                 Score(
-                    others[i].id,
+                    others[candidate_of[i]].id,
                     float(s.probability[i]),
                     float(s.weight[i]),
                     _explanation(
