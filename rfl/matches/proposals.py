@@ -29,7 +29,7 @@ import uuid
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -44,7 +44,7 @@ from rfl.matches.settings import MatchingSettings
 from rfl.records import indexing
 from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, Sighting, TracingRequest
 from rfl.records.restrictions import Viewer, visible_to
-from rfl.records.seals import HeldSeals, Seals
+from rfl.records.seals import Protection, Seals
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records, kind_named
 
 # Scoring one pair among different competitors moves its probability by rounding noise only; such a
@@ -74,10 +74,34 @@ class ProposalReport:
     stored: int
 
 
+class Side(Protocol):
+    """What pairing reads of either record of a pair (an ORM record, or a ``Head``)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def society_id(self) -> uuid.UUID: ...
+    @property
+    def match_version(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Pair:
-    request: TracingRequest
-    sighting: Sighting
+    request: Side
+    sighting: Side
+    other: Head  # the pair's record of the other side than the record proposed for
+
+
+@dataclass(frozen=True)
+class Head:
+    """What proposing reads of a record of the other side before it knows whether to decrypt it: its
+    owner, versions and, for a sighting, its protection as its seal gives it."""
+
+    id: uuid.UUID
+    society_id: uuid.UUID
+    version: int
+    match_version: int
+    protection: Protection | None  # a sighting's; None for a tracing request
 
 
 @dataclass(frozen=True)
@@ -105,39 +129,57 @@ class MatchView:
 class Proposer:
     """What proposing for many records shares: the records already read.
 
-    A record is read once per job and version: a view is kept under the record's row version, which
-    every write of the row moves on (an edit, a closing, an erasure), so a changed record is read
-    again. The views hold plaintext in this process's memory for as long as the job runs, as the
-    matcher's own batch linkage does; a job drops its proposer when it ends.
+    A record is read once per job and version: its head and its view are kept under the record's row
+    version, which every write of the row moves on (an edit, a closing, an erasure), so a changed
+    record is read again. A head is kept only when its seal held: a failing one is checked (and
+    audited) again by every transaction that meets it. The views hold plaintext in this process's
+    memory for as long as the job runs, as the matcher's own batch linkage does; a job drops its
+    proposer when it ends.
     """
 
     def __init__(self, *, keep: int = VIEWS_KEPT) -> None:
         self._keep = keep
         self._views: OrderedDict[tuple[str, uuid.UUID, int], MatchView] = OrderedDict()
-        self._held_seals: HeldSeals = {}
+        self._heads: dict[tuple[str, uuid.UUID, int], Head] = {}
 
-    def seals(self, crypto: Crypto, audit: AuditSink) -> Seals:
-        """Seal checks for one of the job's transactions (seals verified in earlier transactions
-        count: see ``Seals``)."""
-        if len(self._held_seals) > self._keep:
-            self._held_seals.clear()
-        return Seals(crypto, audit, held=self._held_seals)
+    def heads(
+        self, session: Session, crypto: Crypto, audit: AuditSink, kind: RecordType, ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, Head]:
+        """The heads of the open records among ``ids``, by id: only the versions are read of a record
+        whose head is kept at its current version (tens of thousands a chunk of a run)."""
+        found: dict[uuid.UUID, Head] = {}
+        unread = []
+        for record_id, version in _open_versions(session, kind, ids):
+            head = self._heads.get((kind.name, record_id, version))
+            if head is None:
+                unread.append(record_id)
+            else:
+                found[record_id] = head
+        if len(self._heads) > self._keep:
+            self._heads.clear()
+        seals = Seals(crypto, audit)
+        for record in _open_records(session, kind, unread):
+            head = found[record.id] = _head_of(record, seals)
+            if head.protection is None or head.protection.intact:
+                self._heads[(kind.name, record.id, record.version)] = head
+        return found
 
     def views(
-        self, session: Session, crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin]
+        self, session: Session, crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin | Head]
     ) -> list[MatchView]:
-        """The records' views, reading (decrypting) only those not read at their current version."""
+        """The records' views, in order, reading (decrypting) only those not read at their version (a
+        record erased since its head was read is left out)."""
         keys = [(kind.name, record.id, record.version) for record in records]
-        found = {key: self._views[key] for key in keys if key in self._views}
-        for key in found:
-            self._views.move_to_end(key)  # recently used: kept longest
-        unread = [record for record, key in zip(records, keys, strict=True) if key not in found]
-        _load_fields(session, kind, unread)
+        found = {key[1]: self._views[key] for key in keys if key in self._views}
+        for key in keys:
+            if key in self._views:
+                self._views.move_to_end(key)  # recently used: kept longest
+        unread = _loaded(session, kind, [record for record in records if record.id not in found])
         for record, canonical in zip(unread, canonical_records(crypto, kind, unread), strict=True):
-            key = (kind.name, record.id, record.version)
-            found[key] = self._view_of(canonical)
-            self._remember(key, found[key])
-        return [found[key] for key in keys]
+            # kept under the version read (newer than a head's when the record changed since)
+            found[record.id] = self._view_of(canonical)
+            self._remember((kind.name, record.id, record.version), found[record.id])
+        return [found[record.id] for record in records if record.id in found]
 
     def _view_of(self, canonical: dict[str, Any]) -> MatchView:
         parsed = parse(canonical)
@@ -198,9 +240,11 @@ def propose_many(
     views = proposer.views(session, crypto, kind, records)
     other = _other_side(kind)
     blocked = blocked_candidates(session, crypto, other, [view.keys for view in views], limits)
-    seals = proposer.seals(crypto, audit)
-    found = {row.id: row for row in _open_records(session, other, list(set().union(*blocked)))}
-    codes = society_codes(session, {row.society_id for row in (*records, *found.values())})
+    found = proposer.heads(session, crypto, audit, other, set().union(*blocked))
+    codes = society_codes(
+        session, {record.society_id for record in records} | {head.society_id for head in found.values()}
+    )
+    seals = Seals(crypto, audit)  # the records' own, when they are sightings
     undecided = [
         _without_decided_pairs(
             _visible_pairs(seals, codes, record, [found[i] for i in sorted(ids) if i in found]),
@@ -211,7 +255,9 @@ def propose_many(
     others = _other_views(session, crypto, proposer, kind, undecided)
     sharing = [
         _sharing_the_most_keys(
-            view.keys, [others[_other_id(kind, pair)] for pair in pairs], limits.max_candidates
+            view.keys,
+            [others[pair.other.id] for pair in pairs if pair.other.id in others],
+            limits.max_candidates,
         )
         for view, pairs in zip(views, undecided, strict=True)
     ]
@@ -244,21 +290,13 @@ def _records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> li
     return list(session.scalars(statement))
 
 
-def _other_id(kind: RecordType, pair: Pair) -> uuid.UUID:
-    """The id of the pair's record from the other side than ``kind``."""
-    return pair.sighting.id if kind is TRACING_REQUESTS else pair.request.id
-
-
 def _other_views(
     session: Session, crypto: Crypto, proposer: Proposer, kind: RecordType, pairs: Sequence[Sequence[Pair]]
 ) -> dict[uuid.UUID, MatchView]:
-    """The views of every record of the other side in ``pairs``, each read once."""
-    distinct: dict[uuid.UUID, RecordMixin] = {}
-    for group in pairs:
-        for pair in group:
-            distinct[_other_id(kind, pair)] = pair.sighting if kind is TRACING_REQUESTS else pair.request
+    """The views of every record of the other side in ``pairs``, each read once, by id."""
+    distinct = {pair.other.id: pair.other for group in pairs for pair in group}
     views = proposer.views(session, crypto, _other_side(kind), list(distinct.values()))
-    return dict(zip(distinct, views, strict=True))
+    return {uuid.UUID(view.canonical["id"]): view for view in views}
 
 
 def _other_side(kind: RecordType) -> RecordType:
@@ -434,36 +472,68 @@ def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) 
     return sorted(found, key=lambda record: record.id)
 
 
-def _load_fields(session: Session, kind: RecordType, records: Sequence[RecordMixin]) -> None:
-    """Load the columns ``_open_records`` left out, for all of ``records`` in one query (the ORM fills
-    in what an object already in the session lacks)."""
-    partial = [record.id for record in records if sa.inspect(record).unloaded]
-    if partial:
-        session.scalars(sa.select(kind.model).where(kind.model.id.in_(partial))).all()
+def _open_versions(
+    session: Session, kind: RecordType, ids: Iterable[uuid.UUID]
+) -> Iterator[sa.Row[uuid.UUID, int]]:
+    """The id and row version of the open records among ``ids`` (without the ORM: tens of thousands
+    a chunk of a run)."""
+    connection = session.connection()
+    for part in _slices(sorted(ids)):
+        statement = sa.select(kind.model.id, kind.model.version).where(
+            kind.model.id.in_(part), kind.model.status != RecordStatus.CLOSED
+        )
+        yield from connection.execute(statement)
+
+
+def _head_of(record: RecordMixin, seals: Seals) -> Head:
+    protection = seals.protection(record) if isinstance(record, Sighting) else None
+    return Head(record.id, record.society_id, record.version, record.match_version, protection)
+
+
+def _loaded(session: Session, kind: RecordType, records: Sequence[RecordMixin | Head]) -> list[RecordMixin]:
+    """``records`` as ORM records with every column loaded: one query for those that are heads or
+    partly loaded (the ORM fills in what an object already in the session lacks)."""
+    ready = {
+        record.id: record
+        for record in records
+        if isinstance(record, RecordMixin) and not sa.inspect(record).unloaded
+    }
+    for part in _slices([record.id for record in records if record.id not in ready]):
+        ready.update(
+            (row.id, row) for row in session.scalars(sa.select(kind.model).where(kind.model.id.in_(part)))
+        )
+    return [ready[record.id] for record in records if record.id in ready]
 
 
 # --- rule 10 and earlier decisions ------------------------------------------------------------------
 
 
 def _visible_pairs(
-    seals: Seals, codes: dict[uuid.UUID, str], record: RecordMixin, others: Sequence[RecordMixin]
+    seals: Seals, codes: dict[uuid.UUID, str], record: RecordMixin, others: Sequence[Head]
 ) -> list[Pair]:
-    """The pairs whose sighting rule 10 lets the request's society, and the request itself, see (each
-    sighting read through its seal: one whose seal fails is nobody's candidate). ``codes``: the
-    societies' codes, by id."""
-    pairs = [
-        Pair(record, other) if isinstance(record, TracingRequest) else Pair(other, record)  # type: ignore[arg-type]
-        for other in others
-    ]
+    """The record's pairs whose sighting rule 10 lets the request's society, and the request itself,
+    see (each sighting read through its seal: one whose seal fails is nobody's candidate). ``codes``:
+    the societies' codes, by id."""
+    if isinstance(record, TracingRequest):
+        pairs = [(Pair(record, other, other), _sighting_protection(other)) for other in others]
+    else:
+        own = seals.protection(record)
+        pairs = [(Pair(other, record, other), own) for other in others]
     return [
         pair
-        for pair in pairs
+        for pair, protection in pairs
         if visible_to(
             pair.sighting,
             Viewer(pair.request.society_id, codes[pair.request.society_id], pair.request.id),
-            seals.protection(pair.sighting),
+            protection,
         )
     ]
+
+
+def _sighting_protection(head: Head) -> Protection:
+    if head.protection is None:
+        raise TypeError("a sighting's head carries its protection")
+    return head.protection
 
 
 def _without_decided_pairs(pairs: Sequence[Pair], live: Sequence[MatchCandidate]) -> list[Pair]:

@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from rfl.records.models import EXCLUDES_NOBODY, Sighting
 from rfl.records.seals import Protection
+
+
+class Owned(Protocol):
+    """A sighting as rule 10 reads it (its protection comes apart, through its seal)."""
+
+    @property
+    def society_id(self) -> uuid.UUID: ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,7 @@ class Viewer:
         return entries
 
 
-def visible_to(sighting: Sighting, viewer: Viewer, protection: Protection) -> bool:
+def visible_to(sighting: Owned, viewer: Viewer, protection: Protection) -> bool:
     """Whether rule 10 lets ``viewer`` see ``sighting`` at all. ``protection`` is the sighting's
     ``Seals.protection``: a sighting whose seal fails is seen by its own society only, and never on
     behalf of a tracing request."""

@@ -116,41 +116,25 @@ def most_restrictive(record: RecordMixin) -> Protection:
     )
 
 
-# Protections whose seal held, by table, record id and row version: what a job's transactions share.
-HeldSeals = dict[tuple[str, uuid.UUID, int], Protection]
-
-
 class Seals:
     """Seal checks for one operation: each record is verified once, and a failure logged and audited
     once, for the record's own society.
-
-    ``held``: seals a longer job (a re-scoring run) already verified in its earlier transactions. A
-    protection found there is the one verified at that row version: every write through the
-    application moves the version on, and a row changed behind its back is read as it was verified.
     """
 
-    def __init__(
-        self, crypto: Crypto, audit: AuditSink, actor: Actor | None = None, *, held: HeldSeals | None = None
-    ) -> None:
+    def __init__(self, crypto: Crypto, audit: AuditSink, actor: Actor | None = None) -> None:
         self._crypto = crypto
         self._audit = audit
         self._actor = actor
         self._checked: dict[tuple[str, uuid.UUID], Protection] = {}
-        self._held = held
 
     def protection(self, record: RecordMixin) -> Protection:
         table, object_type = _NAMES[type(record)]
         key = (table, record.id)
         known = self._checked.get(key)
-        if known is None and self._held is not None:
-            known = self._held.get((table, record.id, record.version))
         if known is not None:
-            self._checked[key] = known
             return known
         if seal_holds(self._crypto, record):
             found = stored(record)
-            if self._held is not None:
-                self._held[(table, record.id, record.version)] = found
         else:
             found = most_restrictive(record)
             log.error("record_seal_mismatch", extra={"record_type": object_type, "record_id": str(record.id)})

@@ -9,12 +9,14 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from rfl.audit.entries import AuditEntry
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches import proposals
 from rfl.matches.proposals import Proposer, blocked_candidates
 from rfl.matches.settings import MatchingSettings
 from rfl.records.models import Sighting, TracingRequest
+from rfl.records.seals import Protection
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS
 from tests.conftest import Factories
 from tests.rfl.matches.conftest import PEOPLE, seed_pairs
@@ -37,6 +39,43 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(proposals, "canonical_records", counted)
     return read
+
+
+def test_a_jobs_heads_keep_the_verified_protection_and_failed_seals_are_checked_again(seeded: Flask) -> None:
+    with seeded.app_context(), db.transaction() as session:
+        sighting_id = session.scalars(sa.select(Sighting.id).order_by(Sighting.id)).first()
+    assert sighting_id is not None
+    audited: list[AuditEntry] = []
+
+    def protection(proposer: Proposer) -> Protection | None:
+        with seeded.app_context(), db.transaction() as session:
+            crypto = app_services(seeded).crypto(session)
+            return proposer.heads(session, crypto, audited.append, SIGHTINGS, [sighting_id])[
+                sighting_id
+            ].protection
+
+    job = Proposer()
+    first = protection(job)  # verified in the job's first transaction
+    with seeded.app_context(), db.transaction() as session:  # behind the application's back
+        session.execute(
+            sa.update(Sighting)
+            .where(Sighting.id == sighting_id)
+            .values(no_cross_border=True)
+            .execution_options(synchronize_session=False)
+        )
+    kept = protection(job)
+    another_job = Proposer()
+    failed, again = protection(another_job), protection(another_job)
+
+    assert first is not None
+    assert first.intact
+    assert not first.no_cross_border
+    assert kept == first  # what was verified at that row version, not the altered column
+    assert failed is not None
+    assert not failed.intact  # the seal fails: read at its most restrictive
+    assert failed.no_cross_border
+    assert again == failed
+    assert [entry.action for entry in audited] == ["sighting.seal_invalid"] * 2  # never kept as verified
 
 
 def test_a_record_is_read_again_once_its_row_changed(seeded: Flask, reads: list[str]) -> None:

@@ -13,13 +13,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from rfl.audit.entries import AuditEntry
 from rfl.audit.models import AuditEvent
 from rfl.cli import main
 from rfl.db import db
-from rfl.extensions import app_services
 from rfl.records.models import RecordMixin, Sighting, TracingRequest
-from rfl.records.seals import HeldSeals, Seals
 from tests.border import REQUEST, SIGHTING, Border, queue, saved
 
 
@@ -228,29 +225,3 @@ def test_unsealed_records_are_restricted_until_sealed_and_rfl_check_names_the_fa
         "no_cross_border",
         "society_id",
     ]
-
-
-def test_a_jobs_verified_seals_keep_the_verified_protection_and_failures_are_checked_again(
-    app: Flask, client: FlaskClient, border: Border
-) -> None:
-    protected = saved(client, "/api/v1/sightings", border.it_caseworker, sighting(no_cross_border=True))
-    held: HeldSeals = {}
-    audited: list[AuditEntry] = []
-
-    def protection() -> tuple[bool, bool]:
-        with app.app_context(), db.transaction() as session:
-            seals = Seals(app_services().crypto(session), audited.append, held=held)
-            found = seals.protection(session.get_one(Sighting, uuid.UUID(protected["id"])))
-            return found.intact, found.no_cross_border
-
-    first = protection()  # verified in the job's first transaction
-    tamper(app, Sighting, protected["id"], no_cross_border=False)  # behind the application's back
-    later = protection()
-    held.clear()
-    unheld = protection()
-
-    assert first == (True, True)
-    assert later == (True, True)  # what was verified at that row version, not the altered column
-    assert unheld == (False, True)  # checked again: the seal fails, read at its most restrictive
-    assert [entry.action for entry in audited] == ["sighting.seal_invalid"]
-    assert not held  # a failed seal is never kept as verified
