@@ -27,7 +27,11 @@ from rfl.outbox.services import backlog
 from rfl.records import services as records
 from rfl.records.models import RecordMixin, RecordStatus, Sighting, TracingRequest
 
-RUN_BATCH = 50  # tracing requests in a chunk of a re-scoring run
+RUN_BATCH = 50  # tracing requests in a chunk of a re-scoring run on SQLite, and records reindexed at once
+# On PostgreSQL a chunk's transaction holds up no one (only the candidates it writes are locked), and a
+# larger chunk shares more of its reads: at 10k x 10k, 500 requests a chunk re-score 1.9x as many per
+# second as 50. On SQLite a chunk holds the one write lock throughout: saves wait for it.
+RUN_BATCH_SHARED_STORE = 500
 POLL_SECONDS = 1.0
 
 
@@ -127,8 +131,9 @@ def _run_to_resume(session: Session, restart: bool) -> MatchRun:
     run = MatchRun(model_version=version, total_requests=len(requests))
     session.add(run)
     session.flush()
-    for number, start in enumerate(range(0, len(requests), RUN_BATCH)):
-        ids = requests[start : start + RUN_BATCH]
+    size = RUN_BATCH_SHARED_STORE if session.get_bind().dialect.name == "postgresql" else RUN_BATCH
+    for number, start in enumerate(range(0, len(requests), size)):
+        ids = requests[start : start + size]
         session.add(
             MatchRunChunk(
                 run_id=run.id,

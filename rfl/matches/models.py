@@ -38,6 +38,9 @@ class MatchOutcome(StrEnum):
 
 # Candidates an officer may still decide on; a relevant change of either record supersedes them.
 OPEN_STATUSES = (MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL)
+# The open pair's unique index covers the rows in these statuses (and an insert that yields to it names
+# them alike: PostgreSQL infers the index from the same predicate, never from bound parameters).
+OPEN_PAIR = "status IN ('proposed', 'pending_approval')"
 # A tracing request has at most one candidate in these statuses at a time.
 CONFIRMING_STATUSES = (MatchStatus.PENDING_APPROVAL, MatchStatus.CONFIRMED)
 
@@ -53,8 +56,8 @@ class MatchCandidate(IdMixin, Base):
             "tracing_request_id",
             "sighting_id",
             unique=True,
-            sqlite_where=sa.text("status IN ('proposed', 'pending_approval')"),
-            postgresql_where=sa.text("status IN ('proposed', 'pending_approval')"),
+            sqlite_where=sa.text(OPEN_PAIR),
+            postgresql_where=sa.text(OPEN_PAIR),
         ),
         sa.Index(
             "uq_match_candidates_confirmed_request",

@@ -38,8 +38,9 @@ from sqlalchemy.orm import Session
 from matching import Matcher, Parsed, Placeholders, Score, blocking_keys, parse
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
+from rfl.db import dialect_insert
 from rfl.identity import societies_holding, society_codes
-from rfl.matches.models import MatchCandidate, MatchStatus
+from rfl.matches.models import OPEN_PAIR, MatchCandidate, MatchStatus
 from rfl.matches.settings import MatchingSettings
 from rfl.records import indexing
 from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, Sighting, TracingRequest
@@ -569,13 +570,11 @@ def _store(
     live: Sequence[MatchCandidate],
 ) -> int:
     """Insert new candidates and refresh open ones; returns how many were created or changed."""
-    by_other_id = {str(pair.sighting.id): pair for pair in pairs} | {
-        str(pair.request.id): pair for pair in pairs
-    }
+    by_other_id = {pair.other.id: pair for pair in pairs}
     open_candidates = _open_candidates(pairs, live)
     changed = 0
     for score in scores:
-        pair = by_other_id[score.id]
+        pair = by_other_id[uuid.UUID(score.id)]
         explanation = [{"field": f.field, "level": f.level, "weight": f.weight} for f in score.explanation]
         current = open_candidates.get((pair.request.id, pair.sighting.id))
         if current is None:
@@ -594,26 +593,20 @@ def _store(
 
 
 def _inserted(session: Session, candidate: MatchCandidate) -> bool:
-    """Insert a new open candidate; False when another transaction proposed the same pair at the same
-    moment (the request's and the sighting's messages, taken by two workers at once): the other's
-    candidate, scored from the same records, stands."""
-    try:
-        with session.begin_nested():
-            session.add(candidate)
-    except sa.exc.IntegrityError:
-        if _open_pair_exists(session, candidate):
-            return False
-        raise
-    return True
-
-
-def _open_pair_exists(session: Session, candidate: MatchCandidate) -> bool:
-    statement = sa.select(MatchCandidate.id).where(
-        MatchCandidate.tracing_request_id == candidate.tracing_request_id,
-        MatchCandidate.sighting_id == candidate.sighting_id,
-        MatchCandidate.status.in_(OPEN),
+    """Insert a new open candidate (made, not added to the session); False when another transaction
+    proposed the same pair at the same moment (the request's and the sighting's messages, taken by two
+    workers at once): the other's candidate, scored from the same records, stands. One statement,
+    the open pair's unique index deciding (a savepoint around each insert cost two round trips more)."""
+    made = sa.inspect(candidate)
+    statement = (
+        dialect_insert(session, MatchCandidate)
+        .values({key: value for key, value in made.dict.items() if key in made.mapper.columns})
+        .on_conflict_do_nothing(
+            index_elements=["tracing_request_id", "sighting_id"], index_where=sa.text(OPEN_PAIR)
+        )
+        .returning(MatchCandidate.id)
     )
-    return session.scalar(statement.limit(1)) is not None
+    return session.execute(statement).scalar() is not None
 
 
 def _same_scoring(

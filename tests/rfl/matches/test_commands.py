@@ -75,6 +75,7 @@ def test_a_killed_run_resumed_gives_what_an_uninterrupted_run_gives(
         session.execute(sa.delete(MatchRunChunk))
         session.execute(sa.delete(MatchRun))
     monkeypatch.setattr(commands, "RUN_BATCH", 2)
+    monkeypatch.setattr(commands, "RUN_BATCH_SHARED_STORE", 2)
     real_propose, calls = worker.propose_many, []
 
     def killed_in_the_second(*args, **kwargs):  # type: ignore[no-untyped-def]

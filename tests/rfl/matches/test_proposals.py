@@ -13,13 +13,17 @@ from rfl.audit.entries import AuditEntry
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches import proposals
-from rfl.matches.proposals import Proposer, blocked_candidates
+from rfl.matches.models import MatchCandidate
+from rfl.matches.proposals import Proposer, blocked_candidates, propose
 from rfl.matches.settings import MatchingSettings
+from rfl.matches.store import current_matcher
 from rfl.records.models import Sighting, TracingRequest
 from rfl.records.seals import Protection
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS
-from tests.conftest import Factories
+from tests.conftest import Factories, unaudited
 from tests.rfl.matches.conftest import PEOPLE, seed_pairs
+
+PREPARED_AFTER = 5  # psycopg's prepare_threshold: executions of one query before it is prepared
 
 
 @pytest.fixture
@@ -206,3 +210,29 @@ def test_the_cap_keeps_the_records_sharing_the_most_values_then_the_first_by_id(
 def sorted_request_ids(app: Flask) -> list[uuid.UUID]:
     with app.app_context(), db.transaction() as session:
         return list(session.scalars(sa.select(TracingRequest.id).order_by(TracingRequest.id)))
+
+
+def test_new_candidates_are_stored_however_often_one_connection_inserts_them(seeded: Flask) -> None:
+    """PostgreSQL's driver prepares a statement run often on one connection: the insert must still
+    find the open pair's unique index (from the index's own predicate, not from bound parameters)."""
+    stored = []
+    with seeded.app_context(), db.transaction() as session:
+        crypto = app_services(seeded).crypto(session)
+        matcher = current_matcher(session, crypto)
+        ids = list(session.scalars(sa.select(TracingRequest.id)))
+        for _ in range(PREPARED_AFTER + 1):
+            session.execute(sa.delete(MatchCandidate))
+            for request_id in ids:
+                report = propose(
+                    session,
+                    crypto,
+                    matcher,
+                    TRACING_REQUESTS.name,
+                    request_id,
+                    limits=app_services(seeded).settings.matching,
+                    audit=unaudited,
+                )
+                stored.append(report.stored)
+
+    assert len(ids) == len(PEOPLE)
+    assert sum(stored) == len(PEOPLE) * (PREPARED_AFTER + 1)  # each person's pair, every time
