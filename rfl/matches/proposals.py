@@ -460,7 +460,7 @@ _SIGHTING_COLUMNS = ("deceased", "no_cross_border", "exclude")
 
 
 def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:
-    """The open records among ``ids``, in id order."""
+    """The open records among ``ids``, with the columns a head needs."""
     names = _CANDIDATE_COLUMNS + (_SIGHTING_COLUMNS if kind is SIGHTINGS else ())
     found: list[RecordMixin] = []
     for part in _slices(sorted(ids)):
@@ -470,7 +470,7 @@ def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) 
             .options(orm.load_only(*(getattr(kind.model, name) for name in names)))
         )
         found.extend(session.scalars(statement))
-    return sorted(found, key=lambda record: record.id)
+    return found
 
 
 def _open_versions(
