@@ -246,32 +246,34 @@ def propose_many(
         session, {record.society_id for record in records} | {head.society_id for head in found.values()}
     )
     seals = Seals(crypto, audit)  # the records' own, when they are sightings
-    undecided = [
-        _without_decided_pairs(
-            _visible_pairs(seals, codes, record, [found[i] for i in sorted(ids) if i in found]),
+    pairable = [
+        _undecided(
+            kind,
+            record,
+            _visible(seals, codes, record, [found[i] for i in ids if i in found]),
             live[record.id],
         )
         for record, ids in zip(records, blocked, strict=True)
     ]
-    others = _other_views(session, crypto, proposer, kind, undecided)
+    others = _other_views(session, crypto, proposer, kind, pairable)
     sharing = [
         _sharing_the_most_keys(
-            view.keys,
-            [others[pair.other.id] for pair in pairs if pair.other.id in others],
-            limits.max_candidates,
+            view.keys, [(others[head.id], head) for head in heads if head.id in others], limits.max_candidates
         )
-        for view, pairs in zip(views, undecided, strict=True)
+        for view, heads in zip(views, pairable, strict=True)
     ]
     scores = matcher.score_many(
         [
-            (view.for_matcher(matcher), [other.for_matcher(matcher) for other in group])
+            (view.for_matcher(matcher), [other.for_matcher(matcher) for other, _ in group])
             for view, group in zip(views, sharing, strict=True)
         ],
         threshold=limits.floor,
     )
-    stored = 0
-    for record, pairs, scored in zip(records, undecided, scores, strict=True):
-        stored += _store(session, pairs, scored, matcher.version, audit, live=live[record.id])
+    new: list[MatchCandidate] = []
+    changed = 0
+    for record, group, scored in zip(records, sharing, scores, strict=True):
+        pairs = [_pair(record, head) for _, head in group]
+        changed += _refresh(pairs, scored, matcher.version, live[record.id], new)
         _supersede_dropped(session, kind, live[record.id], {score.id for score in scored}, audit)
         # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
         audit(
@@ -282,6 +284,7 @@ def propose_many(
                 object_id=str(record.id),
             )
         )
+    stored = changed + _insert(session, new, audit)
     return ProposalReport(sum(map(len, blocked)), sum(map(len, sharing)), stored)
 
 
@@ -292,10 +295,10 @@ def _records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> li
 
 
 def _other_views(
-    session: Session, crypto: Crypto, proposer: Proposer, kind: RecordType, pairs: Sequence[Sequence[Pair]]
+    session: Session, crypto: Crypto, proposer: Proposer, kind: RecordType, heads: Sequence[Sequence[Head]]
 ) -> dict[uuid.UUID, MatchView]:
-    """The views of every record of the other side in ``pairs``, each read once, by id."""
-    distinct = {pair.other.id: pair.other for group in pairs for pair in group}
+    """The views of every record of the other side in ``heads``, each read once, by id."""
+    distinct = {head.id: head for group in heads for head in group}
     views = proposer.views(session, crypto, _other_side(kind), list(distinct.values()))
     return {uuid.UUID(view.canonical["id"]): view for view in views}
 
@@ -432,10 +435,12 @@ def _most_shared(
     return [uuid.UUID(given) for given, _ in ranked]
 
 
-def _sharing_the_most_keys(keys: frozenset[str], others: Sequence[MatchView], limit: int) -> list[MatchView]:
+def _sharing_the_most_keys(
+    keys: frozenset[str], others: Sequence[tuple[MatchView, Head]], limit: int
+) -> list[tuple[MatchView, Head]]:
     """The ``limit`` decrypted candidates sharing the most of the record's real blocking ``keys``
     (none that shares only a truncated value: such a pair was never blocked together)."""
-    shared = [(len(keys & other.keys), other.canonical["id"], other) for other in others]
+    shared = [(len(keys & view.keys), view.canonical["id"], (view, head)) for view, head in others]
     ranked = sorted((entry for entry in shared if entry[0]), key=lambda entry: (-entry[0], entry[1]))
     return [other for _, _, other in ranked[:limit]]
 
@@ -509,25 +514,20 @@ def _loaded(session: Session, kind: RecordType, records: Sequence[RecordMixin | 
 # --- rule 10 and earlier decisions ------------------------------------------------------------------
 
 
-def _visible_pairs(
-    seals: Seals, codes: dict[uuid.UUID, str], record: RecordMixin, others: Sequence[Head]
-) -> list[Pair]:
-    """The record's pairs whose sighting rule 10 lets the request's society, and the request itself,
-    see (each sighting read through its seal: one whose seal fails is nobody's candidate). ``codes``:
-    the societies' codes, by id."""
+def _visible(
+    seals: Seals, codes: dict[uuid.UUID, str], record: RecordMixin, heads: Sequence[Head]
+) -> list[Head]:
+    """The records of the other side (``heads``) the record may be paired with under rule 10: those
+    whose sighting the request's society, and the request itself, may see (each sighting read through
+    its seal: one whose seal fails is nobody's candidate). ``codes``: the societies' codes, by id."""
     if isinstance(record, TracingRequest):
-        pairs = [(Pair(record, other, other), _sighting_protection(other)) for other in others]
-    else:
-        own = seals.protection(record)
-        pairs = [(Pair(other, record, other), own) for other in others]
+        viewer = Viewer(record.society_id, codes[record.society_id], record.id)
+        return [head for head in heads if visible_to(head, viewer, _sighting_protection(head))]
+    own = seals.protection(record)
     return [
-        pair
-        for pair, protection in pairs
-        if visible_to(
-            pair.sighting,
-            Viewer(pair.request.society_id, codes[pair.request.society_id], pair.request.id),
-            protection,
-        )
+        head
+        for head in heads
+        if visible_to(record, Viewer(head.society_id, codes[head.society_id], head.id), own)
     ]
 
 
@@ -537,39 +537,49 @@ def _sighting_protection(head: Head) -> Protection:
     return head.protection
 
 
-def _without_decided_pairs(pairs: Sequence[Pair], live: Sequence[MatchCandidate]) -> list[Pair]:
-    """Pairs officers have not decided: none confirmed (or awaiting approval), none rejected or
-    withdrawn at the records' current match versions (``live``: the record's unsuperseded candidates)."""
-    if not pairs:
-        return []
-    by_key = {(pair.request.id, pair.sighting.id): pair for pair in pairs}
+def _undecided(
+    kind: RecordType, record: RecordMixin, heads: Sequence[Head], live: Sequence[MatchCandidate]
+) -> list[Head]:
+    """The ``heads`` whose pair with the record officers have not decided: none confirmed (or awaiting
+    approval), none rejected or withdrawn at the records' current match versions (``live``: the
+    record's unsuperseded candidates)."""
+    decided = [row for row in live if row.status in DECIDED]
+    if not decided:
+        return list(heads)
+    by_id = {head.id: head for head in heads}
     settled = set()
-    for row in live:
-        pair = by_key.get((row.tracing_request_id, row.sighting_id))
-        if pair is None or row.status not in DECIDED:
+    for row in decided:
+        other_id = row.sighting_id if kind is TRACING_REQUESTS else row.tracing_request_id
+        head = by_id.get(other_id)
+        if head is None:
             continue
+        pair = _pair(record, head)
         unchanged = (row.request_match_version, row.sighting_match_version) == (
             pair.request.match_version,
             pair.sighting.match_version,
         )
         if row.status in (MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL) or unchanged:
-            settled.add((row.tracing_request_id, row.sighting_id))
-    return [pair for key, pair in by_key.items() if key not in settled]
+            settled.add(other_id)
+    return [head for head in heads if head.id not in settled]
+
+
+def _pair(record: RecordMixin, head: Head) -> Pair:
+    """The record proposed for, with a record of the other side."""
+    return Pair(record, head, head) if isinstance(record, TracingRequest) else Pair(head, record, head)
 
 
 # --- storing ----------------------------------------------------------------------------------------
 
 
-def _store(
-    session: Session,
+def _refresh(
     pairs: Sequence[Pair],
     scores: Sequence[Score],
     model_version: str,
-    audit: AuditSink,
-    *,
     live: Sequence[MatchCandidate],
+    new: list[MatchCandidate],
 ) -> int:
-    """Insert new candidates and refresh open ones; returns how many were created or changed."""
+    """Refresh the record's open candidates its scores changed (returns how many) and add those it
+    has none for to ``new``."""
     by_other_id = {pair.other.id: pair for pair in pairs}
     open_candidates = _open_candidates(pairs, live)
     changed = 0
@@ -578,35 +588,44 @@ def _store(
         explanation = [{"field": f.field, "level": f.level, "weight": f.weight} for f in score.explanation]
         current = open_candidates.get((pair.request.id, pair.sighting.id))
         if current is None:
-            candidate = _new_candidate(pair, score, model_version, explanation)
-            if _inserted(session, candidate):
-                audit(_candidate_event(Action.MATCH_CANDIDATE_CREATE, candidate))
-                changed += 1
+            new.append(_new_candidate(pair, score, model_version, explanation))
         elif not _same_scoring(current, score, model_version, explanation):
             current.match_probability = score.match_probability
             current.match_weight = score.match_weight
             current.model_version = model_version
             current.explanation = explanation
             changed += 1
-    session.flush()
     return changed
 
 
-def _inserted(session: Session, candidate: MatchCandidate) -> bool:
-    """Insert a new open candidate (made, not added to the session); False when another transaction
-    proposed the same pair at the same moment (the request's and the sighting's messages, taken by two
-    workers at once): the other's candidate, scored from the same records, stands. One statement,
-    the open pair's unique index deciding (a savepoint around each insert cost two round trips more)."""
-    made = sa.inspect(candidate)
-    statement = (
-        dialect_insert(session, MatchCandidate)
-        .values({key: value for key, value in made.dict.items() if key in made.mapper.columns})
-        .on_conflict_do_nothing(
-            index_elements=["tracing_request_id", "sighting_id"], index_where=sa.text(OPEN_PAIR)
+def _insert(session: Session, candidates: Sequence[MatchCandidate], audit: AuditSink) -> int:
+    """Insert new open candidates (made, not added to the session), a few hundred a statement, and
+    return how many went in. A pair another transaction proposed at the same moment (the request's and
+    the sighting's messages, taken by two workers at once) is left out: the other's candidate, scored
+    from the same records, stands; the open pair's unique index decides."""
+    session.flush()  # what superseding changed comes first: a superseded pair may be proposed anew
+    inserted = 0
+    for part in _slices(candidates):
+        rows = [
+            {key: value for key, value in sa.inspect(c).dict.items() if key in _CANDIDATE_TABLE} for c in part
+        ]
+        statement = (
+            dialect_insert(session, MatchCandidate)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=["tracing_request_id", "sighting_id"], index_where=sa.text(OPEN_PAIR)
+            )
+            .returning(MatchCandidate.id)
         )
-        .returning(MatchCandidate.id)
-    )
-    return session.execute(statement).scalar() is not None
+        went_in = set(session.execute(statement).scalars())
+        for candidate in part:
+            if candidate.id in went_in:
+                audit(_candidate_event(Action.MATCH_CANDIDATE_CREATE, candidate))
+        inserted += len(went_in)
+    return inserted
+
+
+_CANDIDATE_TABLE = frozenset(MatchCandidate.__table__.columns.keys())
 
 
 def _same_scoring(
