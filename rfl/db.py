@@ -12,7 +12,7 @@ import os
 import sqlite3
 import stat
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -133,6 +133,16 @@ def dialect_insert(session: Session, model: type[Any]) -> postgresql.Insert | sq
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+def one_of(session: Session, column: Any, values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL one array parameter (``= ANY``): the driver converts such a
+    statement once and prepares it, where an IN list of thousands of parameters is converted anew
+    every time (a tenth of a re-scoring run's time at 10k records)."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column == sa.any_(array)  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def is_unavailable(error: BaseException) -> bool:

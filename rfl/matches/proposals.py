@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from matching import Matcher, Parsed, Placeholders, Score, blocking_keys, parse
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
-from rfl.db import dialect_insert
+from rfl.db import dialect_insert, one_of
 from rfl.identity import societies_holding, society_codes
 from rfl.matches.models import OPEN_PAIR, MatchCandidate, MatchStatus
 from rfl.matches.settings import MatchingSettings
@@ -323,7 +323,9 @@ def blocked_candidates(
     and index-key version), so a job blocking many records pays one round of queries, not one each."""
     probes = _probes(session, crypto, other, keysets)
     found = [_rows_of(session, other, probe, limits) for probe in probes]
-    return [_most_shared(n, probes, found, limits) for n in range(len(keysets))]
+    ranked = [_most_shared(n, probes, found, limits) for n in range(len(keysets))]
+    ids = {given: uuid.UUID(given) for given in set().union(*ranked)}  # each once: the sets overlap
+    return [[ids[given] for given in records] for records in ranked]
 
 
 @dataclass(frozen=True)
@@ -359,11 +361,13 @@ def _probes(
     return probes
 
 
-def _block_rows(other: RecordType, probe: _Probe, values: Sequence[bytes]) -> sa.ColumnElement[bool]:
+def _block_rows(
+    session: Session, other: RecordType, probe: _Probe, values: Sequence[bytes]
+) -> sa.ColumnElement[bool]:
     return sa.and_(
         BlindIndexEntry.index_name == indexing.MATCH_BLOCK,
         BlindIndexEntry.index_version == indexing.INDEX_VERSION,
-        BlindIndexEntry.value.in_(values),
+        one_of(session, BlindIndexEntry.value, values),
         BlindIndexEntry.record_type == other.name,
         BlindIndexEntry.society_id == probe.society_id,
         BlindIndexEntry.key_version == probe.key_version,
@@ -388,7 +392,7 @@ def _value_counts(
     for part in _slices(values):
         statement = (
             sa.select(BlindIndexEntry.value, sa.func.count())
-            .where(_block_rows(other, probe, part))
+            .where(_block_rows(session, other, probe, part))
             .group_by(BlindIndexEntry.value)
         )
         counts.update(dict(session.execute(statement).all()))
@@ -404,7 +408,9 @@ def _holders(
     record_id = sa.cast(BlindIndexEntry.record_id, sa.String)
     connection = session.connection()
     for part in _slices(values):
-        statement = sa.select(BlindIndexEntry.value, record_id).where(_block_rows(other, probe, part))
+        statement = sa.select(BlindIndexEntry.value, record_id).where(
+            _block_rows(session, other, probe, part)
+        )
         yield from connection.execute(statement)
 
 
@@ -416,7 +422,7 @@ def _slices(values: Sequence[_Value]) -> Iterator[Sequence[_Value]]:
 
 def _most_shared(
     n: int, probes: Sequence[_Probe], found: Sequence[_ProbeRows], limits: MatchingSettings
-) -> list[uuid.UUID]:
+) -> list[str]:
     """The records holding the most of the ``n``-th key set's index rows (then by id), leaving out
     every value that more than ``max_key_records`` rows of a society hold (under any of its key
     versions)."""
@@ -432,7 +438,7 @@ def _most_shared(
     limit = limits.max_candidates * CANDIDATE_HEADROOM
     # the same as sorting them all and taking the first ``limit``
     ranked = heapq.nsmallest(limit, shared.items(), key=lambda item: (-item[1], item[0]))
-    return [uuid.UUID(given) for given, _ in ranked]
+    return [given for given, _ in ranked]
 
 
 def _sharing_the_most_keys(
@@ -471,7 +477,7 @@ def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) 
     for part in _slices(sorted(ids)):
         statement = (
             sa.select(kind.model)
-            .where(kind.model.id.in_(part), kind.model.status != RecordStatus.CLOSED)
+            .where(one_of(session, kind.model.id, part), kind.model.status != RecordStatus.CLOSED)
             .options(orm.load_only(*(getattr(kind.model, name) for name in names)))
         )
         found.extend(session.scalars(statement))
@@ -486,7 +492,7 @@ def _open_versions(
     connection = session.connection()
     for part in _slices(sorted(ids)):
         statement = sa.select(kind.model.id, kind.model.version).where(
-            kind.model.id.in_(part), kind.model.status != RecordStatus.CLOSED
+            one_of(session, kind.model.id, part), kind.model.status != RecordStatus.CLOSED
         )
         yield from connection.execute(statement)
 
@@ -506,7 +512,8 @@ def _loaded(session: Session, kind: RecordType, records: Sequence[RecordMixin | 
     }
     for part in _slices([record.id for record in records if record.id not in ready]):
         ready.update(
-            (row.id, row) for row in session.scalars(sa.select(kind.model).where(kind.model.id.in_(part)))
+            (row.id, row)
+            for row in session.scalars(sa.select(kind.model).where(one_of(session, kind.model.id, part)))
         )
     return [ready[record.id] for record in records if record.id in ready]
 

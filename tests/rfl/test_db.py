@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from rfl.accounts.models import User
 from rfl.db import db, is_unavailable, make_engine
+from rfl.db import one_of as db_one_of
 from tests.conftest import Factories, FakeClock
 from tests.rfl.http.test_transactions import write_lock_held_elsewhere
 
@@ -96,3 +97,14 @@ def test_an_existing_sqlite_database_left_readable_is_made_private_on_start(tmp_
 
         assert {stat.S_IMODE(file.stat().st_mode) for file in files} == {0o600}
     engine.dispose()
+
+
+def test_one_of_finds_the_rows_whose_column_holds_any_of_the_values(app: Flask, make: Factories) -> None:
+    first, _, third = (make.user() for _ in range(3))
+    with app.app_context(), db.transaction() as session:
+        wanted = db_one_of(session, User.id, [first.id, third.id])
+        found = set(session.scalars(sa.select(User.id).where(wanted)))
+        none = list(session.scalars(sa.select(User.id).where(db_one_of(session, User.id, []))))
+
+    assert found == {first.id, third.id}
+    assert none == []
