@@ -128,8 +128,9 @@ def make_engine(url: str, *, lock_timeout: float | None = None, **options: Any) 
     return engine
 
 
-def dialect_insert(session: Session, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT of ``model`` in the session's dialect, which offers ``on_conflict_do_nothing``."""
+def dialect_insert(session: Session, model: type[Any] | sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``model`` (a model or a table) in the session's dialect, which offers
+    ``on_conflict_do_nothing``."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)

@@ -617,12 +617,12 @@ def _insert(session: Session, candidates: Sequence[MatchCandidate], audit: Audit
             {key: value for key, value in sa.inspect(c).dict.items() if key in _CANDIDATE_TABLE} for c in part
         ]
         statement = (
-            dialect_insert(session, MatchCandidate)
+            dialect_insert(session, _CANDIDATES)  # the table: the ORM's bulk insert adds nothing here
             .values(rows)
             .on_conflict_do_nothing(
                 index_elements=["tracing_request_id", "sighting_id"], index_where=sa.text(OPEN_PAIR)
             )
-            .returning(MatchCandidate.id)
+            .returning(_CANDIDATES.c.id)
         )
         went_in = set(session.execute(statement).scalars())
         for candidate in part:
@@ -632,7 +632,8 @@ def _insert(session: Session, candidates: Sequence[MatchCandidate], audit: Audit
     return inserted
 
 
-_CANDIDATE_TABLE = frozenset(MatchCandidate.__table__.columns.keys())
+_CANDIDATES: sa.Table = MatchCandidate.__table__  # type: ignore[assignment]
+_CANDIDATE_TABLE = frozenset(_CANDIDATES.columns.keys())
 
 
 def _same_scoring(
