@@ -241,7 +241,47 @@ def propose_many(
     views = proposer.views(session, crypto, kind, records)
     other = _other_side(kind)
     blocked = blocked_candidates(session, crypto, other, [view.keys for view in views], limits)
-    found = proposer.heads(session, crypto, audit, other, set().union(*blocked))
+    sharing = _ranked_candidates(
+        session,
+        crypto,
+        proposer,
+        kind,
+        records,
+        views=views,
+        blocked=blocked,
+        live=live,
+        limits=limits,
+        audit=audit,
+    )
+    scores = matcher.score_many(
+        [
+            (view.for_matcher(matcher), [other.for_matcher(matcher) for other, _ in group])
+            for view, group in zip(views, sharing, strict=True)
+        ],
+        threshold=limits.floor,
+    )
+    stored = _store(
+        session, kind, matcher.version, records, sharing=sharing, scores=scores, live=live, audit=audit
+    )
+    return ProposalReport(sum(map(len, blocked)), sum(map(len, sharing)), stored)
+
+
+def _ranked_candidates(
+    session: Session,
+    crypto: Crypto,
+    proposer: Proposer,
+    kind: RecordType,
+    records: Sequence[RecordMixin],
+    *,
+    views: Sequence[MatchView],
+    blocked: Sequence[list[uuid.UUID]],
+    live: dict[uuid.UUID, list[MatchCandidate]],
+    limits: MatchingSettings,
+    audit: AuditSink,
+) -> list[list[tuple[MatchView, Head]]]:
+    """Per record, the blocked records of the other side it may be paired with (rule 10, earlier
+    decisions), decrypted, and at most ``max_candidates`` of those sharing the most real keys."""
+    found = proposer.heads(session, crypto, audit, _other_side(kind), set().union(*blocked))
     codes = society_codes(
         session, {record.society_id for record in records} | {head.society_id for head in found.values()}
     )
@@ -256,36 +296,12 @@ def propose_many(
         for record, ids in zip(records, blocked, strict=True)
     ]
     others = _other_views(session, crypto, proposer, kind, pairable)
-    sharing = [
+    return [
         _sharing_the_most_keys(
             view.keys, [(others[head.id], head) for head in heads if head.id in others], limits.max_candidates
         )
         for view, heads in zip(views, pairable, strict=True)
     ]
-    scores = matcher.score_many(
-        [
-            (view.for_matcher(matcher), [other.for_matcher(matcher) for other, _ in group])
-            for view, group in zip(views, sharing, strict=True)
-        ],
-        threshold=limits.floor,
-    )
-    new: list[MatchCandidate] = []
-    changed = 0
-    for record, group, scored in zip(records, sharing, scores, strict=True):
-        pairs = [_pair(record, head) for _, head in group]
-        changed += _refresh(pairs, scored, matcher.version, live[record.id], new)
-        _supersede_dropped(session, kind, live[record.id], {score.id for score in scored}, audit)
-        # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
-        audit(
-            AuditEntry(
-                Action.MATCH_PROPOSE,
-                owner_society_id=record.society_id,
-                object_type=kind.name,
-                object_id=str(record.id),
-            )
-        )
-    stored = changed + _insert(session, new, audit)
-    return ProposalReport(sum(map(len, blocked)), sum(map(len, sharing)), stored)
 
 
 def _records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:
@@ -576,6 +592,37 @@ def _pair(record: RecordMixin, head: Head) -> Pair:
 
 
 # --- storing ----------------------------------------------------------------------------------------
+
+
+def _store(
+    session: Session,
+    kind: RecordType,
+    model_version: str,
+    records: Sequence[RecordMixin],
+    *,
+    sharing: Sequence[Sequence[tuple[MatchView, Head]]],
+    scores: Sequence[Sequence[Score]],
+    live: dict[uuid.UUID, list[MatchCandidate]],
+    audit: AuditSink,
+) -> int:
+    """Store what scoring found for each record: new candidates, changed ones refreshed, those no
+    longer above the floor superseded; returns how many were created or changed."""
+    new: list[MatchCandidate] = []
+    changed = 0
+    for record, group, scored in zip(records, sharing, scores, strict=True):
+        pairs = [_pair(record, head) for _, head in group]
+        changed += _refresh(pairs, scored, model_version, live[record.id], new)
+        _supersede_dropped(session, kind, live[record.id], {score.id for score in scored}, audit)
+        # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
+        audit(
+            AuditEntry(
+                Action.MATCH_PROPOSE,
+                owner_society_id=record.society_id,
+                object_type=kind.name,
+                object_id=str(record.id),
+            )
+        )
+    return changed + _insert(session, new, audit)
 
 
 def _refresh(
