@@ -244,14 +244,16 @@ class Matcher:
         candidate_of: list[int] = []
         for g, (record, candidates) in enumerate(groups):
             records.append(self._prepared(record, vocab, "record", g))
+            rows = []
             for n, candidate in enumerate(candidates):
                 row = row_of.get(id(candidate))
                 if row is None:
                     row = row_of[id(candidate)] = len(others)
                     others.append(self._prepared(candidate, vocab, "candidates", n))
-                record_of.append(g)
-                candidate_of.append(row)
-            _check_distinct([others[row] for row in candidate_of[len(candidate_of) - len(candidates) :]])
+                rows.append(row)
+            _check_distinct([others[row] for row in rows])
+            record_of.extend([g] * len(rows))
+            candidate_of.extend(rows)
         found: list[list[Score]] = [[] for _ in groups]
         if not candidate_of:
             return found

@@ -661,7 +661,7 @@ def _insert(session: Session, candidates: Sequence[MatchCandidate], audit: Audit
     inserted = 0
     for part in _slices(candidates):
         rows = [
-            {key: value for key, value in sa.inspect(c).dict.items() if key in _CANDIDATE_TABLE} for c in part
+            {key: value for key, value in sa.inspect(c).dict.items() if key in _CANDIDATES.c} for c in part
         ]
         statement = (
             dialect_insert(session, _CANDIDATES)  # the table: the ORM's bulk insert adds nothing here
@@ -680,7 +680,6 @@ def _insert(session: Session, candidates: Sequence[MatchCandidate], audit: Audit
 
 
 _CANDIDATES: sa.Table = MatchCandidate.__table__  # type: ignore[assignment]
-_CANDIDATE_TABLE = frozenset(_CANDIDATES.columns.keys())
 
 
 def _same_scoring(
