@@ -171,8 +171,18 @@ class FieldVault:
     # -- subject keys --------------------------------------------------------------------------------
 
     def ensure_subject_key(self, subject: Subject) -> int:
-        """Create the subject's DEK if it has none; return its current DEK version."""
-        return self._current_key(subject)[0]
+        """Create the subject's DEK if it has none; return its current DEK version.
+
+        Meant for subjects just made (a new record's people): the key is stored without looking for
+        one first (one statement, not two); a subject that has one already keeps it.
+        """
+        version = self._cache.current_version(subject.ring_id, subject.subject_id)
+        if version is not None and self._cache.get(subject.ring_id, subject.subject_id, version) is not None:
+            return version
+        if self._create(subject, 1) is None:  # it has a key (or had one, if it was erased)
+            return self._current_key(subject)[0]
+        self._cache.set_current_version(subject.ring_id, subject.subject_id, 1)
+        return 1
 
     def current_dek_version(self, subject: Subject) -> int | None:
         record = self._store.load(subject.ring_id, subject.subject_id)

@@ -279,7 +279,10 @@ def create_record(
     on = _record_date(kind, document, now.date())
     _apply_plain_columns(kind, record, document, on)
     seal(crypto, record)
-    _codec(kind, crypto).encrypt(record, _subjects(kind, record), document)
+    subjects = _subjects(kind, record)
+    for subject in subjects.values():
+        crypto.vault.ensure_subject_key(subject)  # new people: their keys are made without a lookup
+    _codec(kind, crypto).encrypt(record, subjects, document)
     session.add(record)
     session.flush()
     _reindex(session, crypto, kind, record, document=document, on=on, new=True)

@@ -357,6 +357,51 @@ def test_a_second_process_reuses_the_existing_key(
     assert len(store.rows()) == 1
 
 
+class CountingStore(InMemoryKeyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def store(self, record: WrappedDek, *, replaces: WrappedDek | None = None) -> bool:
+        self.calls.append("store")
+        return super().store(record, replaces=replaces)
+
+    def load(self, ring_id: str, subject_id: str, dek_version: int | None = None) -> WrappedDek | None:
+        self.calls.append("load")
+        return super().load(ring_id, subject_id, dek_version)
+
+
+def test_a_new_subjects_key_is_stored_without_a_lookup_and_used_at_once(
+    provider: LocalKeyProvider, alice: Subject
+) -> None:
+    store = CountingStore()
+    vault = FieldVault(provider, store)
+
+    version = vault.ensure_subject_key(alice)
+    token = vault.encrypt(alice, "t", "c", "r", "x")
+
+    assert version == 1
+    assert store.calls == ["store"]
+    assert FieldVault(provider, store).decrypt(alice, "t", "c", "r", token) == "x"
+
+
+def test_a_subject_with_a_key_keeps_it_and_an_erased_one_gets_none(
+    make_vault: Callable[[], FieldVault], alice: Subject, store: InMemoryKeyStore
+) -> None:
+    first, second = make_vault(), make_vault()
+    token = first.encrypt(alice, "t", "c", "r", "x")
+    first.rotate_subject_key(alice)
+    bob = Subject(alice.ring_id, "bob")
+    first.ensure_subject_key(bob)
+    first.shred(bob)
+
+    assert second.ensure_subject_key(alice) == 2  # its current key, another process's cache empty
+    assert second.decrypt(alice, "t", "c", "r", token) == "x"
+    with pytest.raises(SubjectErasedError):
+        second.ensure_subject_key(bob)
+    assert len(store.rows()) == 3
+
+
 class RacingStore(InMemoryKeyStore):
     """Another process inserts the subject's key between our load and our insert."""
 
