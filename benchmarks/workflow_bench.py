@@ -12,9 +12,9 @@ reports:
 * time from a sighting's POST to its candidate in the tracing officer's queue (median, p95);
 * the queue listing (GET /api/v1/matches) p50/p95, against GET /healthz in the same run;
 * outbox workers: one and two worker processes (each its own application and engine) proposing for the
-  same backlog, events/s and the ratio, two ways: fed message ids from a queue as Celery's broker feeds
-  its workers (``process_message`` per message, what the Celery task runs), and each calling ``drain``
-  on its own (what two application processes of the embedded default do after their answers).
+  same backlog, events/s and the ratio, two ways: fed batches of message ids from a queue as Celery's
+  broker feeds its workers (``process_messages`` per batch, what the Celery task runs), and each calling
+  ``drain`` on its own (what two application processes of the embedded default do after their answers).
 
 ``--match-run N [N ...]``: ``rfl match run`` at scale. Grows the database to N tracing requests x N
 sightings (people recombined from the dev-rfl set, a share of the sightings perturbed copies of
@@ -74,7 +74,7 @@ from rfl.extensions import app_services
 from rfl.identity import Actor
 from rfl.matches.models import MatchCandidate, MatchRun, MatchRunChunk
 from rfl.matches.store import current_matcher
-from rfl.matches.worker import MAX_ATTEMPTS, drain, process_message
+from rfl.matches.worker import MAX_ATTEMPTS, DrainReport, drain, process_messages
 from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
 from rfl.records import services as records
@@ -242,18 +242,18 @@ class Workers:
     seconds, which is not what is measured), each with its own application and engine."""
 
     commands: list[multiprocessing.Queue[Command]]  # one per worker
-    ids: multiprocessing.Queue[str | None]  # message ids, as Celery's broker hands them out
+    ids: multiprocessing.Queue[list[str] | None]  # batches of message ids, as Celery's broker hands them out
     results: multiprocessing.Queue[Outcome]  # one per command
 
 
 def _outbox_worker(
     env: dict[str, str],
     commands: multiprocessing.Queue[Command],
-    ids: multiprocessing.Queue[str | None],
+    ids: multiprocessing.Queue[list[str] | None],
     results: multiprocessing.Queue[Outcome],
 ) -> None:
-    """One worker process. Way "queue": message ids from ``ids`` until None, each through
-    ``process_message``, the call the Celery task makes; "drain": ``drain(limit=share)``, as an
+    """One worker process. Way "queue": batches of message ids from ``ids`` until None, each through
+    ``process_messages``, the call the Celery task makes; "drain": ``drain(limit=share)``, as an
     application process of the embedded default drains after its answers. The worker's CPU seconds
     go back with its counts: on a machine others share, events/s of two workers says little on its
     own, CPU time per event says whether two workers contend."""
@@ -270,15 +270,14 @@ def _outbox_worker(
                 # drain logs its failures' types itself (proposal_failed, on stderr)
                 results.put((report.processed, report.failed, time.process_time() - cpu, ""))
                 continue
-            processed, failures = 0, []
-            while (message_id := ids.get()) is not None:
+            done, failures = DrainReport(), []
+            while (batch := ids.get()) is not None:
                 try:
-                    process_message(uuid.UUID(message_id))
-                    processed += 1
+                    process_messages([uuid.UUID(message_id) for message_id in batch], done)
                 except Exception as error:  # kept, as by the Celery task: the sweep relays it again
                     failures.append(type(error).__qualname__)
             kinds = ", ".join(f"{n} {kind}" for kind, n in collections.Counter(failures).items())
-            results.put((processed, len(failures), time.process_time() - cpu, kinds))
+            results.put((done.processed, done.failed + len(failures), time.process_time() - cpu, kinds))
 
 
 @contextmanager
@@ -310,8 +309,11 @@ def workers_throughput(workers: Workers, way: str, count: int, sample: int) -> d
             pending = outbox.pending_ids(
                 session, MATCHED_FIELDS_CHANGED, limit=sample, max_attempts=MAX_ATTEMPTS
             )
-        for message_id in [*map(str, pending), *[None] * count]:
-            workers.ids.put(message_id)
+        batch = app_services().settings.matching.drain_batch  # as the relay publishes them
+        for start in range(0, len(pending), batch):
+            workers.ids.put([str(message_id) for message_id in pending[start : start + batch]])
+        for _ in range(count):
+            workers.ids.put(None)
     before = backlog()
     started = time.perf_counter()
     for commands in workers.commands[:count]:
@@ -729,7 +731,7 @@ def report(row: dict[str, Any]) -> None:
 
 def _workers_report(row: dict[str, Any]) -> str:
     lines = []
-    for way, how in (("queue", "fed ids as by Celery's broker"), ("drain", "each calling drain")):
+    for way, how in (("queue", "fed id batches as by Celery's broker"), ("drain", "each calling drain")):
         one, two = row[f"{way}_1w_per_s"], row[f"{way}_2w_per_s"]
         failed = [
             f"{row[f'{way}_{n}w_failed']} failed with {n} ({row[f'{way}_{n}w_failures'] or 'see the log'})"

@@ -163,7 +163,7 @@ def process_import_message(message_id: uuid.UUID) -> None:
     with db.transaction() as session:
         message = outbox.take(session, message_id)
         if message is not None:
-            outbox.complete(session, message)
+            outbox.complete(session, [message])
     if app_services().settings.matching.executor is Executor.CELERY:
         from rfl.matches.tasks import relay
 

@@ -659,7 +659,10 @@ def _insert(session: Session, candidates: Sequence[MatchCandidate], audit: Audit
     from the same records, stands; the open pair's unique index decides."""
     session.flush()  # what superseding changed comes first: a superseded pair may be proposed anew
     inserted = 0
-    for part in _slices(candidates):
+    # Pairs go in in one order in every transaction: two that propose overlapping pairs (two drains'
+    # batches) wait for each other on the unique index, never each for the other (a deadlock).
+    ordered = sorted(candidates, key=lambda c: (c.tracing_request_id, c.sighting_id))
+    for part in _slices(ordered):
         rows = [
             {key: value for key, value in sa.inspect(c).dict.items() if key in _CANDIDATES.c} for c in part
         ]

@@ -9,6 +9,7 @@ on one of them for the sweep).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from flask import Flask
 from rfl.db import db
 from rfl.exchange.models import IMPORT_REQUESTED
 from rfl.extensions import app_services
-from rfl.matches.worker import process_message, rescore_chunk
+from rfl.matches.worker import DrainReport, process_messages, rescore_chunk
 from rfl.outbox import services as outbox
 from rfl.records.canonical import MATCHED_FIELDS_CHANGED
 
@@ -56,10 +57,10 @@ def _app() -> Flask:
     return _flask_app
 
 
-@celery_app.task(name="rfl.matches.propose")  # type: ignore[untyped-decorator]
-def propose_task(message_id: str) -> None:
+@celery_app.task(name="rfl.matches.propose_batch")  # type: ignore[untyped-decorator]
+def propose_task(message_ids: list[str]) -> None:
     with _app().app_context():
-        process_message(uuid.UUID(message_id))
+        process_messages([uuid.UUID(message_id) for message_id in message_ids], DrainReport())
 
 
 @celery_app.task(name="rfl.matches.rescore")  # type: ignore[untyped-decorator]
@@ -91,13 +92,12 @@ def sweep_task() -> int:
 
 def relay() -> int:
     """Hand waiting outbox messages to the workers: new ones, and those relayed so long ago that their
-    task was lost. A message is marked relayed, and that committed, before its task is published: a
-    worker may take it at once and must find it as committed. A broker that cannot be reached leaves
-    the rest for the next relay, and the sweep hands the marked ones over again later."""
+    task was lost (the sweep). A message is marked relayed, and that committed, before its task is
+    published: a worker may take it at once and must find it as committed. A broker that cannot be
+    reached leaves the rest for the next relay, and the sweep hands the marked ones over again later."""
     settings = app_services().settings.matching
-    celery_app.conf.broker_url = settings.broker_url
     relayed = 0
-    for topic, task in ((IMPORT_REQUESTED, import_task), (MATCHED_FIELDS_CHANGED, propose_task)):
+    for topic in (IMPORT_REQUESTED, MATCHED_FIELDS_CHANGED):
         with db.transaction() as session:
             messages = outbox.to_relay(
                 session,
@@ -108,11 +108,32 @@ def relay() -> int:
             )
             for message in messages:
                 message.relayed_at = app_services().clock()
-            ids = [message.id for message in messages]
-        for message_id in ids:
-            task.apply_async(args=[str(message_id)], **_publish_options())
-        relayed += len(ids)
+            marked = [(message.id, message.topic) for message in messages]
+        relayed += _publish(marked)
     return relayed
+
+
+def relay_enqueued(message_ids: Sequence[uuid.UUID]) -> int:
+    """Hand the messages a request just committed to the workers (found by their ids: what else
+    waits is the sweep's); returns how many were published."""
+    with db.transaction() as session:
+        marked = outbox.mark_relayed(session, message_ids, now=app_services().clock())
+    return _publish(marked)
+
+
+def _publish(marked: Sequence[tuple[uuid.UUID, str]]) -> int:
+    """Publish the tasks of messages marked relayed: an import a task, proposals a batch of
+    ``drain_batch`` messages a task (a worker proposes for a batch in one pass)."""
+    settings = app_services().settings.matching
+    celery_app.conf.broker_url = settings.broker_url
+    imports = [str(message_id) for message_id, topic in marked if topic == IMPORT_REQUESTED]
+    proposals = [str(message_id) for message_id, topic in marked if topic == MATCHED_FIELDS_CHANGED]
+    for message_id in imports:
+        import_task.apply_async(args=[message_id], **_publish_options())
+    for start in range(0, len(proposals), settings.drain_batch):
+        batch = proposals[start : start + settings.drain_batch]
+        propose_task.apply_async(args=[batch], **_publish_options())
+    return len(imports) + len(proposals)
 
 
 def _publish_options() -> dict[str, Any]:

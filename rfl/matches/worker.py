@@ -1,17 +1,17 @@
 """Where proposals run: after the saving request's response in the same process (the embedded
 default), or in Celery workers fed from the outbox (beyond one machine).
 
-Each outbox message is processed in a transaction of its own that also deletes it: the proposals
-exist exactly when the message is gone. A message that fails is kept, its attempts counted, and
-retried by the next drain or sweep until ``MAX_ATTEMPTS``; after that it waits for an operator
-(``/healthz`` shows the backlog, ``rfl match drain`` retries).
+Outbox messages are processed a batch at a time, in a transaction that also deletes them: the
+proposals exist exactly when the message is gone. A message that fails is kept, its attempts counted,
+and retried by the next drain or sweep until ``MAX_ATTEMPTS``; after that it waits for an operator
+(``/healthz`` shows the backlog).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from rfl.audit.recorder import audited_transaction
 from rfl.db import db, is_unavailable
 from rfl.extensions import app_services
 from rfl.matches.models import MatchRunChunk
-from rfl.matches.proposals import Proposer, propose, propose_many
+from rfl.matches.proposals import Proposer, propose_many
 from rfl.matches.settings import Executor
 from rfl.matches.store import current_matcher
 from rfl.outbox import services as outbox
@@ -45,38 +45,82 @@ class DrainReport:
     failed: int = 0
 
 
-def process_message(
-    message_id: uuid.UUID, proposer: Proposer | None = None, *, skip_locked: bool = False
-) -> int | None:
-    """Propose for the record a message is about, and delete the message; returns candidates stored
-    (None: the message was not there to take).
+def process_messages(
+    message_ids: Sequence[uuid.UUID],
+    report: DrainReport,
+    proposer: Proposer | None = None,
+    *,
+    skip_locked: bool = False,
+) -> set[uuid.UUID]:
+    """Propose for the records the messages are about and delete the messages; returns the ids of
+    those it completed (a message gone already, or held by another drain, is not among them).
 
-    ``proposer``: the one a job processing many messages shares. Safe to call twice for one message
-    (a repeated relay): the second call finds it gone. With ``skip_locked`` a message another worker
-    is processing is left to it (a drain), not waited for.
+    The messages are done in one transaction: each step of the proposals reads what all their records
+    need at once (as a re-scoring run's chunk does). A batch that fails is done again one message a
+    transaction, so the message that fails holds up none of the others and has its attempt counted;
+    after ``MAX_ATTEMPTS`` it waits for an operator. Only a database that cannot serve now raises
+    (nothing is counted against any message). ``proposer``: the one a job processing many batches
+    shares. Safe to call twice for a message (a repeated relay): the second call finds it gone. With
+    ``skip_locked`` a message another worker is processing is left to it (a drain), not waited for.
     """
+    try:
+        return _propose_and_complete(message_ids, report, proposer, skip_locked=skip_locked)
+    except Exception as error:
+        if is_unavailable(error):  # the database's state, not the messages' failure
+            raise
+        if len(message_ids) == 1:
+            # The type only: a message may quote data.
+            log.error("proposal_failed", extra={"exception_type": type(error).__qualname__})
+            _count_failed_attempt(message_ids[0])
+            report.failed += 1
+            return set()
+    done: set[uuid.UUID] = set()
+    for message_id in message_ids:
+        done |= process_messages([message_id], report, proposer, skip_locked=skip_locked)
+    return done
+
+
+def _propose_and_complete(
+    message_ids: Sequence[uuid.UUID], report: DrainReport, proposer: Proposer | None, *, skip_locked: bool
+) -> set[uuid.UUID]:
     services = app_services()
+    proposer = proposer or Proposer()
+    stored = 0
     with audited_transaction() as (session, audit):
-        message = outbox.take(session, message_id, skip_locked=skip_locked)
-        if message is None:
-            return None
+        messages = outbox.take_many(session, message_ids, skip_locked=skip_locked)
+        if not messages:
+            return set()
         crypto = services.crypto(session)
-        report = propose(
-            session,
-            crypto,
-            current_matcher(session, crypto),
-            message.object_type,
-            message.object_id,
-            limits=services.settings.matching,
-            audit=audit,
-            proposer=proposer,
-        )
-        outbox.complete(session, message)
-        return report.stored
+        matcher = current_matcher(session, crypto)
+        for kind_name, record_ids in _subjects(messages).items():
+            stored += propose_many(
+                session,
+                crypto,
+                matcher,
+                kind_name,
+                record_ids,
+                limits=services.settings.matching,
+                audit=audit,
+                proposer=proposer,
+            ).stored
+        done = {message.id for message in messages}
+        outbox.complete(session, messages)
+    report.processed += len(done)
+    report.proposed += stored
+    return done
+
+
+def _subjects(messages: Sequence[OutboxMessage]) -> dict[str, list[uuid.UUID]]:
+    """The records the messages are about, by kind, each once (a record saved twice has two)."""
+    subjects: dict[str, dict[uuid.UUID, None]] = {}
+    for message in messages:
+        subjects.setdefault(message.object_type, {})[message.object_id] = None
+    return {kind: list(ids) for kind, ids in subjects.items()}
 
 
 def drain(*, limit: int | None = None, progress: Callable[[int], object] | None = None) -> DrainReport:
-    """Process waiting proposals in this process, oldest first (at most ``limit`` messages).
+    """Process waiting proposals in this process, oldest first (at most ``limit`` messages), a batch
+    of ``drain_batch`` messages a transaction.
 
     A database that cannot serve now (a lock held past the wait by another process, a lost connection)
     ends the drain early without counting an attempt against any message: the rest waits for the next
@@ -94,7 +138,7 @@ def drain(*, limit: int | None = None, progress: Callable[[int], object] | None 
 
 def _drain_into(report: DrainReport, limit: int | None, progress: Callable[[int], object] | None) -> None:
     batch = app_services().settings.matching.drain_batch
-    proposer = Proposer()  # a record read for one message is not read again for the next
+    proposer = Proposer()  # a record read for one batch is not read again for the next
     passed_over: set[uuid.UUID] = set()  # failed here, or held by another worker
     while limit is None or report.processed + report.failed < limit:
         # Listing takes no write lock: on SQLite another process's long proposal does not block it.
@@ -105,36 +149,16 @@ def _drain_into(report: DrainReport, limit: int | None, progress: Callable[[int]
                     session, MATCHED_FIELDS_CHANGED, limit=batch + len(passed_over), max_attempts=MAX_ATTEMPTS
                 )
                 if message_id not in passed_over
-            ]
+            ][:batch]
         if limit is not None:
             ids = ids[: limit - report.processed - report.failed]
         if not ids:
             return
-        for message_id in ids:
-            if _process_counting_failures(message_id, report, proposer):
-                if progress is not None:
-                    progress(1)
-            else:
-                passed_over.add(message_id)
-
-
-def _process_counting_failures(message_id: uuid.UUID, report: DrainReport, proposer: Proposer) -> bool:
-    try:
         # Two drains see the same oldest messages: each leaves to the other what it holds.
-        stored = process_message(message_id, proposer, skip_locked=True)
-    except Exception as error:
-        if is_unavailable(error):  # the database's state, not the message's failure
-            raise
-        # The type only: a message may quote data.
-        log.error("proposal_failed", extra={"exception_type": type(error).__qualname__})
-        _count_failed_attempt(message_id)
-        report.failed += 1
-        return False
-    if stored is None:
-        return False
-    report.proposed += stored
-    report.processed += 1
-    return True
+        done = process_messages(ids, report, proposer, skip_locked=True)
+        passed_over.update(set(ids) - done)
+        if progress is not None and done:
+            progress(len(done))
 
 
 def _count_failed_attempt(message_id: uuid.UUID) -> None:
@@ -146,9 +170,12 @@ def _count_failed_attempt(message_id: uuid.UUID) -> None:
         )
 
 
-def after_response(app: Flask, response: Response) -> None:
-    """Once ``response`` has gone to the client, propose for what the request saved: drain the outbox
-    in this process (embedded default), or relay it to the Celery workers."""
+def after_response(app: Flask, response: Response, enqueued: Sequence[uuid.UUID]) -> None:
+    """Once ``response`` has gone to the client, hand on the outbox messages the request committed
+    (``enqueued``; nothing for a request that enqueued none): drain the outbox in this process
+    (embedded default), or relay them to the Celery workers."""
+    if not enqueued:
+        return
     executor = app_services(app).settings.matching.executor
 
     def work() -> None:
@@ -160,9 +187,9 @@ def after_response(app: Flask, response: Response) -> None:
                     drain_imports()  # an upload's import, whose records then wait for proposals too
                     drain(limit=DRAIN_AFTER_RESPONSE)
                 else:
-                    from rfl.matches.tasks import relay
+                    from rfl.matches.tasks import relay_enqueued
 
-                    relay()
+                    relay_enqueued(enqueued)
             except Exception as error:
                 log.error("outbox_work_failed", extra={"exception_type": type(error).__qualname__})
 

@@ -24,8 +24,33 @@ def enqueue(session: Session, topic: str, object_type: str, object_id: uuid.UUID
     Always a new message, even if one about the same object waits: a worker may be processing the
     earlier one from a snapshot taken before this change, and deleting it must not lose this change.
     """
-    session.add(OutboxMessage(topic=topic, object_type=object_type, object_id=object_id))
+    message = OutboxMessage(topic=topic, object_type=object_type, object_id=object_id)
+    session.add(message)
     session.flush()
+    session.info.setdefault(_ENQUEUED, []).append(message.id)
+
+
+_ENQUEUED = "rfl_outbox_enqueued"
+
+
+def enqueued(session: Session) -> list[uuid.UUID]:
+    """The messages ``session`` enqueued: once they are committed, the process hands them on itself
+    (drains or relays them) rather than leave them to a later sweep."""
+    return list(session.info.get(_ENQUEUED, []))
+
+
+def mark_relayed(
+    session: Session, message_ids: Sequence[uuid.UUID], *, now: datetime
+) -> list[tuple[uuid.UUID, str]]:
+    """Mark these messages relayed, unless they are gone or were relayed already (a sweep came
+    first); returns the id and topic of each message marked, the ones to publish."""
+    marked = session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(message_ids)), OutboxMessage.relayed_at.is_(None))
+        .values(relayed_at=now)
+        .returning(OutboxMessage.id, OutboxMessage.topic)
+    )
+    return [(message_id, topic) for message_id, topic in marked]
 
 
 def pending_ids(session: Session, topic: str, *, limit: int, max_attempts: int) -> Sequence[uuid.UUID]:
@@ -55,23 +80,39 @@ def to_relay(
     )
 
 
-def take(session: Session, message_id: uuid.UUID, *, skip_locked: bool = False) -> OutboxMessage | None:
-    """The message, locked for this transaction (None if it is gone: another worker completed it).
+def take(session: Session, message_id: uuid.UUID) -> OutboxMessage | None:
+    """The message, locked for this transaction (None if it is gone); ``take_many`` with one id."""
+    taken = take_many(session, [message_id])
+    return taken[0] if taken else None
+
+
+def take_many(
+    session: Session, message_ids: Sequence[uuid.UUID], *, skip_locked: bool = False
+) -> list[OutboxMessage]:
+    """The messages still there, oldest first, locked for this transaction, each attempt counted.
 
     A message another transaction holds (a worker processing a repeated delivery) is waited for, not
     skipped: only once that transaction ended can "gone" be told from "still to do". A drain passes
-    ``skip_locked``: it goes on to the next message while another drain works on this one (None), and
-    a drain or sweep later takes it if that one failed. SQLite serialises writers anyway.
+    ``skip_locked``: it goes on with the others while another drain works on that one, and a drain or
+    sweep later takes it if that one failed. Rows are locked in one order (oldest first), so two
+    workers taking overlapping batches wait for each other and never deadlock. SQLite serialises
+    writers anyway.
     """
-    statement = sa.select(OutboxMessage).where(OutboxMessage.id == message_id)
-    message = session.scalar(statement.with_for_update(skip_locked=skip_locked))
-    if message is not None:
+    statement = (
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(message_ids)))
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )
+    messages = list(session.scalars(statement.with_for_update(skip_locked=skip_locked)))
+    for message in messages:
         message.attempts += 1
-    return message
+    return messages
 
 
-def complete(session: Session, message: OutboxMessage) -> None:
-    session.delete(message)
+def complete(session: Session, messages: Sequence[OutboxMessage]) -> None:
+    """Delete messages whose work is done (in the transaction that did it)."""
+    for message in messages:
+        session.delete(message)
     session.flush()
 
 

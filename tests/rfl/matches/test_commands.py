@@ -135,7 +135,8 @@ def test_a_run_decrypts_each_record_once_yet_stores_what_proposing_one_record_at
         with db.transaction() as session:
             waiting = list(session.scalars(sa.select(OutboxMessage.id).order_by(OutboxMessage.created_at)))
         for message_id in waiting:
-            worker.process_message(message_id)  # each on its own, as a Celery worker takes them
+            # each on its own, as a Celery worker took them before they were relayed in batches
+            worker.process_messages([message_id], worker.DrainReport())
     expected, read_alone = candidates(seeded), list(read)
     with seeded.app_context(), db.transaction() as session:
         session.execute(sa.delete(MatchCandidate))
@@ -146,4 +147,39 @@ def test_a_run_decrypts_each_record_once_yet_stores_what_proposing_one_record_at
     assert ran.exit_code == 0, ran.output
     assert read
     assert len(read) == len(set(read))
+    assert candidates(seeded) == expected
+
+
+def test_a_drain_proposes_for_a_batch_in_one_pass_and_stores_what_one_message_at_a_time_does(
+    seeded: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rfl.matches import proposals
+
+    read: list[str] = []
+    real_canonical = proposals.canonical_records
+
+    def counted(crypto, kind, records):  # type: ignore[no-untyped-def]
+        read.extend(f"{kind.name}:{record.id}" for record in records)
+        return real_canonical(crypto, kind, records)
+
+    monkeypatch.setattr(proposals, "canonical_records", counted)
+    with seeded.app_context():
+        with db.transaction() as session:
+            statement = sa.select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)
+            waiting = [(m.id, m.topic, m.object_type, m.object_id) for m in session.scalars(statement)]
+        for message_id, *_ in waiting:
+            worker.process_messages([message_id], worker.DrainReport())
+        expected, read_alone = candidates(seeded), list(read)
+        with db.transaction() as session:  # the same work to do again
+            session.execute(sa.delete(MatchCandidate))
+            session.add_all(
+                OutboxMessage(topic=topic, object_type=kind, object_id=record_id)
+                for _, topic, kind, record_id in waiting
+            )
+        read.clear()
+        drained = worker.drain()
+
+    assert drained == worker.DrainReport(processed=len(waiting), proposed=len(expected), failed=0)
+    assert len(read_alone) > len(set(read_alone))
+    assert len(read) == len(set(read))  # each record read once for the whole batch
     assert candidates(seeded) == expected
