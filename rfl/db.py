@@ -146,6 +146,18 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> sa.ColumnEle
     return column.in_(values)  # type: ignore[no-any-return]
 
 
+# SQLSTATE class 40: the database rolled the transaction back to resolve a conflict with another one
+# (a deadlock, a serialization failure); the same work in a new transaction may well succeed.
+_ROLLED_BACK_FOR_ANOTHER = "40"
+
+
+def is_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is the database undoing a transaction that conflicted with another one."""
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    return str(getattr(error.orig, "sqlstate", None) or "").startswith(_ROLLED_BACK_FOR_ANOTHER)
+
+
 def is_unavailable(error: BaseException) -> bool:
     """Whether ``error`` means the database cannot serve now (retrying later may succeed).
 

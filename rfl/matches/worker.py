@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Flask, Response
 
 from rfl.audit.recorder import audited_transaction
-from rfl.db import db, is_unavailable
+from rfl.db import db, is_conflict, is_unavailable
 from rfl.extensions import app_services
 from rfl.matches.models import MatchRunChunk
 from rfl.matches.proposals import Proposer, propose_many
@@ -66,8 +66,10 @@ def process_messages(
     try:
         return _propose_and_complete(message_ids, report, proposer, skip_locked=skip_locked)
     except Exception as error:
-        if is_unavailable(error):  # the database's state, not the messages' failure
-            raise
+        # Two batches proposing the same pairs (a request's message in one, its sighting's in the
+        # other) may deadlock: the one PostgreSQL undid is redone a message at a time.
+        if is_unavailable(error) and not (is_conflict(error) and len(message_ids) > 1):
+            raise  # the database's state, not the messages' failure
         if len(message_ids) == 1:
             # The type only: a message may quote data.
             log.error("proposal_failed", extra={"exception_type": type(error).__qualname__})

@@ -97,3 +97,27 @@ def test_a_write_that_enqueued_nothing_leaves_the_outbox_to_the_next_save_which_
     assert after_login == waiting  # a login is a write, but it enqueued nothing
     assert saved.status_code == 201
     assert attempts(committed_app) == []  # its own message and the older ones, after the answer
+
+
+class Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg's DeadlockDetected carries
+
+
+def test_a_batch_the_database_undid_for_a_deadlock_is_redone_a_message_at_a_time(
+    committed_app: Flask, make: Factories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_pairs(committed_app, make, make.society("DE", country="DE"), make.society("IT"))
+    waiting = attempts(committed_app)
+    real_propose_many = worker.propose_many
+
+    def deadlocking_in_batches(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if len(args[4]) > 1:  # the record ids: two batches proposing the same pairs at once
+            raise sa.exc.OperationalError("INSERT ...", {}, Deadlock())
+        return real_propose_many(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "propose_many", deadlocking_in_batches)
+    with committed_app.app_context():
+        drained = worker.drain()
+
+    assert (drained.processed, drained.failed) == (len(waiting), 0)
+    assert attempts(committed_app) == []
