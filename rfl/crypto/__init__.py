@@ -8,7 +8,8 @@ data keys are stored in, and destroyed with, the transaction of the records they
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -144,13 +145,10 @@ class Crypto:
         self._made.add((society_id, key_version))
         return bits
 
-    def prefetch(self, subjects: Iterable[Subject]) -> Sequence[object]:
-        """Load the data keys of ``subjects`` in one query, so decrypting them costs no query per person.
-
-        Keep the returned value while decrypting: the session holds the loaded rows only as long as
-        something refers to them.
-        """
-        return self._store.load_all(subjects)
+    def prefetched(self, subjects: Iterable[Subject]) -> AbstractContextManager[None]:
+        """Within the block, decrypting fields of ``subjects`` costs no query per person: their data
+        keys are read in one."""
+        return self._store.prefetched(subjects)
 
     def sealer(self, society_id: uuid.UUID) -> RowSealer:
         """The society's row sealer (keyed MACs over rows' plaintext control columns)."""

@@ -873,17 +873,16 @@ def _holding_query_terms(
         return {}
     codec = _codec(kind, crypto)
     subjects = [_subjects(kind, record) for record in records]
-    keys = crypto.prefetch(subject for per_record in subjects for subject in per_record.values())
     found = {}
-    for record, subject in zip(records, subjects, strict=True):
-        person = codec.decrypt(record, subject, groups=[kind.person_group], fields=NAME_FIELDS)[
-            kind.person_group
-        ]
-        terms = indexing.name_terms(indexing.person_names(person))
-        shared = {name: terms[name] & query_terms[name] for name in terms}
-        if any(shared.values()):
-            found[record.id] = _Found(record, person, len(shared[indexing.NAME_SKELETON]))
-    del keys
+    with crypto.prefetched(subject for per_record in subjects for subject in per_record.values()):
+        for record, subject in zip(records, subjects, strict=True):
+            person = codec.decrypt(record, subject, groups=[kind.person_group], fields=NAME_FIELDS)[
+                kind.person_group
+            ]
+            terms = indexing.name_terms(indexing.person_names(person))
+            shared = {name: terms[name] & query_terms[name] for name in terms}
+            if any(shared.values()):
+                found[record.id] = _Found(record, person, len(shared[indexing.NAME_SKELETON]))
     return found
 
 
@@ -1172,14 +1171,14 @@ def _canonical_slice(
 ) -> list[dict[str, Any]]:
     codec = _codec(kind, crypto)
     subjects = [_subjects(kind, record) for record in records]
-    keys = crypto.prefetch(subject for per_record in subjects for subject in per_record.values())
     views = []
-    for record, subject in zip(records, subjects, strict=True):
-        document = codec.decrypt(record, subject, groups=_MATCHED_GROUPS[kind.name], fields=_MATCHED_FIELDS)
-        on = _record_date(kind, document, record.created_at.date())
-        person = document.get(kind.person_group) or {}
-        views.append(canonical_record(record.id, person, record_date=on, place=record_place(document)))
-    del keys  # held until here: the session keeps the loaded key rows only while referred to
+    with crypto.prefetched(subject for per_record in subjects for subject in per_record.values()):
+        for record, subject in zip(records, subjects, strict=True):
+            groups, fields = _MATCHED_GROUPS[kind.name], _MATCHED_FIELDS
+            document = codec.decrypt(record, subject, groups=groups, fields=fields)
+            on = _record_date(kind, document, record.created_at.date())
+            person = document.get(kind.person_group) or {}
+            views.append(canonical_record(record.id, person, record_date=on, place=record_place(document)))
     return views
 
 
