@@ -20,8 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from rfl.db import db, is_unavailable
 from rfl.extensions import app_services
 from rfl.http.errors import handle_database_unavailable, handle_integrity_error, handle_stale_write
-from rfl.matches.worker import after_response
-from rfl.outbox import services as outbox
+from rfl.matches.worker import hand_on
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITES_ATTRIBUTE = "__rfl_writes_on_safe_method__"
@@ -80,8 +79,10 @@ def keep_the_refusal() -> None:
 
 def _commit_or_roll_back(response: Response) -> Response:
     succeeded = response.status_code < 400 or bool(g.pop("rfl_keep_refusal", False))
-    session = db.current_session()
-    enqueued = [] if session is None else outbox.enqueued(session)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # What the write puts in the outbox follows the answer, never delays it.
+    writes = succeeded and request.method not in SAFE_METHODS
+    handoff = hand_on(app, db.current_session()) if writes else None
     try:
         db.end_request(succeeded=succeeded)
     except StaleDataError as error:
@@ -90,8 +91,6 @@ def _commit_or_roll_back(response: Response) -> Response:
     except IntegrityError as error:
         db.end_request(succeeded=False)
         return handle_integrity_error(error)
-    if succeeded and request.method not in SAFE_METHODS:
-        # What the write committed to the outbox follows the answer, never delays it.
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        after_response(app, response, enqueued)
+    if handoff is not None:
+        handoff.after(response)
     return response

@@ -109,19 +109,11 @@ def relay() -> int:
             for message in messages:
                 message.relayed_at = app_services().clock()
             marked = [(message.id, message.topic) for message in messages]
-        relayed += _publish(marked)
+        relayed += publish(marked)
     return relayed
 
 
-def relay_enqueued(message_ids: Sequence[uuid.UUID]) -> int:
-    """Hand the messages a request just committed to the workers (found by their ids: what else
-    waits is the sweep's); returns how many were published."""
-    with db.transaction() as session:
-        marked = outbox.mark_relayed(session, message_ids, now=app_services().clock())
-    return _publish(marked)
-
-
-def _publish(marked: Sequence[tuple[uuid.UUID, str]]) -> int:
+def publish(marked: Sequence[tuple[uuid.UUID, str]]) -> int:
     """Publish the tasks of messages marked relayed: an import a task, proposals a batch of
     ``drain_batch`` messages a task (a worker proposes for a batch in one pass)."""
     settings = app_services().settings.matching

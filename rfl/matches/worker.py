@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import Flask, Response
+from sqlalchemy.orm import Session
 
 from rfl.audit.recorder import audited_transaction
 from rfl.db import db, is_conflict, is_unavailable
@@ -172,30 +173,52 @@ def _count_failed_attempt(message_id: uuid.UUID) -> None:
         )
 
 
-def after_response(app: Flask, response: Response, enqueued: Sequence[uuid.UUID]) -> None:
-    """Once ``response`` has gone to the client, hand on the outbox messages the request committed
-    (``enqueued``; nothing for a request that enqueued none): drain the outbox in this process
-    (embedded default), or relay them to the Celery workers."""
-    if not enqueued:
-        return
-    executor = app_services(app).settings.matching.executor
+@dataclass
+class Handoff:
+    """The outbox messages a request enqueued, to hand on once it committed and answered: on the
+    embedded default the process drains the outbox; on Celery it publishes them (``marked``: marked
+    relayed in the request's own transaction)."""
 
-    def work() -> None:
-        with app.app_context():
+    app: Flask
+    enqueued: list[uuid.UUID]
+    marked: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+
+    @property
+    def executor(self) -> Executor:
+        return app_services(self.app).settings.matching.executor
+
+    def after(self, response: Response) -> None:
+        """Once ``response`` has gone to the client, drain or publish."""
+        response.call_on_close(self._work)
+
+    def _work(self) -> None:
+        with self.app.app_context():
             try:
-                if executor is Executor.PROCESS:
+                if self.executor is Executor.PROCESS:
                     from rfl.exchange.worker import drain_imports
 
                     drain_imports()  # an upload's import, whose records then wait for proposals too
                     drain(limit=DRAIN_AFTER_RESPONSE)
                 else:
-                    from rfl.matches.tasks import relay_enqueued
+                    from rfl.matches.tasks import publish
 
-                    relay_enqueued(enqueued)
+                    publish(self.marked)
             except Exception as error:
                 log.error("outbox_work_failed", extra={"exception_type": type(error).__qualname__})
 
-    response.call_on_close(work)
+
+def hand_on(app: Flask, session: Session | None) -> Handoff | None:
+    """Prepare to hand on what a writing request's ``session`` enqueued (None: nothing; a request
+    that enqueued no message leaves the outbox alone). Call before the request commits: on Celery the
+    messages are marked relayed in its transaction, so they are committed marked (the sweep relays
+    them again if the process dies before publishing)."""
+    enqueued = [] if session is None else outbox.enqueued(session)
+    if session is None or not enqueued:
+        return None
+    handoff = Handoff(app, enqueued)
+    if handoff.executor is Executor.CELERY:
+        handoff.marked = outbox.mark_relayed(session, enqueued, now=app_services(app).clock())
+    return handoff
 
 
 def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
