@@ -95,7 +95,7 @@ def _propose_and_complete(
             return set()
         crypto = services.crypto(session)
         matcher = current_matcher(session, crypto)
-        for kind_name, record_ids in _subjects(messages).items():
+        for kind_name, record_ids in _records_by_kind(messages).items():
             stored += propose_many(
                 session,
                 crypto,
@@ -113,7 +113,7 @@ def _propose_and_complete(
     return done
 
 
-def _subjects(messages: Sequence[OutboxMessage]) -> dict[str, list[uuid.UUID]]:
+def _records_by_kind(messages: Sequence[OutboxMessage]) -> dict[str, list[uuid.UUID]]:
     """The records the messages are about, by kind, each once (a record saved twice has two)."""
     subjects: dict[str, dict[uuid.UUID, None]] = {}
     for message in messages:
@@ -180,7 +180,6 @@ class Handoff:
     relayed in the request's own transaction)."""
 
     app: Flask
-    enqueued: list[uuid.UUID]
     marked: list[tuple[uuid.UUID, str]] = field(default_factory=list)
 
     @property
@@ -215,7 +214,7 @@ def hand_on(app: Flask, session: Session | None) -> Handoff | None:
     enqueued = [] if session is None else outbox.enqueued(session)
     if session is None or not enqueued:
         return None
-    handoff = Handoff(app, enqueued)
+    handoff = Handoff(app)
     if handoff.executor is Executor.CELERY:
         handoff.marked = outbox.mark_relayed(session, enqueued, now=app_services(app).clock())
     return handoff

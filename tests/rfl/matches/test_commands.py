@@ -38,6 +38,22 @@ def seeded(app: Flask, make: Factories) -> Flask:
     return app
 
 
+@pytest.fixture
+def read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The records decrypted for matching (kind:id), in order, as they are read."""
+    from rfl.matches import proposals
+
+    decrypted: list[str] = []
+    real_canonical = proposals.canonical_records
+
+    def counted(crypto, kind, records):  # type: ignore[no-untyped-def]
+        decrypted.extend(f"{kind.name}:{record.id}" for record in records)
+        return real_canonical(crypto, kind, records)
+
+    monkeypatch.setattr(proposals, "canonical_records", counted)
+    return decrypted
+
+
 def test_drain_proposes_for_every_waiting_record_and_empties_the_outbox(
     seeded: Flask, make: Factories
 ) -> None:
@@ -119,18 +135,8 @@ def test_stats_show_counts_by_status_and_the_model(seeded: Flask) -> None:
 
 
 def test_a_run_decrypts_each_record_once_yet_stores_what_proposing_one_record_at_a_time_does(
-    seeded: Flask, monkeypatch: pytest.MonkeyPatch
+    seeded: Flask, read: list[str]
 ) -> None:
-    from rfl.matches import proposals
-
-    read: list[str] = []
-    real_canonical = proposals.canonical_records
-
-    def counted(crypto, kind, records):  # type: ignore[no-untyped-def]
-        read.extend(f"{kind.name}:{record.id}" for record in records)
-        return real_canonical(crypto, kind, records)
-
-    monkeypatch.setattr(proposals, "canonical_records", counted)
     with seeded.app_context():
         with db.transaction() as session:
             waiting = list(session.scalars(sa.select(OutboxMessage.id).order_by(OutboxMessage.created_at)))
@@ -151,18 +157,8 @@ def test_a_run_decrypts_each_record_once_yet_stores_what_proposing_one_record_at
 
 
 def test_a_drain_proposes_for_a_batch_in_one_pass_and_stores_what_one_message_at_a_time_does(
-    seeded: Flask, monkeypatch: pytest.MonkeyPatch
+    seeded: Flask, read: list[str]
 ) -> None:
-    from rfl.matches import proposals
-
-    read: list[str] = []
-    real_canonical = proposals.canonical_records
-
-    def counted(crypto, kind, records):  # type: ignore[no-untyped-def]
-        read.extend(f"{kind.name}:{record.id}" for record in records)
-        return real_canonical(crypto, kind, records)
-
-    monkeypatch.setattr(proposals, "canonical_records", counted)
     with seeded.app_context():
         with db.transaction() as session:
             statement = sa.select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)
