@@ -233,7 +233,9 @@ def test_withheld_sightings_are_the_hidden_ones_that_match_the_query_either_way(
     with app.app_context(), db.transaction() as session:
         crypto = app_services(app).crypto(session)
         societies = [border.germany.id, border.italy.id]
-        matches = services._index_matches(session, crypto, services.SIGHTINGS, "Giuseppe Rossi", societies)
+        matches = services._index_matches(
+            session, crypto, services.SIGHTINGS, "Giuseppe Rossi", societies, own_society=border.germany.id
+        )
         rows = services._withheld(session, matches, viewer)
 
     assert [(str(row.id), row.society_id) for row in rows] == [(withheld, border.italy.id)]
