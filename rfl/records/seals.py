@@ -26,6 +26,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -46,6 +47,24 @@ _NAMES: dict[type[RecordMixin], tuple[str, str]] = {
 }
 
 
+# A record as its seal is checked: an ORM record, or a row of its columns read without the ORM (a search
+# reads hundreds, and building ORM objects was half of reading them) with the model it is a row of.
+Readable = RecordMixin | sa.Row[Any]
+
+
+def _model_of(record: Readable, model: type[RecordMixin] | None) -> type[RecordMixin]:
+    if model is not None:
+        return model
+    if isinstance(record, sa.Row):
+        raise TypeError("a row is checked with the model it is a row of")
+    return type(record)
+
+
+def _as_sighting(record: Readable, model: type[RecordMixin] | None) -> Sighting | None:
+    """The record, read as a sighting (a row of a sighting's columns reads the same), or None."""
+    return cast(Sighting, record) if issubclass(_model_of(record, model), Sighting) else None
+
+
 @dataclass(frozen=True)
 class Protection:
     """A record's protection and status as the rules read them (the stored values only if sealed)."""
@@ -63,18 +82,19 @@ def object_type(model: type[RecordMixin]) -> str:
     return _NAMES[model][1]
 
 
-def sealed_columns(record: RecordMixin) -> dict[str, SealValue]:
+def sealed_columns(record: Readable, model: type[RecordMixin] | None = None) -> dict[str, SealValue]:
     """What a record's seal covers: its owner and its protection and status columns."""
     columns: dict[str, SealValue] = {
         "society_id": str(record.society_id),
         "minor": bool(record.minor),
         "flagged_minor": bool(record.flagged_minor),
     }
-    if isinstance(record, Sighting):
+    sighting = _as_sighting(record, model)
+    if sighting is not None:
         columns |= {
-            "deceased": bool(record.deceased),
-            "no_cross_border": bool(record.no_cross_border),
-            "exclude": list(record.exclude or ()),
+            "deceased": bool(sighting.deceased),
+            "no_cross_border": bool(sighting.no_cross_border),
+            "exclude": list(sighting.exclude or ()),
         }
     return columns
 
@@ -89,28 +109,31 @@ def seal_of(crypto: Crypto, record: RecordMixin) -> bytes:
     return crypto.sealer(record.society_id).seal(table, str(record.id), sealed_columns(record))
 
 
-def seal_holds(crypto: Crypto, record: RecordMixin) -> bool:
+def seal_holds(crypto: Crypto, record: Readable, model: type[RecordMixin] | None = None) -> bool:
     """Whether the stored seal is the seal of the stored columns (False when there is none)."""
-    table, _ = _NAMES[type(record)]
-    return crypto.sealer(record.society_id).verify(table, str(record.id), sealed_columns(record), record.seal)
+    model = _model_of(record, model)
+    table, _ = _NAMES[model]
+    columns = sealed_columns(record, model)
+    return crypto.sealer(record.society_id).verify(table, str(record.id), columns, record.seal)
 
 
-def stored(record: RecordMixin) -> Protection:
-    sighting = record if isinstance(record, Sighting) else None
+def stored(record: Readable, model: type[RecordMixin] | None = None) -> Protection:
+    sighting = _as_sighting(record, model)
     return Protection(
         intact=True,
         minor=bool(record.minor),
         flagged_minor=bool(record.flagged_minor),
-        deceased=bool(sighting and sighting.deceased),
-        no_cross_border=bool(sighting and sighting.no_cross_border),
+        deceased=sighting is not None and bool(sighting.deceased),
+        no_cross_border=sighting is not None and bool(sighting.no_cross_border),
         exclude=tuple(sighting.exclude or ()) if sighting is not None else (),
     )
 
 
-def most_restrictive(record: RecordMixin) -> Protection:
+def most_restrictive(record: Readable, model: type[RecordMixin] | None = None) -> Protection:
     """What a record whose seal fails is taken to be: the stored exclusions are kept (they can only
     add to the protection), everything else at its most protective."""
-    exclude = tuple(record.exclude or ()) if isinstance(record, Sighting) else ()
+    sighting = _as_sighting(record, model)
+    exclude = tuple(sighting.exclude or ()) if sighting is not None else ()
     return Protection(
         intact=False, minor=True, flagged_minor=True, deceased=True, no_cross_border=True, exclude=exclude
     )
@@ -127,16 +150,19 @@ class Seals:
         self._actor = actor
         self._checked: dict[tuple[str, uuid.UUID], Protection] = {}
 
-    def protection(self, record: RecordMixin) -> Protection:
-        table, object_type = _NAMES[type(record)]
+    def protection(self, record: Readable, model: type[RecordMixin] | None = None) -> Protection:
+        """``record``'s protection as its seal gives it (``model``: what a row read without the ORM
+        is a row of)."""
+        model = _model_of(record, model)
+        table, object_type = _NAMES[model]
         key = (table, record.id)
         known = self._checked.get(key)
         if known is not None:
             return known
-        if seal_holds(self._crypto, record):
-            found = stored(record)
+        if seal_holds(self._crypto, record, model):
+            found = stored(record, model)
         else:
-            found = most_restrictive(record)
+            found = most_restrictive(record, model)
             log.error("record_seal_mismatch", extra={"record_type": object_type, "record_id": str(record.id)})
             self._audit(
                 AuditEntry(

@@ -12,10 +12,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
 from matching import Matcher, parse_age, parse_partial_date
@@ -133,7 +132,7 @@ def _event(
     )
 
 
-def _subjects(kind: RecordType, record: RecordMixin) -> dict[SubjectRole, Any]:
+def _subjects(kind: RecordType, record: RecordMixin | sa.Row[Any]) -> dict[SubjectRole, Any]:
     ids = {role: getattr(record, column) for role, column in kind.subject_columns.items()}
     return subjects_of(record.society_id, ids)
 
@@ -796,17 +795,15 @@ def _page_settled(
     return len(before) >= size
 
 
-def _loaded(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordMixin]:
+def _loaded(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """The records of ``ids`` in one query, by id, with only what a search reads of them: the sealed
-    columns and the seal, the data keys' subjects, the status, and the name fields' ciphertext."""
+    columns and the seal, the data keys' subjects, the status, and the name fields' ciphertext. Rows,
+    not ORM objects: a search reads up to 200, and building their objects cost more than reading them."""
     if not ids:
         return {}
-    statement = (
-        sa.select(kind.model)
-        .where(kind.model.id.in_(ids))
-        .options(orm.load_only(*(getattr(kind.model, name) for name in _search_columns(kind))))
-    )
-    return {record.id: record for record in session.scalars(statement)}
+    columns = [getattr(kind.model, name) for name in _search_columns(kind)]
+    statement = sa.select(*columns).where(kind.model.id.in_(ids))
+    return {row.id: row for row in session.execute(statement)}
 
 
 def _search_columns(kind: RecordType) -> list[str]:
@@ -828,7 +825,7 @@ def _sealed_visible(
     actor: Actor,
     viewer: Viewer,
     candidates: Sequence[sa.Row[uuid.UUID, uuid.UUID, int]],
-    sightings: Mapping[uuid.UUID, RecordMixin],
+    sightings: Mapping[uuid.UUID, sa.Row[Any]],
     *,
     audit: AuditSink,
 ) -> list[sa.Row[uuid.UUID, uuid.UUID, int]]:
@@ -837,9 +834,7 @@ def _sealed_visible(
     return [
         row
         for row in candidates
-        if visible_to(
-            cast(Sighting, sightings[row.record_id]), viewer, seals.protection(sightings[row.record_id])
-        )
+        if visible_to(sightings[row.record_id], viewer, seals.protection(sightings[row.record_id], Sighting))
     ]
 
 
@@ -858,13 +853,13 @@ class _Found:
     """A candidate that really holds a query term: its record, decrypted names, and how many of the
     query's name skeletons it holds."""
 
-    record: RecordMixin
+    record: sa.Row[Any]  # the columns ``_loaded`` reads
     person: Mapping[str, Any]
     skeletons: int
 
 
 def _holding_query_terms(
-    crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin], query_terms: Mapping[str, set[str]]
+    crypto: Crypto, kind: RecordType, records: Sequence[sa.Row[Any]], query_terms: Mapping[str, set[str]]
 ) -> dict[uuid.UUID, _Found]:
     """The candidates (decrypted in memory, names only, their data keys in one query) whose names hold
     one of the query's tokens or skeletons: truncated index values also find records that share only a

@@ -9,6 +9,7 @@ import copy
 import uuid
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -16,6 +17,8 @@ from flask.testing import FlaskClient
 from rfl.audit.models import AuditEvent
 from rfl.cli import main
 from rfl.db import db
+from rfl.extensions import app_services
+from rfl.records import seals
 from rfl.records.models import RecordMixin, Sighting, TracingRequest
 from tests.border import REQUEST, SIGHTING, Border, queue, saved
 
@@ -225,3 +228,37 @@ def test_unsealed_records_are_restricted_until_sealed_and_rfl_check_names_the_fa
         "no_cross_border",
         "society_id",
     ]
+
+
+def test_a_row_read_without_the_orm_is_checked_as_its_record_and_only_with_its_model(
+    app: Flask, client: FlaskClient, border: Border
+) -> None:
+    """Searches read their candidates as rows: a row's seal holds or fails as its record's does, and a
+    row given without the model it is a row of is refused rather than guessed."""
+    intact = saved(client, "/api/v1/sightings", border.it_caseworker, sighting())
+    altered = saved(client, "/api/v1/sightings", border.it_caseworker, sighting(no_cross_border=True))
+    tamper(app, Sighting, altered["id"], no_cross_border=False)
+    columns = [Sighting.id, Sighting.society_id, Sighting.minor, Sighting.flagged_minor, Sighting.seal]
+    columns += [Sighting.deceased, Sighting.no_cross_border, Sighting.exclude]
+
+    with app.app_context(), db.transaction() as session:
+        crypto = app_services(app).crypto(session)
+        rows = {
+            str(row.id): row
+            for row in session.execute(
+                sa.select(*columns).where(
+                    Sighting.id.in_([uuid.UUID(intact["id"]), uuid.UUID(altered["id"])])
+                )
+            )
+        }
+        checked = {
+            key: seals.Seals(crypto, lambda _entry: None).protection(row, Sighting)
+            for key, row in rows.items()
+        }
+        with pytest.raises(TypeError):
+            seals.seal_holds(crypto, rows[intact["id"]])
+
+    assert checked[intact["id"]].intact
+    assert not checked[intact["id"]].no_cross_border  # its stored setting
+    assert not checked[altered["id"]].intact
+    assert checked[altered["id"]].no_cross_border  # read as the most restrictive setting
