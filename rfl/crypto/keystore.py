@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from privacy import Subject, WrappedDek
 from rfl.crypto.models import DataKey
-from rfl.db import dialect_insert
+from rfl.db import dialect_insert, one_of
 
 
 def _wrapped(row: DataKey) -> WrappedDek:
@@ -52,8 +52,8 @@ class DatabaseKeyStore:
         columns = DataKey.__table__.c
         rows = self._session.execute(
             sa.select(*(getattr(columns, field.name) for field in dataclasses.fields(WrappedDek))).where(
-                columns.ring_id.in_({ring for ring, _ in wanted}),
-                columns.subject_id.in_({subject for _, subject in wanted}),
+                one_of(self._session, columns.ring_id, sorted({ring for ring, _ in wanted})),
+                one_of(self._session, columns.subject_id, sorted({subject for _, subject in wanted})),
             )
         )
         keys = (WrappedDek(*row) for row in rows)

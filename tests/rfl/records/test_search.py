@@ -98,6 +98,24 @@ def test_other_societies_hits_carry_only_society_id_and_band_in_id_order(
     assert {item["society"] for item in items} == {"IT"}
 
 
+@pytest.mark.parametrize("best", [1, 10], ids=["hidden-crowd-the-best", "best-hold-the-visible"])
+def test_hidden_sightings_ranked_first_never_crowd_out_a_visible_one(
+    client: FlaskClient, border: Border, monkeypatch: pytest.MonkeyPatch, best: int
+) -> None:
+    """The database keeps the best matching records before it drops the hidden ones; when those were
+    all hidden, every matching record is ordered again and the visible one still comes back."""
+    monkeypatch.setattr(services, "SEARCH_CANDIDATES", 2)
+    monkeypatch.setattr(services, "HIDDEN_HEADROOM", best)
+    request_id = german_request(client, border)
+    for _ in range(3):  # strong, so ranked before the visible one
+        italian(client, border, "Giuseppe", "Rossi", restrictions={"no_cross_border": True})
+    visible = italian(client, border, "Giuseppe", "Bianchi")
+
+    items = search(client, border.de_officer, "Giuseppe Rossi", request_id).json["items"]
+
+    assert items == [{"id": visible, "society": "IT", "band": "possible"}]
+
+
 def test_nothing_below_possible_is_returned() -> None:
     assert band_of(matched=1, wanted=4) is None  # one name of four: noise
     assert band_of(matched=0, wanted=2) is None
