@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -167,6 +167,22 @@ class FieldVault:
             entry, tail = hit
             out[column] = open_sealed(entry.field_aead(table, column), token, aad_head(table, column) + tail)
         return out
+
+    def uncached(self, wanted: Iterable[tuple[Subject, bytes | None]]) -> list[Subject]:
+        """The subjects among ``wanted`` (each with a ciphertext of theirs, or None) whose data key for
+        that ciphertext this process does not hold unwrapped: those that decrypting it would read from
+        the key store. A malformed ciphertext's subject is left out (decrypting it fails anyway)."""
+        missing = []
+        for subject, token in wanted:
+            if token is None:
+                continue
+            try:
+                version = parse_header(token)
+            except DecryptionError:
+                continue
+            if self._cache.get(subject.ring_id, subject.subject_id, version) is None:
+                missing.append(subject)
+        return missing
 
     # -- subject keys --------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from matching import Matcher, parse_age, parse_partial_date
-from privacy import AgeEstimate, DecryptionError, PartialDate, SubjectFacts
+from privacy import AgeEstimate, DecryptionError, PartialDate, Subject, SubjectFacts
 from rfl.audit.entries import Action, AuditEntry, AuditSink, ObjectRef, Outcome
 from rfl.crypto import Crypto
 from rfl.db import one_of
@@ -871,7 +871,7 @@ def _holding_query_terms(
     codec = _codec(kind, crypto)
     subjects = [_subjects(kind, record) for record in records]
     found = {}
-    with crypto.prefetched(subject for per_record in subjects for subject in per_record.values()):
+    with crypto.prefetched(_keys_to_read(crypto, kind, records, subjects)):
         for record, subject in zip(records, subjects, strict=True):
             person = codec.decrypt(record, subject, groups=[kind.person_group], fields=NAME_FIELDS)[
                 kind.person_group
@@ -881,6 +881,24 @@ def _holding_query_terms(
             if any(shared.values()):
                 found[record.id] = _Found(record, person, len(shared[indexing.NAME_SKELETON]))
     return found
+
+
+def _keys_to_read(
+    crypto: Crypto,
+    kind: RecordType,
+    records: Sequence[sa.Row[Any]],
+    subjects: Sequence[Mapping[SubjectRole, Subject]],
+) -> list[Subject]:
+    """The people among the records' whose data key for their names this process does not hold
+    unwrapped already (a recent search decrypted many of the same candidates): only those are read."""
+    person = next(group for group in kind.groups if group.key == kind.person_group)
+    columns = [person.column(name) for name, _ in person.fields if name in NAME_FIELDS]
+
+    def a_name(record: sa.Row[Any]) -> bytes | None:
+        return next((token for column in columns if (token := getattr(record, column)) is not None), None)
+
+    pairs = zip(records, subjects, strict=True)
+    return crypto.vault.uncached((per_record[person.subject], a_name(record)) for record, per_record in pairs)
 
 
 def _own_hits(

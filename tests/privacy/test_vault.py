@@ -402,6 +402,21 @@ def test_a_subject_with_a_key_keeps_it_and_an_erased_one_gets_none(
     assert len(store.rows()) == 3
 
 
+def test_only_subjects_whose_key_for_a_token_is_not_unwrapped_are_left_to_read(
+    make_vault: Callable[[], FieldVault], alice: Subject
+) -> None:
+    writer, reader = make_vault(), make_vault()
+    bob = Subject(alice.ring_id, "bob")
+    alices, bobs = writer.encrypt(alice, "t", "c", "r", "a"), writer.encrypt(bob, "t", "c", "r", "b")
+    reader.decrypt(alice, "t", "c", "r", alices)  # unwrapped by this process
+    writer.rotate_subject_key(alice)
+    newer = writer.encrypt(alice, "t", "c", "r", "a")  # under a version this process never unwrapped
+
+    wanted = [(alice, alices), (bob, bobs), (alice, newer), (bob, None), (bob, b"not a token")]
+
+    assert reader.uncached(wanted) == [bob, alice]
+
+
 class RacingStore(InMemoryKeyStore):
     """Another process inserts the subject's key between our load and our insert."""
 

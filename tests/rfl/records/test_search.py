@@ -533,6 +533,26 @@ def test_a_search_loads_data_keys_in_one_query_and_never_scans_the_index_for_key
     ]
 
 
+def test_a_search_reads_no_data_key_this_process_holds_unwrapped(
+    app: Flask, client: FlaskClient, border: Border, statements_with_parameters: list[tuple[str, Any]]
+) -> None:
+    for _ in range(3):
+        italian(client, border, "Giuseppe", "Rossi")
+    app_services(app).key_cache.clear()
+    first = search(client, border.it_caseworker, "Giuseppe Rossi").json["items"]
+    statements_with_parameters.clear()
+
+    again = search(client, border.it_caseworker, "Giuseppe Rossi").json["items"]
+
+    assert len(again) == 3
+    assert again == first
+    assert not [s for s, _ in statements_with_parameters if "FROM data_keys" in s]
+    app_services(app).key_cache.clear()  # as after the cache's lifetime: read again
+    statements_with_parameters.clear()
+    assert search(client, border.it_caseworker, "Giuseppe Rossi").json["items"] == first
+    assert len([s for s, _ in statements_with_parameters if "FROM data_keys" in s]) == 1
+
+
 postgres_only = pytest.mark.skipif(
     not os.environ.get("RFL_TEST_DATABASE_URL"), reason="query plans are PostgreSQL's"
 )
