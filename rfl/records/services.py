@@ -863,9 +863,9 @@ class _Found:
 def _holding_query_terms(
     crypto: Crypto, kind: RecordType, records: Sequence[sa.Row[Any]], query_terms: Mapping[str, set[str]]
 ) -> dict[uuid.UUID, _Found]:
-    """The candidates (decrypted in memory, names only, their data keys in one query) whose names hold
-    one of the query's tokens or skeletons: truncated index values also find records that share only a
-    value, never a term."""
+    """The candidates (decrypted in memory, names only; the data keys not held unwrapped read in one
+    query) whose names hold one of the query's tokens or skeletons: truncated index values also find
+    records that share only a value, never a term."""
     if not records:
         return {}
     codec = _codec(kind, crypto)
