@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
 from matching import Matcher, Parsed, Placeholders, Score, blocking_keys, parse
@@ -43,7 +42,7 @@ from rfl.identity import societies_holding, society_codes
 from rfl.matches.models import OPEN_PAIR, MatchCandidate, MatchStatus
 from rfl.matches.settings import MatchingSettings
 from rfl.records import indexing
-from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, Sighting, TracingRequest
+from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, TracingRequest
 from rfl.records.restrictions import Viewer, visible_to
 from rfl.records.seals import Protection, Seals
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records, kind_named
@@ -160,7 +159,7 @@ class Proposer:
             self._heads.clear()
         seals = Seals(crypto, audit)
         for record in _open_records(session, kind, unread):
-            head = found[record.id] = _head_of(record, seals)
+            head = found[record.id] = _head_of(kind, record, seals)
             if head.protection is None or head.protection.intact:
                 self._heads[(kind.name, record.id, record.version)] = head
         return found
@@ -486,17 +485,17 @@ _CANDIDATE_COLUMNS = (
 _SIGHTING_COLUMNS = ("deceased", "no_cross_border", "exclude")
 
 
-def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[RecordMixin]:
-    """The open records among ``ids``, with the columns a head needs."""
+def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> list[sa.Row[Any]]:
+    """The open records among ``ids``, as rows of the columns a head needs (not ORM objects: a chunk
+    of a run reads tens of thousands)."""
     names = _CANDIDATE_COLUMNS + (_SIGHTING_COLUMNS if kind is SIGHTINGS else ())
-    found: list[RecordMixin] = []
+    columns = [getattr(kind.model, name) for name in names]
+    found: list[sa.Row[Any]] = []
     for part in _slices(sorted(ids)):
-        statement = (
-            sa.select(kind.model)
-            .where(one_of(session, kind.model.id, part), kind.model.status != RecordStatus.CLOSED)
-            .options(orm.load_only(*(getattr(kind.model, name) for name in names)))
+        statement = sa.select(*columns).where(
+            one_of(session, kind.model.id, part), kind.model.status != RecordStatus.CLOSED
         )
-        found.extend(session.scalars(statement))
+        found.extend(session.execute(statement))
     return found
 
 
@@ -513,8 +512,8 @@ def _open_versions(
         yield from connection.execute(statement)
 
 
-def _head_of(record: RecordMixin, seals: Seals) -> Head:
-    protection = seals.protection(record) if isinstance(record, Sighting) else None
+def _head_of(kind: RecordType, record: sa.Row[Any], seals: Seals) -> Head:
+    protection = seals.protection(record, kind.model) if kind is SIGHTINGS else None
     return Head(record.id, record.society_id, record.version, record.match_version, protection)
 
 
