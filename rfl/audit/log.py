@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -36,6 +36,25 @@ from rfl.audit.models import AuditCheckpoint, AuditEvent, AuditEventObject
 AUDIT_LOCK_KEY = 0x52464C_4155_4454
 # A checkpoint is signed automatically whenever the log crosses a multiple of this size.
 CHECKPOINT_INTERVAL = 256
+
+
+class EntryColumns(NamedTuple):
+    """The columns an entry's leaf hash covers, as plain values: a new entry's before it is inserted,
+    or a stored one's as read back for verification (ids then in their text form)."""
+
+    seq: int
+    id: uuid.UUID | str
+    occurred_at: datetime
+    actor_user_id: uuid.UUID | str | None
+    actor_society_id: uuid.UUID | str | None
+    owner_society_id: uuid.UUID | str | None
+    action: str
+    outcome: str
+    object_type: str | None
+    object_id: str | None
+    fields: list[str]
+    request_id: str | None
+    object_ids: list[str] | None
 
 
 class EntryContent(Protocol):
@@ -171,27 +190,8 @@ def append(
         sign_current_checkpoint(session, signer, origin=origin, now=now)
 
 
-@dataclass(frozen=True)
-class _Event:
-    """An entry's columns before its leaf hash (what ``canonical_form`` reads)."""
-
-    seq: int
-    id: uuid.UUID
-    occurred_at: datetime
-    actor_user_id: uuid.UUID | None
-    actor_society_id: uuid.UUID | None
-    owner_society_id: uuid.UUID | None
-    action: str
-    outcome: str
-    object_type: str | None
-    object_id: str | None
-    fields: list[str]
-    request_id: str | None
-    object_ids: list[str] | None
-
-
 def _event_row(seq: int, entry: AuditEntry, now: datetime) -> dict[str, object]:
-    event = _Event(
+    event = EntryColumns(
         seq=seq,
         id=uuid.uuid4(),
         occurred_at=now,
@@ -206,7 +206,7 @@ def _event_row(seq: int, entry: AuditEntry, now: datetime) -> dict[str, object]:
         request_id=entry.request_id,
         object_ids=[ref.object_id for ref in entry.objects] or None,
     )
-    return vars(event) | {"leaf_hash": leaf_hash(canonical_form(event))}
+    return event._asdict() | {"leaf_hash": leaf_hash(canonical_form(event))}
 
 
 def lock_log(session: Session) -> None:

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -47,7 +47,7 @@ from privacy import (
     verify_checkpoint,
 )
 from rfl.audit import checkpoints
-from rfl.audit.log import canonical_form, log_size
+from rfl.audit.log import EntryColumns, canonical_form, log_size
 from rfl.audit.models import AuditCheckpoint, AuditEvent, AuditVerification
 
 log = logging.getLogger(__name__)
@@ -255,24 +255,6 @@ _ENTRIES = sa.select(
 ).order_by(_TABLE.c.seq)
 
 
-class _Content(NamedTuple):
-    """An entry's content as ``canonical_form`` reads it (ids already in their text form)."""
-
-    seq: int
-    id: str
-    occurred_at: datetime
-    actor_user_id: str | None
-    actor_society_id: str | None
-    owner_society_id: str | None
-    action: str
-    outcome: str
-    object_type: str | None
-    object_id: str | None
-    fields: list[str]
-    request_id: str | None
-    object_ids: list[str] | None
-
-
 def _recomputed_leaf(row: Sequence[Any]) -> bytes | None:
     """The leaf hash of the entry's content as stored now; None if it can no longer be read."""
     seq, entry_id, at, user, society, owner, action, outcome, object_type, object_id, fields, request = row[
@@ -280,7 +262,7 @@ def _recomputed_leaf(row: Sequence[Any]) -> bytes | None:
     ]
     object_ids = row[13]
     try:
-        content = _Content(
+        content = EntryColumns(
             seq,
             _id_text(entry_id),
             _utc(at),

@@ -808,8 +808,17 @@ def _loaded(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> dic
     return {row.id: row for row in session.execute(statement)}
 
 
+def _person_group(kind: RecordType) -> Group:
+    return next(group for group in kind.groups if group.key == kind.person_group)
+
+
+def _name_columns(kind: RecordType) -> list[str]:
+    """The ciphertext columns of the person's name fields (what a search decrypts)."""
+    person = _person_group(kind)
+    return [person.column(name) for name, _ in person.fields if name in NAME_FIELDS]
+
+
 def _search_columns(kind: RecordType) -> list[str]:
-    person = next(group for group in kind.groups if group.key == kind.person_group)
     sealed = ["society_id", "minor", "flagged_minor", "seal", "version"]
     if kind is SIGHTINGS:
         sealed += ["deceased", "no_cross_border", "exclude"]
@@ -818,7 +827,7 @@ def _search_columns(kind: RecordType) -> list[str]:
         "status",
         *sealed,
         *kind.subject_columns.values(),
-        *(person.column(name) for name, _ in person.fields if name in NAME_FIELDS),
+        *_name_columns(kind),
     ]
 
 
@@ -891,14 +900,13 @@ def _keys_to_read(
 ) -> list[Subject]:
     """The people among the records' whose data key for their names this process does not hold
     unwrapped already (a recent search decrypted many of the same candidates): only those are read."""
-    person = next(group for group in kind.groups if group.key == kind.person_group)
-    columns = [person.column(name) for name, _ in person.fields if name in NAME_FIELDS]
+    role, columns = _person_group(kind).subject, _name_columns(kind)
 
     def a_name(record: sa.Row[Any]) -> bytes | None:
         return next((token for column in columns if (token := getattr(record, column)) is not None), None)
 
     pairs = zip(records, subjects, strict=True)
-    return crypto.vault.uncached((per_record[person.subject], a_name(record)) for record, per_record in pairs)
+    return crypto.vault.uncached((per_record[role], a_name(record)) for record, per_record in pairs)
 
 
 def _own_hits(
