@@ -17,7 +17,7 @@ from matching.dates import Placeholders, parse_age, parse_partial_date
 from matching.errors import InputError, MatchingError, ModelFormatError
 from matching.index import Candidate, IncrementalIndex
 from matching.linker import Explanation, FieldEvidence, Linker, Links, TokenMatch, dedupe, link
-from matching.matcher import FieldScore, Matcher, Score, blocking_keys
+from matching.matcher import FieldScore, Matcher, Score, Scoring, blocking_keys
 from matching.model import Model
 from matching.normalise import Token, name_tokens
 from matching.records import FIELDS, NameFrequencies, Parsed, Prepared, Vocabulary, parse, prepare
@@ -41,6 +41,7 @@ __all__ = [
     "Placeholders",
     "Prepared",
     "Score",
+    "Scoring",
     "Token",
     "TokenMatch",
     "Vocabulary",

@@ -236,7 +236,18 @@ class Matcher:
         """:meth:`score` for many records, each with its own candidates, compared in one pass: the
         same scores as a call per record (a job proposing for many records pays the comparison's
         fixed cost once). A record's candidates compete for it only, never with another record's."""
-        vocab = self._vocabulary()
+        return self._score_many(groups, threshold, self._vocabulary())
+
+    def scoring(self) -> Scoring:
+        """:meth:`score_many` for a job that scores in many calls, in one thread (see :class:`Scoring`)."""
+        return Scoring(self, self._vocabulary())
+
+    def _score_many(
+        self,
+        groups: Sequence[tuple[Record | Parsed, Sequence[Record | Parsed]]],
+        threshold: float,
+        vocab: Vocabulary,
+    ) -> list[list[Score]]:
         records: list[Prepared] = []
         others: list[Prepared] = []  # each record given once, however many records it is a candidate of
         row_of: dict[int, int] = {}  # by the given object's identity
@@ -396,6 +407,27 @@ class Matcher:
         self, record: Record | Parsed, vocab: Vocabulary, source: str, row: int | None = None
     ) -> Prepared:
         return _prepared(record, vocab, source, row, self.placeholders)
+
+
+class Scoring:
+    """A matcher's scoring for one job that scores in many calls (a re-scoring run's chunks), in one
+    thread: the names it has read are kept, with their comparable forms and the similarities computed
+    between them, so a name met in every call is read and compared once, as batch linkage does. The
+    scores are those of the matcher's own calls: the vocabulary of a saved model scores against fixed
+    frequencies and counts nothing, so what it has seen changes no score."""
+
+    def __init__(self, matcher: Matcher, vocab: Vocabulary) -> None:
+        self.matcher = matcher
+        self._vocab = vocab
+
+    def score_many(
+        self,
+        groups: Sequence[tuple[Record | Parsed, Sequence[Record | Parsed]]],
+        *,
+        threshold: float = 0.0,
+    ) -> list[list[Score]]:
+        """:meth:`Matcher.score_many`."""
+        return self.matcher._score_many(groups, threshold, self._vocab)
 
 
 @cache

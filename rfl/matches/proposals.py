@@ -18,23 +18,25 @@ delivered twice, a resumed ``rfl match run`` or a relay repeated after a crash a
 
 A job that proposes for many records (a re-scoring run, a drain of the outbox) shares one
 :class:`Proposer`: each record it reads is decrypted and keyed once, not once for every record it is
-a candidate of (a common name is the candidate of hundreds).
+a candidate of (a common name is the candidate of hundreds). A re-scoring run, which reads every
+sighting anyway, blocks against them in memory (a :class:`Catalogue`) instead of the index.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import uuid
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from matching import Matcher, Parsed, Placeholders, Score, blocking_keys, parse
+from matching import Matcher, Parsed, Placeholders, Score, Scoring, blocking_keys, parse
 from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
 from rfl.db import dialect_insert, one_of
@@ -92,7 +94,7 @@ class Pair:
     other: Head  # the pair's record of the other side than the record proposed for
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # by identity: a job looks heads up millions of times
 class Head:
     """What proposing reads of a record of the other side before it knows whether to decrypt it: its
     owner, versions and, for a sighting, its protection as its seal gives it."""
@@ -137,10 +139,20 @@ class Proposer:
     proposer when it ends.
     """
 
-    def __init__(self, *, keep: int = VIEWS_KEPT) -> None:
+    def __init__(self, *, keep: int = VIEWS_KEPT, catalogue: Catalogue | None = None) -> None:
         self._keep = keep
+        # A job proposing for most records of one side blocks against the other side in memory.
+        self.catalogue = catalogue
+        self._scoring: Scoring | None = None
         self._views: OrderedDict[tuple[str, uuid.UUID, int], MatchView] = OrderedDict()
         self._heads: dict[tuple[str, uuid.UUID, int], Head] = {}
+
+    def scoring(self, matcher: Matcher) -> Scoring:
+        """The matcher's scoring for this job: the names read for one batch are not read again for the
+        next (a new matcher starts anew)."""
+        if self._scoring is None or self._scoring.matcher is not matcher:
+            self._scoring = matcher.scoring()
+        return self._scoring
 
     def heads(
         self, session: Session, crypto: Crypto, audit: AuditSink, kind: RecordType, ids: Iterable[uuid.UUID]
@@ -169,6 +181,13 @@ class Proposer:
     ) -> list[MatchView]:
         """The records' views, in order, reading (decrypting) only those not read at their version (a
         record erased since its head was read is left out)."""
+        found = self.read(session, crypto, kind, records)
+        return [found[record.id] for record in records if record.id in found]
+
+    def read(
+        self, session: Session, crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin | Head]
+    ) -> dict[uuid.UUID, MatchView]:
+        """:meth:`views`, by record id."""
         keys = [(kind.name, record.id, record.version) for record in records]
         found = {key[1]: self._views[key] for key in keys if key in self._views}
         for key in keys:
@@ -179,7 +198,7 @@ class Proposer:
             # kept under the version read (newer than a head's when the record changed since)
             found[record.id] = self._view_of(canonical)
             self._remember((kind.name, record.id, record.version), found[record.id])
-        return [found[record.id] for record in records if record.id in found]
+        return found
 
     def _view_of(self, canonical: dict[str, Any]) -> MatchView:
         parsed = parse(canonical)
@@ -238,8 +257,7 @@ def propose_many(
         return ProposalReport(0, 0, 0)
     proposer = proposer or Proposer()
     views = proposer.views(session, crypto, kind, records)
-    other = _other_side(kind)
-    blocked = blocked_candidates(session, crypto, other, [view.keys for view in views], limits)
+    blocked = _block(session, crypto, proposer, kind, views=views, limits=limits, audit=audit)
     sharing = _ranked_candidates(
         session,
         crypto,
@@ -252,7 +270,7 @@ def propose_many(
         limits=limits,
         audit=audit,
     )
-    scores = matcher.score_many(
+    scores = proposer.scoring(matcher).score_many(
         [
             (view.for_matcher(matcher), [other.for_matcher(matcher) for other, _ in group])
             for view, group in zip(views, sharing, strict=True)
@@ -262,7 +280,40 @@ def propose_many(
     stored = _store(
         session, kind, matcher.version, records, sharing=sharing, scores=scores, live=live, audit=audit
     )
-    return ProposalReport(sum(map(len, blocked)), sum(map(len, sharing)), stored)
+    return ProposalReport(sum(map(len, blocked.heads)), sum(map(len, sharing)), stored)
+
+
+@dataclass(frozen=True)
+class _Blocked:
+    """What blocking found for each record of a batch."""
+
+    heads: list[list[Head]]  # per record, the records of the other side, in the order blocking ranked them
+    by_id: Mapping[uuid.UUID, Head]  # every head read
+    # whether ``heads`` are ranked by the blocking keys shared already (the index ranks by values shared)
+    ranked_by_keys: bool
+
+
+def _block(
+    session: Session,
+    crypto: Crypto,
+    proposer: Proposer,
+    kind: RecordType,
+    *,
+    views: Sequence[MatchView],
+    limits: MatchingSettings,
+    audit: AuditSink,
+) -> _Blocked:
+    """The records of the other side each record's blocking keys find: in the proposer's catalogue
+    when it holds that side, else in the blind index."""
+    other = _other_side(kind)
+    keysets = [view.keys for view in views]
+    catalogue = proposer.catalogue
+    if catalogue is not None and catalogue.kind is other:
+        catalogue.refresh(session, crypto, proposer, audit)
+        return _Blocked(catalogue.blocked(keysets, limits), catalogue.heads, ranked_by_keys=True)
+    ids = blocked_candidates(session, crypto, other, keysets, limits)
+    found = proposer.heads(session, crypto, audit, other, set().union(*ids))
+    return _Blocked([[found[i] for i in group if i in found] for group in ids], found, ranked_by_keys=False)
 
 
 def _ranked_candidates(
@@ -273,31 +324,33 @@ def _ranked_candidates(
     records: Sequence[RecordMixin],
     *,
     views: Sequence[MatchView],
-    blocked: Sequence[list[uuid.UUID]],
+    blocked: _Blocked,
     live: dict[uuid.UUID, list[MatchCandidate]],
     limits: MatchingSettings,
     audit: AuditSink,
 ) -> list[list[tuple[MatchView, Head]]]:
     """Per record, the blocked records of the other side it may be paired with (rule 10, earlier
     decisions), decrypted, and at most ``max_candidates`` of those sharing the most real keys."""
-    found = proposer.heads(session, crypto, audit, _other_side(kind), set().union(*blocked))
     codes = society_codes(
-        session, {record.society_id for record in records} | {head.society_id for head in found.values()}
+        session,
+        {record.society_id for record in records} | {head.society_id for head in blocked.by_id.values()},
     )
     seals = Seals(crypto, audit)  # the records' own, when they are sightings
-    pairable = [
-        _undecided(
-            kind,
-            record,
-            _visible(seals, codes, record, [found[i] for i in ids if i in found]),
-            live[record.id],
-        )
-        for record, ids in zip(records, blocked, strict=True)
-    ]
+    groups = (
+        _undecided(kind, record, _visible(seals, codes, record, heads), live[record.id], blocked.by_id)
+        for record, heads in zip(records, blocked.heads, strict=True)
+    )
+    if blocked.ranked_by_keys:
+        # In order already: only the first ``max_candidates`` are looked at further (and decrypted).
+        pairable = [list(itertools.islice(group, limits.max_candidates)) for group in groups]
+    else:
+        pairable = [list(group) for group in groups]
     others = _other_views(session, crypto, proposer, kind, pairable)
+    if blocked.ranked_by_keys:
+        return [[(others[head], head) for head in heads if head in others] for heads in pairable]
     return [
         _sharing_the_most_keys(
-            view.keys, [(others[head.id], head) for head in heads if head.id in others], limits.max_candidates
+            view.keys, [(others[head], head) for head in heads if head in others], limits.max_candidates
         )
         for view, heads in zip(views, pairable, strict=True)
     ]
@@ -311,11 +364,12 @@ def _records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> li
 
 def _other_views(
     session: Session, crypto: Crypto, proposer: Proposer, kind: RecordType, heads: Sequence[Sequence[Head]]
-) -> dict[uuid.UUID, MatchView]:
-    """The views of every record of the other side in ``heads``, each read once, by id."""
-    distinct = {head.id: head for group in heads for head in group}
-    views = proposer.views(session, crypto, _other_side(kind), list(distinct.values()))
-    return {uuid.UUID(view.canonical["id"]): view for view in views}
+) -> dict[Head, MatchView]:
+    """The views of every record of the other side in ``heads``, each read once, by head (a record
+    erased since its head was read has none)."""
+    distinct = list(dict.fromkeys(head for group in heads for head in group))
+    views = proposer.read(session, crypto, _other_side(kind), distinct)
+    return {head: views[head.id] for head in distinct if head.id in views}
 
 
 def _other_side(kind: RecordType) -> RecordType:
@@ -466,6 +520,97 @@ def _sharing_the_most_keys(
     return [other for _, _, other in ranked[:limit]]
 
 
+class Catalogue:
+    """Every open record of one side, by blocking key, in memory: what a job proposing for most records
+    of the other side (a re-scoring run) blocks against instead of the blind index.
+
+    It answers what the index answers, without its truncation: for a set of keys, the records sharing
+    the most of them (then by id), at most twice ``max_candidates``, leaving out a key that more than
+    ``max_key_records`` records of a society share; they are ranked by the keys they share, so nothing
+    needs ranking again after decryption. Built from the records decrypted once for the job (the
+    proposer keeps their views), it holds plaintext keys in this process's memory only, as the
+    matcher's batch linkage does; :meth:`refresh` brings it up to date with the database (a record
+    changed, created, closed or erased since) before each use.
+    """
+
+    def __init__(self, kind: RecordType) -> None:
+        self.kind = kind
+        self._versions: dict[uuid.UUID, int] = {}
+        self._posted: dict[uuid.UUID, tuple[uuid.UUID, frozenset[str]]] = {}  # society and keys, by id
+        self.heads: dict[uuid.UUID, Head] = {}  # of the records posted, by id
+        # The records by their ids as integers where they are counted and ranked: integers hash and
+        # compare in C (a UUID does in Python), and sort as the ids do.
+        self._numbered: dict[int, Head] = {}
+        self._postings: dict[str, dict[uuid.UUID, list[int]]] = defaultdict(lambda: defaultdict(list))
+
+    def refresh(self, session: Session, crypto: Crypto, proposer: Proposer, audit: AuditSink) -> None:
+        """Read the open records' versions and re-post those not posted at their current version."""
+        current = dict(_open_versions(session, self.kind))
+        stale = [
+            record_id for record_id, version in self._versions.items() if current.get(record_id) != version
+        ]
+        for record_id in stale:
+            self._unpost(record_id)
+        unposted = [record_id for record_id in current if record_id not in self._versions]
+        heads = proposer.heads(session, crypto, audit, self.kind, unposted)
+        views = proposer.read(session, crypto, self.kind, list(heads.values()))
+        for head in heads.values():
+            if head.id in views:  # not erased since
+                # under the version listed: a record changed since is posted again by the next refresh
+                self._post(head, current[head.id], views[head.id].keys)
+
+    def blocked(self, keysets: Sequence[frozenset[str]], limits: MatchingSettings) -> list[list[Head]]:
+        """For each set of blocking keys, the records sharing the most of them (see the class)."""
+        limit = limits.max_candidates * CANDIDATE_HEADROOM
+        found = []
+        for keys in keysets:
+            shared: Counter[int] = Counter()
+            crowded: dict[uuid.UUID, set[str]] = defaultdict(set)  # by society
+            for key in keys:
+                for society_id, holders in self._postings.get(key, {}).items():
+                    if len(holders) <= limits.max_key_records:
+                        shared.update(holders)
+                    else:
+                        crowded[society_id].add(key)
+            ranked = _most_first(shared)[:limit]
+            if crowded:
+                ranked = self._counting_crowded_keys(ranked, shared, crowded)
+            found.append([self._numbered[number] for number in ranked])
+        return found
+
+    def _counting_crowded_keys(
+        self, ranked: list[int], shared: Counter[int], crowded: dict[uuid.UUID, set[str]]
+    ) -> list[int]:
+        """``ranked`` (by the keys not crowded that each shares) ranked again by every key shared: a
+        crowded key finds no records, but counts for those that other keys found, as it does when the
+        index's candidates are ranked after decryption."""
+        for number in ranked:
+            society_id, keys = self._posted[self._numbered[number].id]
+            shared[number] += len(crowded.get(society_id, set()) & keys)
+        return _most_first(Counter({number: shared[number] for number in ranked}))
+
+    def _post(self, head: Head, version: int, keys: frozenset[str]) -> None:
+        self._versions[head.id] = version
+        self._posted[head.id] = (head.society_id, keys)
+        self.heads[head.id] = self._numbered[head.id.int] = head
+        for key in keys:
+            self._postings[key][head.society_id].append(head.id.int)
+
+    def _unpost(self, record_id: uuid.UUID) -> None:
+        del self._versions[record_id], self.heads[record_id], self._numbered[record_id.int]
+        society_id, keys = self._posted.pop(record_id)
+        for key in keys:
+            self._postings[key][society_id].remove(record_id.int)
+
+
+def _most_first(counts: Counter[int]) -> list[int]:
+    """The numbers counted, most counted first, then in increasing order: two sorts in C (a sort is
+    stable, also reversed), twice as fast as ranking by a key made in Python."""
+    ranked = sorted(counts)
+    ranked.sort(key=counts.__getitem__, reverse=True)
+    return ranked
+
+
 def _societies_with(session: Session, kind: RecordType) -> list[uuid.UUID]:
     return societies_holding(session, kind.model.society_id)
 
@@ -500,14 +645,18 @@ def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) 
 
 
 def _open_versions(
-    session: Session, kind: RecordType, ids: Iterable[uuid.UUID]
+    session: Session, kind: RecordType, ids: Iterable[uuid.UUID] | None = None
 ) -> Iterator[sa.Row[uuid.UUID, int]]:
-    """The id and row version of the open records among ``ids`` (without the ORM: tens of thousands
-    a chunk of a run)."""
+    """The id and row version of the open records among ``ids`` (every open record without ``ids``),
+    read without the ORM: tens of thousands a chunk of a run."""
     connection = session.connection()
+    is_open = kind.model.status != RecordStatus.CLOSED
+    if ids is None:
+        yield from connection.execute(sa.select(kind.model.id, kind.model.version).where(is_open))
+        return
     for part in _slices(sorted(ids)):
         statement = sa.select(kind.model.id, kind.model.version).where(
-            one_of(session, kind.model.id, part), kind.model.status != RecordStatus.CLOSED
+            one_of(session, kind.model.id, part), is_open
         )
         yield from connection.execute(statement)
 
@@ -537,20 +686,21 @@ def _loaded(session: Session, kind: RecordType, records: Sequence[RecordMixin | 
 
 
 def _visible(
-    seals: Seals, codes: dict[uuid.UUID, str], record: RecordMixin, heads: Sequence[Head]
-) -> list[Head]:
-    """The records of the other side (``heads``) the record may be paired with under rule 10: those
-    whose sighting the request's society, and the request itself, may see (each sighting read through
-    its seal: one whose seal fails is nobody's candidate). ``codes``: the societies' codes, by id."""
+    seals: Seals, codes: dict[uuid.UUID, str], record: RecordMixin, heads: Iterable[Head]
+) -> Iterator[Head]:
+    """The records of the other side (``heads``) the record may be paired with under rule 10, in
+    order: those whose sighting the request's society, and the request itself, may see (each sighting
+    read through its seal: one whose seal fails is nobody's candidate). ``codes``: the societies'
+    codes, by id."""
     if isinstance(record, TracingRequest):
         viewer = Viewer(record.society_id, codes[record.society_id], record.id)
-        return [head for head in heads if visible_to(head, viewer, _sighting_protection(head))]
+        return (head for head in heads if visible_to(head, viewer, _sighting_protection(head)))
     own = seals.protection(record)
-    return [
+    return (
         head
         for head in heads
         if visible_to(record, Viewer(head.society_id, codes[head.society_id], head.id), own)
-    ]
+    )
 
 
 def _sighting_protection(head: Head) -> Protection:
@@ -560,19 +710,29 @@ def _sighting_protection(head: Head) -> Protection:
 
 
 def _undecided(
-    kind: RecordType, record: RecordMixin, heads: Sequence[Head], live: Sequence[MatchCandidate]
-) -> list[Head]:
-    """The ``heads`` whose pair with the record officers have not decided: none confirmed (or awaiting
-    approval), none rejected or withdrawn at the records' current match versions (``live``: the
-    record's unsuperseded candidates)."""
-    decided = [row for row in live if row.status in DECIDED]
-    if not decided:
-        return list(heads)
-    by_id = {head.id: head for head in heads}
+    kind: RecordType,
+    record: RecordMixin,
+    heads: Iterable[Head],
+    live: Sequence[MatchCandidate],
+    found: Mapping[uuid.UUID, Head],
+) -> Iterator[Head]:
+    """The ``heads`` whose pair with the record officers have not decided, in order: none confirmed
+    (or awaiting approval), none rejected or withdrawn at the records' current match versions
+    (``live``: the record's unsuperseded candidates; ``found``: the heads read, by id)."""
+    settled = _settled(kind, record, live, found)
+    return (head for head in heads if head.id not in settled) if settled else iter(heads)
+
+
+def _settled(
+    kind: RecordType, record: RecordMixin, live: Sequence[MatchCandidate], found: Mapping[uuid.UUID, Head]
+) -> set[uuid.UUID]:
+    """The records of the other side whose pair with the record officers decided (see ``_undecided``)."""
     settled = set()
-    for row in decided:
+    for row in live:
+        if row.status not in DECIDED:
+            continue
         other_id = row.sighting_id if kind is TRACING_REQUESTS else row.tracing_request_id
-        head = by_id.get(other_id)
+        head = found.get(other_id)
         if head is None:
             continue
         pair = _pair(record, head)
@@ -582,7 +742,7 @@ def _undecided(
         )
         if row.status in (MatchStatus.CONFIRMED, MatchStatus.PENDING_APPROVAL) or unchanged:
             settled.add(other_id)
-    return [head for head in heads if head.id not in settled]
+    return settled
 
 
 def _pair(record: RecordMixin, head: Head) -> Pair:
@@ -609,7 +769,8 @@ def _store(
     new: list[MatchCandidate] = []
     changed = 0
     for record, group, scored in zip(records, sharing, scores, strict=True):
-        pairs = [_pair(record, head) for _, head in group]
+        heads = {head.id: head for _, head in group}
+        pairs = [_pair(record, heads[uuid.UUID(score.id)]) for score in scored]
         changed += _refresh(pairs, scored, model_version, live[record.id], new)
         _supersede_dropped(session, kind, live[record.id], {score.id for score in scored}, audit)
         # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
@@ -631,13 +792,11 @@ def _refresh(
     live: Sequence[MatchCandidate],
     new: list[MatchCandidate],
 ) -> int:
-    """Refresh the record's open candidates its scores changed (returns how many) and add those it
-    has none for to ``new``."""
-    by_other_id = {pair.other.id: pair for pair in pairs}
-    open_candidates = _open_candidates(pairs, live)
+    """Refresh the record's open candidates its scores (one per pair of ``pairs``, in order) changed
+    (returns how many) and add those it has none for to ``new``."""
+    open_candidates = _open_candidates(live)
     changed = 0
-    for score in scores:
-        pair = by_other_id[uuid.UUID(score.id)]
+    for pair, score in zip(pairs, scores, strict=True):
         explanation = [{"field": f.field, "level": f.level, "weight": f.weight} for f in score.explanation]
         current = open_candidates.get((pair.request.id, pair.sighting.id))
         if current is None:
@@ -657,28 +816,28 @@ def _insert(session: Session, candidates: Sequence[MatchCandidate], audit: Audit
     the sighting's messages, taken by two workers at once) is left out: the other's candidate, scored
     from the same records, stands; the open pair's unique index decides."""
     session.flush()  # what superseding changed comes first: a superseded pair may be proposed anew
-    inserted = 0
     # Pairs go in in one order in every transaction: two that propose overlapping pairs (two drains'
     # batches) wait for each other on the unique index, never each for the other (a deadlock).
     ordered = sorted(candidates, key=lambda c: (c.tracing_request_id, c.sighting_id))
-    for part in _slices(ordered):
-        rows = [
-            {key: value for key, value in sa.inspect(c).dict.items() if key in _CANDIDATES.c} for c in part
-        ]
-        statement = (
-            dialect_insert(session, _CANDIDATES)  # the table: the ORM's bulk insert adds nothing here
-            .values(rows)
-            .on_conflict_do_nothing(
-                index_elements=["tracing_request_id", "sighting_id"], index_where=sa.text(OPEN_PAIR)
-            )
-            .returning(_CANDIDATES.c.id)
+    if not ordered:
+        return 0
+    # One statement given many rows: compiled once and cached (the driver sends it in batches), where a
+    # statement of many VALUES was compiled anew for every batch of candidates.
+    statement = (
+        dialect_insert(session, _CANDIDATES)  # the table: the ORM's bulk insert adds nothing here
+        .on_conflict_do_nothing(
+            index_elements=["tracing_request_id", "sighting_id"], index_where=sa.text(OPEN_PAIR)
         )
-        went_in = set(session.execute(statement).scalars())
-        for candidate in part:
-            if candidate.id in went_in:
-                audit(_candidate_event(Action.MATCH_CANDIDATE_CREATE, candidate))
-        inserted += len(went_in)
-    return inserted
+        .returning(_CANDIDATES.c.id)
+    )
+    rows = [
+        {key: value for key, value in sa.inspect(c).dict.items() if key in _CANDIDATES.c} for c in ordered
+    ]
+    went_in = set(session.execute(statement, rows).scalars())
+    for candidate in ordered:
+        if candidate.id in went_in:
+            audit(_candidate_event(Action.MATCH_CANDIDATE_CREATE, candidate))
+    return len(went_in)
 
 
 _CANDIDATES: sa.Table = MatchCandidate.__table__  # type: ignore[assignment]
@@ -715,14 +874,10 @@ def _new_candidate(
     )
 
 
-def _open_candidates(
-    pairs: Sequence[Pair], live: Sequence[MatchCandidate]
-) -> dict[tuple[uuid.UUID, uuid.UUID], MatchCandidate]:
-    wanted = {(pair.request.id, pair.sighting.id) for pair in pairs}
+def _open_candidates(live: Sequence[MatchCandidate]) -> dict[tuple[uuid.UUID, uuid.UUID], MatchCandidate]:
+    """The record's proposed candidates (of ``live``), by pair."""
     return {
-        (row.tracing_request_id, row.sighting_id): row
-        for row in live
-        if row.status is MatchStatus.PROPOSED and (row.tracing_request_id, row.sighting_id) in wanted
+        (row.tracing_request_id, row.sighting_id): row for row in live if row.status is MatchStatus.PROPOSED
     }
 
 

@@ -22,14 +22,14 @@ from rfl.audit.recorder import audited_transaction
 from rfl.db import db, is_conflict, is_unavailable
 from rfl.extensions import app_services
 from rfl.matches.models import MatchRunChunk
-from rfl.matches.proposals import Proposer, propose_many
+from rfl.matches.proposals import Catalogue, Proposer, propose_many
 from rfl.matches.settings import Executor
 from rfl.matches.store import current_matcher
 from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
 from rfl.records.canonical import MATCHED_FIELDS_CHANGED
 from rfl.records.models import RecordStatus, TracingRequest
-from rfl.records.services import TRACING_REQUESTS
+from rfl.records.services import SIGHTINGS, TRACING_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,8 @@ def rescore_chunk(run_id: uuid.UUID, number: int) -> int:
     returns the candidates stored or changed (0 for a chunk already done).
 
     The chunks of one run that a process takes share one proposer, so a sighting is decrypted once
-    per process and run, not once for each request it is a candidate of; it is dropped when the
+    per process and run, not once for each request it is a candidate of, and blocking runs against
+    every open sighting in memory (a :class:`Catalogue`), not the blind index; it is dropped when the
     process finds no chunk of the run left to do.
     """
     services = app_services()
@@ -268,7 +269,7 @@ def _run_proposer(run_id: uuid.UUID) -> Proposer:
     proposer = _RUN_PROPOSERS.get(run_id)
     if proposer is None:
         _RUN_PROPOSERS.clear()
-        proposer = _RUN_PROPOSERS[run_id] = Proposer()
+        proposer = _RUN_PROPOSERS[run_id] = Proposer(catalogue=Catalogue(SIGHTINGS))
     return proposer
 
 
