@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, cached_property
 from importlib import resources
 from typing import Any, NamedTuple
@@ -236,7 +236,10 @@ class Matcher:
         """:meth:`score` for many records, each with its own candidates, compared in one pass: the
         same scores as a call per record (a job proposing for many records pays the comparison's
         fixed cost once). A record's candidates compete for it only, never with another record's."""
-        return self._score_many(groups, threshold, self._vocabulary())
+        vocab = self._vocabulary()
+        return self._score_many(
+            groups, threshold, vocab, lambda record, source, row: self._prepared(record, vocab, source, row)
+        )
 
     def scoring(self) -> Scoring:
         """:meth:`score_many` for a job that scores in many calls, in one thread (see :class:`Scoring`)."""
@@ -247,20 +250,22 @@ class Matcher:
         groups: Sequence[tuple[Record | Parsed, Sequence[Record | Parsed]]],
         threshold: float,
         vocab: Vocabulary,
+        prepare: Callable[[Record | Parsed, str, int], Prepared],
     ) -> list[list[Score]]:
+        """:meth:`score_many` in ``vocab``, each record prepared (in it) by ``prepare``."""
         records: list[Prepared] = []
         others: list[Prepared] = []  # each record given once, however many records it is a candidate of
         row_of: dict[int, int] = {}  # by the given object's identity
         record_of: list[int] = []
         candidate_of: list[int] = []
         for g, (record, candidates) in enumerate(groups):
-            records.append(self._prepared(record, vocab, "record", g))
+            records.append(prepare(record, "record", g))
             rows = []
             for n, candidate in enumerate(candidates):
                 row = row_of.get(id(candidate))
                 if row is None:
                     row = row_of[id(candidate)] = len(others)
-                    others.append(self._prepared(candidate, vocab, "candidates", n))
+                    others.append(prepare(candidate, "candidates", n))
                 rows.append(row)
             _check_distinct([others[row] for row in rows])
             record_of.extend([g] * len(rows))
@@ -412,13 +417,17 @@ class Matcher:
 class Scoring:
     """A matcher's scoring for one job that scores in many calls (a re-scoring run's chunks), in one
     thread: the names it has read are kept, with their comparable forms and the similarities computed
-    between them, so a name met in every call is read and compared once, as batch linkage does. The
-    scores are those of the matcher's own calls: the vocabulary of a saved model scores against fixed
-    frequencies and counts nothing, so what it has seen changes no score."""
+    between them, and so are the records given parsed (:meth:`Matcher.parse`), prepared; a record
+    met in every call is prepared once, as batch linkage does. The scores are those of the matcher's
+    own calls: the vocabulary of a saved model scores against fixed frequencies and counts nothing,
+    so what it has seen changes no score."""
+
+    KEPT = 250_000  # parsed records kept prepared (a few KB each); beyond, the job starts anew
 
     def __init__(self, matcher: Matcher, vocab: Vocabulary) -> None:
         self.matcher = matcher
         self._vocab = vocab
+        self._prepared: dict[int, tuple[Parsed, Prepared]] = {}  # by the parsed record's identity
 
     def score_many(
         self,
@@ -427,7 +436,19 @@ class Scoring:
         threshold: float = 0.0,
     ) -> list[list[Score]]:
         """:meth:`Matcher.score_many`."""
-        return self.matcher._score_many(groups, threshold, self._vocab)
+        return self.matcher._score_many(groups, threshold, self._vocab, self._prepare)
+
+    def _prepare(self, record: Record | Parsed, source: str, row: int) -> Prepared:
+        if not isinstance(record, Parsed):
+            return self.matcher._prepared(record, self._vocab, source, row)
+        kept = self._prepared.get(id(record))
+        if kept is not None and kept[0] is record:  # the entry keeps it alive: its id is not reused
+            return kept[1]
+        if len(self._prepared) >= self.KEPT:
+            self._prepared.clear()
+        prepared = self.matcher._prepared(record, self._vocab, source, row)
+        self._prepared[id(record)] = (record, prepared)
+        return prepared
 
 
 @cache

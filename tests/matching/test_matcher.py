@@ -267,30 +267,33 @@ def test_many_records_scored_in_one_pass_score_as_one_call_each(
     assert together[2] == []
 
 
-def test_a_jobs_scoring_keeps_the_names_it_read_yet_scores_as_the_matchers_own_calls(
+def test_a_jobs_scoring_keeps_what_it_read_yet_scores_as_the_matchers_own_calls(
     fitted: Matcher, default: Matcher, left: list[dict[str, str]], right: list[dict[str, str]]
 ) -> None:
-    """A job's calls share one vocabulary: a name met in an earlier call is not read again, and nothing
-    it met changes a later score (the fitted and the shipped model; records of both scripts)."""
+    """A job's calls share one vocabulary and keep the parsed records they prepared: a name or a record
+    met in an earlier call is not read again, and nothing met changes a later score (the fitted and
+    the shipped model; records given as they are and parsed; records of both scripts)."""
     ethiopic = {"id": "T9", "full_name": "ሃና ተስፋይ", "birth_date": "1990"}
     tesfay = {"id": "S9", "given_name": "Hanna", "family_name": "Tesfay", "birth_date": "1990"}
-    calls = [
-        [(left[0], right), (left[1], right[1:3])],
-        [(left[2], right[:5]), (ethiopic, [tesfay, *right[:2]])],
-        [(left[0], right), (left[3], [])],
-    ]
     for matcher in (fitted, default):
+        parsed = [matcher.parse(record) for record in right]
+        calls = [
+            [(left[0], parsed), (left[1], parsed[1:3])],
+            [(left[2], right[:5]), (ethiopic, [tesfay, *parsed[:2]])],
+            [(left[0], right), (left[3], [])],
+        ]
         scoring = matcher.scoring()
 
         shared = [scoring.score_many(groups, threshold=0.01) for groups in calls]
 
-        names_read = len(scoring._vocab)
+        names_read, records_kept = len(scoring._vocab), len(scoring._prepared)
         again = scoring.score_many(calls[0], threshold=0.01)
 
         assert shared == [matcher.score_many(groups, threshold=0.01) for groups in calls]
         assert shared[0][0]
         assert again == shared[0]
         assert len(scoring._vocab) == names_read > 0
+        assert len(scoring._prepared) == records_kept == len(parsed)
 
 
 def test_a_score_does_not_depend_on_the_records_scored_beside_it(default: Matcher) -> None:
