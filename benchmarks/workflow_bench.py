@@ -23,11 +23,14 @@ requests; created through the record services, proposals deferred: the run makes
 own batch linkage of the same records, decrypted once beforehand: ``matching.Linker`` scoring with the
 model the run used (blocking, comparison, scoring, competition) and ``matching.link`` as
 ``python -m matching link`` runs it (estimating its own model too). Prints the ratios (issue 12's target:
-the run within 2x the matcher's batch time).
+the run within 2x the matcher's batch time). With ``--run-workers P`` the run is timed a second time
+with its chunks sent to a Celery worker of P processes (``rfl match worker``, Redis as the broker), the
+way beyond one machine.
 
     python benchmarks/workflow_bench.py [--sizes 1000 10000] [--backends sqlite pg]
                                         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
     python benchmarks/workflow_bench.py --match-run 10000 30000 --backends pg [--data DEV_RFL]
+                                        [--run-workers 2 [--broker redis://127.0.0.1:6379/13]]
     python benchmarks/workflow_bench.py --small      # seconds: the CI smoke run (SQLite, 150 records)
 """
 
@@ -53,7 +56,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pycountry
 import sqlalchemy as sa
@@ -547,16 +550,66 @@ def grow_pairs(size: int, who: People, people_maker: Recombiner) -> float:
     return time.perf_counter() - started
 
 
-def timed_match_run(env: dict[str, str], budget: float | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RunWorkers:
+    """Celery worker processes a second timing of ``rfl match run`` sends its chunks to (0: none)."""
+
+    processes: int
+    broker: str
+
+
+def _command_environment(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("RFL_")} | env
+
+
+def _rfl(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("rfl")), *args]
+
+
+@contextmanager
+def celery_workers(env: dict[str, str], processes: int, broker: str) -> Iterator[dict[str, str]]:
+    """A Celery worker of ``processes`` processes (``rfl match worker``) serving the instance, ready to
+    take tasks; yields the environment that sends a run's chunks to it. The broker's database is
+    emptied first (no task of an earlier run is waiting there)."""
+    import redis
+
+    redis.Redis.from_url(broker).flushdb()
+    celery_env = env | {"RFL_MATCHING_EXECUTOR": "celery", "RFL_CELERY_BROKER_URL": broker}
+    with tempfile.TemporaryFile() as log:
+        worker = subprocess.Popen(
+            _rfl("match", "worker", f"--concurrency={processes}"),
+            env=_command_environment(celery_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not _says_ready(log):
+                if worker.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the Celery worker did not start")
+                time.sleep(0.2)
+            yield celery_env
+        finally:
+            worker.terminate()
+            worker.wait(60)
+
+
+def _says_ready(log: IO[bytes]) -> bool:
+    log.seek(0)
+    return b" ready." in log.read()
+
+
+def timed_match_run(env: dict[str, str], budget: float | None, prefix: str = "run") -> dict[str, Any]:
     """``rfl match run`` as an operator runs it (its own process, start-up included) from no candidates
     at all, so every size measures a full re-score that stores every candidate. Given ``budget``
     seconds, a run still going then is killed (the command is resumable) and the whole run's time is
-    extrapolated from the requests its finished chunks re-scored."""
+    extrapolated from the requests its finished chunks re-scored. The results are named
+    ``{prefix}_...``."""
     with db.transaction() as session:
         for model in (MatchRunChunk, MatchRun, MatchCandidate):
             session.execute(sa.delete(model))
-    command = [str(Path(sys.executable).with_name("rfl")), "match", "run"]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RFL_")} | env
+    command = _rfl("match", "run")
+    environment = _command_environment(env)
     started = time.perf_counter()
     try:
         finished = subprocess.run(
@@ -576,15 +629,16 @@ def timed_match_run(env: dict[str, str], budget: float | None) -> dict[str, Any]
         )
         stored = session.scalar(sa.select(sa.func.count()).select_from(MatchCandidate)) or 0
     done = int(done or 0)
-    return {
+    measured = {
         # start-up is in ``seconds``: an extrapolation errs on the slow side
-        "run_s": seconds if done == total else seconds * total / done if done else float("nan"),
-        "run_extrapolated": done != total,
-        "run_done": done,
-        "run_total": total,
-        "run_candidates": stored,
-        "run_output": output,
+        "s": seconds if done == total else seconds * total / done if done else float("nan"),
+        "extrapolated": done != total,
+        "done": done,
+        "total": total,
+        "candidates": stored,
+        "output": output,
     }
+    return {f"{prefix}_{name}": value for name, value in measured.items()}
 
 
 def _decrypted(kind: records.RecordType) -> list[dict[str, Any]]:
@@ -635,7 +689,7 @@ def matcher_batch() -> dict[str, Any]:
 
 
 def run_match_run(
-    backend: str, sizes: list[int], pg_url: str, data: Path, budget: float | None
+    backend: str, sizes: list[int], pg_url: str, data: Path, *, budget: float | None, workers: RunWorkers
 ) -> list[dict[str, Any]]:
     rows = []
     with instance(backend, pg_url) as (_app, env):
@@ -645,6 +699,10 @@ def run_match_run(
             grown = grow_pairs(size, who, people_maker)
             row: dict[str, Any] = {"backend": backend, "size": size, "load_s": grown}
             row |= timed_match_run(env, budget)
+            if workers.processes:
+                with celery_workers(env, workers.processes, workers.broker) as celery_env:
+                    row |= timed_match_run(celery_env, budget, prefix="celery")
+                row["celery_processes"] = workers.processes
             row |= matcher_batch()
             row["load"] = load_average()
             rows.append(row)
@@ -656,22 +714,30 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def _run_time(row: dict[str, Any]) -> str:
-    if not row["run_extrapolated"]:
-        return f"{row['run_s']:.1f} s"
+def _run_time(row: dict[str, Any], prefix: str = "run") -> str:
+    if not row[f"{prefix}_extrapolated"]:
+        return f"{row[f'{prefix}_s']:.1f} s"
     return (
-        f"EXTRAPOLATED {row['run_s']:.0f} s (killed at the time budget with {row['run_done']} of "
-        f"{row['run_total']} requests re-scored)"
+        f"EXTRAPOLATED {row[f'{prefix}_s']:.0f} s (killed at the time budget with {row[f'{prefix}_done']} of "
+        f"{row[f'{prefix}_total']} requests re-scored)"
     )
 
 
 def report_match_run(row: dict[str, Any]) -> None:
     floor = app_services().settings.matching.floor
+    celery = (
+        f"  rfl match run, chunks to a Celery worker of {row['celery_processes']} processes: "
+        f"{_run_time(row, 'celery')} -> {row['celery_s'] / row['batch_s']:.1f}x the batch, "
+        f"{row['celery_candidates']} candidates stored\n"
+        if "celery_s" in row
+        else ""
+    )
     print(
         f"\n{row['backend']} rfl match run, {row['size']} tracing requests x {row['size']} sightings "
         f"(grown in {row['load_s']:.0f} s; load average {row['load']})\n"
         f"  rfl match run: {_run_time(row)} ({row['run_total'] / row['run_s']:.1f} requests/s), "
         f"{row['run_candidates']} candidates stored ({row['run_output']})\n"
+        f"{celery}"
         f"  matcher batch, the run's model: {row['batch_s']:.1f} s ({row['batch_pairs']} pairs >= {floor}) "
         f"-> run = {row['run_s'] / row['batch_s']:.1f}x (target: within 2x)\n"
         f"  matcher batch as `python -m matching link` (fitting its model): {row['batch_fit_s']:.1f} s "
@@ -791,6 +857,12 @@ def match_run_summary(rows: list[dict[str, Any]]) -> None:
             f"{row['batch_s']:8.1f} {row['run_s'] / row['batch_s']:6.1f} {row['batch_fit_s']:13.1f} "
             f"{row['run_s'] / row['batch_fit_s']:6.1f}  {row['load']}"
         )
+        if "celery_s" in row:
+            print(
+                f"{'':8} {'':19} {row['celery_s']:12.1f}{'*' if row['celery_extrapolated'] else ' '}"
+                f"{'':15}{row['celery_s'] / row['batch_s']:6.1f}  "
+                f"(Celery, {row['celery_processes']} processes)"
+            )
     if any(row["run_extrapolated"] for row in rows):
         print("* extrapolated from the part a run did within --run-budget")
     for first, last in itertools.pairwise(rows):
@@ -816,6 +888,14 @@ def main() -> None:
     parser.add_argument(
         "--run-budget", type=float, help="seconds after which a match run is killed and extrapolated"
     )
+    parser.add_argument(
+        "--run-workers",
+        type=int,
+        default=0,
+        metavar="P",
+        help="also time the match run with its chunks sent to a Celery worker of P processes",
+    )
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/13", help="for --run-workers (emptied)")
     parser.add_argument("--data", type=Path, default=DEV_RFL, help="the dev-rfl set people are made from")
     parser.add_argument("--small", action="store_true", help="a smoke run: SQLite, 150 records, 100 x 100")
     args = parser.parse_args()
@@ -829,7 +909,17 @@ def main() -> None:
         if args.sizes:
             rows.extend(run_backend(backend, sorted(args.sizes), plan, args.pg))
         if args.match_run:
-            runs.extend(run_match_run(backend, sorted(args.match_run), args.pg, args.data, args.run_budget))
+            workers = RunWorkers(args.run_workers, args.broker)
+            runs.extend(
+                run_match_run(
+                    backend,
+                    sorted(args.match_run),
+                    args.pg,
+                    args.data,
+                    budget=args.run_budget,
+                    workers=workers,
+                )
+            )
     if rows:
         summary(rows)
     if runs:
