@@ -19,7 +19,8 @@ delivered twice, a resumed ``rfl match run`` or a relay repeated after a crash a
 A job that proposes for many records (a re-scoring run, a drain of the outbox) shares one
 :class:`Proposer`: each record it reads is decrypted and keyed once, not once for every record it is
 a candidate of (a common name is the candidate of hundreds). A re-scoring run, which reads every
-sighting anyway, blocks against them in memory (a :class:`Catalogue`) instead of the index.
+sighting anyway, blocks against them in memory (a :class:`~rfl.matches.catalogue.Catalogue`) instead
+of the index.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import uuid
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -48,6 +49,9 @@ from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, Traci
 from rfl.records.restrictions import Viewer, visible_to
 from rfl.records.seals import Protection, Seals
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records, kind_named
+
+if TYPE_CHECKING:
+    from rfl.matches.catalogue import Catalogue
 
 # Scoring one pair among different competitors moves its probability by rounding noise only; such a
 # change is not worth a write (or a changed candidate in a re-scoring's report).
@@ -161,7 +165,7 @@ class Proposer:
         whose head is kept at its current version (tens of thousands a chunk of a run)."""
         found: dict[uuid.UUID, Head] = {}
         unread = []
-        for record_id, version in _open_versions(session, kind, ids):
+        for record_id, version in open_versions(session, kind, ids):
             head = self._heads.get((kind.name, record_id, version))
             if head is None:
                 unread.append(record_id)
@@ -520,97 +524,6 @@ def _sharing_the_most_keys(
     return [other for _, _, other in ranked[:limit]]
 
 
-class Catalogue:
-    """Every open record of one side, by blocking key, in memory: what a job proposing for most records
-    of the other side (a re-scoring run) blocks against instead of the blind index.
-
-    It answers what the index answers, without its truncation: for a set of keys, the records sharing
-    the most of them (then by id), at most twice ``max_candidates``, leaving out a key that more than
-    ``max_key_records`` records of a society share; they are ranked by the keys they share, so nothing
-    needs ranking again after decryption. Built from the records decrypted once for the job (the
-    proposer keeps their views), it holds plaintext keys in this process's memory only, as the
-    matcher's batch linkage does; :meth:`refresh` brings it up to date with the database (a record
-    changed, created, closed or erased since) before each use.
-    """
-
-    def __init__(self, kind: RecordType) -> None:
-        self.kind = kind
-        self._versions: dict[uuid.UUID, int] = {}
-        self._posted: dict[uuid.UUID, tuple[uuid.UUID, frozenset[str]]] = {}  # society and keys, by id
-        self.heads: dict[uuid.UUID, Head] = {}  # of the records posted, by id
-        # The records by their ids as integers where they are counted and ranked: integers hash and
-        # compare in C (a UUID does in Python), and sort as the ids do.
-        self._numbered: dict[int, Head] = {}
-        self._postings: dict[str, dict[uuid.UUID, list[int]]] = defaultdict(lambda: defaultdict(list))
-
-    def refresh(self, session: Session, crypto: Crypto, proposer: Proposer, audit: AuditSink) -> None:
-        """Read the open records' versions and re-post those not posted at their current version."""
-        current = dict(_open_versions(session, self.kind))
-        stale = [
-            record_id for record_id, version in self._versions.items() if current.get(record_id) != version
-        ]
-        for record_id in stale:
-            self._unpost(record_id)
-        unposted = [record_id for record_id in current if record_id not in self._versions]
-        heads = proposer.heads(session, crypto, audit, self.kind, unposted)
-        views = proposer.read(session, crypto, self.kind, list(heads.values()))
-        for head in heads.values():
-            if head.id in views:  # not erased since
-                # under the version listed: a record changed since is posted again by the next refresh
-                self._post(head, current[head.id], views[head.id].keys)
-
-    def blocked(self, keysets: Sequence[frozenset[str]], limits: MatchingSettings) -> list[list[Head]]:
-        """For each set of blocking keys, the records sharing the most of them (see the class)."""
-        limit = limits.max_candidates * CANDIDATE_HEADROOM
-        found = []
-        for keys in keysets:
-            shared: Counter[int] = Counter()
-            crowded: dict[uuid.UUID, set[str]] = defaultdict(set)  # by society
-            for key in keys:
-                for society_id, holders in self._postings.get(key, {}).items():
-                    if len(holders) <= limits.max_key_records:
-                        shared.update(holders)
-                    else:
-                        crowded[society_id].add(key)
-            ranked = _most_first(shared)[:limit]
-            if crowded:
-                ranked = self._counting_crowded_keys(ranked, shared, crowded)
-            found.append([self._numbered[number] for number in ranked])
-        return found
-
-    def _counting_crowded_keys(
-        self, ranked: list[int], shared: Counter[int], crowded: dict[uuid.UUID, set[str]]
-    ) -> list[int]:
-        """``ranked`` (by the keys not crowded that each shares) ranked again by every key shared: a
-        crowded key finds no records, but counts for those that other keys found, as it does when the
-        index's candidates are ranked after decryption."""
-        for number in ranked:
-            society_id, keys = self._posted[self._numbered[number].id]
-            shared[number] += len(crowded.get(society_id, set()) & keys)
-        return _most_first(Counter({number: shared[number] for number in ranked}))
-
-    def _post(self, head: Head, version: int, keys: frozenset[str]) -> None:
-        self._versions[head.id] = version
-        self._posted[head.id] = (head.society_id, keys)
-        self.heads[head.id] = self._numbered[head.id.int] = head
-        for key in keys:
-            self._postings[key][head.society_id].append(head.id.int)
-
-    def _unpost(self, record_id: uuid.UUID) -> None:
-        del self._versions[record_id], self.heads[record_id], self._numbered[record_id.int]
-        society_id, keys = self._posted.pop(record_id)
-        for key in keys:
-            self._postings[key][society_id].remove(record_id.int)
-
-
-def _most_first(counts: Counter[int]) -> list[int]:
-    """The numbers counted, most counted first, then in increasing order: two sorts in C (a sort is
-    stable, also reversed), twice as fast as ranking by a key made in Python."""
-    ranked = sorted(counts)
-    ranked.sort(key=counts.__getitem__, reverse=True)
-    return ranked
-
-
 def _societies_with(session: Session, kind: RecordType) -> list[uuid.UUID]:
     return societies_holding(session, kind.model.society_id)
 
@@ -644,7 +557,7 @@ def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) 
     return found
 
 
-def _open_versions(
+def open_versions(
     session: Session, kind: RecordType, ids: Iterable[uuid.UUID] | None = None
 ) -> Iterator[sa.Row[uuid.UUID, int]]:
     """The id and row version of the open records among ``ids`` (every open record without ``ids``),

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from rfl.audit.recorder import audited_transaction
 from rfl.db import db, is_conflict, is_unavailable
 from rfl.extensions import app_services
+from rfl.matches.catalogue import Catalogue
 from rfl.matches.models import MatchRunChunk
-from rfl.matches.proposals import Catalogue, Proposer, propose_many
+from rfl.matches.proposals import Proposer, propose_many
 from rfl.matches.settings import Executor
 from rfl.matches.store import current_matcher
 from rfl.outbox import services as outbox

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from rfl.accounts.models import Role, Society
@@ -65,3 +66,12 @@ def seed_pairs(app: Flask, make: Factories, requesting: Society, registering: So
                 now=make.clock.now,
                 audit=unaudited,
             )
+
+
+@pytest.fixture
+def namesakes(app: Flask, make: Factories) -> Flask:
+    """Three tracing requests and three sightings, all alike, for each person."""
+    germany, italy = make.society("DE", country="DE"), make.society("IT")
+    for _ in range(3):
+        seed_pairs(app, make, germany, italy)
+    return app

@@ -1,0 +1,136 @@
+"""A job's catalogue of one side: every open record of it, by blocking key, in memory.
+
+A re-scoring run proposes for every tracing request and reads every sighting anyway; it blocks against
+a catalogue of them instead of the blind index (one query per chunk instead of several per society and
+key version, and no truncated values to weed out after decryption). It answers what the index answers,
+without its truncation: for a set of keys, the records sharing the most of them (then by id), at most
+twice ``max_candidates``, leaving out a key that more than ``max_key_records`` records of a society
+share, and ranked by every key they share (a crowded key finds no one but counts for those another key
+found, as when the index's candidates are ranked once decrypted).
+
+Built from the records the job decrypted once (its proposer keeps their views), it holds plaintext keys
+in this process's memory only, as the matcher's batch linkage does; :meth:`Catalogue.refresh` brings it
+up to date with the database (a record changed, created, closed or erased since) before each use.
+"""
+
+from __future__ import annotations
+
+import uuid
+from array import array
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.orm import Session
+
+from rfl.audit.entries import AuditSink
+from rfl.crypto import Crypto
+from rfl.matches.proposals import CANDIDATE_HEADROOM, Head, Proposer, open_versions
+from rfl.matches.settings import MatchingSettings
+from rfl.records.services import RecordType
+
+_HALF = (1 << 64) - 1
+
+Positions = npt.NDArray[np.int32]
+
+
+class Catalogue:
+    """Every open record of one side, by blocking key (see the module).
+
+    Each record posted has a position; a key's postings are the positions of the records holding it,
+    per society, counted and ranked with numpy (a chunk of a run blocks hundreds of records against
+    thousands of postings each). A record posted again (changed) gets a new position.
+    """
+
+    def __init__(self, kind: RecordType) -> None:
+        self.kind = kind
+        self.heads: dict[uuid.UUID, Head] = {}  # of the records posted, by id
+        self._versions: dict[uuid.UUID, int] = {}
+        self._position: dict[uuid.UUID, int] = {}
+        self._at: list[Head | None] = []  # by position (None: a record unposted since)
+        self._keys: list[frozenset[str]] = []  # by position
+        # The id's halves by position: records sharing as many keys are ranked by id.
+        self._high: array[int] = array("Q")
+        self._low: array[int] = array("Q")
+        self._postings: defaultdict[str, defaultdict[uuid.UUID, array[int]]] = defaultdict(
+            lambda: defaultdict(lambda: array("i"))
+        )
+
+    def refresh(self, session: Session, crypto: Crypto, proposer: Proposer, audit: AuditSink) -> None:
+        """Read the open records' versions and post again those not posted at their current version."""
+        current = dict(open_versions(session, self.kind))
+        stale = [
+            record_id for record_id, version in self._versions.items() if current.get(record_id) != version
+        ]
+        for record_id in stale:
+            self._unpost(record_id)
+        unposted = [record_id for record_id in current if record_id not in self._versions]
+        heads = proposer.heads(session, crypto, audit, self.kind, unposted)
+        views = proposer.read(session, crypto, self.kind, list(heads.values()))
+        for head in heads.values():
+            if head.id in views:  # not erased since
+                # under the version listed: a record changed since is posted again by the next refresh
+                self._post(head, current[head.id], views[head.id].keys)
+
+    def blocked(self, keysets: Sequence[frozenset[str]], limits: MatchingSettings) -> list[list[Head]]:
+        """For each set of blocking keys, the records sharing the most of them (see the module)."""
+        high = np.array(self._high, dtype=np.uint64)
+        low = np.array(self._low, dtype=np.uint64)
+        limit = limits.max_candidates * CANDIDATE_HEADROOM
+        found = []
+        for keys in keysets:
+            sparse: list[Positions] = []
+            crowded: list[Positions] = []
+            for key in keys:
+                for holders in self._postings.get(key, {}).values():
+                    postings = np.frombuffer(holders, dtype=np.int32)
+                    (sparse if len(postings) <= limits.max_key_records else crowded).append(postings)
+            top = _most_shared(sparse, crowded, high, low, limit)
+            found.append([self._head_at(position) for position in top.tolist()])
+        return found
+
+    def _head_at(self, position: int) -> Head:
+        head = self._at[position]
+        if head is None:  # unposted records leave every posting
+            raise LookupError("a posting outlived its record")
+        return head
+
+    def _post(self, head: Head, version: int, keys: frozenset[str]) -> None:
+        position = len(self._at)
+        self._at.append(head)
+        self._keys.append(keys)
+        self._high.append(head.id.int >> 64)
+        self._low.append(head.id.int & _HALF)
+        self.heads[head.id], self._versions[head.id], self._position[head.id] = head, version, position
+        for key in keys:
+            self._postings[key][head.society_id].append(position)
+
+    def _unpost(self, record_id: uuid.UUID) -> None:
+        head = self.heads.pop(record_id)
+        del self._versions[record_id]
+        position = self._position.pop(record_id)
+        for key in self._keys[position]:
+            self._postings[key][head.society_id].remove(position)
+        self._at[position], self._keys[position] = None, frozenset()
+
+
+def _most_shared(
+    sparse: list[Positions],
+    crowded: list[Positions],
+    high: npt.NDArray[np.uint64],
+    low: npt.NDArray[np.uint64],
+    limit: int,
+) -> Positions:
+    """The ``limit`` positions most often among the ``sparse`` postings (then by id), ranked again by
+    how often they are among all postings (a crowded key counts for those the others found)."""
+    if not sparse:
+        return np.zeros(0, dtype=np.int32)
+    positions, counts = np.unique(np.concatenate(sparse), return_counts=True)
+    top = np.lexsort((low[positions], high[positions], -counts))[:limit]
+    positions, counts = positions[top], counts[top]
+    if not crowded:
+        return positions
+    for postings in crowded:
+        counts += np.isin(positions, postings)
+    return positions[np.lexsort((low[positions], high[positions], -counts))]
