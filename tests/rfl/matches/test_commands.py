@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -179,3 +181,26 @@ def test_a_drain_proposes_for_a_batch_in_one_pass_and_stores_what_one_message_at
     assert len(read_alone) > len(set(read_alone))
     assert len(read) == len(set(read))  # each record read once for the whole batch
     assert candidates(seeded) == expected
+
+
+def test_a_run_pauses_cyclic_garbage_collection_while_a_chunk_proposes_and_restores_it(
+    seeded: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each full collection walks the run's whole heap of decrypted records; a chunk that fails leaves
+    the collector running too."""
+    real_propose, collecting = worker.propose_many, []
+
+    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        collecting.append(gc.isenabled())
+        if len(collecting) == 2:
+            raise RuntimeError("the second chunk fails")
+        return real_propose(*args, **kwargs)
+
+    monkeypatch.setattr(commands, "RUN_BATCH", 2)
+    monkeypatch.setattr(commands, "RUN_BATCH_SHARED_STORE", 2)
+    monkeypatch.setattr(worker, "propose_many", watched)
+    ran = invoke(seeded, "run")
+
+    assert ran.exit_code != 0
+    assert collecting == [False, False]
+    assert gc.isenabled()
