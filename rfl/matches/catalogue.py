@@ -58,10 +58,13 @@ class Catalogue:
         )
 
     def refresh(self, session: Session, crypto: Crypto, proposer: Proposer, audit: AuditSink) -> None:
-        """Read the open records' versions and post again those not posted at their current version."""
+        """Read the open records' versions and post again those not posted at their current version,
+        and those whose seal failed: as proposing does, each refresh checks (and audits) them again."""
         current = dict(open_versions(session, self.kind))
         stale = [
-            record_id for record_id, version in self._versions.items() if current.get(record_id) != version
+            record_id
+            for record_id, version in self._versions.items()
+            if current.get(record_id) != version or not _sealed_intact(self.heads[record_id])
         ]
         for record_id in stale:
             self._unpost(record_id)
@@ -113,6 +116,10 @@ class Catalogue:
         for key in self._keys[position]:
             self._postings[key][head.society_id].remove(position)
         self._at[position], self._keys[position] = None, frozenset()
+
+
+def _sealed_intact(head: Head) -> bool:
+    return head.protection is None or head.protection.intact
 
 
 def _most_shared(

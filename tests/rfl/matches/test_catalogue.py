@@ -10,6 +10,7 @@ from flask import Flask
 
 from rfl.accounts.models import Role
 from rfl.accounts.services import actor_of
+from rfl.audit.entries import AuditEntry
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.matches import proposals
@@ -163,3 +164,29 @@ def sighting_of(app: Flask, person: tuple[str, str, str, str]) -> uuid.UUID:
     return next(
         s.id for s, v in zip(sightings, views, strict=True) if v.canonical["full_name"] == f"{family} {given}"
     )
+
+
+def test_a_sighting_whose_seal_fails_is_no_candidate_and_each_refresh_checks_it_again(
+    app: Flask, make: Factories
+) -> None:
+    seed_pairs(app, make, make.society("DE", country="DE"), make.society("IT"))
+    sighting_id = sighting_of(app, PEOPLE[0])
+    audited: list[AuditEntry] = []
+    proposer = with_catalogue()
+    with app.app_context(), db.transaction() as session:  # behind the application's back
+        session.execute(
+            sa.update(Sighting)
+            .where(Sighting.id == sighting_id)
+            .values(no_cross_border=True)
+            .execution_options(synchronize_session=False)
+        )
+    for _ in range(2):
+        with app.app_context(), db.transaction() as session:
+            crypto = app_services(app).crypto(session)
+            proposer.catalogue.refresh(session, crypto, proposer, audited.append)  # type: ignore[union-attr]
+
+    proposed = proposed_with(app, proposer, MatchingSettings())
+
+    assert proposed
+    assert str(sighting_id) not in {s for _, s, _ in proposed}
+    assert [entry.action for entry in audited].count("sighting.seal_invalid") == 2
