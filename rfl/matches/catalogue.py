@@ -38,15 +38,17 @@ Positions = npt.NDArray[np.int32]
 class Catalogue:
     """Every open record of one side, by blocking key (see the module).
 
-    Each record posted has a position; a key's postings are the positions of the records holding it,
-    per society, counted and ranked with numpy (a chunk of a run blocks hundreds of records against
-    thousands of postings each). A record posted again (changed) gets a new position.
+    Each record posted has a position, the next free one; a key's postings are the positions of the
+    records holding it, per society, in increasing order, counted and ranked with numpy (a chunk of a
+    run blocks hundreds of records against thousands of postings each). A record posted again
+    (changed) gets a new position.
     """
 
     def __init__(self, kind: RecordType) -> None:
         self.kind = kind
         self.heads: dict[uuid.UUID, Head] = {}  # of the records posted, by id
         self._versions: dict[uuid.UUID, int] = {}
+        self._unsealed: set[uuid.UUID] = set()  # whose seal failed
         self._position: dict[uuid.UUID, int] = {}
         self._at: list[Head | None] = []  # by position (None: a record unposted since)
         self._keys: list[frozenset[str]] = []  # by position
@@ -61,12 +63,10 @@ class Catalogue:
         """Read the open records' versions and post again those not posted at their current version,
         and those whose seal failed: as proposing does, each refresh checks (and audits) them again."""
         current = dict(open_versions(session, self.kind))
-        stale = [
-            record_id
-            for record_id, version in self._versions.items()
-            if current.get(record_id) != version or not _sealed_intact(self.heads[record_id])
-        ]
-        for record_id in stale:
+        stale = {
+            record_id for record_id, version in self._versions.items() if current.get(record_id) != version
+        }
+        for record_id in stale | self._unsealed:
             self._unpost(record_id)
         unposted = [record_id for record_id in current if record_id not in self._versions]
         heads = proposer.heads(session, crypto, audit, self.kind, unposted)
@@ -106,20 +106,19 @@ class Catalogue:
         self._high.append(head.id.int >> 64)
         self._low.append(head.id.int & _HALF)
         self.heads[head.id], self._versions[head.id], self._position[head.id] = head, version, position
+        if head.protection is not None and not head.protection.intact:
+            self._unsealed.add(head.id)
         for key in keys:
             self._postings[key][head.society_id].append(position)
 
     def _unpost(self, record_id: uuid.UUID) -> None:
         head = self.heads.pop(record_id)
         del self._versions[record_id]
+        self._unsealed.discard(record_id)
         position = self._position.pop(record_id)
         for key in self._keys[position]:
             self._postings[key][head.society_id].remove(position)
         self._at[position], self._keys[position] = None, frozenset()
-
-
-def _sealed_intact(head: Head) -> bool:
-    return head.protection is None or head.protection.intact
 
 
 def _most_shared(
@@ -139,5 +138,15 @@ def _most_shared(
     if not crowded:
         return positions
     for postings in crowded:
-        counts += np.isin(positions, postings)
+        counts += _held(positions, postings)
     return positions[np.lexsort((low[positions], high[positions], -counts))]
+
+
+def _held(positions: Positions, postings: Positions) -> npt.NDArray[np.bool_]:
+    """Whether each of ``positions`` is among ``postings`` (not empty): a binary search, since postings
+    are in increasing order (a record's position is new when posted, and unposting keeps the order).
+    A crowded key's postings are tens of thousands at 100k records, which ``np.isin`` sorted anew for
+    each record blocked (a third of a run's time)."""
+    at = np.minimum(np.searchsorted(postings, positions), len(postings) - 1)
+    held: npt.NDArray[np.bool_] = postings[at] == positions
+    return held

@@ -79,13 +79,15 @@ def test_a_catalogue_of_the_sightings_proposes_what_the_blind_index_does(
 
 def test_a_catalogue_ranks_by_every_key_shared_even_those_too_crowded_to_find_records() -> None:
     """As the index's candidates are ranked once decrypted: "c1".."c3" find no one (four records hold
-    each), but they count for the record that "k1" found."""
+    each), but they count for the record that "k1" found, also once it was posted again (changed)."""
     society = uuid.uuid4()
     catalogue = Catalogue(SIGHTINGS)
     fewer, more, *crowd = sorted(uuid.uuid4() for _ in range(5))  # ``fewer`` first by id
-    posted = {fewer: {"k1", "k2"}, more: {"k1", "c1", "c2", "c3"}} | {r: {"c1", "c2", "c3"} for r in crowd}
+    posted = {more: {"k1", "c1", "c2", "c3"}, fewer: {"k1", "k2"}} | {r: {"c1", "c2", "c3"} for r in crowd}
     for record_id, keys in posted.items():
         catalogue._post(proposals.Head(record_id, society, 1, 1, None), 1, frozenset(keys))
+    catalogue._unpost(more)
+    catalogue._post(proposals.Head(more, society, 2, 2, None), 2, frozenset(posted[more]))
 
     [found] = catalogue.blocked(
         [frozenset({"k1", "k2", "c1", "c2", "c3"})], MatchingSettings(max_key_records=3)
