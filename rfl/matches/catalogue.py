@@ -87,7 +87,9 @@ class Catalogue:
             crowded: list[Positions] = []
             for key in keys:
                 for holders in self._postings.get(key, {}).values():
-                    postings = np.frombuffer(holders, dtype=np.int32)
+                    # a copy: a view would keep the array from growing while anything (a traceback)
+                    # still held it
+                    postings = np.array(holders, dtype=np.int32)
                     (sparse if len(postings) <= limits.max_key_records else crowded).append(postings)
             top = _most_shared(sparse, crowded, high, low, limit)
             found.append([self._head_at(position) for position in top.tolist()])
