@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +15,7 @@ from rfl.accounts.services import actor_of
 from rfl.audit.entries import AuditEntry
 from rfl.db import db
 from rfl.extensions import app_services
+from rfl.identity import Actor
 from rfl.matches import proposals
 from rfl.matches.catalogue import Catalogue
 from rfl.matches.models import MatchCandidate
@@ -118,32 +121,10 @@ def test_a_catalogue_follows_the_sightings_changed_created_and_closed_since_it_w
     proposer = with_catalogue()
     before = proposed_with(app, proposer, MatchingSettings())
     renamed, closed = sighting_of(app, PEOPLE[0]), sighting_of(app, PEOPLE[1])
-    with app.app_context(), db.transaction() as session:
-        crypto = app_services(app).crypto(session)
-        given, family, born, father = PEOPLE[2]
-        person = {"full_name": f"{family} {given}", "birth_date": born, "father_name": father, "sex": "M"}
-        view = records.read_record(session, crypto, registrar, SIGHTINGS, renamed, audit=unaudited)
-        records.update_record(
-            session,
-            crypto,
-            registrar,
-            SIGHTINGS,
-            view,
-            document=view.document | {"person": view.document["person"] | person},
-            now=make.clock.now,
-            audit=unaudited,
-        )
-        view = records.read_record(session, crypto, registrar, SIGHTINGS, closed, audit=unaudited)
-        records.update_record(
-            session,
-            crypto,
-            registrar,
-            SIGHTINGS,
-            view,
-            document=view.document | {"status": "closed"},
-            now=make.clock.now,
-            audit=unaudited,
-        )
+    given, family, born, father = PEOPLE[2]
+    person = {"full_name": f"{family} {given}", "birth_date": born, "father_name": father, "sex": "M"}
+    edit(app, make, registrar, renamed, lambda document: {"person": document["person"] | person})
+    edit(app, make, registrar, closed, lambda _: {"status": "closed"})
     seed_pairs(app, make, germany, italy)  # new sightings (and requests) of everyone
 
     after = proposed_with(app, proposer, MatchingSettings())
@@ -154,6 +135,29 @@ def test_a_catalogue_follows_the_sightings_changed_created_and_closed_since_it_w
     third_persons_requests = {r for r, s, _ in after if s == str(renamed)}
     assert third_persons_requests
     assert third_persons_requests == {r for r, s, _ in after if s == str(sighting_of(app, PEOPLE[2]))}
+
+
+def edit(
+    app: Flask,
+    make: Factories,
+    registrar: Actor,
+    sighting_id: uuid.UUID,
+    changes: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """Save the sighting with ``changes`` (made from its document) through the record services."""
+    with app.app_context(), db.transaction() as session:
+        crypto = app_services(app).crypto(session)
+        view = records.read_record(session, crypto, registrar, SIGHTINGS, sighting_id, audit=unaudited)
+        records.update_record(
+            session,
+            crypto,
+            registrar,
+            SIGHTINGS,
+            view,
+            document=view.document | changes(view.document),
+            now=make.clock.now,
+            audit=unaudited,
+        )
 
 
 def sighting_of(app: Flask, person: tuple[str, str, str, str]) -> uuid.UUID:
