@@ -56,7 +56,11 @@ def search(client: FlaskClient, headers: dict[str, str], q: str, request_id: str
 
 def entries(app: Flask, action: str) -> list[AuditEvent]:
     with app.app_context():
-        return list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
+        return list(
+            db.session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            )
+        )
 
 
 def italian(client: FlaskClient, border: Border, given: str, family: str, **extra: Any) -> str:
