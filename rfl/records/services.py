@@ -800,12 +800,14 @@ def _page_settled(
 def _loaded(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
     """The records of ``ids`` in one query, by id, with only what a search reads of them: the sealed
     columns and the seal, the data keys' subjects, the status, and the name fields' ciphertext. Rows,
-    not ORM objects: a search reads up to 200, and building their objects cost more than reading them."""
+    not ORM objects, read on the session's connection: a search reads up to 200, and building their
+    objects cost more than reading them; even as rows, the ORM's result handling cost 5 ms of CPU for
+    200 where the connection's took 1.4."""
     if not ids:
         return {}
     columns = [getattr(kind.model, name) for name in _search_columns(kind)]
     statement = sa.select(*columns).where(one_of(session, kind.model.id, ids))
-    return {row.id: row for row in session.execute(statement)}
+    return {row.id: row for row in session.connection().execute(statement)}
 
 
 def _person_group(kind: RecordType) -> Group:
@@ -1100,7 +1102,8 @@ def _candidate_rows(
         statement = _visible_candidates(
             session, kind, matches, viewer, own_society=own_society, wanted=wanted, ranked_limit=ranked_limit
         )
-        return session.execute(statement.limit(SEARCH_CANDIDATES)).all()
+        # Rows on the session's connection, without the ORM's result handling (as ``_loaded``).
+        return session.connection().execute(statement.limit(SEARCH_CANDIDATES)).all()
 
     if viewer is None:  # nothing is hidden: the best matching records are the candidates
         return first(None)
