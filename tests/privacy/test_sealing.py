@@ -140,3 +140,43 @@ def test_the_sealing_key_is_not_a_blind_index_key(provider: LocalKeyProvider) ->
     index = BlindIndexer(provider, "IT").value(BlindIndexSpec("seal", 1, 256), "sightings")
 
     assert index.value not in sealed(provider, {})
+
+
+def _prefixed(*parts: bytes) -> bytes:
+    return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
+
+
+def test_the_sealed_message_is_the_documented_encoding() -> None:
+    """What the MAC covers, spelled out: stored seals verify only while this stays byte for byte."""
+    from privacy.sealing import _message
+
+    fields: dict[str, SealValue] = {
+        "minor": False,
+        "no_cross_border": True,
+        "age": 17,
+        "nothing": None,
+        "society_id": "IT",
+        "exclude": ["DE", "SE"],
+        "none_excluded": [],
+        "expires_at": datetime(2027, 1, 1, 12, 30, tzinfo=timezone(timedelta(hours=2))),
+        "born": date(2009, 5, 4),
+    }
+    encoded = {
+        "age": b"\x02" + b"17",
+        "born": b"\x05" + b"2009-05-04",
+        "exclude": b"\x06" + _prefixed(b"DE", b"SE"),
+        "expires_at": b"\x04" + b"2027-01-01T10:30:00+00:00",
+        "minor": b"\x01\x00",
+        "no_cross_border": b"\x01\x01",
+        "none_excluded": b"\x06",
+        "nothing": b"\x00",
+        "society_id": b"\x03" + b"IT",
+    }
+    expected = _prefixed(
+        b"rfl/row-seal/v1",
+        b"sightings",
+        ROW.encode(),
+        *(_prefixed(name.encode(), encoded[name]) for name in sorted(encoded)),
+    )
+
+    assert _message("sightings", ROW, fields) == expected
