@@ -12,9 +12,11 @@ query lets through is checked against the seal before it is shown.
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -70,21 +72,55 @@ def canonical_entry(entry: str) -> str:
 
 def visible_clause(dialect: str, viewer: Viewer) -> sa.ColumnElement[bool]:
     """``visible_to`` as a SQL condition on ``Sighting`` (``dialect``: the session's dialect name)."""
-    crosses_allowed = sa.or_(Sighting.society_id == viewer.society_id, Sighting.no_cross_border.is_(False))
+    on_behalf = viewer.tracing_request_id is not None
+    return _visible(dialect, on_behalf, viewer_parameters(dialect, viewer))
+
+
+@functools.cache
+def visible_condition(dialect: str, *, on_behalf: bool) -> sa.ColumnElement[bool]:
+    """``visible_clause`` for any viewer (looking on behalf of a request or not), the viewer given as
+    the parameters ``viewer_parameters`` names: a statement built around it once is executed for
+    every viewer (building a search's statement anew cost more CPU than running it)."""
+    return _visible(dialect, on_behalf, None)
+
+
+def viewer_parameters(dialect: str, viewer: Viewer) -> dict[str, Any]:
+    """The values of ``visible_condition``'s parameters for ``viewer``."""
+    entries = viewer.exclusion_entries()
+    return {"viewer_society": viewer.society_id} | {
+        f"viewer_exclusion_{n}": [entry] if dialect == "postgresql" else entry
+        for n, entry in enumerate(entries)
+    }
+
+
+def _visible(dialect: str, on_behalf: bool, values: Mapping[str, Any] | None) -> sa.ColumnElement[bool]:
+    """The condition, its parameters bound to ``values`` (or left to be given when executed)."""
+
+    def parameter(name: str, type_: Any = None) -> sa.BindParameter[Any]:
+        return (
+            sa.bindparam(name, type_=type_)
+            if values is None
+            else sa.bindparam(name, values[name], type_=type_)
+        )
+
+    society = parameter("viewer_society", Sighting.society_id.type)
+    crosses_allowed = sa.or_(Sighting.society_id == society, Sighting.no_cross_border.is_(False))
     # Most sightings exclude nobody: only a list holding entries is parsed as JSON (parsing it on every
     # row of a search or queue was most of the condition's cost).
-    not_excluded = sa.or_(
-        EXCLUDES_NOBODY, sa.not_(sa.or_(*(_excludes(dialect, entry) for entry in viewer.exclusion_entries())))
-    )
-    allowed = sa.and_(crosses_allowed, not_excluded)
-    if viewer.tracing_request_id is None:
-        return sa.or_(Sighting.society_id == viewer.society_id, allowed)
+    entries = 2 if on_behalf else 1  # the viewer's society code, and the request's id
+    exclusions = [f"viewer_exclusion_{n}" for n in range(entries)]
+    if dialect == "postgresql":  # a list holding the entry is contained in the list
+        excluded = [
+            sa.cast(Sighting.exclude, postgresql.JSONB).contains(parameter(name, postgresql.JSONB))
+            for name in exclusions
+        ]
+    else:
+        members = sa.func.json_each(Sighting.exclude).table_valued("value")
+        excluded = [
+            sa.exists(sa.select(1).select_from(members).where(members.c.value == parameter(name)))
+            for name in exclusions
+        ]
+    allowed = sa.and_(crosses_allowed, sa.or_(EXCLUDES_NOBODY, sa.not_(sa.or_(*excluded))))
+    if not on_behalf:
+        return sa.or_(Sighting.society_id == society, allowed)
     return allowed
-
-
-def _excludes(dialect: str, entry: str) -> sa.ColumnElement[bool]:
-    """Whether a sighting's ``exclude`` list holds ``entry`` (JSON containment differs by dialect)."""
-    if dialect == "postgresql":
-        return sa.cast(Sighting.exclude, postgresql.JSONB).contains([entry])
-    members = sa.func.json_each(Sighting.exclude).table_valued("value")
-    return sa.exists(sa.select(1).select_from(members).where(members.c.value == entry))

@@ -7,6 +7,7 @@ a record; to anyone else it does not exist (NotFound), and the refusal is audite
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ from rfl.records.models import (
     Sighting,
     TracingRequest,
 )
-from rfl.records.restrictions import Viewer, visible_clause, visible_to
+from rfl.records.restrictions import Viewer, viewer_parameters, visible_clause, visible_condition, visible_to
 from rfl.records.seals import Protection, Seals, seal, stored
 
 SEARCH_CANDIDATES = 200
@@ -566,7 +567,9 @@ class Band(StrEnum):
 STRONG_SKELETONS = 2  # a strong record holds at least this many of the query's skeletons (and half)
 
 
-def may_be_strong(matched: sa.ColumnElement[int], wanted: int) -> sa.ColumnElement[bool]:
+def may_be_strong(
+    matched: sa.ColumnElement[int], wanted: int | sa.ColumnElement[int]
+) -> sa.ColumnElement[bool]:
     """``band_of``'s strong rule as a SQL condition on a count of matched skeletons."""
     return sa.and_(matched >= STRONG_SKELETONS, 2 * matched >= wanted)
 
@@ -722,7 +725,7 @@ def _examined(
 ) -> tuple[list[sa.Row[uuid.UUID, uuid.UUID, int]], dict[uuid.UUID, _Found]]:
     """The candidates examined (seals checked, names decrypted) and those really holding a query term.
 
-    Candidates come in the order their hits could take on a page (``_visible_candidates``) and are
+    Candidates come in the order their hits could take on a page (``_candidates_statement``) and are
     examined a slice at a time until the page is settled (``_page_settled``): what is left could not
     enter it, and is never decrypted."""
     wanted = len(query_terms[indexing.NAME_SKELETON])
@@ -995,64 +998,94 @@ class _Asked:
 class IndexMatches:
     """The blind-index rows that match a query: one range of the lookup index holds every one of them
     (its leading columns cover all the values asked), and what was asked of which society and key
-    version (``asked``) sorts out which rows of the range match."""
+    version (``asked``) sorts out which rows of the range match.
+
+    Its SQL names its values as parameters (``parameters``), so that a statement built around it once
+    serves every query asking as many sets of values (``_candidates_statement``)."""
 
     record_type: str
     asked: tuple[_Asked, ...]
 
+    def parameters(self) -> dict[str, Any]:
+        """The values of the parameters ``_matching_rows`` names."""
+        values: dict[str, Any] = {
+            "record_type": self.record_type,
+            "range_values": sorted({value for asked in self.asked for value in asked.values}),
+        }
+        for n, asked in enumerate(self.asked):
+            values |= {
+                f"asked_{n}_index": asked.index_name,
+                f"asked_{n}_values": list(asked.values),
+                f"asked_{n}_society": asked.society_id,
+                f"asked_{n}_key_version": asked.key_version,
+            }
+        return values
+
     def condition(self) -> sa.ColumnElement[bool]:
         """The matching rows, as a condition on the index table (to look up given records' rows)."""
-        return sa.and_(self._range(), self._exact(BlindIndexEntry))
+        return _matching_rows(len(self.asked), self.parameters()).condition
 
     def rows(self) -> sa.Subquery:
-        """The matching rows (``record_id``, ``society_id``, ``index_name``): the range is read on its
-        own (``OFFSET 0`` keeps the exact conditions out of its plan), then sorted out.
+        """The matching rows (``record_id``, ``society_id``, ``index_name``)."""
+        return _matching_rows(len(self.asked), self.parameters()).rows
 
-        Given the exact conditions with the range, PostgreSQL may read them through a bitmap of the
-        table's pages instead (it expects one row each; it did for queries whose values a society is
-        asked one at a time): at 100k records that read 8,000 scattered pages for 10k rows, 27 ms where
-        the range alone, read from the index without the table, took 11 ms."""
-        ranged = (
-            sa.select(
-                BlindIndexEntry.record_id,
-                BlindIndexEntry.society_id,
-                BlindIndexEntry.index_name,
-                BlindIndexEntry.value,
-                BlindIndexEntry.key_version,
-            )
-            .where(self._range())
-            .offset(0)
-            .subquery()
-        )
-        return (
-            sa.select(ranged.c.record_id, ranged.c.society_id, ranged.c.index_name)
-            .where(self._exact(ranged.c))
-            .subquery()
-        )
 
-    def _range(self) -> sa.ColumnElement[bool]:
-        every_value = sorted({value for asked in self.asked for value in asked.values})
-        return sa.and_(
-            BlindIndexEntry.index_name.in_(indexing.SEARCH_INDEXES),
-            BlindIndexEntry.index_version == indexing.INDEX_VERSION,
-            BlindIndexEntry.value.in_(every_value),
-            BlindIndexEntry.record_type == self.record_type,
-        )
+@dataclass(frozen=True)
+class _MatchingRows:
+    condition: sa.ColumnElement[bool]
+    rows: sa.Subquery
 
-    def _exact(self, columns: Any) -> sa.ColumnElement[bool]:
+
+def _matching_rows(asked: int, values: Mapping[str, Any] | None) -> _MatchingRows:
+    """The rows matching ``asked`` sets of asked values (``IndexMatches.parameters`` names them), the
+    values bound, or left to be given when executed (``values`` None).
+
+    ``rows`` reads the range on its own (``OFFSET 0`` keeps the exact conditions out of its plan),
+    then sorts it out. Given the exact conditions with the range, PostgreSQL may read them through a
+    bitmap of the table's pages instead (it expects one row each; it did for queries whose values a
+    society is asked one at a time): at 100k records that read 8,000 scattered pages for 10k rows,
+    27 ms where the range alone, read from the index without the table, took 11 ms."""
+
+    def parameter(name: str, type_: Any, *, expanding: bool = False) -> sa.BindParameter[Any]:
+        if values is None:
+            return sa.bindparam(name, type_=type_, expanding=expanding)
+        return sa.bindparam(name, values[name], type_=type_, expanding=expanding)
+
+    entry = BlindIndexEntry
+    within = sa.and_(
+        entry.index_name.in_(indexing.SEARCH_INDEXES),
+        entry.index_version == indexing.INDEX_VERSION,
+        entry.value.in_(parameter("range_values", entry.value.type, expanding=True)),
+        entry.record_type == parameter("record_type", entry.record_type.type),
+    )
+
+    def exact(columns: Any) -> sa.ColumnElement[bool]:
         """Which rows of the range were asked for; ``columns`` are the index table's or a subquery's."""
         return sa.or_(
             sa.false(),
             *(
                 sa.and_(
-                    columns.index_name == asked.index_name,
-                    columns.value.in_(asked.values),
-                    columns.society_id == asked.society_id,
-                    columns.key_version == asked.key_version,
+                    columns.index_name == parameter(f"asked_{n}_index", entry.index_name.type),
+                    columns.value.in_(parameter(f"asked_{n}_values", entry.value.type, expanding=True)),
+                    columns.society_id == parameter(f"asked_{n}_society", entry.society_id.type),
+                    columns.key_version == parameter(f"asked_{n}_key_version", entry.key_version.type),
                 )
-                for asked in self.asked
+                for n in range(asked)
             ),
         )
+
+    ranged = (
+        sa.select(entry.record_id, entry.society_id, entry.index_name, entry.value, entry.key_version)
+        .where(within)
+        .offset(0)
+        .subquery()
+    )
+    rows = (
+        sa.select(ranged.c.record_id, ranged.c.society_id, ranged.c.index_name)
+        .where(exact(ranged.c))
+        .subquery()
+    )
+    return _MatchingRows(sa.and_(within, exact(entry)), rows)
 
 
 def _index_matches(
@@ -1091,19 +1124,23 @@ def _candidate_rows(
     own_society: uuid.UUID,
     wanted: int,
 ) -> Sequence[sa.Row[uuid.UUID, uuid.UUID, int]]:
-    """The first ``SEARCH_CANDIDATES`` matching records the viewer may see (``_visible_candidates``).
+    """The first ``SEARCH_CANDIDATES`` matching records the viewer may see (``_candidates_statement``).
 
     The database keeps the best ``SEARCH_CANDIDATES * HIDDEN_HEADROOM`` matching records first (a
     top-N sort; ordering every record that shares a common name was a quarter of the query at 100k
     sightings) and drops those rule 10 hides from them; when fewer than ``SEARCH_CANDIDATES`` are left
     (few records match, or hidden ones crowded the front), every matching record is ordered instead."""
+    dialect = _dialect(session)
+    parameters = matches.parameters() | {"own_society": own_society, "wanted": wanted}
+    on_behalf = None
+    if viewer is not None:
+        on_behalf = viewer.tracing_request_id is not None
+        parameters |= viewer_parameters(dialect, viewer)
 
     def first(ranked_limit: int | None) -> Sequence[sa.Row[uuid.UUID, uuid.UUID, int]]:
-        statement = _visible_candidates(
-            session, kind, matches, viewer, own_society=own_society, wanted=wanted, ranked_limit=ranked_limit
-        )
+        statement = _candidates_statement(dialect, len(matches.asked), on_behalf, ranked_limit)
         # Rows on the session's connection, without the ORM's result handling (as ``_loaded``).
-        return session.connection().execute(statement.limit(SEARCH_CANDIDATES)).all()
+        return session.connection().execute(statement, parameters).all()
 
     if viewer is None:  # nothing is hidden: the best matching records are the candidates
         return first(None)
@@ -1111,29 +1148,29 @@ def _candidate_rows(
     return rows if len(rows) == SEARCH_CANDIDATES else first(None)
 
 
-def _visible_candidates(
-    session: Session,
-    kind: RecordType,
-    matches: IndexMatches,
-    viewer: Viewer | None,
-    *,
-    own_society: uuid.UUID,
-    wanted: int,
-    ranked_limit: int | None = None,
+@functools.lru_cache(maxsize=64)
+def _candidates_statement(
+    dialect: str, asked: int, on_behalf: bool | None, ranked_limit: int | None
 ) -> sa.Select[uuid.UUID, uuid.UUID, int]:
-    """Matching records the viewer may see, with their society and how many of the query's name
-    skeletons their index values share (``matched``), in the order their hits could take on a page:
-    those that may be strong (``band_of``) first, within them the actor's own society's (the most
-    matched and shared values first: they are ranked by score later), then the others by id (as they
-    are shown); then the same for the rest. With ``ranked_limit``, only the first so many matching
-    records are looked at (visible or not)."""
+    """The first ``SEARCH_CANDIDATES`` matching records a viewer may see (``on_behalf``: whether the
+    viewer looks on behalf of a request; None: rule 10 hides nothing), with their society and how many
+    of the query's name skeletons their index values share (``matched``), in the order their hits
+    could take on a page: those that may be strong (``band_of``) first, within them the actor's own
+    society's (the most matched and shared values first: they are ranked by score later), then the
+    others by id (as they are shown); then the same for the rest. With ``ranked_limit``, only the first
+    so many matching records are looked at (visible or not).
+
+    Built once for each shape (``asked`` sets of values; its parameters are ``IndexMatches``',
+    ``viewer_parameters``', ``own_society`` and ``wanted``): building it anew cost 3.5 ms of CPU a
+    search, more than running it."""
     # Rows are counted as they are: a record holding one value twice (two of its terms sharing a
     # truncated value, a few in 10,000 rows) is counted twice. The counts only order the candidates and
     # say which may be strong (an upper bound on what a record holds, as truncation already makes them);
     # bands are decided on the decrypted names. Making the rows distinct first was a fifth of the query.
-    values = matches.rows()
+    values = _matching_rows(asked, None).rows
     matched = sa.func.count().filter(values.c.index_name == indexing.NAME_SKELETON)
-    own = values.c.society_id == own_society
+    own = values.c.society_id == sa.bindparam("own_society", type_=BlindIndexEntry.society_id.type)
+    wanted = sa.bindparam("wanted", type_=sa.Integer)
     ranked = (
         sa.select(
             values.c.record_id,
@@ -1152,9 +1189,11 @@ def _visible_candidates(
         keys = ("may_be_strong", "own", "own_matched", "own_shared")
         return [*(columns[key].desc() for key in keys), columns.record_id.asc()]
 
-    if viewer is None:
-        return sa.select(ranked.c.record_id, ranked.c.society_id, ranked.c.matched).order_by(
-            *page_order(ranked.c)
+    if on_behalf is None:
+        return (
+            sa.select(ranked.c.record_id, ranked.c.society_id, ranked.c.matched)
+            .order_by(*page_order(ranked.c))
+            .limit(SEARCH_CANDIDATES)
         )
     # Ordered first, then joined to their sightings in that order (OFFSET 0 keeps the ordering a step
     # of its own, and the same order outside lets the join keep it): the join stops once the limit's
@@ -1164,8 +1203,9 @@ def _visible_candidates(
     return (
         sa.select(listed.c.record_id, listed.c.society_id, listed.c.matched)
         .join(Sighting, Sighting.id == listed.c.record_id)
-        .where(visible_clause(_dialect(session), viewer))
+        .where(visible_condition(dialect, on_behalf=on_behalf))
         .order_by(*page_order(listed.c))
+        .limit(SEARCH_CANDIDATES)
     )
 
 
