@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -70,18 +69,33 @@ def canonical_entry(entry: str) -> str:
         return entry.strip().upper()
 
 
-def visible_clause(dialect: str, viewer: Viewer) -> sa.ColumnElement[bool]:
-    """``visible_to`` as a SQL condition on ``Sighting`` (``dialect``: the session's dialect name)."""
-    on_behalf = viewer.tracing_request_id is not None
-    return _visible(dialect, on_behalf, viewer_parameters(dialect, viewer))
-
-
 @functools.cache
 def visible_condition(dialect: str, *, on_behalf: bool) -> sa.ColumnElement[bool]:
-    """``visible_clause`` for any viewer (looking on behalf of a request or not), the viewer given as
-    the parameters ``viewer_parameters`` names: a statement built around it once is executed for
-    every viewer (building a search's statement anew cost more CPU than running it)."""
-    return _visible(dialect, on_behalf, None)
+    """``visible_to`` as a SQL condition on ``Sighting`` (``dialect``: the session's dialect name) for
+    a viewer looking on behalf of a request or not, the viewer given when executed as the parameters
+    ``viewer_parameters`` names: a statement built around it once is executed for every viewer
+    (building a search's statement anew cost more CPU than running it)."""
+    society = sa.bindparam("viewer_society", type_=Sighting.society_id.type)
+    crosses_allowed = sa.or_(Sighting.society_id == society, Sighting.no_cross_border.is_(False))
+    # Most sightings exclude nobody: only a list holding entries is parsed as JSON (parsing it on every
+    # row of a search or queue was most of the condition's cost).
+    entries = 2 if on_behalf else 1  # the viewer's society code, and the request's id
+    names = [f"viewer_exclusion_{n}" for n in range(entries)]
+    if dialect == "postgresql":  # a list holding the entry is contained in the list
+        excluded = [
+            sa.cast(Sighting.exclude, postgresql.JSONB).contains(sa.bindparam(name, type_=postgresql.JSONB))
+            for name in names
+        ]
+    else:
+        members = sa.func.json_each(Sighting.exclude).table_valued("value")
+        excluded = [
+            sa.exists(sa.select(1).select_from(members).where(members.c.value == sa.bindparam(name)))
+            for name in names
+        ]
+    allowed = sa.and_(crosses_allowed, sa.or_(EXCLUDES_NOBODY, sa.not_(sa.or_(*excluded))))
+    if not on_behalf:
+        return sa.or_(Sighting.society_id == society, allowed)
+    return allowed
 
 
 def viewer_parameters(dialect: str, viewer: Viewer) -> dict[str, Any]:
@@ -91,36 +105,3 @@ def viewer_parameters(dialect: str, viewer: Viewer) -> dict[str, Any]:
         f"viewer_exclusion_{n}": [entry] if dialect == "postgresql" else entry
         for n, entry in enumerate(entries)
     }
-
-
-def _visible(dialect: str, on_behalf: bool, values: Mapping[str, Any] | None) -> sa.ColumnElement[bool]:
-    """The condition, its parameters bound to ``values`` (or left to be given when executed)."""
-
-    def parameter(name: str, type_: Any = None) -> sa.BindParameter[Any]:
-        return (
-            sa.bindparam(name, type_=type_)
-            if values is None
-            else sa.bindparam(name, values[name], type_=type_)
-        )
-
-    society = parameter("viewer_society", Sighting.society_id.type)
-    crosses_allowed = sa.or_(Sighting.society_id == society, Sighting.no_cross_border.is_(False))
-    # Most sightings exclude nobody: only a list holding entries is parsed as JSON (parsing it on every
-    # row of a search or queue was most of the condition's cost).
-    entries = 2 if on_behalf else 1  # the viewer's society code, and the request's id
-    exclusions = [f"viewer_exclusion_{n}" for n in range(entries)]
-    if dialect == "postgresql":  # a list holding the entry is contained in the list
-        excluded = [
-            sa.cast(Sighting.exclude, postgresql.JSONB).contains(parameter(name, postgresql.JSONB))
-            for name in exclusions
-        ]
-    else:
-        members = sa.func.json_each(Sighting.exclude).table_valued("value")
-        excluded = [
-            sa.exists(sa.select(1).select_from(members).where(members.c.value == parameter(name)))
-            for name in exclusions
-        ]
-    allowed = sa.and_(crosses_allowed, sa.or_(EXCLUDES_NOBODY, sa.not_(sa.or_(*excluded))))
-    if not on_behalf:
-        return sa.or_(Sighting.society_id == society, allowed)
-    return allowed

@@ -16,7 +16,7 @@ operation; ``rfl check`` lists the failing ids.
 
 A row with no seal (registered before seals were kept) is treated exactly like a broken one, never as
 unrestricted: ``rfl records seal`` seals such rows once, from their current values, after the upgrade.
-SQL filters (``restrictions.visible_clause``) still run on the plain columns so hidden rows never crowd
+SQL filters (``restrictions.visible_condition``) still run on the plain columns so hidden rows never crowd
 out visible ones; the records they let through are checked here before anything is shown.
 """
 

@@ -57,7 +57,7 @@ from rfl.records.models import (
     Sighting,
     TracingRequest,
 )
-from rfl.records.restrictions import Viewer, viewer_parameters, visible_clause, visible_condition, visible_to
+from rfl.records.restrictions import Viewer, viewer_parameters, visible_condition, visible_to
 from rfl.records.seals import Protection, Seals, seal, stored
 
 SEARCH_CANDIDATES = 200
@@ -1000,8 +1000,8 @@ class IndexMatches:
     (its leading columns cover all the values asked), and what was asked of which society and key
     version (``asked``) sorts out which rows of the range match.
 
-    Its SQL names its values as parameters (``parameters``), so that a statement built around it once
-    serves every query asking as many sets of values (``_candidates_statement``)."""
+    Its SQL (``_matching_rows``) names its values as parameters (``parameters``), so that a statement
+    built around it once serves every query asking as many sets of values."""
 
     record_type: str
     asked: tuple[_Asked, ...]
@@ -1021,14 +1021,6 @@ class IndexMatches:
             }
         return values
 
-    def condition(self) -> sa.ColumnElement[bool]:
-        """The matching rows, as a condition on the index table (to look up given records' rows)."""
-        return _matching_rows(len(self.asked), self.parameters()).condition
-
-    def rows(self) -> sa.Subquery:
-        """The matching rows (``record_id``, ``society_id``, ``index_name``)."""
-        return _matching_rows(len(self.asked), self.parameters()).rows
-
 
 @dataclass(frozen=True)
 class _MatchingRows:
@@ -1036,9 +1028,11 @@ class _MatchingRows:
     rows: sa.Subquery
 
 
-def _matching_rows(asked: int, values: Mapping[str, Any] | None) -> _MatchingRows:
-    """The rows matching ``asked`` sets of asked values (``IndexMatches.parameters`` names them), the
-    values bound, or left to be given when executed (``values`` None).
+@functools.lru_cache(maxsize=64)
+def _matching_rows(asked: int) -> _MatchingRows:
+    """The rows matching ``asked`` sets of asked values, as a condition on the index table and as a
+    subquery (``record_id``, ``society_id``, ``index_name``); the values are given when executed
+    (``IndexMatches.parameters``).
 
     ``rows`` reads the range on its own (``OFFSET 0`` keeps the exact conditions out of its plan),
     then sorts it out. Given the exact conditions with the range, PostgreSQL may read them through a
@@ -1046,17 +1040,12 @@ def _matching_rows(asked: int, values: Mapping[str, Any] | None) -> _MatchingRow
     society is asked one at a time): at 100k records that read 8,000 scattered pages for 10k rows,
     27 ms where the range alone, read from the index without the table, took 11 ms."""
 
-    def parameter(name: str, type_: Any, *, expanding: bool = False) -> sa.BindParameter[Any]:
-        if values is None:
-            return sa.bindparam(name, type_=type_, expanding=expanding)
-        return sa.bindparam(name, values[name], type_=type_, expanding=expanding)
-
     entry = BlindIndexEntry
     within = sa.and_(
         entry.index_name.in_(indexing.SEARCH_INDEXES),
         entry.index_version == indexing.INDEX_VERSION,
-        entry.value.in_(parameter("range_values", entry.value.type, expanding=True)),
-        entry.record_type == parameter("record_type", entry.record_type.type),
+        entry.value.in_(sa.bindparam("range_values", type_=entry.value.type, expanding=True)),
+        entry.record_type == sa.bindparam("record_type", type_=entry.record_type.type),
     )
 
     def exact(columns: Any) -> sa.ColumnElement[bool]:
@@ -1065,10 +1054,13 @@ def _matching_rows(asked: int, values: Mapping[str, Any] | None) -> _MatchingRow
             sa.false(),
             *(
                 sa.and_(
-                    columns.index_name == parameter(f"asked_{n}_index", entry.index_name.type),
-                    columns.value.in_(parameter(f"asked_{n}_values", entry.value.type, expanding=True)),
-                    columns.society_id == parameter(f"asked_{n}_society", entry.society_id.type),
-                    columns.key_version == parameter(f"asked_{n}_key_version", entry.key_version.type),
+                    columns.index_name == sa.bindparam(f"asked_{n}_index", type_=entry.index_name.type),
+                    columns.value.in_(
+                        sa.bindparam(f"asked_{n}_values", type_=entry.value.type, expanding=True)
+                    ),
+                    columns.society_id == sa.bindparam(f"asked_{n}_society", type_=entry.society_id.type),
+                    columns.key_version
+                    == sa.bindparam(f"asked_{n}_key_version", type_=entry.key_version.type),
                 )
                 for n in range(asked)
             ),
@@ -1167,7 +1159,7 @@ def _candidates_statement(
     # truncated value, a few in 10,000 rows) is counted twice. The counts only order the candidates and
     # say which may be strong (an upper bound on what a record holds, as truncation already makes them);
     # bands are decided on the decrypted names. Making the rows distinct first was a fifth of the query.
-    values = _matching_rows(asked, None).rows
+    values = _matching_rows(asked).rows
     matched = sa.func.count().filter(values.c.index_name == indexing.NAME_SKELETON)
     own = values.c.society_id == sa.bindparam("own_society", type_=BlindIndexEntry.society_id.type)
     wanted = sa.bindparam("wanted", type_=sa.Integer)
@@ -1219,44 +1211,59 @@ def _withheld(session: Session, matches: IndexMatches, viewer: Viewer) -> list[s
     (``_restricted_sightings``). Asking the database for both at once lets it choose, and it cannot
     tell how many rows a common name matches (it expects one): it re-read every matching row for
     each restricted sighting (3.8 s at 100k sightings, 5 % of them restricted)."""
-    hidden = session.execute(_hidden_sightings(session, viewer).limit(WITHHELD_LISTED + 1)).all()
+    dialect = _dialect(session)
+    on_behalf = viewer.tracing_request_id is not None
+    parameters = matches.parameters() | viewer_parameters(dialect, viewer)
+    connection = session.connection()
+    listed = {"listed": WITHHELD_LISTED + 1}
+    hidden = connection.execute(_hidden_sightings(dialect, on_behalf), parameters | listed).all()
     if len(hidden) > WITHHELD_LISTED:
-        return list(session.execute(_restricted_sightings(session, matches, viewer).limit(SEARCH_CANDIDATES)))
+        restricted = _restricted_sightings(dialect, len(matches.asked), on_behalf)
+        return list(connection.execute(restricted, parameters))
     if not hidden:
         return []
-    matching = set(
-        session.scalars(
-            sa.select(BlindIndexEntry.record_id)
-            .where(matches.condition(), BlindIndexEntry.record_id.in_([row.id for row in hidden]))
-            .distinct()
+    lookup = (
+        sa.select(BlindIndexEntry.record_id)
+        .where(
+            _matching_rows(len(matches.asked)).condition,
+            BlindIndexEntry.record_id.in_([row.id for row in hidden]),
         )
+        .distinct()
     )
+    matching = set(connection.scalars(lookup, parameters))
     return [row for row in hidden if row.id in matching][:SEARCH_CANDIDATES]
 
 
-def _hidden_sightings(session: Session, viewer: Viewer) -> sa.Select[uuid.UUID, uuid.UUID]:
-    """Sightings rule 10 hides from the viewer, by id (read through the partial index of restricted
-    sightings)."""
-    return sa.select(Sighting.id, Sighting.society_id).where(_hidden(session, viewer)).order_by(Sighting.id)
+@functools.lru_cache(maxsize=8)
+def _hidden_sightings(dialect: str, on_behalf: bool) -> sa.Select[uuid.UUID, uuid.UUID]:
+    """The first ``listed`` (a parameter) sightings rule 10 hides from the viewer, by id (read through
+    the partial index of restricted sightings)."""
+    return (
+        sa.select(Sighting.id, Sighting.society_id)
+        .where(_hidden(dialect, on_behalf))
+        .order_by(Sighting.id)
+        .limit(sa.bindparam("listed", type_=sa.Integer))
+    )
 
 
-def _restricted_sightings(
-    session: Session, matches: IndexMatches, viewer: Viewer
-) -> sa.Select[uuid.UUID, uuid.UUID]:
-    """Matching sightings that rule 10 hides from the viewer, by id: every matching record listed once,
-    then joined to its sighting (what the matching records cost, however many are restricted)."""
-    rows = matches.rows()
+@functools.lru_cache(maxsize=64)
+def _restricted_sightings(dialect: str, asked: int, on_behalf: bool) -> sa.Select[uuid.UUID, uuid.UUID]:
+    """The first ``SEARCH_CANDIDATES`` matching sightings that rule 10 hides from the viewer, by id:
+    every matching record listed once, then joined to its sighting (what the matching records cost,
+    however many are restricted)."""
+    rows = _matching_rows(asked).rows
     matching = sa.select(rows.c.record_id).distinct().subquery()
     return (
         sa.select(Sighting.id, Sighting.society_id)
         .join(matching, matching.c.record_id == Sighting.id)
-        .where(_hidden(session, viewer))
+        .where(_hidden(dialect, on_behalf))
         .order_by(Sighting.id)
+        .limit(SEARCH_CANDIDATES)
     )
 
 
-def _hidden(session: Session, viewer: Viewer) -> sa.ColumnElement[bool]:
-    return sa.and_(RESTRICTED, sa.not_(visible_clause(_dialect(session), viewer)))
+def _hidden(dialect: str, on_behalf: bool) -> sa.ColumnElement[bool]:
+    return sa.and_(RESTRICTED, sa.not_(visible_condition(dialect, on_behalf=on_behalf)))
 
 
 def _dialect(session: Session) -> str:

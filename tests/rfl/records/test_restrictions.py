@@ -11,7 +11,7 @@ from flask import Flask
 from rfl.db import db
 from rfl.records import seals
 from rfl.records.models import LegalBasis, RecordStatus, Sighting
-from rfl.records.restrictions import Viewer, visible_clause, visible_to
+from rfl.records.restrictions import Viewer, viewer_parameters, visible_condition, visible_to
 from tests.conftest import Factories
 
 OWNER = uuid.uuid4()
@@ -57,10 +57,13 @@ def test_predicate_and_sql_condition_agree(
         )
         session.add(sighting)
         session.flush()
+        dialect = session.get_bind().dialect.name
+        on_behalf = own_viewer.tracing_request_id is not None
         in_sql = session.scalar(
             sa.select(sa.func.count())
             .select_from(Sighting)
-            .where(Sighting.id == sighting.id, visible_clause(session.get_bind().dialect.name, own_viewer))
+            .where(Sighting.id == sighting.id, visible_condition(dialect, on_behalf=on_behalf)),
+            viewer_parameters(dialect, own_viewer),
         )
 
         assert visible_to(sighting, own_viewer, seals.stored(sighting)) is visible
