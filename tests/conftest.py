@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ from rfl.audit.entries import AuditEntry
 from rfl.db import db, make_engine
 from rfl.extensions import app_services
 from rfl.keys import ensure_key_files
+from rfl.records.models import RecordMixin
 from rfl.settings import Environment, Settings
 
 if TYPE_CHECKING:
@@ -210,6 +211,17 @@ def client(app: Flask) -> FlaskClient:
 
 def unaudited(entry: AuditEntry) -> None:
     """The audit sink of test set-up: what a test arranges is not what it observes in the log."""
+
+
+def tamper(app: Flask, model: type[RecordMixin], record_id: str, **values: Any) -> None:
+    """What a database writer without the keys can do: change plain columns in place."""
+    with app.app_context(), db.transaction() as session:
+        session.execute(
+            sa.update(model)
+            .where(model.id == uuid.UUID(record_id))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @dataclass

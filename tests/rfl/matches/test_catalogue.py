@@ -25,7 +25,7 @@ from rfl.matches.store import current_matcher
 from rfl.records import services as records
 from rfl.records.models import Sighting, TracingRequest
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS
-from tests.conftest import Factories, unaudited
+from tests.conftest import Factories, tamper, unaudited
 from tests.rfl.matches.conftest import PEOPLE, seed_pairs
 
 
@@ -179,13 +179,7 @@ def test_a_sighting_whose_seal_fails_is_no_candidate_and_each_refresh_checks_it_
     sighting_id = sighting_of(app, PEOPLE[0])
     audited: list[AuditEntry] = []
     proposer = with_catalogue()
-    with app.app_context(), db.transaction() as session:  # behind the application's back
-        session.execute(
-            sa.update(Sighting)
-            .where(Sighting.id == sighting_id)
-            .values(no_cross_border=True)
-            .execution_options(synchronize_session=False)
-        )
+    tamper(app, Sighting, str(sighting_id), no_cross_border=True)  # behind the application's back
     for _ in range(2):
         with app.app_context(), db.transaction() as session:
             crypto = app_services(app).crypto(session)

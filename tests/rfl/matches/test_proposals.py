@@ -20,7 +20,7 @@ from rfl.matches.store import current_matcher
 from rfl.records.models import Sighting, TracingRequest
 from rfl.records.seals import Protection
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS
-from tests.conftest import Factories, unaudited
+from tests.conftest import Factories, tamper, unaudited
 from tests.rfl.matches.conftest import PEOPLE, seed_pairs
 
 PREPARED_AFTER = 5  # psycopg's prepare_threshold: executions of one query before it is prepared
@@ -60,13 +60,7 @@ def test_a_jobs_heads_keep_the_verified_protection_and_failed_seals_are_checked_
 
     job = Proposer()
     first = protection(job)  # verified in the job's first transaction
-    with seeded.app_context(), db.transaction() as session:  # behind the application's back
-        session.execute(
-            sa.update(Sighting)
-            .where(Sighting.id == sighting_id)
-            .values(no_cross_border=True)
-            .execution_options(synchronize_session=False)
-        )
+    tamper(seeded, Sighting, str(sighting_id), no_cross_border=True)  # behind the application's back
     kept = protection(job)
     another_job = Proposer()
     failed, again = protection(another_job), protection(another_job)

@@ -21,17 +21,7 @@ from rfl.extensions import app_services
 from rfl.records import seals
 from rfl.records.models import RecordMixin, Sighting, TracingRequest
 from tests.border import REQUEST, SIGHTING, Border, queue, saved
-
-
-def tamper(app: Flask, model: type[RecordMixin], record_id: str, **values: Any) -> None:
-    """What a database writer without the keys can do: change plain columns in place."""
-    with app.app_context(), db.transaction() as session:
-        session.execute(
-            sa.update(model)
-            .where(model.id == uuid.UUID(record_id))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+from tests.conftest import tamper
 
 
 def stored(app: Flask, model: type[RecordMixin], record_id: str) -> RecordMixin:
