@@ -41,6 +41,7 @@ from matching.compare import (
     MISSING,
     OTHER_NAMES,
     THIRD_NAME,
+    Columns,
     align,
 )
 from matching.dates import DEFAULT_PLACEHOLDERS, Placeholders
@@ -59,6 +60,7 @@ from matching.model import Model, probability
 from matching.normalise import name_tokens
 from matching.records import (
     NAME_SLOTS,
+    ColumnStore,
     NameFrequencies,
     Parsed,
     Prepared,
@@ -238,7 +240,11 @@ class Matcher:
         fixed cost once). A record's candidates compete for it only, never with another record's."""
         vocab = self._vocabulary()
         return self._score_many(
-            groups, threshold, vocab, lambda record, source, row: self._prepared(record, vocab, source, row)
+            groups,
+            threshold,
+            vocab,
+            lambda record, source, row: self._prepared(record, vocab, source, row),
+            RecordTable._build,
         )
 
     def scoring(self) -> Scoring:
@@ -251,8 +257,10 @@ class Matcher:
         threshold: float,
         vocab: Vocabulary,
         prepare: Callable[[Record | Parsed, str, int], Prepared],
+        candidate_columns: Callable[[Sequence[Prepared]], Columns],
     ) -> list[list[Score]]:
-        """:meth:`score_many` in ``vocab``, each record prepared (in it) by ``prepare``."""
+        """:meth:`score_many` in ``vocab``, each record prepared (in it) by ``prepare``, the candidates
+        made columns by ``candidate_columns``."""
         records: list[Prepared] = []
         others: list[Prepared] = []  # each record given once, however many records it is a candidate of
         row_of: dict[int, int] = {}  # by the given object's identity
@@ -277,7 +285,7 @@ class Matcher:
             self.model,
             vocab,
             RecordTable._build(records),
-            RecordTable._build(others),
+            candidate_columns(others),
             self.exclusivity,
             pairs=(np.asarray(record_of, dtype=np.int64), np.asarray(candidate_of, dtype=np.int64)),
         )
@@ -428,6 +436,11 @@ class Scoring:
         self.matcher = matcher
         self._vocab = vocab
         self._prepared: dict[int, tuple[Parsed, Prepared]] = {}  # by the parsed record's identity
+        # The candidates' columns, each built once: a candidate of many records (a common name is one
+        # of hundreds) was built into columns anew for every call it is a candidate in.
+        self._columns = ColumnStore()
+        self._row: dict[int, int] = {}  # a kept prepared record's row in the columns, by identity
+        self._kept: set[int] = set()  # the identities of the prepared records kept (see _prepare)
 
     def score_many(
         self,
@@ -436,7 +449,9 @@ class Scoring:
         threshold: float = 0.0,
     ) -> list[list[Score]]:
         """:meth:`Matcher.score_many`."""
-        return self.matcher._score_many(groups, threshold, self._vocab, self._prepare)
+        return self.matcher._score_many(
+            groups, threshold, self._vocab, self._prepare, self._candidate_columns
+        )
 
     def _prepare(self, record: Record | Parsed, source: str, row: int) -> Prepared:
         if not isinstance(record, Parsed):
@@ -444,11 +459,29 @@ class Scoring:
         kept = self._prepared.get(id(record))
         if kept is not None and kept[0] is record:  # the entry keeps it alive: its id is not reused
             return kept[1]
+        if kept is not None:  # the record kept under this identity is gone: so goes its prepared one,
+            # whose identity may now be reused too
+            self._kept.discard(id(kept[1]))
+            self._row.pop(id(kept[1]), None)
         if len(self._prepared) >= self.KEPT:
             self._prepared.clear()
+            self._columns, self._row, self._kept = ColumnStore(), {}, set()
         prepared = self.matcher._prepared(record, self._vocab, source, row)
         self._prepared[id(record)] = (record, prepared)
+        self._kept.add(id(prepared))
         return prepared
+
+    def _candidate_columns(self, candidates: Sequence[Prepared]) -> Columns:
+        """The candidates' columns, gathered from the rows of those built before (candidates given
+        unparsed are not kept: a call with any of them builds its own)."""
+        if not all(id(candidate) in self._kept for candidate in candidates):
+            return RecordTable._build(candidates)
+        unbuilt = [candidate for candidate in candidates if id(candidate) not in self._row]
+        for row, candidate in enumerate(unbuilt, start=len(self._columns)):
+            self._row[id(candidate)] = row
+        self._columns.append(unbuilt)
+        rows = np.fromiter((self._row[id(c)] for c in candidates), dtype=np.int64, count=len(candidates))
+        return self._columns.gather(rows)
 
 
 @cache

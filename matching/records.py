@@ -557,14 +557,52 @@ def _strings(values: Sequence[str]) -> npt.NDArray[np.object_]:
     return out
 
 
+class ColumnStore:
+    """Prepared records' columns, appended to: each record is built into columns once, the columns
+    grown by doubling (what a table grown record by record, and a job scoring in many calls, keep)."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, npt.NDArray[Any]] = {}  # columns with spare capacity
+        self._built = 0  # rows in use
+
+    def __len__(self) -> int:
+        return self._built
+
+    def append(self, records: Sequence[Prepared]) -> None:
+        if not records:
+            return
+        new = RecordTable._build(records)
+        n = self._built + len(records)
+        if not self._store:
+            self._store = new
+        else:
+            capacity = len(next(iter(self._store.values())))
+            if n > capacity:
+                grown = max(n, 2 * capacity)
+                for key, col in self._store.items():
+                    bigger = np.empty((grown, *col.shape[1:]), dtype=col.dtype)
+                    bigger[: self._built] = col[: self._built]
+                    self._store[key] = bigger
+            for key, col in new.items():
+                self._store[key][self._built : n] = col
+        self._built = n
+
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        """Every row, column-wise (views into the store)."""
+        return {key: col[: self._built] for key, col in self._store.items()}
+
+    def gather(self, rows: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
+        """Some rows, column-wise (copies)."""
+        return {key: col[rows] for key, col in self._store.items()}
+
+
 class RecordTable:
     """Prepared records, column-wise. Built once for batch linkage, or grown record by record."""
 
     def __init__(self, vocab: Vocabulary, records: Sequence[Prepared] = ()) -> None:
         self.vocab = vocab
         self.records: list[Prepared] = []
-        self._store: dict[str, npt.NDArray[Any]] = {}  # columns with spare capacity, grown by doubling
-        self._built = 0  # records already in the store
+        self._store = ColumnStore()  # built on demand
         self.extend(records)
 
     def __len__(self) -> int:
@@ -581,27 +619,13 @@ class RecordTable:
 
     def columns(self) -> dict[str, npt.NDArray[Any]]:
         """All records column-wise (views into the store; appended records are added on demand)."""
-        n = len(self.records)
-        if self._built < n:
-            new = self._build(self.records[self._built :])
-            if not self._store:
-                self._store = new
-            else:
-                capacity = len(next(iter(self._store.values())))
-                if n > capacity:
-                    grown = max(n, 2 * capacity)
-                    for key, col in self._store.items():
-                        bigger = np.empty((grown, *col.shape[1:]), dtype=col.dtype)
-                        bigger[: self._built] = col[: self._built]
-                        self._store[key] = bigger
-                for key, col in new.items():
-                    self._store[key][self._built : n] = col
-            self._built = n
-        return {key: col[:n] for key, col in self._store.items()}
+        self._store.append(self.records[len(self._store) :])
+        return self._store.columns()
 
     def columns_for(self, positions: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
         """Columns of some records only (incremental queries): a gather from the store."""
-        return {key: col[positions] for key, col in self.columns().items()}
+        self._store.append(self.records[len(self._store) :])
+        return self._store.gather(positions)
 
     @staticmethod
     def _build(records: Sequence[Prepared]) -> dict[str, npt.NDArray[Any]]:

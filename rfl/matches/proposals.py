@@ -181,15 +181,28 @@ class Proposer:
         return found
 
     def views(
-        self, session: Session, crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin | Head]
+        self,
+        session: Session,
+        crypto: Crypto,
+        kind: RecordType,
+        records: Sequence[RecordMixin | Head],
+        *,
+        keep: bool = True,
     ) -> list[MatchView]:
         """The records' views, in order, reading (decrypting) only those not read at their version (a
-        record erased since its head was read is left out)."""
-        found = self.read(session, crypto, kind, records)
+        record erased since its head was read is left out). ``keep``: whether the views read are kept
+        for later calls."""
+        found = self.read(session, crypto, kind, records, keep=keep)
         return [found[record.id] for record in records if record.id in found]
 
     def read(
-        self, session: Session, crypto: Crypto, kind: RecordType, records: Sequence[RecordMixin | Head]
+        self,
+        session: Session,
+        crypto: Crypto,
+        kind: RecordType,
+        records: Sequence[RecordMixin | Head],
+        *,
+        keep: bool = True,
     ) -> dict[uuid.UUID, MatchView]:
         """:meth:`views`, by record id."""
         keys = [(kind.name, record.id, record.version) for record in records]
@@ -201,7 +214,8 @@ class Proposer:
         for record, canonical in zip(unread, canonical_records(crypto, kind, unread), strict=True):
             # kept under the version read (newer than a head's when the record changed since)
             found[record.id] = self._view_of(canonical)
-            self._remember((kind.name, record.id, record.version), found[record.id])
+            if keep:
+                self._remember((kind.name, record.id, record.version), found[record.id])
         return found
 
     def _view_of(self, canonical: dict[str, Any]) -> MatchView:
@@ -260,7 +274,10 @@ def propose_many(
     if not records:
         return ProposalReport(0, 0, 0)
     proposer = proposer or Proposer()
-    views = proposer.views(session, crypto, kind, records)
+    # A job blocking against a catalogue of the other side proposes for each record of this side once:
+    # keeping their views would only push the catalogue's, met again and again, out of the proposer.
+    keep = proposer.catalogue is None or proposer.catalogue.kind is kind
+    views = proposer.views(session, crypto, kind, records, keep=keep)
     blocked = _block(session, crypto, proposer, kind, views=views, limits=limits, audit=audit)
     sharing = _ranked_candidates(
         session,

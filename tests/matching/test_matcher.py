@@ -11,7 +11,7 @@ import pytest
 from matching import FIELDS, FieldScore, InputError, Matcher, ModelFormatError, Placeholders
 from matching.blocking import NAME_PARTS, VALUE_ONLY, record_keys
 from matching.matcher import COMPETITION, DEFAULT_MODEL, NAME_FIT_BITS, NO_NAME_EVIDENCE
-from matching.records import Vocabulary, prepare
+from matching.records import RecordTable, Vocabulary, prepare
 
 from .conftest import TRUTH
 
@@ -294,6 +294,30 @@ def test_a_jobs_scoring_keeps_what_it_read_yet_scores_as_the_matchers_own_calls(
         assert again == shared[0]
         assert len(scoring._vocab) == names_read > 0
         assert len(scoring._prepared) == records_kept == len(parsed)
+
+
+def test_a_jobs_scoring_builds_each_parsed_candidate_into_columns_once(
+    default: Matcher, right: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A candidate of many records is compared from the columns built the first time it was met; a
+    candidate given as it is (not kept) is built for its own call."""
+    built: list[int] = []
+    build = RecordTable._build
+    monkeypatch.setattr(
+        RecordTable, "_build", staticmethod(lambda rows: built.append(len(rows)) or build(rows))
+    )
+    parsed = [default.parse(record) for record in right[:6]]
+    request = default.parse(dict(REQUEST))
+    scoring = default.scoring()
+
+    first = scoring.score_many([(request, parsed[:4])])
+    second = scoring.score_many([(request, parsed[2:])])
+    given = scoring.score_many([(request, [right[0], *parsed[4:]])])
+
+    assert built == [1, 4, 1, 2, 1, 3]  # the record, then its new candidates only (all of them at last)
+    assert first == default.score_many([(request, parsed[:4])])
+    assert second == default.score_many([(request, parsed[2:])])
+    assert given == default.score_many([(request, [right[0], *parsed[4:]])])
 
 
 def test_a_score_does_not_depend_on_the_records_scored_beside_it(default: Matcher) -> None:

@@ -204,3 +204,26 @@ def test_a_run_pauses_cyclic_garbage_collection_while_a_chunk_proposes_and_resto
     assert ran.exit_code != 0
     assert collecting == [False, False]
     assert gc.isenabled()
+
+
+def test_a_run_keeps_the_sightings_it_read_but_not_the_requests_it_proposed_for(
+    seeded: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request is proposed for once in a run, while a sighting is the candidate of many: a
+    request's view kept would only push sightings' out of the proposer (to be decrypted again)."""
+    real_propose, proposers = worker.propose_many, []
+
+    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        proposers.append(kwargs["proposer"])
+        return real_propose(*args, **kwargs)
+
+    monkeypatch.setattr(commands, "RUN_BATCH", 2)
+    monkeypatch.setattr(commands, "RUN_BATCH_SHARED_STORE", 2)
+    monkeypatch.setattr(worker, "propose_many", watched)
+    ran = invoke(seeded, "run")
+
+    assert ran.exit_code == 0, ran.output
+    assert len(proposers) > 1
+    assert len(set(map(id, proposers))) == 1  # the run's one proposer
+    kinds = {kind for kind, _, _ in proposers[0]._views}
+    assert kinds == {"sighting"}
