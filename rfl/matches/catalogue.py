@@ -8,9 +8,11 @@ twice ``max_candidates``, leaving out a key that more than ``max_key_records`` r
 share, and ranked by every key they share (a crowded key finds no one but counts for those another key
 found, as when the index's candidates are ranked once decrypted).
 
-Built from the records the job decrypted once (its proposer keeps their views), it holds plaintext keys
-in this process's memory only, as the matcher's batch linkage does; :meth:`Catalogue.refresh` brings it
-up to date with the database (a record changed, created, closed or erased since) before each use.
+It decrypts each record once and keeps its view (what a chunk's candidates are scored from), holding
+plaintext in this process's memory only, as the matcher's batch linkage does: about 10 KB a record, all
+of them (a run's proposer, which keeps at most ``VIEWS_KEPT``, keeps none of a run's). Before each use,
+:meth:`Catalogue.refresh` brings it up to date with the database (a record changed, created, closed or
+erased since).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from rfl.audit.entries import AuditSink
 from rfl.crypto import Crypto
-from rfl.matches.proposals import CANDIDATE_HEADROOM, Head, Proposer, open_versions
+from rfl.matches.proposals import CANDIDATE_HEADROOM, Head, MatchView, Proposer, listed_versions
 from rfl.matches.settings import MatchingSettings
 from rfl.records.services import RecordType
 
@@ -47,7 +49,11 @@ class Catalogue:
     def __init__(self, kind: RecordType) -> None:
         self.kind = kind
         self.heads: dict[uuid.UUID, Head] = {}  # of the records posted, by id
-        self._versions: dict[uuid.UUID, int] = {}
+        # What was listed of the records posted (id as text, version): see ``listed_versions``.
+        self._listed: set[tuple[str, int]] = set()
+        self._listing: dict[uuid.UUID, tuple[str, int]] = {}  # the records posted's, by id
+        self.views: dict[Head, MatchView] = {}  # of the records posted, by head (by identity)
+        self.societies: set[uuid.UUID] = set()  # the owners of every record ever posted
         self._unsealed: set[uuid.UUID] = set()  # whose seal failed
         self._position: dict[uuid.UUID, int] = {}
         self._at: list[Head | None] = []  # by position (None: a record unposted since)
@@ -63,19 +69,18 @@ class Catalogue:
     def refresh(self, session: Session, crypto: Crypto, proposer: Proposer, audit: AuditSink) -> None:
         """Read the open records' versions and post again those not posted at their current version,
         and those whose seal failed: as proposing does, each refresh checks (and audits) them again."""
-        current = dict(open_versions(session, self.kind))
-        stale = {
-            record_id for record_id, version in self._versions.items() if current.get(record_id) != version
-        }
+        listed = listed_versions(session, self.kind)
+        stale = {uuid.UUID(text) for text, _ in self._listed - listed}
         for record_id in stale | self._unsealed:
             self._unpost(record_id)
-        unposted = [record_id for record_id in current if record_id not in self._versions]
+        unposted = {uuid.UUID(text): (text, version) for text, version in listed - self._listed}
         heads = proposer.heads(session, crypto, audit, self.kind, unposted)
-        views = proposer.read(session, crypto, self.kind, list(heads.values()))
+        # kept here, not by the proposer: they are what a chunk's candidates are read from
+        views = proposer.read(session, crypto, self.kind, list(heads.values()), keep=False)
         for head in heads.values():
             if head.id in views:  # not erased since
                 # under the version listed: a record changed since is posted again by the next refresh
-                self._post(head, current[head.id], views[head.id].keys)
+                self._post(head, unposted[head.id], views[head.id])
 
     def blocked(self, keysets: Sequence[frozenset[str]], limits: MatchingSettings) -> list[list[Head]]:
         """For each set of blocking keys, the records sharing the most of them (see the module)."""
@@ -109,14 +114,17 @@ class Catalogue:
             raise LookupError("a posting outlived its record")
         return head
 
-    def _post(self, head: Head, version: int, keys: frozenset[str]) -> None:
-        position = len(self._at)
+    def _post(self, head: Head, listing: tuple[str, int], view: MatchView) -> None:
+        position, keys = len(self._at), view.keys
         self._at.append(head)
         self._keys.append(keys)
+        self.views[head] = view
+        self.societies.add(head.society_id)
         self._high.append(head.id.int >> 64)
         self._low.append(head.id.int & _HALF)
         self._rank = None
-        self.heads[head.id], self._versions[head.id], self._position[head.id] = head, version, position
+        self.heads[head.id], self._listing[head.id], self._position[head.id] = head, listing, position
+        self._listed.add(listing)
         if head.protection is not None and not head.protection.intact:
             self._unsealed.add(head.id)
         for key in keys:
@@ -124,7 +132,8 @@ class Catalogue:
 
     def _unpost(self, record_id: uuid.UUID) -> None:
         head = self.heads.pop(record_id)
-        del self._versions[record_id]
+        del self.views[head]
+        self._listed.discard(self._listing.pop(record_id))
         self._unsealed.discard(record_id)
         position = self._position.pop(record_id)
         for key in self._keys[position]:

@@ -30,7 +30,7 @@ import itertools
 import math
 import uuid
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -69,7 +69,7 @@ DECIDED = (MatchStatus.REJECTED, MatchStatus.WITHDRAWN, MatchStatus.CONFIRMED, M
 # At most one candidate per pair is in these (the unique index uq_match_candidates_open_pair).
 OPEN = (MatchStatus.PROPOSED, MatchStatus.PENDING_APPROVAL)
 # Records a proposer keeps read, the least recently used dropped first: about 10 KB each in memory
-# (measured on dev-rfl people with their rows; 1.2 GB at most), so a run over 100k sightings reads each once.
+# (measured on dev-rfl people with their rows; 1.2 GB at most). A re-scoring run's are its catalogue's.
 VIEWS_KEPT = 120_000
 
 
@@ -310,8 +310,10 @@ class _Blocked:
 
     heads: list[list[Head]]  # per record, the records of the other side, in the order blocking ranked them
     by_id: Mapping[uuid.UUID, Head]  # every head read
-    # whether ``heads`` are ranked by the blocking keys shared already (the index ranks by values shared)
-    ranked_by_keys: bool
+    societies: Collection[uuid.UUID]  # the heads' owners (maybe more)
+    # The heads' views when blocking read them already (a catalogue, whose heads are ranked by the
+    # blocking keys shared; the index ranks by values shared, and its candidates are read after it).
+    views: Mapping[Head, MatchView] | None
 
 
 def _block(
@@ -331,10 +333,13 @@ def _block(
     catalogue = proposer.catalogue
     if catalogue is not None and catalogue.kind is other:
         catalogue.refresh(session, crypto, proposer, audit)
-        return _Blocked(catalogue.blocked(keysets, limits), catalogue.heads, ranked_by_keys=True)
+        return _Blocked(
+            catalogue.blocked(keysets, limits), catalogue.heads, catalogue.societies, catalogue.views
+        )
     ids = blocked_candidates(session, crypto, other, keysets, limits)
     found = proposer.heads(session, crypto, audit, other, set().union(*ids))
-    return _Blocked([[found[i] for i in group if i in found] for group in ids], found, ranked_by_keys=False)
+    societies = {head.society_id for head in found.values()}
+    return _Blocked([[found[i] for i in group if i in found] for group in ids], found, societies, None)
 
 
 def _ranked_candidates(
@@ -352,23 +357,19 @@ def _ranked_candidates(
 ) -> list[list[tuple[MatchView, Head]]]:
     """Per record, the blocked records of the other side it may be paired with (rule 10, earlier
     decisions), decrypted, and at most ``max_candidates`` of those sharing the most real keys."""
-    codes = society_codes(
-        session,
-        {record.society_id for record in records} | {head.society_id for head in blocked.by_id.values()},
-    )
+    codes = society_codes(session, {record.society_id for record in records} | set(blocked.societies))
     seals = Seals(crypto, audit)  # the records' own, when they are sightings
     groups = (
         _undecided(kind, record, _visible(seals, codes, record, heads), live[record.id], blocked.by_id)
         for record, heads in zip(records, blocked.heads, strict=True)
     )
-    if blocked.ranked_by_keys:
-        # In order already: only the first ``max_candidates`` are looked at further (and decrypted).
-        pairable = [list(itertools.islice(group, limits.max_candidates)) for group in groups]
-    else:
-        pairable = [list(group) for group in groups]
+    if blocked.views is not None:
+        # Ranked, and read, already: only the first ``max_candidates`` are looked at further.
+        read = blocked.views
+        chosen = (itertools.islice(group, limits.max_candidates) for group in groups)
+        return [[(read[head], head) for head in heads] for heads in chosen]
+    pairable = [list(group) for group in groups]
     others = _other_views(session, crypto, proposer, kind, pairable)
-    if blocked.ranked_by_keys:
-        return [[(others[head], head) for head in heads if head in others] for heads in pairable]
     return [
         _sharing_the_most_keys(
             view.keys, [(others[head], head) for head in heads if head in others], limits.max_candidates
@@ -575,20 +576,27 @@ def _open_records(session: Session, kind: RecordType, ids: Sequence[uuid.UUID]) 
 
 
 def open_versions(
-    session: Session, kind: RecordType, ids: Iterable[uuid.UUID] | None = None
+    session: Session, kind: RecordType, ids: Iterable[uuid.UUID]
 ) -> Iterator[sa.Row[uuid.UUID, int]]:
-    """The id and row version of the open records among ``ids`` (every open record without ``ids``),
-    read without the ORM: tens of thousands a chunk of a run."""
+    """The id and row version of the open records among ``ids``, read without the ORM: tens of
+    thousands a chunk of a run."""
     connection = session.connection()
     is_open = kind.model.status != RecordStatus.CLOSED
-    if ids is None:
-        yield from connection.execute(sa.select(kind.model.id, kind.model.version).where(is_open))
-        return
     for part in _slices(sorted(ids)):
         statement = sa.select(kind.model.id, kind.model.version).where(
             one_of(session, kind.model.id, part), is_open
         )
         yield from connection.execute(statement)
+
+
+def listed_versions(session: Session, kind: RecordType) -> set[tuple[str, int]]:
+    """The id (as text: see ``_holders``) and row version of every open record: a catalogue compares
+    it with what it holds before each chunk of a run, 100k records and more, as sets of tuples (the
+    ids made UUIDs, hashed and compared in Python, cost a tenth of a run at 100k x 100k)."""
+    statement = sa.select(sa.cast(kind.model.id, sa.String), kind.model.version).where(
+        kind.model.status != RecordStatus.CLOSED
+    )
+    return {(text, version) for text, version in session.connection().execute(statement)}
 
 
 def _head_of(kind: RecordType, record: sa.Row[Any], seals: Seals) -> Head:

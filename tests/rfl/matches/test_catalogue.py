@@ -80,6 +80,12 @@ def test_a_catalogue_of_the_sightings_proposes_what_the_blind_index_does(
     assert by_catalogue == by_index
 
 
+def post(catalogue: Catalogue, head: proposals.Head, keys: set[str]) -> None:
+    """Post a record as read at its head's version, with these blocking keys (nothing else read)."""
+    view = proposals.MatchView({}, frozenset(keys), parsed=None)
+    catalogue._post(head, (str(head.id), head.version), view)
+
+
 def test_a_catalogue_ranks_by_every_key_shared_even_those_too_crowded_to_find_records() -> None:
     """As the index's candidates are ranked once decrypted: "c1".."c3" find no one (four records hold
     each), but they count for the record that "k1" found, also once it was posted again (changed)."""
@@ -88,9 +94,9 @@ def test_a_catalogue_ranks_by_every_key_shared_even_those_too_crowded_to_find_re
     fewer, more, *crowd = sorted(uuid.uuid4() for _ in range(5))  # ``fewer`` first by id
     posted = {more: {"k1", "c1", "c2", "c3"}, fewer: {"k1", "k2"}} | {r: {"c1", "c2", "c3"} for r in crowd}
     for record_id, keys in posted.items():
-        catalogue._post(proposals.Head(record_id, society, 1, 1, None), 1, frozenset(keys))
+        post(catalogue, proposals.Head(record_id, society, 1, 1, None), keys)
     catalogue._unpost(more)
-    catalogue._post(proposals.Head(more, society, 2, 2, None), 2, frozenset(posted[more]))
+    post(catalogue, proposals.Head(more, society, 2, 2, None), posted[more])
 
     [found] = catalogue.blocked(
         [frozenset({"k1", "k2", "c1", "c2", "c3"})], MatchingSettings(max_key_records=3)
@@ -105,7 +111,7 @@ def test_among_records_sharing_as_many_keys_a_catalogue_keeps_the_first_by_id() 
     catalogue = Catalogue(SIGHTINGS)
     ids = [uuid.uuid4() for _ in range(6)]
     for record_id in sorted(ids, reverse=True):
-        catalogue._post(proposals.Head(record_id, society, 1, 1, None), 1, frozenset({"k1", "k2"}))
+        post(catalogue, proposals.Head(record_id, society, 1, 1, None), {"k1", "k2"})
 
     [found] = catalogue.blocked([frozenset({"k1"})], MatchingSettings(max_candidates=1))
 

@@ -13,6 +13,7 @@ from rfl.db import db
 from rfl.matches import commands, worker
 from rfl.matches.models import MatchCandidate, MatcherModel, MatchRun, MatchRunChunk
 from rfl.outbox.models import OutboxMessage
+from rfl.records.models import RecordStatus, Sighting
 from tests.conftest import Factories
 from tests.rfl.matches.conftest import PEOPLE, seed_pairs
 
@@ -207,10 +208,10 @@ def test_a_run_pauses_cyclic_garbage_collection_while_a_chunk_proposes_and_resto
 
 
 def test_a_run_keeps_the_sightings_it_read_but_not_the_requests_it_proposed_for(
-    seeded: Flask, monkeypatch: pytest.MonkeyPatch
+    seeded: Flask, make: Factories, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each request is proposed for once in a run, while a sighting is the candidate of many: a
-    request's view kept would only push sightings' out of the proposer (to be decrypted again)."""
+    """Each request is proposed for once in a run, while a sighting is the candidate of many: its
+    catalogue keeps every open sighting's view, and nothing keeps a request's."""
     real_propose, proposers = worker.propose_many, []
 
     def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -225,5 +226,8 @@ def test_a_run_keeps_the_sightings_it_read_but_not_the_requests_it_proposed_for(
     assert ran.exit_code == 0, ran.output
     assert len(proposers) > 1
     assert len(set(map(id, proposers))) == 1  # the run's one proposer
-    kinds = {kind for kind, _, _ in proposers[0]._views}
-    assert kinds == {"sighting"}
+    [proposer] = set(proposers)
+    assert proposer.catalogue is not None
+    open_sightings = sa.select(sa.func.count()).where(Sighting.status != RecordStatus.CLOSED)
+    assert len(proposer.catalogue.views) == make.scalar(open_sightings) > 0
+    assert not proposer._views
