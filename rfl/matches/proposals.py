@@ -707,8 +707,9 @@ def _store(
     new: list[MatchCandidate] = []
     changed = 0
     for record, group, scored in zip(records, sharing, scores, strict=True):
-        heads = {head.id: head for _, head in group}
-        pairs = [_pair(record, heads[uuid.UUID(score.id)]) for score in scored]
+        # by the id the matcher was given (text: hashed once, where a UUID is hashed in Python each time)
+        heads = {view.canonical["id"]: head for view, head in group}
+        pairs = [_pair(record, heads[score.id]) for score in scored]
         changed += _refresh(pairs, scored, model_version, live[record.id], new)
         _supersede_dropped(session, kind, live[record.id], {score.id for score in scored}, audit)
         # The matcher read the record and its scored candidates (decrypted in memory): that is logged too.
