@@ -420,12 +420,21 @@ def test_records_for_other_recipients_never_matter(f: DisclosureFacts, others: l
     assert decide_disclosure(dataclasses.replace(f, consents=f.consents + noise)) == decide_disclosure(f)
 
 
+@st.composite
+def scope_and_another(draw: st.DrawFn) -> tuple[frozenset[Category], Category]:
+    """A non-empty set of categories and one category outside it (drawn so, not filtered: filtering
+    discarded half the examples and failed Hypothesis's health check on unlucky seeds)."""
+    extra = draw(st.sampled_from(list(Category)))
+    scope = draw(st.frozensets(st.sampled_from([c for c in Category if c is not extra]), min_size=1))
+    return scope, extra
+
+
 @settings(deadline=None)  # the machine is shared: no per-example deadline
-@given(disclosure_facts(), CATEGORIES, st.sampled_from(list(Category)))
+@given(disclosure_facts(), scope_and_another())
 def test_all_or_nothing_adding_an_uncovered_category_denies(
-    f: DisclosureFacts, scope: frozenset[Category], extra: Category
+    f: DisclosureFacts, drawn: tuple[frozenset[Category], Category]
 ) -> None:
-    assume(scope and extra not in scope)
+    scope, extra = drawn
     # Given any history followed by a valid consent for exactly the requested categories
     last = max((r.recorded_at for r in f.consents), default=BASE) + timedelta(minutes=1)
     record = ConsentRecord(
