@@ -422,6 +422,9 @@ class Matcher:
         return _prepared(record, vocab, source, row, self.placeholders)
 
 
+UNBUILT = -1  # a kept prepared record not yet built into a job's columns (see Scoring)
+
+
 class Scoring:
     """A matcher's scoring for one job that scores in many calls (a re-scoring run's chunks), in one
     thread: the names it has read are kept, with their comparable forms and the similarities computed
@@ -439,8 +442,8 @@ class Scoring:
         # The candidates' columns, each built once: a candidate of many records (a common name is one
         # of hundreds) was built into columns anew for every call it is a candidate in.
         self._columns = ColumnStore()
-        self._row: dict[int, int] = {}  # a kept prepared record's row in the columns, by identity
-        self._kept: set[int] = set()  # the identities of the prepared records kept (see _prepare)
+        # Each kept prepared record's row in the columns (UNBUILT until it is a candidate), by identity.
+        self._row: dict[int, int] = {}
 
     def score_many(
         self,
@@ -461,27 +464,27 @@ class Scoring:
             return kept[1]
         if kept is not None:  # the record kept under this identity is gone: so goes its prepared one,
             # whose identity may now be reused too
-            self._kept.discard(id(kept[1]))
-            self._row.pop(id(kept[1]), None)
+            del self._row[id(kept[1])]
         if len(self._prepared) >= self.KEPT:
             self._prepared.clear()
-            self._columns, self._row, self._kept = ColumnStore(), {}, set()
+            self._columns, self._row = ColumnStore(), {}
         prepared = self.matcher._prepared(record, self._vocab, source, row)
         self._prepared[id(record)] = (record, prepared)
-        self._kept.add(id(prepared))
+        self._row[id(prepared)] = UNBUILT
         return prepared
 
     def _candidate_columns(self, candidates: Sequence[Prepared]) -> Columns:
         """The candidates' columns, gathered from the rows of those built before (candidates given
         unparsed are not kept: a call with any of them builds its own)."""
-        if not all(id(candidate) in self._kept for candidate in candidates):
+        rows = [self._row.get(id(candidate)) for candidate in candidates]
+        if None in rows:
             return RecordTable._build(candidates)
-        unbuilt = [candidate for candidate in candidates if id(candidate) not in self._row]
+        unbuilt = [candidate for candidate, row in zip(candidates, rows, strict=True) if row == UNBUILT]
         for row, candidate in enumerate(unbuilt, start=len(self._columns)):
             self._row[id(candidate)] = row
         self._columns.append(unbuilt)
-        rows = np.fromiter((self._row[id(c)] for c in candidates), dtype=np.int64, count=len(candidates))
-        return self._columns.gather(rows)
+        built = np.fromiter((self._row[id(c)] for c in candidates), dtype=np.int64, count=len(candidates))
+        return self._columns.gather(built)
 
 
 @cache
