@@ -23,7 +23,11 @@ requests; created through the record services, proposals deferred: the run makes
 own batch linkage of the same records, decrypted once beforehand: ``matching.Linker`` scoring with the
 model the run used (blocking, comparison, scoring, competition) and ``matching.link`` as
 ``python -m matching link`` runs it (estimating its own model too). Prints the ratios (issue 12's target:
-the run within 2x the matcher's batch time). With ``--run-workers P`` the run is timed a second time
+the run within 2x the matcher's batch time) and what each found of the planted pairs (the requests a
+sighting was made from): the run's share proposed, the batch's share compared (its blocking recall) and
+kept at the floor. The two do different work: the run scores up to ``RFL_MATCH_MAX_CANDIDATES`` records
+per request, those sharing the most blocking keys; the batch compares every pair of each block it keeps,
+a block's size bounded more tightly as the sets grow. With ``--run-workers P`` the run is timed a second time
 with its chunks sent to a Celery worker of P processes (``rfl match worker``, Redis as the broker), the
 way beyond one machine.
 
@@ -51,7 +55,7 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -525,11 +529,15 @@ def _side_counts() -> tuple[int, int]:
     return requests, sightings
 
 
-def grow_pairs(size: int, who: People, people_maker: Recombiner) -> float:
+Planted = set[tuple[str, str]]  # (tracing request id, sighting id): a sighting made from a request
+
+
+def grow_pairs(size: int, who: People, people_maker: Recombiner) -> tuple[float, Planted]:
     """Create tracing requests and sightings until there are ``size`` of each (a share of the new
-    sightings are perturbed copies of the new requests); returns the seconds it took. Through the record
-    services (encrypted, indexed, an outbox row each), ``SEED_BATCH`` records a transaction; the outbox
-    is then emptied unproposed: the timed run proposes for everything."""
+    sightings are perturbed copies of the new requests); returns the seconds it took and the pairs
+    planted. Through the record services (encrypted, indexed, an outbox row each), ``SEED_BATCH``
+    records a transaction; the outbox is then emptied unproposed: the timed run proposes for
+    everything."""
     started = time.perf_counter()
     have_requests, have_sightings = _side_counts()
     sought = [people_maker.person(have_requests + n) for n in range(max(0, size - have_requests))]
@@ -539,15 +547,32 @@ def grow_pairs(size: int, who: People, people_maker: Recombiner) -> float:
     work = [(records.TRACING_REQUESTS, who.family, _REQUEST_SCHEMA.load(_request_body(p))) for p in sought]
     work += [(records.SIGHTINGS, who.registrar, _SIGHTING_SCHEMA.load(_sighting_body(p))) for p in found]
     services = app_services()
+    created: list[str] = []
     for first in range(0, len(work), SEED_BATCH):
         with audited_transaction() as (session, audit):
             crypto = services.crypto(session)
             now = datetime.now(UTC)
             for kind, actor, document in work[first : first + SEED_BATCH]:
-                records.create_record(session, crypto, actor, kind, document, now=now, audit=audit)
+                view = records.create_record(session, crypto, actor, kind, document, now=now, audit=audit)
+                created.append(str(view.id))
     drop_backlog()
     analyze()
-    return time.perf_counter() - started
+    requests, sightings = created[: len(sought)], created[len(sought) :]
+    return time.perf_counter() - started, set(
+        zip(requests[: len(planted)], sightings[: len(planted)], strict=True)
+    )
+
+
+def _share_found(planted: Planted, pairs: Iterable[tuple[str, str]]) -> float:
+    """The share of the planted pairs among ``pairs``."""
+    return len(planted & set(pairs)) / len(planted) if planted else float("nan")
+
+
+def _candidate_pairs() -> Iterator[tuple[str, str]]:
+    with db.transaction(read_only=True) as session:
+        rows = session.execute(sa.select(MatchCandidate.tracing_request_id, MatchCandidate.sighting_id))
+        for request_id, sighting_id in rows:
+            yield str(request_id), str(sighting_id)
 
 
 @dataclass(frozen=True)
@@ -599,12 +624,14 @@ def _says_ready(log: IO[bytes]) -> bool:
     return b" ready." in log.read()
 
 
-def timed_match_run(env: dict[str, str], budget: float | None, prefix: str = "run") -> dict[str, Any]:
+def timed_match_run(
+    env: dict[str, str], budget: float | None, planted: Planted, prefix: str = "run"
+) -> dict[str, Any]:
     """``rfl match run`` as an operator runs it (its own process, start-up included) from no candidates
     at all, so every size measures a full re-score that stores every candidate. Given ``budget``
     seconds, a run still going then is killed (the command is resumable) and the whole run's time is
-    extrapolated from the requests its finished chunks re-scored. The results are named
-    ``{prefix}_...``."""
+    extrapolated from the requests its finished chunks re-scored. ``recall``: the share of the planted
+    pairs proposed (of a finished run). The results are named ``{prefix}_...``."""
     with db.transaction() as session:
         for model in (MatchRunChunk, MatchRun, MatchCandidate):
             session.execute(sa.delete(model))
@@ -636,6 +663,7 @@ def timed_match_run(env: dict[str, str], budget: float | None, prefix: str = "ru
         "done": done,
         "total": total,
         "candidates": stored,
+        "recall": _share_found(planted, _candidate_pairs()) if done == total else float("nan"),
         "output": output,
     }
     return {f"{prefix}_{name}": value for name, value in measured.items()}
@@ -661,9 +689,10 @@ def _decrypted(kind: records.RecordType) -> list[dict[str, Any]]:
     return canonical
 
 
-def matcher_batch() -> dict[str, Any]:
+def matcher_batch(planted: Planted) -> dict[str, Any]:
     """The matcher's own batch linkage of the same records: scoring with the model ``rfl match run``
-    used, and as ``python -m matching link`` runs it (fitting its own)."""
+    used, and as ``python -m matching link`` runs it (fitting its own); how many pairs it compared,
+    and the shares of the planted pairs it compared (blocking recall) and kept (at the floor)."""
     started = time.perf_counter()
     requests, sightings = _decrypted(records.TRACING_REQUESTS), _decrypted(records.SIGHTINGS)
     decrypt_s = time.perf_counter() - started  # reported beside, not in the baseline's time
@@ -674,15 +703,23 @@ def matcher_batch() -> dict[str, Any]:
     # linkage does (a vocabulary of fixed frequencies is for scoring one record at a time).
     linker = Linker(copy.deepcopy(matcher.model), fit=False, exclusivity=matcher.exclusivity)
     started = time.perf_counter()
-    scored = len(linker.link(requests, sightings).selected(floor))
+    links = linker.link(requests, sightings)
+    kept = links.selected(floor)
     scored_s = time.perf_counter() - started
+    compared = [
+        (links.left_ids[i], links.right_ids[j])
+        for i, j in zip(links.left_pos.tolist(), links.right_pos.tolist(), strict=True)
+    ]
     started = time.perf_counter()
     fitted = len(link(requests, sightings).selected(floor))
     fitted_s = time.perf_counter() - started
     return {
         "decrypt_s": decrypt_s,
         "batch_s": scored_s,
-        "batch_pairs": scored,
+        "batch_pairs": len(kept),
+        "batch_compared": len(compared),
+        "batch_blocking_recall": _share_found(planted, compared),
+        "batch_recall": _share_found(planted, (compared[i] for i in kept.tolist())),
         "batch_fit_s": fitted_s,
         "batch_fit_pairs": fitted,
     }
@@ -695,15 +732,17 @@ def run_match_run(
     with instance(backend, pg_url) as (_app, env):
         who = people()
         people_maker = Recombiner(load(data), seed=12)
+        planted: Planted = set()  # every size's: the records grow
         for size in sizes:
-            grown = grow_pairs(size, who, people_maker)
+            grown, planted_now = grow_pairs(size, who, people_maker)
+            planted |= planted_now
             row: dict[str, Any] = {"backend": backend, "size": size, "load_s": grown}
-            row |= timed_match_run(env, budget)
+            row |= timed_match_run(env, budget, planted)
             if workers.processes:
                 with celery_workers(env, workers.processes, workers.broker) as celery_env:
-                    row |= timed_match_run(celery_env, budget, prefix="celery")
+                    row |= timed_match_run(celery_env, budget, planted, prefix="celery")
                 row["celery_processes"] = workers.processes
-            row |= matcher_batch()
+            row |= matcher_batch(planted)
             row["load"] = load_average()
             rows.append(row)
             report_match_run(row)
@@ -736,10 +775,13 @@ def report_match_run(row: dict[str, Any]) -> None:
         f"\n{row['backend']} rfl match run, {row['size']} tracing requests x {row['size']} sightings "
         f"(grown in {row['load_s']:.0f} s; load average {row['load']})\n"
         f"  rfl match run: {_run_time(row)} ({row['run_total'] / row['run_s']:.1f} requests/s), "
-        f"{row['run_candidates']} candidates stored ({row['run_output']})\n"
+        f"{row['run_candidates']} candidates stored ({row['run_output']}); planted pairs proposed: "
+        f"{row['run_recall']:.4f}\n"
         f"{celery}"
-        f"  matcher batch, the run's model: {row['batch_s']:.1f} s ({row['batch_pairs']} pairs >= {floor}) "
-        f"-> run = {row['run_s'] / row['batch_s']:.1f}x (target: within 2x)\n"
+        f"  matcher batch, the run's model: {row['batch_s']:.1f} s ({row['batch_pairs']} pairs >= {floor} "
+        f"of {row['batch_compared']} compared) -> run = {row['run_s'] / row['batch_s']:.1f}x (target: "
+        f"within 2x); planted pairs compared {row['batch_blocking_recall']:.4f}, kept "
+        f"{row['batch_recall']:.4f}\n"
         f"  matcher batch as `python -m matching link` (fitting its model): {row['batch_fit_s']:.1f} s "
         f"({row['batch_fit_pairs']} pairs >= {floor}) -> run = {row['run_s'] / row['batch_fit_s']:.1f}x\n"
         f"  (reading and decrypting every record once, before the baselines: {row['decrypt_s']:.1f} s)",
@@ -849,13 +891,17 @@ def summary(rows: list[dict[str, Any]]) -> None:
 
 
 def match_run_summary(rows: list[dict[str, Any]]) -> None:
-    print("\nbackend  requests x sightings  match run s  batch s  ratio  batch(fit) s  ratio  load average")
+    print(
+        "\nbackend  requests x sightings  match run s  batch s  ratio  batch(fit) s  ratio  "
+        "planted found: run  batch  load average"
+    )
     for row in rows:
         print(
             f"{row['backend']:8} {row['size']:8} x {row['size']:<8} "
             f"{row['run_s']:12.1f}{'*' if row['run_extrapolated'] else ' '}"
             f"{row['batch_s']:8.1f} {row['run_s'] / row['batch_s']:6.1f} {row['batch_fit_s']:13.1f} "
-            f"{row['run_s'] / row['batch_fit_s']:6.1f}  {row['load']}"
+            f"{row['run_s'] / row['batch_fit_s']:6.1f}  {row['run_recall']:17.4f} "
+            f"{row['batch_recall']:6.4f}  {row['load']}"
         )
         if "celery_s" in row:
             print(
