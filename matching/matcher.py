@@ -123,8 +123,10 @@ class Matcher:
         self.frequencies = frequencies
         self.exclusivity = exclusivity
         self.source = source
-        # which written birth days stand for unknown ones in the records this matcher was fitted on
-        self.placeholders = placeholders
+        # which written birth days stand for unknown ones in the records this matcher was fitted on; the
+        # usual ones as the very object records are parsed with by default, so that asking whether a
+        # parsed record suits this matcher (for every pair a job scores) is mostly an identity
+        self.placeholders = DEFAULT_PLACEHOLDERS if placeholders == DEFAULT_PLACEHOLDERS else placeholders
 
     def __repr__(self) -> str:
         return f"Matcher(version={self.version!r})"
@@ -263,6 +265,7 @@ class Matcher:
         made columns by ``candidate_columns``."""
         records: list[Prepared] = []
         others: list[Prepared] = []  # each record given once, however many records it is a candidate of
+        other_ids: list[str] = []  # theirs, in order
         row_of: dict[int, int] = {}  # by the given object's identity
         record_of: list[int] = []
         candidate_of: list[int] = []
@@ -274,8 +277,10 @@ class Matcher:
                 if row is None:
                     row = row_of[id(candidate)] = len(others)
                     others.append(prepare(candidate, "candidates", n))
+                    other_ids.append(others[-1].id)
                 rows.append(row)
-            _check_distinct([others[row] for row in rows])
+            if len(set(map(other_ids.__getitem__, rows))) != len(rows):  # the common case, in C
+                _check_distinct([others[row] for row in rows])  # which row repeats an id
             record_of.extend([g] * len(rows))
             candidate_of.extend(rows)
         found: list[list[Score]] = [[] for _ in groups]

@@ -21,6 +21,7 @@ import uuid
 from array import array
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +66,11 @@ class Catalogue:
         self._postings: defaultdict[str, defaultdict[uuid.UUID, array[int]]] = defaultdict(
             lambda: defaultdict(lambda: array("i"))
         )
+        # Each key's postings as arrays (one per society), made when a chunk first blocks on the key and
+        # kept until a record holding it is posted or unposted: a run's chunks block 100k records on
+        # the same postings, which were copied into arrays anew for every record.
+        self._arrays: dict[str, list[Positions]] = {}
+        self._vacated: set[int] = set()  # the positions of records unposted since
 
     def refresh(self, session: Session, crypto: Crypto, proposer: Proposer, audit: AuditSink) -> None:
         """Read the open records' versions and post again those not posted at their current version,
@@ -91,14 +97,22 @@ class Catalogue:
             sparse: list[Positions] = []
             crowded: list[Positions] = []
             for key in keys:
-                for holders in self._postings.get(key, {}).values():
-                    # a copy: a view would keep the array from growing while anything (a traceback)
-                    # still held it
-                    postings = np.array(holders, dtype=np.int32)
+                for postings in self._arrays_of(key):
                     (sparse if len(postings) <= limits.max_key_records else crowded).append(postings)
-            top = _most_shared(sparse, crowded, rank, limit)
-            found.append([self._head_at(position) for position in top.tolist()])
+            found.append(self._heads_at(_most_shared(sparse, crowded, rank, limit).tolist()))
         return found
+
+    def _arrays_of(self, key: str) -> list[Positions]:
+        """The key's postings, an array per society holding it."""
+        arrays = self._arrays.get(key)
+        if arrays is None:
+            if key not in self._postings:
+                return []  # nothing is kept for a key no record holds (most of a record's keys, at first)
+            # copies: a view would keep the array from growing while anything (a traceback) held it
+            arrays = self._arrays[key] = [
+                np.array(holders, dtype=np.int32) for holders in self._postings[key].values()
+            ]
+        return arrays
 
     def _ranks(self) -> Positions:
         """Each position's rank by record id: ranking by it ranks by id, in one integer."""
@@ -108,11 +122,11 @@ class Catalogue:
             self._rank[by_id] = np.arange(len(by_id), dtype=np.int32)
         return self._rank
 
-    def _head_at(self, position: int) -> Head:
-        head = self._at[position]
-        if head is None:  # unposted records leave every posting
+    def _heads_at(self, positions: list[int]) -> list[Head]:
+        if self._vacated and not self._vacated.isdisjoint(positions):  # unposting leaves every posting
             raise LookupError("a posting outlived its record")
-        return head
+        at = self._at
+        return cast(list[Head], [at[position] for position in positions])
 
     def _post(self, head: Head, listing: tuple[str, int], view: MatchView) -> None:
         position, keys = len(self._at), view.keys
@@ -129,6 +143,7 @@ class Catalogue:
             self._unsealed.add(head.id)
         for key in keys:
             self._postings[key][head.society_id].append(position)
+            self._arrays.pop(key, None)
 
     def _unpost(self, record_id: uuid.UUID) -> None:
         head = self.heads.pop(record_id)
@@ -138,7 +153,9 @@ class Catalogue:
         position = self._position.pop(record_id)
         for key in self._keys[position]:
             self._postings[key][head.society_id].remove(position)
+            self._arrays.pop(key, None)
         self._at[position], self._keys[position] = None, frozenset()
+        self._vacated.add(position)
 
 
 def _most_shared(sparse: list[Positions], crowded: list[Positions], rank: Positions, limit: int) -> Positions:

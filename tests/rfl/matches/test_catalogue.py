@@ -118,6 +118,30 @@ def test_among_records_sharing_as_many_keys_a_catalogue_keeps_the_first_by_id() 
     assert [head.id for head in found] == sorted(ids)[:2]
 
 
+def test_a_catalogue_blocks_on_what_it_holds_now_after_records_left_and_came_back() -> None:
+    """A key's postings are kept as arrays between chunks: a record unposted (closed, or changed and
+    posted again with other keys) is no longer found by its old keys, and one posted is."""
+    society = uuid.uuid4()
+    catalogue = Catalogue(SIGHTINGS)
+    leaving, renamed, staying = sorted(uuid.uuid4() for _ in range(3))
+    for record_id in (leaving, renamed, staying):
+        post(catalogue, proposals.Head(record_id, society, 1, 1, None), {"k1", "k2"})
+    assert [[head.id for head in found] for found in catalogue.blocked(KEYSETS, MatchingSettings())] == [
+        [leaving, renamed, staying],
+        [leaving, renamed, staying],
+    ]
+
+    catalogue._unpost(leaving)
+    catalogue._unpost(renamed)
+    post(catalogue, proposals.Head(renamed, society, 2, 2, None), {"k2", "k3"})
+
+    found = catalogue.blocked([*KEYSETS, frozenset({"k3"})], MatchingSettings())
+    assert [[head.id for head in heads] for heads in found] == [[staying], [renamed, staying], [renamed]]
+
+
+KEYSETS = [frozenset({"k1"}), frozenset({"k2"})]
+
+
 def test_a_catalogue_follows_the_sightings_changed_created_and_closed_since_it_was_read(
     app: Flask, make: Factories
 ) -> None:
