@@ -18,6 +18,7 @@ from flask import Flask
 from rfl import create_app, migrate
 from rfl.accounts.models import Role
 from rfl.accounts.services import actor_of
+from rfl.audit.entries import Action, AuditEntry
 from rfl.db import db
 from rfl.errors import Conflict
 from rfl.extensions import app_services
@@ -131,7 +132,8 @@ def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_prop
     throwaway_database_url: str, tmp_path: Path
 ) -> None:
     """The request's and the sighting's messages taken by two workers at the same moment: the second
-    insert of the pair waits on the first's unique-index entry, then finds it committed."""
+    insert of the pair waits on the first's unique-index entry, then finds it committed (and audits
+    the creation of no candidate of its own)."""
     app, make = committing_app(throwaway_database_url, tmp_path)
     seed_pairs(app, make, make.society("DE", country="DE"), make.society("IT"))
     with app.app_context():
@@ -143,6 +145,7 @@ def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_prop
             session.execute(sa.delete(MatchCandidate))
     inserted, release = threading.Event(), threading.Event()
     failures: list[BaseException] = []
+    audited: list[AuditEntry] = []
 
     def propose_for(kind: str, record_id: uuid.UUID, *, hold: bool) -> None:
         with app.app_context():
@@ -150,7 +153,7 @@ def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_prop
                 with db.transaction() as session:
                     crypto = app_services().crypto(session)
                     matcher, limits = current_matcher(session, crypto), app_services().settings.matching
-                    propose(session, crypto, matcher, kind, record_id, limits=limits, audit=unaudited)
+                    propose(session, crypto, matcher, kind, record_id, limits=limits, audit=audited.append)
                     if hold:  # the pair is inserted, not yet committed
                         inserted.set()
                         release.wait(timeout=30)
@@ -175,7 +178,11 @@ def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_prop
                 MatchCandidate.tracing_request_id == request_id, MatchCandidate.status == MatchStatus.PROPOSED
             )
         ).all()
+        stored = {str(candidate) for candidate in db.session.scalars(sa.select(MatchCandidate.id))}
     assert len(pairs) == 1
+    created = [e.object_id for e in audited if e.action is Action.MATCH_CANDIDATE_CREATE]
+    assert str(pairs[0]) in created
+    assert set(created) <= stored
     db.engine_of(app).dispose()
 
 
