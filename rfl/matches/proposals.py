@@ -108,6 +108,19 @@ class Head:
     version: int
     match_version: int
     protection: Protection | None  # a sighting's; None for a tracing request
+    # A sighting rule 10 lets everyone see (sealed, no restriction): most of them, asked of hundreds
+    # for each request a job proposes for.
+    unrestricted: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        protection = self.protection
+        unrestricted = (
+            protection is not None
+            and protection.intact
+            and not protection.no_cross_border
+            and not protection.exclude
+        )
+        object.__setattr__(self, "unrestricted", unrestricted)  # frozen: set once, here
 
 
 @dataclass(frozen=True)
@@ -634,7 +647,11 @@ def _visible(
     codes, by id."""
     if isinstance(record, TracingRequest):
         viewer = Viewer(record.society_id, codes[record.society_id], record.id)
-        return (head for head in heads if visible_to(head, viewer, _sighting_protection(head)))
+        return (
+            head
+            for head in heads
+            if head.unrestricted or visible_to(head, viewer, _sighting_protection(head))
+        )
     own = seals.protection(record)
     return (
         head
