@@ -25,12 +25,14 @@ of the index.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
+import operator
 import uuid
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -306,9 +308,10 @@ def propose_many(
         limits=limits,
         audit=audit,
     )
+    parsed = _parsed_for(matcher)
     scores = proposer.scoring(matcher).score_many(
         [
-            (view.for_matcher(matcher), [other.for_matcher(matcher) for other, _ in group])
+            (view.for_matcher(matcher), list(map(parsed, group)))
             for view, group in zip(views, sharing, strict=True)
         ],
         threshold=limits.floor,
@@ -317,6 +320,17 @@ def propose_many(
         session, kind, matcher.version, records, heads=blocked.by_id, scores=scores, live=live, audit=audit
     )
     return ProposalReport(sum(map(len, blocked.heads)), sum(map(len, sharing)), stored)
+
+
+def _parsed_for(matcher: Matcher) -> Callable[[MatchView], Parsed]:
+    """How the views are read as ``matcher`` scores them: their parsed records themselves when it reads
+    birth dates the usual way (every view is parsed so), asked of every pair a job scores."""
+    if matcher.placeholders == Placeholders():  # the usual reading
+        return _USUAL
+    return functools.partial(MatchView.for_matcher, matcher=matcher)
+
+
+_USUAL: Callable[[MatchView], Parsed] = operator.attrgetter("parsed")
 
 
 @dataclass(frozen=True)
@@ -369,7 +383,7 @@ def _ranked_candidates(
     live: dict[uuid.UUID, list[MatchCandidate]],
     limits: MatchingSettings,
     audit: AuditSink,
-) -> list[list[tuple[MatchView, Head]]]:
+) -> list[list[MatchView]]:
     """Per record, the blocked records of the other side it may be paired with (rule 10, earlier
     decisions), decrypted, and at most ``max_candidates`` of those sharing the most real keys."""
     codes = society_codes(session, {record.society_id for record in records} | set(blocked.societies))
@@ -380,14 +394,13 @@ def _ranked_candidates(
     )
     if blocked.views is not None:
         # Ranked, and read, already: only the first ``max_candidates`` are looked at further.
-        read = blocked.views
-        chosen = (itertools.islice(group, limits.max_candidates) for group in groups)
-        return [[(read[head], head) for head in heads] for heads in chosen]
+        view_of = blocked.views.__getitem__
+        return [list(map(view_of, itertools.islice(group, limits.max_candidates))) for group in groups]
     pairable = [list(group) for group in groups]
     others = _other_views(session, crypto, proposer, kind, pairable)
     return [
         _sharing_the_most_keys(
-            view.keys, [(others[head], head) for head in heads if head in others], limits.max_candidates
+            view.keys, [others[head] for head in heads if head in others], limits.max_candidates
         )
         for view, heads in zip(views, pairable, strict=True)
     ]
@@ -547,14 +560,12 @@ def _most_shared(
     return [given for given, _ in ranked]
 
 
-def _sharing_the_most_keys(
-    keys: frozenset[str], others: Sequence[tuple[MatchView, Head]], limit: int
-) -> list[tuple[MatchView, Head]]:
+def _sharing_the_most_keys(keys: frozenset[str], others: Sequence[MatchView], limit: int) -> list[MatchView]:
     """The ``limit`` decrypted candidates sharing the most of the record's real blocking ``keys``
     (none that shares only a truncated value: such a pair was never blocked together)."""
-    shared = [(len(keys & view.keys), view.canonical["id"], (view, head)) for view, head in others]
+    shared = [(len(keys & view.keys), view.canonical["id"], view) for view in others]
     ranked = sorted((entry for entry in shared if entry[0]), key=lambda entry: (-entry[0], entry[1]))
-    return [other for _, _, other in ranked[:limit]]
+    return [view for _, _, view in ranked[:limit]]
 
 
 def _societies_with(session: Session, kind: RecordType) -> list[uuid.UUID]:

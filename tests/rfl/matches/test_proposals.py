@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -9,6 +10,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from matching import Matcher, Placeholders
+from rfl.accounts.models import Role, Society
+from rfl.accounts.services import actor_of
 from rfl.audit.entries import AuditEntry
 from rfl.db import db
 from rfl.extensions import app_services
@@ -17,9 +21,12 @@ from rfl.matches.models import MatchCandidate
 from rfl.matches.proposals import Proposer, blocked_candidates, propose
 from rfl.matches.settings import MatchingSettings
 from rfl.matches.store import current_matcher
+from rfl.records import services as records
 from rfl.records.models import Sighting, TracingRequest
+from rfl.records.schemas import SightingInputSchema, TracingRequestInputSchema
 from rfl.records.seals import Protection
-from rfl.records.services import SIGHTINGS, TRACING_REQUESTS
+from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType
+from tests.border import REQUEST, SIGHTING
 from tests.conftest import Factories, tamper, unaudited
 from tests.rfl.matches.conftest import PEOPLE, seed_pairs
 
@@ -221,3 +228,57 @@ def test_new_candidates_are_stored_however_often_one_connection_inserts_them(see
 
     assert len(ids) == len(PEOPLE)
     assert sum(stored) == len(PEOPLE) * (PREPARED_AFTER + 1)  # each person's pair, every time
+
+
+def test_a_matcher_reading_birth_dates_its_own_way_scores_the_pair_as_it_reads_it(
+    app: Flask, make: Factories
+) -> None:
+    """A model fitted on records whose 1 January is a real birthday (not "day and month unknown", the
+    usual reading every record is parsed with first) scores each pair with the records read its way."""
+    requesting, registering = make.society("DE", country="DE"), make.society("IT")
+    request, sighting = copy.deepcopy(REQUEST), copy.deepcopy(SIGHTING)
+    request["sought_person"] |= {"given_name": "Ahmad", "family_name": "Karimi", "birth_date": "1990-01-01"}
+    sighting["person"] = {"full_name": "Karimi Ahmad", "birth_date": "1990-06-15", "sex": "M"}
+    save(app, make, requesting, TRACING_REQUESTS, request)
+    save(app, make, registering, SIGHTINGS, sighting)
+    with app.app_context(), db.transaction() as session:
+        crypto = app_services(app).crypto(session)
+        usual = current_matcher(session, crypto)
+        literal = Matcher(
+            usual.model,
+            usual.frequencies,
+            exclusivity=usual.exclusivity,
+            placeholders=Placeholders(new_year=False),
+        )
+        [request_id] = session.scalars(sa.select(TracingRequest.id))
+        [person] = Proposer().views(
+            session, crypto, TRACING_REQUESTS, [session.get_one(TracingRequest, request_id)]
+        )
+        [found] = Proposer().views(session, crypto, SIGHTINGS, list(session.scalars(sa.select(Sighting))))
+        probability = {}
+        for matcher in (usual, literal):
+            session.execute(sa.delete(MatchCandidate))
+            propose(
+                session,
+                crypto,
+                matcher,
+                TRACING_REQUESTS.name,
+                request_id,
+                limits=MatchingSettings(floor=0.0),
+                audit=unaudited,
+            )
+            probability[matcher] = session.scalars(sa.select(MatchCandidate.match_probability)).one()
+
+    for matcher in (usual, literal):
+        [expected] = matcher.score(person.canonical, [found.canonical])
+        assert probability[matcher] == pytest.approx(expected.match_probability)
+    assert probability[literal] < probability[usual]  # the birth dates disagree, read literally
+
+
+def save(app: Flask, make: Factories, society: Society, kind: RecordType, body: dict[str, Any]) -> None:
+    author = actor_of(make.user(Role.CASEWORKER, society=society))
+    schema = TracingRequestInputSchema() if kind is TRACING_REQUESTS else SightingInputSchema()
+    with app.app_context(), db.transaction() as session:
+        crypto = app_services(app).crypto(session)
+        document = schema.load(body)
+        records.create_record(session, crypto, author, kind, document, now=make.clock.now, audit=unaudited)
