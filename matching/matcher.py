@@ -123,10 +123,8 @@ class Matcher:
         self.frequencies = frequencies
         self.exclusivity = exclusivity
         self.source = source
-        # which written birth days stand for unknown ones in the records this matcher was fitted on; the
-        # usual ones as the very object records are parsed with by default, so that asking whether a
-        # parsed record suits this matcher (for every pair a job scores) is mostly an identity
-        self.placeholders = DEFAULT_PLACEHOLDERS if placeholders == DEFAULT_PLACEHOLDERS else placeholders
+        # which written birth days stand for unknown ones in the records this matcher was fitted on
+        self.placeholders = placeholders
 
     def __repr__(self) -> str:
         return f"Matcher(version={self.version!r})"
