@@ -48,7 +48,7 @@ from rfl.matches.models import OPEN_PAIR, MatchCandidate, MatchStatus
 from rfl.matches.settings import MatchingSettings
 from rfl.records import indexing
 from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, TracingRequest
-from rfl.records.restrictions import Viewer, visible_to
+from rfl.records.restrictions import Viewer, seen_by_everyone, visible_to
 from rfl.records.seals import Protection, Seals
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records, kind_named
 
@@ -115,13 +115,7 @@ class Head:
     unrestricted: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        protection = self.protection
-        unrestricted = (
-            protection is not None
-            and protection.intact
-            and not protection.no_cross_border
-            and not protection.exclude
-        )
+        unrestricted = self.protection is not None and seen_by_everyone(self.protection)
         object.__setattr__(self, "unrestricted", unrestricted)  # frozen: set once, here
 
 

@@ -52,13 +52,19 @@ def visible_to(sighting: Owned, viewer: Viewer, protection: Protection) -> bool:
     # the cheaper test first: proposing asks this of hundreds of sightings for each request
     if viewer.tracing_request_id is None and sighting.society_id == viewer.society_id:
         return True
+    if seen_by_everyone(protection):  # most sightings
+        return True
     if not protection.intact:
         return False
     if protection.no_cross_border and sighting.society_id != viewer.society_id:
         return False
-    if not protection.exclude:  # most sightings: proposals ask this of hundreds of them per record
-        return True
     return not set(viewer.exclusion_entries()) & {canonical_entry(entry) for entry in protection.exclude}
+
+
+def seen_by_everyone(protection: Protection) -> bool:
+    """Whether rule 10 lets every viewer see a sighting: sealed, crossing borders, excluding no one. A
+    job proposing for many requests reads it once a sighting (``Head.unrestricted``), not per pair."""
+    return protection.intact and not protection.no_cross_border and not protection.exclude
 
 
 def canonical_entry(entry: str) -> str:
