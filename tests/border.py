@@ -66,3 +66,15 @@ def queue(client: FlaskClient, headers: dict[str, str], **filters: str) -> list[
     assert response.status_code == 200, response.json
     items: list[dict[str, Any]] = response.json["items"]
     return items
+
+
+def patch(client: FlaskClient, path: str, headers: dict[str, str], changes: dict[str, Any]) -> None:
+    """Edit a record (a merge patch on its current version); closing the response runs what follows."""
+    etag = client.get(path, headers=headers).headers["ETag"]
+    response = client.patch(
+        path,
+        headers=headers | {"If-Match": etag, "Content-Type": "application/merge-patch+json"},
+        json=changes,
+    )
+    assert response.status_code == 200, response.json
+    response.close()

@@ -27,12 +27,14 @@ from privacy.consent import MINOR_CONSENT_METHODS
 from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.consent.models import PARTNERS, Consent
 from rfl.crypto import Crypto
-from rfl.errors import NotFound, ValidationFailed
+from rfl.errors import Conflict, NotFound, ValidationFailed
 from rfl.identity import Actor
-from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome
+from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome, MatchStatus
+from rfl.matches.proposals import supersede
 from rfl.pagination import Page, paginate
-from rfl.records.models import RecordStatus, Sighting, TracingRequest
+from rfl.records.models import RecordStatus, Sighting
 from rfl.records.seals import Seals
+from rfl.records.services import locked_tracing_request
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ TABLE = Consent.__tablename__
 PERSONAL_COLUMNS = ("guardian_name", "note", "message")
 # Categories a consent may cover; the fate of a deceased person needs none (rule 4).
 CONSENTABLE = frozenset(Category) - {Category.FATE}
+ALL_STATUSES = tuple(MatchStatus)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def record_consent(
     session.add(consent)
     session.flush()
     if match is not None:
-        _follow_the_decision(session, match, given.decision)
+        _follow_the_decision(session, match, given.decision, audit)
     audit(
         AuditEntry(
             Action.CONSENT_RECORD,
@@ -197,28 +200,39 @@ def _check(
         errors["guardian_name"] = ["Name the guardian who gave or refused consent."]
     match = None
     if given.recipient != PARTNERS:
-        match = _confirmed_match(session, sighting, given.recipient)
-        if match is None:
+        match = _paired(session, sighting, given.recipient, CONFIRMING_STATUSES)
+        # Saying no is always possible (rule 1: withdrawal is one call), also once the pair was
+        # withdrawn: a consent left standing would let a later confirmation of the pair disclose.
+        refusing = given.decision is not ConsentStatus.GIVEN
+        if match is None and not (
+            refusing and _paired(session, sighting, given.recipient, tuple(MatchStatus))
+        ):
             errors["recipient_tracing_request_id"] = [
-                "Must be a tracing request confirmed as matching this sighting."
+                "Must be a tracing request confirmed as matching this sighting"
+                " (a refusal or withdrawal: one ever proposed for it)."
             ]
     if errors:
         raise ValidationFailed(errors)
     return match
 
 
-def _confirmed_match(session: Session, sighting: Sighting, recipient: str) -> MatchCandidate | None:
+def _paired(
+    session: Session, sighting: Sighting, recipient: str, statuses: tuple[MatchStatus, ...]
+) -> MatchCandidate | None:
+    """The sighting's pair with the tracing request ``recipient`` in one of ``statuses``, if any."""
     try:
         request_id = uuid.UUID(recipient)
     except ValueError:
         return None
-    return session.scalar(
-        sa.select(MatchCandidate).where(
+    return session.scalars(
+        sa.select(MatchCandidate)
+        .where(
             MatchCandidate.sighting_id == sighting.id,
             MatchCandidate.tracing_request_id == request_id,
-            MatchCandidate.status.in_(CONFIRMING_STATUSES),
+            MatchCandidate.status.in_(statuses),
         )
-    )
+        .limit(1)
+    ).first()
 
 
 def _encrypt_personal(crypto: Crypto, sighting: Sighting, consent: Consent, given: ConsentInput) -> list[str]:
@@ -232,20 +246,40 @@ def _encrypt_personal(crypto: Crypto, sighting: Sighting, consent: Consent, give
     return written
 
 
-def _follow_the_decision(session: Session, match: MatchCandidate, decision: ConsentStatus) -> None:
+def _follow_the_decision(
+    session: Session, match: MatchCandidate, decision: ConsentStatus, audit: AuditSink
+) -> None:
     """Rule 2: a refusal (or a withdrawal) before anything was disclosed closes the family's case and
-    hides that the person was found; consent given later opens the way to disclosure again. After a
-    disclosure the family already knows: a withdrawal only stops further releases (the policy denies)."""
-    request = session.get_one(TracingRequest, match.tracing_request_id)
+    hides that the person was found; consent given later opens the way to disclosure again (once the
+    match counts: a minor's awaiting its second approval leaves the request open). After a disclosure
+    the family already knows: a withdrawal only stops further releases (the policy denies)."""
+    request = locked_tracing_request(session, match.tracing_request_id)  # as a match decision does
+    session.refresh(match)
+    if match.status not in CONFIRMING_STATUSES:
+        raise Conflict(
+            "The match was withdrawn or rejected meanwhile.",
+            current={"id": str(match.id), "status": match.status.value, "version": match.version},
+        )
     if request.status is RecordStatus.DISCLOSED:
         return
     if decision is ConsentStatus.GIVEN:
         if match.outcome is MatchOutcome.LOCATED_NO_CONTACT:
             match.outcome = None
-            request.status = RecordStatus.AWAITING_CONSENT
+            confirmed = match.status is MatchStatus.CONFIRMED
+            request.status = RecordStatus.AWAITING_CONSENT if confirmed else RecordStatus.OPEN
         return
     match.outcome = MatchOutcome.LOCATED_NO_CONTACT
     request.status = RecordStatus.CLOSED
+    # The search ends: the request's other proposals go too, as a closed request's do (left open,
+    # they would wait in the queues of societies that must not learn why none can be confirmed).
+    others = session.scalars(
+        sa.select(MatchCandidate).where(
+            MatchCandidate.tracing_request_id == request.id,
+            MatchCandidate.status == MatchStatus.PROPOSED,
+            MatchCandidate.id != match.id,
+        )
+    )
+    supersede(session, list(others), audit)
 
 
 def _subject(sighting: Sighting) -> Subject:

@@ -892,7 +892,7 @@ def _supersede_outdated(
 ) -> None:
     """Open candidates scored before the record last changed in a matched field (or closed)."""
     closed = record.status is RecordStatus.CLOSED
-    _supersede(
+    supersede(
         session,
         [c for c in live if closed or _record_version(kind, c) < record.match_version],
         audit,
@@ -908,7 +908,7 @@ def _supersede_dropped(
 ) -> None:
     """Proposed candidates of the record that the latest scoring no longer puts above the floor."""
     kept = set(kept_ids)
-    _supersede(
+    supersede(
         session,
         [
             c
@@ -920,7 +920,7 @@ def _supersede_dropped(
     )
 
 
-def _supersede(session: Session, candidates: Sequence[MatchCandidate], audit: AuditSink) -> None:
+def supersede(session: Session, candidates: Sequence[MatchCandidate], audit: AuditSink) -> None:
     """Supersede the open ones (proposed, or awaiting approval) of ``candidates``."""
     for candidate in candidates:
         if candidate.status in OPEN:

@@ -28,11 +28,20 @@ from rfl.crypto import Crypto
 from rfl.errors import Conflict, NotFound, PermissionDenied
 from rfl.identity import Actor, society_codes, society_ids_by_code
 from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome, MatchStatus
+from rfl.outbox.services import enqueue
 from rfl.pagination import Page, paginate
+from rfl.records.canonical import MATCHED_FIELDS_CHANGED
 from rfl.records.models import RecordStatus, Sighting, TracingRequest
 from rfl.records.restrictions import Viewer, visible_to
 from rfl.records.seals import Seals
-from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, canonical_records, read_groups, read_identity
+from rfl.records.services import (
+    SIGHTINGS,
+    TRACING_REQUESTS,
+    canonical_records,
+    locked_tracing_request,
+    read_groups,
+    read_identity,
+)
 
 CANDIDATE_TABLE = MatchCandidate.__tablename__
 IDENTIFIER_COMPARISONS = ("document_id", "phone")
@@ -307,25 +316,21 @@ def confirm(
 ) -> CandidateView:
     """Confirm a proposed pair. A minor or a deceased person's pair waits for a second officer."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_CONFIRM, audit=audit)
-    request = session.get_one(TracingRequest, candidate.tracing_request_id)
-    sighting = session.get_one(Sighting, candidate.sighting_id)
-    seals = Seals(crypto, audit, actor)
-    found, sought = seals.protection(sighting), seals.protection(request)
-    needs_second = found.minor or found.deceased or sought.minor
-    after = MatchStatus.PENDING_APPROVAL if needs_second else MatchStatus.CONFIRMED
+    request = _decided_on(session, candidate)
+    _refuse_when_closed(request, candidate)
+    needs_second = _needs_second_approval(session, Seals(crypto, audit, actor), request, candidate)
     _transition(
         session,
         candidate,
         expected=(MatchStatus.PROPOSED,),
         values={
-            "status": after,
+            "status": MatchStatus.PENDING_APPROVAL if needs_second else MatchStatus.CONFIRMED,
             "confirmed_by": actor.user_id,
             "confirmed_at": now,
             "confirm_note": _seal(crypto, candidate, "confirm_note", note),
         },
     )
-    if after is MatchStatus.CONFIRMED:
-        request.status = RecordStatus.AWAITING_CONSENT
+    _request_follows(session, request, candidate)
     _decided(audit, Action.MATCH_CONFIRM, actor, candidate, wrote="confirm_note" if note else None)
     return _views(session, [candidate], actor)[0]
 
@@ -339,22 +344,37 @@ def approve(
     now: datetime,
     audit: AuditSink,
 ) -> CandidateView:
-    """The second, different officer's approval that makes a minor's or deceased person's pair count."""
+    """The second, different officer's approval that makes a minor's or deceased person's pair count:
+    a pair awaiting it, or a confirmed one whose person has since died or been found to be a minor
+    (the disclosure policy asks for it then too)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_APPROVE, audit=audit)
-    if candidate.confirmed_by == actor.user_id and candidate.status is MatchStatus.PENDING_APPROVAL:
+    request = _decided_on(session, candidate)
+    if candidate.confirmed_by == actor.user_id and candidate.status in CONFIRMING_STATUSES:
         audit(
             _event(
                 Action.MATCH_APPROVE, actor, candidate, candidate.sighting_society_id, outcome=Outcome.DENIED
             )
         )
         raise PermissionDenied("A second, different tracing officer must approve this match.")
+    if candidate.status is MatchStatus.PROPOSED:
+        raise Conflict(
+            "This match is not confirmed yet: an approval follows a confirmation.", current=_state(candidate)
+        )
+    late = candidate.status is MatchStatus.CONFIRMED
+    if late and (
+        candidate.approved_by is not None
+        or not _needs_second_approval(session, Seals(crypto, audit, actor), request, candidate)
+    ):
+        raise Conflict("This match needs no further approval.", current=_state(candidate))
+    _refuse_when_closed(request, candidate)
     _transition(
         session,
         candidate,
-        expected=(MatchStatus.PENDING_APPROVAL,),
+        expected=(MatchStatus.CONFIRMED,) if late else (MatchStatus.PENDING_APPROVAL,),
         values={"status": MatchStatus.CONFIRMED, "approved_by": actor.user_id, "approved_at": now},
+        unless=MatchCandidate.approved_by.is_not(None),
     )
-    session.get_one(TracingRequest, candidate.tracing_request_id).status = RecordStatus.AWAITING_CONSENT
+    _request_follows(session, request, candidate)
     _decided(audit, Action.MATCH_APPROVE, actor, candidate)
     return _views(session, [candidate], actor)[0]
 
@@ -371,6 +391,7 @@ def reject(
 ) -> CandidateView:
     """Not the same person (a proposal, or a confirmation still awaiting its second approval)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_REJECT, audit=audit)
+    request = _decided_on(session, candidate)
     _transition(
         session,
         candidate,
@@ -382,6 +403,7 @@ def reject(
             "reject_reason": _seal(crypto, candidate, "reject_reason", reason),
         },
     )
+    _request_follows(session, request, candidate)
     _decided(audit, Action.MATCH_REJECT, actor, candidate, wrote="reject_reason")
     return _views(session, [candidate], actor)[0]
 
@@ -398,6 +420,7 @@ def withdraw(
 ) -> CandidateView:
     """Take back a confirmation; the tracing request is open again (unless already disclosed)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_WITHDRAW, audit=audit)
+    request = _decided_on(session, candidate)
     _transition(
         session,
         candidate,
@@ -409,11 +432,53 @@ def withdraw(
             "withdraw_reason": _seal(crypto, candidate, "withdraw_reason", reason),
         },
     )
-    request = session.get_one(TracingRequest, candidate.tracing_request_id)
-    if request.status is RecordStatus.AWAITING_CONSENT:
-        request.status = RecordStatus.OPEN
+    _request_follows(session, request, candidate)
     _decided(audit, Action.MATCH_WITHDRAW, actor, candidate, wrote="withdraw_reason")
     return _views(session, [candidate], actor)[0]
+
+
+def _decided_on(session: Session, candidate: MatchCandidate) -> TracingRequest:
+    """The pair's tracing request, locked for the decision (one decision on a request's pairs at a
+    time, each reading what the one before it committed), and the candidate read anew under it."""
+    request = locked_tracing_request(session, candidate.tracing_request_id)
+    session.refresh(candidate)
+    return request
+
+
+def _refuse_when_closed(request: TracingRequest, candidate: MatchCandidate) -> None:
+    """No one confirms a pair of a case that was closed, except the pair whose found person refused
+    contact (which closed it: rule 2 keeps it closed, and the pair may still be approved)."""
+    if request.status is RecordStatus.CLOSED and candidate.outcome is None:
+        raise Conflict("The tracing request is closed.", current=_state(candidate))
+
+
+def _needs_second_approval(
+    session: Session, seals: Seals, request: TracingRequest, candidate: MatchCandidate
+) -> bool:
+    """Rules 3 and 4: a minor on either side, or a deceased found person, as the records read now."""
+    # both seals read (a broken one is audited) before either answers
+    found, sought = (
+        seals.protection(session.get_one(Sighting, candidate.sighting_id)),
+        seals.protection(request),
+    )
+    return found.minor or found.deceased or sought.minor
+
+
+def _request_follows(session: Session, request: TracingRequest, candidate: MatchCandidate) -> None:
+    """Where the family's tracing request stands after a decision on ``candidate``, its one confirming
+    pair: a confirmation moves an open request to awaiting consent (one closed by the found person's
+    refusal stays closed, one disclosed stays disclosed: the family side learns nothing more), and
+    taking the pair back opens it again, also when that person's refusal had closed it (it was not the
+    sought person: the search goes on, and is proposed for anew)."""
+    if candidate.status is MatchStatus.CONFIRMED:
+        if request.status is RecordStatus.OPEN:
+            request.status = RecordStatus.AWAITING_CONSENT
+    elif candidate.status in (MatchStatus.WITHDRAWN, MatchStatus.REJECTED):
+        if request.status is RecordStatus.AWAITING_CONSENT:
+            request.status = RecordStatus.OPEN
+        elif request.status is RecordStatus.CLOSED and candidate.outcome is MatchOutcome.LOCATED_NO_CONTACT:
+            request.status = RecordStatus.OPEN
+            enqueue(session, MATCHED_FIELDS_CHANGED, TRACING_REQUESTS.name, request.id)
 
 
 def _transition(
@@ -422,18 +487,23 @@ def _transition(
     *,
     expected: tuple[MatchStatus, ...],
     values: Mapping[str, Any],
+    unless: sa.ColumnElement[bool] | None = None,
 ) -> None:
-    """Compare-and-set: move the candidate on only if it is still in one of the ``expected`` statuses.
+    """Compare-and-set: move the candidate on only if it is still in one of the ``expected`` statuses
+    (and ``unless`` does not hold of it).
 
     Two officers deciding at once both read the old status; only the first UPDATE matches it, the
     other one changes no row and answers 409 with the state it lost to. One confirmed (or confirming)
     sighting per tracing request is a unique index, so two confirmations of one request race the same.
     """
+    condition: sa.ColumnElement[bool] = MatchCandidate.status.in_(expected)
+    if unless is not None:
+        condition = sa.and_(condition, sa.not_(unless))
     try:
         with session.begin_nested():
             result = session.execute(
                 sa.update(MatchCandidate)
-                .where(MatchCandidate.id == candidate.id, MatchCandidate.status.in_(expected))
+                .where(MatchCandidate.id == candidate.id, condition)
                 .values(**values, version=MatchCandidate.version + 1)
                 .execution_options(synchronize_session=False)
             )

@@ -30,7 +30,8 @@ MATCHED_PERSON_FIELDS = (
     "document_id",
 )
 NAME_FIELDS = ("given_name", "family_name", "full_name", "alternate_names")
-# The outbox topic of a record whose matched fields changed (created, or edited in one of them).
+# The outbox topic of a record whose proposals are to be made anew: created, edited in a matched field,
+# closed or opened again.
 MATCHED_FIELDS_CHANGED = "records.matched_fields_changed"
 
 

@@ -450,6 +450,10 @@ def update_record(
         _reindex(session, crypto, kind, record, document=document, on=on)
         record.match_version += 1
         enqueue(session, MATCHED_FIELDS_CHANGED, kind.name, record.id)
+    elif "status" in plain_changes:
+        # Closed, its open candidates are superseded (no one confirms a pair of a closed case);
+        # opened again, it is proposed for anew.
+        enqueue(session, MATCHED_FIELDS_CHANGED, kind.name, record.id)
     all_changed = sorted([*changed_names, *plain_changes])
     session.add(
         RecordEdit(
@@ -471,6 +475,19 @@ def update_record(
         _editable_document(kind, record, _strip_plain(kind, document), protection),
         protection,
     )
+
+
+def locked_tracing_request(session: Session, request_id: uuid.UUID) -> TracingRequest:
+    """The tracing request read anew and locked until the transaction ends. What moves a request
+    between workflow statuses (a decision on one of its pairs, a consent) takes this first, so each
+    reads the status the one before it committed, never one it read before waiting (PostgreSQL;
+    SQLite lets one writer at a time anyway). Taken before any of its pairs' rows: one order."""
+    return session.execute(
+        sa.select(TracingRequest)
+        .where(TracingRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def _check_status_change(before: RecordStatus, after: RecordStatus) -> None:

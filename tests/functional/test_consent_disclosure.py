@@ -16,7 +16,7 @@ from rfl.audit.models import AuditEvent
 from rfl.db import db
 from rfl.disclosures.export import verify_export
 from rfl.extensions import app_services
-from tests.border import REQUEST, SIGHTING, Border, queue, saved
+from tests.border import REQUEST, SIGHTING, Border, patch, queue, saved
 from tests.conftest import Factories, FakeClock
 
 WHEREABOUTS = {"current_place": "Bari", "address": "Via Roma 1", "phone": "+39 080 555 0199"}
@@ -295,3 +295,141 @@ def test_nothing_is_disclosed_of_a_found_person_who_was_erased(
         .where(AuditEvent.action == "disclosure.denied", AuditEvent.outcome == "denied")
     )
     assert denied == 1
+
+
+def minor_pending_approval(client: FlaskClient, border: Border) -> dict[str, Any]:
+    """A found child's pair confirmed by the family's officer, awaiting the second approval."""
+    minor = SIGHTING | {"person": SIGHTING["person"] | {"flagged_minor": True}}
+    return confirmed_pair(client, border, minor)
+
+
+def test_approving_a_pair_whose_found_person_refused_keeps_the_familys_request_closed(
+    client: FlaskClient, border: Border
+) -> None:
+    case = minor_pending_approval(client, border)
+    assert case["match"]["status"] == "pending_approval"
+    refused = consent(
+        client, border, case, decision="refused", scope=[], method="guardian", guardian_name="G"
+    )
+    assert refused.status_code == 201, refused.json
+
+    approved = client.post(f"/api/v1/matches/{case['match']['id']}/approve", headers=border.it_officer)
+
+    assert approved.status_code == 200, approved.json
+    assert approved.json["status"] == "confirmed"
+    assert request_status(client, border, case) == "closed"  # never awaiting consent: rule 2
+    assert queue(client, border.de_officer) == []
+
+
+@pytest.mark.parametrize("undo", ["withdraw", "reject"])
+def test_taking_back_a_pair_whose_found_person_refused_opens_the_familys_search_again(
+    client: FlaskClient, border: Border, undo: str
+) -> None:
+    # a confirmed pair (withdrawn later) or a child's awaiting its second officer (rejected later)
+    case = confirmed_pair(client, border) if undo == "withdraw" else minor_pending_approval(client, border)
+    method = {"method": "guardian", "guardian_name": "G"} if undo == "reject" else {}
+    other = saved(
+        client,
+        "/api/v1/sightings",
+        border.it_caseworker,
+        SIGHTING | {"registration": {"date": "2024-05-01", "country": "IT"}},
+    )
+    assert consent(client, border, case, decision="refused", scope=[], **method).status_code == 201
+    assert queue(client, border.de_officer, status="proposed") == []  # the other ended with the search
+
+    taken_back = client.post(
+        f"/api/v1/matches/{case['match']['id']}/{undo}", headers=border.it_officer, json={"reason": "not him"}
+    )
+    taken_back.close()  # runs the proposals that follow
+
+    assert taken_back.status_code == 200, taken_back.json
+    assert request_status(client, border, case) == "open"
+    [proposed] = queue(client, border.de_officer, status="proposed")
+    assert proposed["sighting_id"] == other["id"]
+
+
+def test_a_refusal_ends_the_requests_other_proposals_without_telling_why(
+    client: FlaskClient, border: Border
+) -> None:
+    case = confirmed_pair(client, border)
+    saved(
+        client,
+        "/api/v1/sightings",
+        border.it_caseworker,
+        SIGHTING | {"registration": {"date": "2024-05-01", "country": "IT"}},
+    )
+    [other] = [m for m in queue(client, border.de_officer) if m["status"] == "proposed"]
+
+    consent(client, border, case, decision="refused", scope=[])
+    confirmed = client.post(f"/api/v1/matches/{other['id']}/confirm", headers=border.de_officer, json={})
+
+    assert confirmed.status_code == 409
+    assert confirmed.json["current"]["status"] == "superseded"
+    assert "confirmed sighting" not in json.dumps(confirmed.json)
+
+
+@pytest.mark.parametrize("decision", ["withdrawn", "refused"])
+def test_a_consent_can_be_withdrawn_after_its_pair_was_withdrawn_and_a_new_confirmation_discloses_nothing(
+    client: FlaskClient, border: Border, decision: str
+) -> None:
+    case = confirmed_pair(client, border)
+    assert consent(client, border, case, scope=["alive_and_well", "contact"]).status_code == 201
+    withdrawn = client.post(
+        f"/api/v1/matches/{case['match']['id']}/withdraw", headers=border.it_officer, json={"reason": "doubt"}
+    )
+    assert withdrawn.status_code == 200
+
+    said_no = consent(client, border, case, decision=decision, scope=[])
+    sighting_path = f"/api/v1/sightings/{case['sighting']['id']}"
+    patch(client, sighting_path, border.it_caseworker, {"person": {"mother_name": "Fatima"}})  # compared
+    [again] = queue(client, border.de_officer, status="proposed")
+    confirmed = client.post(f"/api/v1/matches/{again['id']}/confirm", headers=border.de_officer, json={})
+    disclosed = disclose(client, border, case | {"match": again}, "alive_and_well", "contact")
+
+    assert said_no.status_code == 201, said_no.json
+    assert confirmed.json["status"] == "confirmed"
+    assert disclosed.status_code == 403
+    assert "released" not in disclosed.json
+    assert "555 0199" not in json.dumps(disclosed.json)
+
+
+def test_a_refusal_for_a_request_never_paired_with_the_sighting_is_refused(
+    client: FlaskClient, border: Border
+) -> None:
+    case = confirmed_pair(client, border)
+    someone_else = {"given_name": "Zainab", "family_name": "Qureshi", "sex": "F", "birth_date": "1971"}
+    unrelated = saved(
+        client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST | {"sought_person": someone_else}
+    )
+
+    refused = consent(client, border, case | {"request": unrelated}, decision="refused", scope=[])
+
+    assert refused.status_code == 422
+    assert refused.json["errors"]["recipient_tracing_request_id"]
+
+
+def test_a_person_found_dead_after_the_confirmation_needs_a_second_officer_before_the_fate_is_told(
+    app: Flask, client: FlaskClient, border: Border
+) -> None:
+    case = confirmed_pair(client, border)  # an adult alive when confirmed: one officer sufficed
+    approve_path = f"/api/v1/matches/{case['match']['id']}/approve"
+    needs_none = client.post(approve_path, headers=border.it_officer)
+    patch(
+        client, f"/api/v1/sightings/{case['sighting']['id']}", border.it_caseworker, {"condition": "deceased"}
+    )
+
+    before = disclose(client, border, case, "fate")
+    by_the_confirming_officer = client.post(approve_path, headers=border.de_officer)
+    approved = client.post(approve_path, headers=border.it_officer)
+    again = client.post(approve_path, headers=border.it_second_officer)
+    fate = disclose(client, border, case, "fate")
+
+    assert needs_none.status_code == 409
+    assert before.status_code == 403
+    assert "second_approval_missing" in before.json["reasons"]
+    assert by_the_confirming_officer.status_code == 403
+    assert approved.status_code == 200, approved.json
+    assert approved.json["status"] == "confirmed"
+    assert again.status_code == 409
+    assert fate.status_code == 201, fate.json
+    assert fate.json["released"] == {"fate": "deceased"}

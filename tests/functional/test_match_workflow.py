@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from rfl.accounts.models import Role
 from rfl.audit.models import AuditEvent
 from rfl.db import db
 from rfl.matches.models import MatchCandidate
-from tests.border import REQUEST, SIGHTING, Border, queue, saved
+from rfl.records.models import RecordStatus, TracingRequest
+from tests.border import REQUEST, SIGHTING, Border, patch, queue, saved
 from tests.conftest import Factories
 
 
@@ -65,17 +67,6 @@ def test_an_officer_reviews_the_explained_pair_and_confirms_it(client: FlaskClie
     assert client.get(f"/api/v1/tracing-requests/{request['id']}", headers=border.de_caseworker).json[
         "status"
     ] == ("awaiting_consent")
-
-
-def patch(client: FlaskClient, path: str, headers: dict[str, str], changes: dict[str, Any]) -> None:
-    etag = client.get(path, headers=headers).headers["ETag"]
-    response = client.patch(
-        path,
-        headers=headers | {"If-Match": etag, "Content-Type": "application/merge-patch+json"},
-        json=changes,
-    )
-    assert response.status_code == 200, response.json
-    response.close()
 
 
 def test_a_rejected_pair_stays_rejected_until_a_matched_field_changes(
@@ -269,3 +260,40 @@ def audit_actions(app: Flask, object_id: str) -> list[tuple[str, str]]:
             sa.select(AuditEvent).where(AuditEvent.object_id == object_id).order_by(AuditEvent.seq)
         )
         return [(row.action, row.outcome) for row in rows]
+
+
+def test_closing_a_request_ends_its_proposals_and_opening_it_again_proposes_anew(
+    client: FlaskClient, border: Border
+) -> None:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [first] = queue(client, border.de_officer)
+    path = f"/api/v1/tracing-requests/{request['id']}"
+
+    patch(client, path, border.de_caseworker, {"status": "closed"})
+    while_closed = queue(client, border.it_officer, status="proposed")
+    confirmed = client.post(f"/api/v1/matches/{first['id']}/confirm", headers=border.it_officer, json={})
+    patch(client, path, border.de_caseworker, {"status": "open"})
+    [again] = queue(client, border.it_officer, status="proposed")
+
+    assert while_closed == []
+    assert confirmed.status_code == 409
+    assert confirmed.json["current"]["status"] == "superseded"
+    assert again["id"] != first["id"]
+    assert again["tracing_request_id"] == request["id"]
+
+
+def test_a_pair_of_a_request_closed_before_its_proposals_followed_is_not_confirmed(
+    app: Flask, client: FlaskClient, border: Border
+) -> None:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [match] = queue(client, border.de_officer)
+    with app.app_context(), db.transaction() as session:  # closed, its proposals not yet superseded
+        session.get_one(TracingRequest, uuid.UUID(request["id"])).status = RecordStatus.CLOSED
+
+    confirmed = client.post(f"/api/v1/matches/{match['id']}/confirm", headers=border.it_officer, json={})
+
+    assert confirmed.status_code == 409
+    assert confirmed.json["detail"] == "The tracing request is closed."
+    assert confirmed.json["current"]["status"] == "proposed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from rfl.matches.store import current_matcher
 from rfl.matches.worker import drain
 from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
+from rfl.records.models import RecordStatus, TracingRequest
 from tests.conftest import Factories, FakeClock, make_settings, unaudited
 from tests.rfl.matches.conftest import seed_pairs
 
@@ -126,6 +128,77 @@ def test_two_sightings_confirmed_for_one_request_at_once_leave_one_confirmed(
         )
         assert sorted(s.value for s in statuses) == ["confirmed", "proposed"]
     db.engine_of(app).dispose()
+
+
+def test_a_confirmation_waiting_on_a_withdrawal_of_the_same_request_leaves_it_awaiting_consent(
+    throwaway_database_url: str, tmp_path: Path
+) -> None:
+    """The request's confirmed pair withdrawn while another of its pairs is confirmed: the confirmation
+    waits for the withdrawal, then moves the request on from the status the withdrawal committed
+    (it used to keep the one it had read before waiting, and left the request open with a pair confirmed)."""
+    app, make = committing_app(throwaway_database_url, tmp_path)
+    germany = make.society("DE", country="DE")
+    seed_pairs(app, make, germany, make.society("IT"))
+    seed_pairs(app, make, germany, make.society("GR", country="GR"))  # each person registered twice
+    with app.app_context():
+        drain()
+        rows = db.session.execute(sa.select(MatchCandidate.tracing_request_id, MatchCandidate.id)).all()
+    by_request: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for request_id, candidate_id in rows:
+        by_request.setdefault(request_id, []).append(candidate_id)
+    request_id, (first, second) = next((r, ids[:2]) for r, ids in by_request.items() if len(ids) >= 2)
+    officer = actor_of(make.user(Role.TRACING_OFFICER, society=germany))
+    decide(app, officer, "confirm", first)
+    withdrawn, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def withdraw_and_hold() -> None:
+        try:
+            decide(app, officer, "withdraw", first, before_commit=lambda: (withdrawn.set(), release.wait(30)))
+        except BaseException as error:  # the test reports it below
+            failures.append(error)
+            withdrawn.set()
+
+    def confirm_the_other() -> None:
+        try:
+            decide(app, officer, "confirm", second)
+        except BaseException as error:
+            failures.append(error)
+
+    holder = threading.Thread(target=withdraw_and_hold)
+    holder.start()
+    withdrawn.wait(timeout=30)
+    confirming = threading.Thread(target=confirm_the_other)
+    confirming.start()
+    confirming.join(timeout=1.5)  # on PostgreSQL it now waits for the withdrawal
+    release.set()
+    holder.join()
+    confirming.join()
+
+    assert failures == []
+    with app.app_context():
+        assert db.session.get_one(MatchCandidate, second).status is MatchStatus.CONFIRMED
+        assert db.session.get_one(TracingRequest, request_id).status is RecordStatus.AWAITING_CONSENT
+    db.engine_of(app).dispose()
+
+
+def decide(
+    app: object,
+    officer: Actor,
+    decision: str,
+    candidate_id: uuid.UUID,
+    *,
+    before_commit: Callable[[], object] = lambda: None,
+) -> None:
+    """One officer's decision in a transaction of its own (``before_commit`` runs inside it)."""
+    with app.app_context(), db.transaction() as session:  # type: ignore[attr-defined]
+        crypto, clock = app_services().crypto(session), app_services().clock()
+        if decision == "confirm":
+            services.confirm(session, crypto, officer, candidate_id, note=None, now=clock, audit=unaudited)
+        else:
+            services.withdraw(session, crypto, officer, candidate_id, reason="x", now=clock, audit=unaudited)
+        session.flush()
+        before_commit()
 
 
 def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_proposal_fails(
