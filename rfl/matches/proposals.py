@@ -3,8 +3,9 @@
 1. Blocking runs on the blind indexes: the record's blocking keys are hashed under each society's own
    index key and looked up in that society's ``match_block`` rows; a key that too many records share
    finds nothing, and the records sharing the most keys go on (twice ``max_candidates``: see 3).
-2. Rule 10 is applied before anything is decrypted: a sighting hidden from a request (no_cross_border
-   across societies, or excluded by society or request id) is never its candidate.
+2. Rule 10 is applied before anything is decrypted: a sighting excluded from a request (by society or
+   request id) is never its candidate; a no_cross_border one is, across societies too, the pair shown
+   to the sighting's society alone (see ``restrictions.pairable``).
 3. Only the blocked candidates are decrypted, in memory, into the matcher's canonical fields; those
    that share a real blocking key (not only a truncated index value) are ranked by keys shared, and
    at most ``max_candidates`` are scored with the current model; those at or above the floor are
@@ -48,7 +49,7 @@ from rfl.matches.models import OPEN_PAIR, MatchCandidate, MatchStatus
 from rfl.matches.settings import MatchingSettings
 from rfl.records import indexing
 from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, TracingRequest
-from rfl.records.restrictions import Viewer, seen_by_everyone, visible_to
+from rfl.records.restrictions import Viewer, pairable, seen_by_everyone
 from rfl.records.seals import Protection, Seals
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType, canonical_records, kind_named
 
@@ -644,22 +645,19 @@ def _loaded(session: Session, kind: RecordType, records: Sequence[RecordMixin | 
 def _visible(
     seals: Seals, codes: dict[uuid.UUID, str], record: RecordMixin, heads: Iterable[Head]
 ) -> Iterator[Head]:
-    """The records of the other side (``heads``) the record may be paired with under rule 10, in
-    order: those whose sighting the request's society, and the request itself, may see (each sighting
-    read through its seal: one whose seal fails is nobody's candidate). ``codes``: the societies'
-    codes, by id."""
+    """The records of the other side (``heads``) the record may be paired with under rule 10
+    (``restrictions.pairable``), in order (each sighting read through its seal: one whose seal fails
+    is nobody's candidate). ``codes``: the societies' codes, by id."""
     if isinstance(record, TracingRequest):
         viewer = Viewer(record.society_id, codes[record.society_id], record.id)
         return (
-            head
-            for head in heads
-            if head.unrestricted or visible_to(head, viewer, _sighting_protection(head))
+            head for head in heads if head.unrestricted or pairable(head, viewer, _sighting_protection(head))
         )
     own = seals.protection(record)
     return (
         head
         for head in heads
-        if visible_to(record, Viewer(head.society_id, codes[head.society_id], head.id), own)
+        if pairable(record, Viewer(head.society_id, codes[head.society_id], head.id), own)
     )
 
 

@@ -246,8 +246,14 @@ def _sighting_visible(session: Session, seals: Seals, actor: Actor, candidate: M
 def _visible_candidates(
     session: Session, seals: Seals, actor: Actor, candidates: Sequence[MatchCandidate]
 ) -> list[MatchCandidate]:
-    """The candidates whose sighting rule 10 shows to the request and to ``actor`` (a page's sightings
-    and societies are read in one query each, not one per candidate)."""
+    """The candidates ``actor`` may review under rule 10: every pair of its own society's sightings,
+    and those whose sighting rule 10 shows to the request and to ``actor`` (a page's sightings and
+    societies are read in one query each, not one per candidate).
+
+    A sighting's own society reviews all its pairs, also those its restrictions hide from the request's
+    side: proposed across borders under ``no_cross_border`` (reviewed by it alone, rule 10), or
+    restricted after they were proposed (to reject or withdraw them; confirming waits until the
+    restrictions are lifted). A pair whose sighting's seal fails is no one's to review."""
     if not candidates:
         return []
     wanted = {c.sighting_id for c in candidates}
@@ -258,12 +264,16 @@ def _visible_candidates(
     for candidate in candidates:
         sighting = sightings[candidate.sighting_id]
         protection = seals.protection(sighting)
+        if sighting.society_id == actor.society_id:
+            if protection.intact:
+                visible.append(candidate)
+            continue
         on_request_side = Viewer(
             candidate.request_society_id,
             request_codes[candidate.request_society_id],
             candidate.tracing_request_id,
         )
-        # Hidden from the request: hidden from everyone.
+        # Hidden from the request: hidden from everyone but the sighting's society.
         if visible_to(sighting, on_request_side, protection) and visible_to(sighting, actor_view, protection):
             visible.append(candidate)
     return visible
@@ -318,13 +328,14 @@ def confirm(
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_CONFIRM, audit=audit)
     request = _decided_on(session, candidate)
     _refuse_when_closed(request, candidate)
-    needs_second = _needs_second_approval(session, Seals(crypto, audit, actor), request, candidate)
+    rules = _pair_rules(session, Seals(crypto, audit, actor), request, candidate)
+    _refuse_when_hidden(audit, actor, Action.MATCH_CONFIRM, candidate, rules)
     _transition(
         session,
         candidate,
         expected=(MatchStatus.PROPOSED,),
         values={
-            "status": MatchStatus.PENDING_APPROVAL if needs_second else MatchStatus.CONFIRMED,
+            "status": MatchStatus.PENDING_APPROVAL if rules.needs_second_approval else MatchStatus.CONFIRMED,
             "confirmed_by": actor.user_id,
             "confirmed_at": now,
             "confirm_note": _seal(crypto, candidate, "confirm_note", note),
@@ -360,13 +371,12 @@ def approve(
         raise Conflict(
             "This match is not confirmed yet: an approval follows a confirmation.", current=_state(candidate)
         )
+    rules = _pair_rules(session, Seals(crypto, audit, actor), request, candidate)
     late = candidate.status is MatchStatus.CONFIRMED
-    if late and (
-        candidate.approved_by is not None
-        or not _needs_second_approval(session, Seals(crypto, audit, actor), request, candidate)
-    ):
+    if late and (candidate.approved_by is not None or not rules.needs_second_approval):
         raise Conflict("This match needs no further approval.", current=_state(candidate))
     _refuse_when_closed(request, candidate)
+    _refuse_when_hidden(audit, actor, Action.MATCH_APPROVE, candidate, rules)
     _transition(
         session,
         candidate,
@@ -452,16 +462,40 @@ def _refuse_when_closed(request: TracingRequest, candidate: MatchCandidate) -> N
         raise Conflict("The tracing request is closed.", current=_state(candidate))
 
 
-def _needs_second_approval(
+@dataclass(frozen=True)
+class _PairRules:
+    """What the rules read of a pair's records for a decision, as they read now, through the seals."""
+
+    needs_second_approval: bool  # rules 3 and 4: a minor on either side, or a deceased found person
+    hidden_from_the_request: bool  # rule 10: the sighting's restrictions hide it from the request
+
+
+def _pair_rules(
     session: Session, seals: Seals, request: TracingRequest, candidate: MatchCandidate
-) -> bool:
-    """Rules 3 and 4: a minor on either side, or a deceased found person, as the records read now."""
+) -> _PairRules:
+    sighting = session.get_one(Sighting, candidate.sighting_id)
     # both seals read (a broken one is audited) before either answers
-    found, sought = (
-        seals.protection(session.get_one(Sighting, candidate.sighting_id)),
-        seals.protection(request),
+    found, sought = seals.protection(sighting), seals.protection(request)
+    code = society_codes(session, {request.society_id})[request.society_id]
+    return _PairRules(
+        needs_second_approval=found.minor or found.deceased or sought.minor,
+        hidden_from_the_request=not visible_to(sighting, Viewer(request.society_id, code, request.id), found),
     )
-    return found.minor or found.deceased or sought.minor
+
+
+def _refuse_when_hidden(
+    audit: AuditSink, actor: Actor, action: Action, candidate: MatchCandidate, rules: _PairRules
+) -> None:
+    """A pair its sighting's restrictions hide from the request's side (proposed across borders under
+    no_cross_border, or restricted after it was proposed) is reviewed by the sighting's society alone
+    and is not confirmed: the family side would learn of it. Its officers lift the restrictions first
+    (with the found person's agreement), or reject or withdraw the pair. Refused and audited."""
+    if rules.hidden_from_the_request:
+        audit(_event(action, actor, candidate, candidate.sighting_society_id, outcome=Outcome.DENIED))
+        raise PermissionDenied(
+            "The sighting's restrictions keep it from this tracing request: lift them before the pair"
+            " is confirmed."
+        )
 
 
 def _request_follows(session: Session, request: TracingRequest, candidate: MatchCandidate) -> None:

@@ -1,7 +1,8 @@
 """Rule 10, decided in one place: whether a sighting's protection restrictions let someone see it.
 
-A sighting may carry ``no_cross_border`` (only its own society ever sees it, in search, matching and
-review) and ``exclude`` (society codes and tracing-request ids that must never see it). Who looks is a
+A sighting may carry ``no_cross_border`` (only its own society ever sees it, in search and review: its
+pairs with other societies' requests are proposed and shown to it alone) and ``exclude`` (society codes
+and tracing-request ids that must never see it, nor be paired with it). Who looks is a
 ``Viewer``: an officer's society and, where the look is made on behalf of a tracing request (a search
 for that request, a match proposed for it), that request. Its own society always sees a sighting.
 The same rule is offered as a Python predicate and as a SQL condition, so lists and queues filter in
@@ -58,7 +59,22 @@ def visible_to(sighting: Owned, viewer: Viewer, protection: Protection) -> bool:
         return False
     if protection.no_cross_border and sighting.society_id != viewer.society_id:
         return False
-    return not set(viewer.exclusion_entries()) & {canonical_entry(entry) for entry in protection.exclude}
+    return not _excludes(protection, viewer)
+
+
+def pairable(sighting: Owned, request: Viewer, protection: Protection) -> bool:
+    """Whether rule 10 lets the sighting be a candidate of a tracing request (``request``: its society,
+    code and id): sealed and not excluded. A ``no_cross_border`` sighting is paired across borders too,
+    the pair reviewed by the sighting's society alone (``visible_to`` hides it from the request's):
+    the rule keeps its matches to its own society, not from it, and that society is who must learn
+    that a family abroad is looking."""
+    if seen_by_everyone(protection):
+        return True
+    return protection.intact and not _excludes(protection, request)
+
+
+def _excludes(protection: Protection, viewer: Viewer) -> bool:
+    return bool(set(viewer.exclusion_entries()) & {canonical_entry(entry) for entry in protection.exclude})
 
 
 def seen_by_everyone(protection: Protection) -> bool:

@@ -192,20 +192,13 @@ def test_a_third_society_sees_nothing_of_a_pair(
     assert ("match_candidate.read", "denied") in audit_actions(app, match["id"])
 
 
-@pytest.mark.parametrize(
-    "restrictions",
-    [{"no_cross_border": True, "exclude": []}, {"no_cross_border": False, "exclude": ["DE"]}],
-)
 @pytest.mark.parametrize("sighting_first", [False, True], ids=["requests first", "sighting first"])
-def test_restricted_sightings_are_never_proposed_to_the_excluded(
-    app: Flask,
-    client: FlaskClient,
-    border: Border,
-    restrictions: dict[str, Any],
-    sighting_first: bool,
+def test_excluded_societies_are_never_proposed_the_sighting(
+    app: Flask, client: FlaskClient, border: Border, sighting_first: bool
 ) -> None:
     """Whichever side is proposed for: the sighting's (saved last), or the requests' (saved after it).
     No candidate is stored for the pair (the queue, which applies rule 10 again, would hide one)."""
+    restrictions = {"no_cross_border": False, "exclude": ["DE"]}
     if sighting_first:
         saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING | {"restrictions": restrictions})
     saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
@@ -219,6 +212,46 @@ def test_restricted_sightings_are_never_proposed_to_the_excluded(
 
     assert queue(client, border.de_officer) == []
     assert [m["tracing_request_id"] for m in queue(client, border.it_officer)] == [own["id"]]
+
+
+@pytest.mark.parametrize("sighting_first", [False, True], ids=["requests first", "sighting first"])
+def test_a_sighting_kept_from_other_borders_is_proposed_to_its_own_society_alone(
+    app: Flask, client: FlaskClient, border: Border, sighting_first: bool
+) -> None:
+    """Rule 10: its matches are reviewed by its own society only. Italy learns that a family in Germany
+    is looking (a missed match would leave it without news); Germany learns nothing until Italy's
+    officer, with the person's agreement, lifts the restriction."""
+    kept = SIGHTING | {"restrictions": {"no_cross_border": True, "exclude": []}}
+    if sighting_first:
+        sighting = saved(client, "/api/v1/sightings", border.it_caseworker, kept)
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    if not sighting_first:
+        sighting = saved(client, "/api/v1/sightings", border.it_caseworker, kept)
+
+    [match] = queue(client, border.it_officer)
+    germany_sees = queue(client, border.de_officer)
+    detail_for_germany = client.get(f"/api/v1/matches/{match['id']}", headers=border.de_officer)
+    confirm_path = f"/api/v1/matches/{match['id']}/confirm"
+    confirmed_by_italy = client.post(confirm_path, headers=border.it_officer, json={})
+    request_path = f"/api/v1/tracing-requests/{request['id']}"
+    status = client.get(request_path, headers=border.de_caseworker).json["status"]
+    patch(
+        client,
+        f"/api/v1/sightings/{sighting['id']}",
+        border.it_officer,
+        {"restrictions": {"no_cross_border": False}},
+    )
+    [lifted] = queue(client, border.de_officer)
+    confirmed = client.post(confirm_path, headers=border.de_officer, json={})
+
+    assert match["tracing_request_id"] == request["id"]
+    assert germany_sees == []
+    assert detail_for_germany.status_code == 404
+    assert confirmed_by_italy.status_code == 403
+    assert status == "open"  # nothing moved on the family's side
+    assert ("match_candidate.confirm", "denied") in audit_actions(app, match["id"])
+    assert lifted["id"] == match["id"]
+    assert confirmed.json["status"] == "confirmed"
 
 
 def test_a_sighting_excluding_one_request_is_proposed_to_the_others(
@@ -252,6 +285,35 @@ def test_restrictions_added_later_withdraw_the_pair_from_the_other_side(
 
     assert queue(client, border.de_officer) == []
     assert client.get(f"/api/v1/matches/{match['id']}", headers=border.de_officer).status_code == 404
+
+
+def test_a_confirmed_pair_restricted_later_stays_with_the_sightings_society_to_withdraw(
+    client: FlaskClient, border: Border
+) -> None:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    sighting = saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [match] = queue(client, border.de_officer)
+    client.post(f"/api/v1/matches/{match['id']}/confirm", headers=border.de_officer, json={})
+
+    patch(
+        client,
+        f"/api/v1/sightings/{sighting['id']}",
+        border.it_caseworker,
+        {"restrictions": {"exclude": ["DE"]}},
+    )
+    germany_sees = queue(client, border.de_officer)
+    [italy_sees] = queue(client, border.it_officer)
+    withdrawn = client.post(
+        f"/api/v1/matches/{match['id']}/withdraw", headers=border.it_officer, json={"reason": "fear"}
+    )
+    status = client.get(f"/api/v1/tracing-requests/{request['id']}", headers=border.de_caseworker).json[
+        "status"
+    ]
+
+    assert germany_sees == []
+    assert italy_sees["id"] == match["id"]
+    assert withdrawn.status_code == 200, withdrawn.json
+    assert status == "open"  # the family's search goes on; it never learns why
 
 
 def audit_actions(app: Flask, object_id: str) -> list[tuple[str, str]]:
