@@ -20,6 +20,7 @@ __all__ = [
     "Role",
     "is_central_tracing_agency",
     "society_codes",
+    "society_id_by_code",
     "society_ids_by_code",
     "user_id_by_email",
 ]
@@ -57,6 +58,12 @@ def society_ids_by_code(session: Session, codes: Iterable[str]) -> dict[str, uui
     wanted = [code.strip().upper() for code in codes]
     statement = sa.select(Society.code, Society.id).where(Society.code.in_(wanted))
     return {row.code: row.id for row in session.execute(statement)}
+
+
+def society_id_by_code(session: Session, code: str) -> uuid.UUID | None:
+    """The id of the society with this code (in any case), None when there is none: a filter by an
+    unknown code then matches nothing."""
+    return society_ids_by_code(session, [code]).get(code.strip().upper())
 
 
 def is_central_tracing_agency(session: Session, society_id: uuid.UUID) -> bool:

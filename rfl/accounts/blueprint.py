@@ -7,7 +7,6 @@ from typing import Any
 
 import marshmallow as ma
 from flask import request
-from flask_smorest import Blueprint
 
 from rfl.accounts import services
 from rfl.accounts.models import Role, User
@@ -26,6 +25,7 @@ from rfl.clock import now
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.http.auth import ANY_ROLE, current_actor, public, require_roles
+from rfl.http.blueprint import Blueprint
 from rfl.http.conditional import etag_for, require_if_match
 from rfl.http.idempotency import idempotent
 from rfl.http.merge_patch import patched_document

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from rfl.accounts.models import Role
@@ -28,6 +27,7 @@ from rfl.clock import now
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
+from rfl.http.blueprint import Blueprint
 from rfl.http.transactions import writes_on_safe_method
 from rfl.identity import society_codes, user_id_by_email
 

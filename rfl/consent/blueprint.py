@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask import url_for
-from flask_smorest import Blueprint
 
 from privacy import Category
 from rfl.audit.recorder import record as audit
@@ -24,6 +23,7 @@ from rfl.consent.services import ConsentInput, ConsentView
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
+from rfl.http.blueprint import Blueprint
 from rfl.identity import Actor, Role, society_codes
 
 blp = Blueprint("consent", __name__, url_prefix="/api/v1", description="Consent of found persons")
@@ -116,7 +116,11 @@ def consent_log(query: dict[str, Any]) -> dict[str, Any]:
     """
     session, actor = db.session, current_actor()
     filters = services.ConsentLogFilter(
-        officer_id=query["officer"], since=query["since"], until=query["until"], decision=query["decision"]
+        society_code=query["society"],
+        officer_id=query["officer"],
+        since=query["since"],
+        until=query["until"],
+        decision=query["decision"],
     )
     page = services.consent_log(
         session,

@@ -78,6 +78,13 @@ class ConsentPageSchema(ma.Schema):
 
 
 class ConsentLogQuerySchema(PageQuerySchema):
+    society = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=16),
+        metadata={
+            "description": "Only records of this society (its code): your own society's log holds no other."
+        },
+    )
     officer = ma.fields.UUID(load_default=None)
     since = ma.fields.AwareDateTime(load_default=None)
     until = ma.fields.AwareDateTime(load_default=None)

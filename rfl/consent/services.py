@@ -28,7 +28,7 @@ from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.consent.models import PARTNERS, Consent
 from rfl.crypto import Crypto
 from rfl.errors import Conflict, NotFound, ValidationFailed
-from rfl.identity import Actor
+from rfl.identity import Actor, society_id_by_code
 from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome, MatchStatus
 from rfl.matches.proposals import supersede
 from rfl.pagination import Page, paginate
@@ -403,7 +403,7 @@ def released_message(crypto: Crypto, sighting: Sighting, consent: Consent) -> st
 
 @dataclass(frozen=True)
 class ConsentLogFilter:
-    society_id: uuid.UUID | None = None
+    society_code: str | None = None
     officer_id: uuid.UUID | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -423,6 +423,9 @@ def consent_log(
     """The consent log for auditors and admins of a society: terms and ids only, never the personal
     details; each row says whether its seal holds."""
     statement = sa.select(Consent).where(Consent.society_id == actor.society_id)
+    if filters.society_code is not None:
+        society = society_id_by_code(session, filters.society_code)
+        statement = statement.where(Consent.society_id == society)
     if filters.officer_id is not None:
         statement = statement.where(Consent.recorded_by == filters.officer_id)
     if filters.since is not None:

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 from flask import Response, url_for
-from flask_smorest import Blueprint
 
 from privacy import Category
 from rfl.audit.proofs import TreeProofs
@@ -27,6 +26,7 @@ from rfl.disclosures.schemas import (
 from rfl.errors import PermissionDenied
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
+from rfl.http.blueprint import Blueprint
 from rfl.http.transactions import keep_the_refusal, writes_on_safe_method
 from rfl.identity import Role, society_codes
 
@@ -88,6 +88,7 @@ def disclosure_log(query: dict[str, Any]) -> dict[str, Any]:
     session, actor = db.session, current_actor()
     filters = services.DisclosureLogFilter(
         tracing_request_id=query["tracing_request_id"],
+        society_code=query["society"],
         sighting_id=query["sighting_id"],
         since=query["since"],
         until=query["until"],

@@ -61,6 +61,11 @@ class DisclosurePageSchema(ma.Schema):
 
 class DisclosureLogQuerySchema(PageQuerySchema):
     tracing_request_id = ma.fields.UUID(load_default=None)
+    society = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=16),
+        metadata={"description": "Only pairs with this society (its code) on either side."},
+    )
     sighting_id = ma.fields.UUID(load_default=None)
     officer = ma.fields.UUID(load_default=None)
     since = ma.fields.AwareDateTime(load_default=None)

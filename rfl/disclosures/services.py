@@ -27,7 +27,7 @@ from rfl.consent import services as consent
 from rfl.crypto import Crypto
 from rfl.disclosures.models import Disclosure, DisclosureOutcome
 from rfl.errors import Conflict, NotFound, PermissionDenied
-from rfl.identity import Actor
+from rfl.identity import Actor, society_id_by_code
 from rfl.matches.models import MatchCandidate, MatchOutcome, MatchStatus
 from rfl.matches.services import reviewable
 from rfl.pagination import Page, paginate
@@ -247,6 +247,7 @@ def disclosure_terms(
 @dataclass(frozen=True)
 class DisclosureLogFilter:
     tracing_request_id: uuid.UUID | None = None
+    society_code: str | None = None  # either side's
     sighting_id: uuid.UUID | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -278,6 +279,11 @@ def disclosure_log(
     ):
         if value is not None:
             statement = statement.where(column == value)
+    if filters.society_code is not None:
+        society = society_id_by_code(session, filters.society_code)
+        statement = statement.where(
+            sa.or_(Disclosure.request_society_id == society, Disclosure.sighting_society_id == society)
+        )
     if filters.since is not None:
         statement = statement.where(Disclosure.decided_at >= filters.since)
     if filters.until is not None:

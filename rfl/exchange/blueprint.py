@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from flask import Response, url_for
-from flask_smorest import Blueprint
 
 from rfl.audit.recorder import record as audit
 from rfl.clock import now
@@ -25,6 +24,7 @@ from rfl.exchange.schemas import (
 )
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
+from rfl.http.blueprint import Blueprint
 from rfl.http.json_body import accepts_upload
 from rfl.identity import Role
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from rfl.db import db
 from rfl.http.auth import public
+from rfl.http.blueprint import Blueprint
 from rfl.outbox.services import backlog
 
 blp = Blueprint("health", __name__, description="Service health")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from flask import g, request
-from flask_smorest import Blueprint
 
 from rfl.accounts.models import Role
 from rfl.accounts.services import authenticate_token, authorize
@@ -21,6 +20,7 @@ from rfl.audit.recorder import record
 from rfl.clock import now
 from rfl.db import db
 from rfl.errors import AuthenticationRequired
+from rfl.http.blueprint import Blueprint
 from rfl.identity import Actor
 
 P = ParamSpec("P")

@@ -6,13 +6,12 @@ import dataclasses
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from rfl.audit.recorder import record as audit
 from rfl.clock import now
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
+from rfl.http.blueprint import Blueprint
 from rfl.identity import Role
 from rfl.matches import services
 from rfl.matches.schemas import (

@@ -26,7 +26,7 @@ from privacy import Subject
 from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.crypto import Crypto
 from rfl.errors import Conflict, NotFound, PermissionDenied
-from rfl.identity import Actor, society_codes, society_ids_by_code
+from rfl.identity import Actor, society_codes, society_id_by_code
 from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome, MatchStatus
 from rfl.outbox.services import enqueue
 from rfl.pagination import Page, paginate
@@ -113,7 +113,7 @@ def queue(
     if filters.min_probability is not None:
         statement = statement.where(MatchCandidate.match_probability >= filters.min_probability)
     if filters.society_code is not None:
-        society = society_ids_by_code(session, [filters.society_code]).get(filters.society_code.upper())
+        society = society_id_by_code(session, filters.society_code)
         statement = statement.where(
             sa.or_(
                 MatchCandidate.request_society_id == society, MatchCandidate.sighting_society_id == society

@@ -8,7 +8,6 @@ from typing import Any
 
 import marshmallow as ma
 from flask import request, url_for
-from flask_smorest import Blueprint
 
 from rfl.audit.recorder import record as audit
 from rfl.clock import now
@@ -16,6 +15,7 @@ from rfl.crypto import Crypto
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
+from rfl.http.blueprint import Blueprint
 from rfl.http.conditional import etag_for, require_if_match
 from rfl.http.idempotency import idempotent
 from rfl.http.merge_patch import patched_document

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from rfl.audit.recorder import record as audit
 from rfl.clock import now
 from rfl.db import db
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
+from rfl.http.blueprint import Blueprint
 from rfl.identity import Role, society_codes
 from rfl.records.models import RecordMixin
 from rfl.records.services import SIGHTINGS, TRACING_REQUESTS, RecordType

@@ -433,3 +433,26 @@ def test_a_person_found_dead_after_the_confirmation_needs_a_second_officer_befor
     assert again.status_code == 409
     assert fate.status_code == 201, fate.json
     assert fate.json["released"] == {"fate": "deceased"}
+
+
+def test_the_logs_filter_by_society_and_refuse_a_filter_they_do_not_know(
+    client: FlaskClient, border: Border, make: Factories
+) -> None:
+    case = confirmed_pair(client, border)
+    consent(client, border, case, scope=["alive_and_well"])
+    disclose(client, border, case, "alive_and_well")
+    german_auditor = make.actor_headers(Role.AUDITOR, border.germany)
+    italian_auditor = make.actor_headers(Role.AUDITOR, border.italy)
+
+    def listed(path: str, headers: dict[str, str]) -> int:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, response.json
+        return len(response.json["items"])
+
+    assert listed("/api/v1/disclosures?society=it", german_auditor) == 1  # the pair's other side
+    assert listed("/api/v1/disclosures?society=SE", german_auditor) == 0
+    assert listed("/api/v1/consents?society=IT", italian_auditor) == 1
+    assert listed("/api/v1/consents?society=DE", italian_auditor) == 0
+    mistyped = client.get("/api/v1/disclosures?outcom=denied", headers=german_auditor)
+    assert mistyped.status_code == 422
+    assert mistyped.json["errors"]["outcom"] == ["Unknown field."]
