@@ -34,6 +34,9 @@ from rfl.outbox import services as outbox
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+# An import's message is taken at most this often: a take after the last failed attempt (a crash
+# during it) still marks the import failed and ends the message.
+MESSAGE_TAKES = MAX_ATTEMPTS + 1
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ def drain_imports() -> int:
             ids = [
                 message_id
                 for message_id in outbox.pending_ids(
-                    session, IMPORT_REQUESTED, limit=len(seen) + 1, max_attempts=MAX_ATTEMPTS + 1
+                    session, IMPORT_REQUESTED, limit=len(seen) + 1, max_attempts=MESSAGE_TAKES
                 )
                 if message_id not in seen
             ]

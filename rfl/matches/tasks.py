@@ -18,13 +18,18 @@ from flask import Flask
 
 from rfl.db import db
 from rfl.exchange.models import IMPORT_REQUESTED
+from rfl.exchange.worker import MESSAGE_TAKES as IMPORT_TAKES
 from rfl.extensions import app_services
-from rfl.matches.worker import DrainReport, process_messages, rescore_chunk
+from rfl.matches.worker import MAX_ATTEMPTS, DrainReport, process_messages, rescore_chunk
 from rfl.outbox import services as outbox
 from rfl.records.canonical import MATCHED_FIELDS_CHANGED
 
 SWEEP_EVERY = timedelta(minutes=1)
 RELAY_BATCH = 500
+# A chunk of a run that fails (an officer deciding one of its candidates meanwhile, a database that
+# went away) is tried again this often, waiting longer each time: nothing else would take it again,
+# and `rfl match run` follows the chunks until every one is done.
+RESCORE_RETRIES = 5
 
 celery_app = Celery("rfl")
 celery_app.conf.update(
@@ -63,7 +68,12 @@ def propose_task(message_ids: list[str]) -> None:
         process_messages([uuid.UUID(message_id) for message_id in message_ids], DrainReport())
 
 
-@celery_app.task(name="rfl.matches.rescore")  # type: ignore[untyped-decorator]
+@celery_app.task(  # type: ignore[untyped-decorator]
+    name="rfl.matches.rescore",
+    autoretry_for=(Exception,),
+    max_retries=RESCORE_RETRIES,
+    retry_backoff=True,
+)
 def rescore_task(run_id: str, number: int) -> None:
     with _app().app_context():
         rescore_chunk(uuid.UUID(run_id), number)
@@ -97,7 +107,7 @@ def relay() -> int:
     reached leaves the rest for the next relay, and the sweep hands the marked ones over again later."""
     settings = app_services().settings.matching
     relayed = 0
-    for topic in (IMPORT_REQUESTED, MATCHED_FIELDS_CHANGED):
+    for topic, max_attempts in ((IMPORT_REQUESTED, IMPORT_TAKES), (MATCHED_FIELDS_CHANGED, MAX_ATTEMPTS)):
         with db.transaction() as session:
             messages = outbox.to_relay(
                 session,
@@ -105,6 +115,7 @@ def relay() -> int:
                 now=app_services().clock(),
                 stale_after=settings.relay_again_after,
                 limit=RELAY_BATCH,
+                max_attempts=max_attempts,
             )
             for message in messages:
                 message.relayed_at = app_services().clock()

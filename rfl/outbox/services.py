@@ -64,14 +64,17 @@ def pending_ids(session: Session, topic: str, *, limit: int, max_attempts: int) 
 
 
 def to_relay(
-    session: Session, topic: str, *, now: datetime, stale_after: timedelta, limit: int
+    session: Session, topic: str, *, now: datetime, stale_after: timedelta, limit: int, max_attempts: int
 ) -> list[OutboxMessage]:
-    """Messages to hand to the task queue: never relayed, or relayed so long ago that the task was lost."""
+    """Messages to hand to the task queue: never relayed, or relayed so long ago that the task was lost,
+    and not yet failed ``max_attempts`` times (one that always fails waits for an operator, as a drain
+    leaves it: relayed again and again it would take a worker's time, and the relay's places, forever)."""
     return list(
         session.scalars(
             sa.select(OutboxMessage)
             .where(
                 OutboxMessage.topic == topic,
+                OutboxMessage.attempts < max_attempts,
                 sa.or_(OutboxMessage.relayed_at.is_(None), OutboxMessage.relayed_at < now - stale_after),
             )
             .order_by(OutboxMessage.created_at, OutboxMessage.id)

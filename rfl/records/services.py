@@ -308,7 +308,7 @@ def _checked_restrictions(
     """The document with its ``restrictions.exclude`` in canonical form (society codes upper case,
     tracing-request ids as canonical UUIDs, each once), after checking that every entry names a known
     society or an existing tracing request: a typo must never silently fail to protect someone, so a
-    bad entry is refused, by position and value (a code or an id, never personal data)."""
+    bad entry is refused, by position only (what was typed may be a name: rule 8)."""
     restrictions = document.get("restrictions")
     if kind is not SIGHTINGS or not restrictions or not restrictions.get("exclude"):
         return document
@@ -327,10 +327,10 @@ def _checked_restrictions(
     problems: dict[str, list[str]] = {}
     for position, code in codes.items():
         if code not in known_codes:
-            problems[str(position)] = [f"No society has the code {code!r}."]
+            problems[str(position)] = ["No society has this code."]
     for position, request_id in request_ids.items():
         if request_id not in known_requests:
-            problems[str(position)] = [f"No tracing request has the id {str(request_id)!r}."]
+            problems[str(position)] = ["No tracing request has this id."]
     if problems:
         raise ValidationFailed({"restrictions": {"exclude": problems}})
     for position in range(len(restrictions["exclude"])):

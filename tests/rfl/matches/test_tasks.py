@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from celery.contrib.testing.worker import start_worker
 from flask import Flask
+from sqlalchemy.orm.exc import StaleDataError
 
 from rfl import create_app, migrate
 from rfl.accounts.models import Role
@@ -24,6 +26,7 @@ from rfl.db import db
 from rfl.matches import tasks
 from rfl.matches.models import MatchCandidate, MatchRunChunk
 from rfl.matches.settings import Executor, MatchingSettings
+from rfl.matches.worker import rescore_chunk
 from rfl.outbox.models import OutboxMessage
 from tests.border import REQUEST, SIGHTING
 from tests.conftest import Factories, FakeClock, make_settings
@@ -117,3 +120,27 @@ def test_a_rescoring_run_is_split_among_the_workers(celery_app: tuple[Flask, Fak
             == 0
         )
         assert db.session.scalar(sa.select(sa.func.count()).select_from(MatchCandidate)) >= len(PEOPLE)
+
+
+def test_a_chunk_that_fails_is_tried_again_and_the_run_finishes(
+    celery_app: tuple[Flask, FakeClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk undone by an officer deciding one of its candidates meanwhile: the task is retried
+    (acknowledged once it raised, nothing else would take the chunk again and the run would wait)."""
+    app, clock = celery_app
+    make = Factories(app, clock)
+    seed_pairs(app, make, make.society("DE", country="DE"), make.society("IT"))
+    failures: list[int] = []
+
+    def fails_once(run_id: uuid.UUID, number: int) -> int:
+        if not failures:
+            failures.append(number)
+            raise StaleDataError("a candidate was decided meanwhile")
+        return rescore_chunk(run_id, number)
+
+    monkeypatch.setattr(tasks, "rescore_chunk", fails_once)
+    with start_worker(tasks.celery_app, perform_ping_check=False):
+        result = app.test_cli_runner().invoke(main, ["match", "run", "--wait-seconds", "60"])
+
+    assert failures == [0]
+    assert result.exit_code == 0, result.output

@@ -50,3 +50,21 @@ def test_a_message_is_marked_relayed_once_and_a_gone_one_not_at_all(app: Flask, 
     assert marked == [(fresh, TOPIC)]
     assert relayed_at[fresh] == clock()
     assert relayed_at[swept] == clock() - timedelta(seconds=5)
+
+
+def test_a_message_that_failed_its_attempts_is_not_relayed_again(app: Flask, clock: FakeClock) -> None:
+    with app.app_context():
+        with db.transaction() as session:
+            for _ in range(2):
+                outbox.enqueue(session, TOPIC, "thing", uuid.uuid4())
+            failing, lost = outbox.enqueued(session)
+            outbox.mark_relayed(session, [failing, lost], now=clock())
+            session.get_one(OutboxMessage, failing).attempts = 5
+            session.get_one(OutboxMessage, lost).attempts = 4
+        clock.advance(timedelta(hours=1))
+        with db.transaction() as session:
+            again = outbox.to_relay(
+                session, TOPIC, now=clock(), stale_after=timedelta(minutes=5), limit=10, max_attempts=5
+            )
+
+    assert [message.id for message in again] == [lost]
