@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -24,6 +24,8 @@ from rfl.errors import ValidationFailed
 
 T = TypeVar("T")
 MAX_CURSOR_INTEGER = 2**63
+# Rows read at a time for a page whose rows are kept or left out after reading (``keep``).
+KEPT_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -40,17 +42,53 @@ def paginate(
     limit: int,
     cursor: str | None,
     descending: bool = False,
+    keep: Callable[[Sequence[T]], Sequence[T]] | None = None,
 ) -> Page[T]:
     """One page of ``statement`` in ``order_by`` order (ascending, or ``descending`` on every column),
-    starting after ``cursor``."""
+    starting after ``cursor``.
+
+    ``keep``: the rows of those given (in order) the caller may show, for a check no SQL can make (a
+    seal read in Python); rows are read on until the page holds ``limit`` kept ones or none are left,
+    so hidden rows never leave a page short while more follow, and the cursor carries on after the last
+    row looked at."""
     if cursor:
         statement = statement.where(_after(order_by, decode_cursor(cursor, order_by), descending))
     ordering = [column.desc() if descending else column for column in order_by]
-    rows: list[Any] = list(session.scalars(statement.order_by(*ordering).limit(limit + 1)))
-    if len(rows) <= limit:
-        return Page(items=rows, next_cursor=None)
-    last = rows[limit - 1]
-    return Page(items=rows[:limit], next_cursor=encode_cursor([getattr(last, c.key) for c in order_by]))
+    statement = statement.order_by(*ordering)
+    if keep is None:
+        rows: list[Any] = list(session.scalars(statement.limit(limit + 1)))
+        if len(rows) <= limit:
+            return Page(items=rows, next_cursor=None)
+        return Page(items=rows[:limit], next_cursor=_cursor_of(rows[limit - 1], order_by))
+    return _kept_page(session, statement, order_by=order_by, limit=limit, descending=descending, keep=keep)
+
+
+def _kept_page(
+    session: Session,
+    statement: sa.Select[T],
+    *,
+    order_by: Sequence[InstrumentedAttribute[Any]],
+    limit: int,
+    descending: bool,
+    keep: Callable[[Sequence[T]], Sequence[T]],
+) -> Page[T]:
+    """Read on until ``limit`` rows are kept and one more (so a cursor always leads to a row shown)."""
+    batch = max(limit, KEPT_BATCH)
+    items: list[T] = []
+    read = statement
+    while True:
+        rows: list[Any] = list(session.scalars(read.limit(batch)))
+        kept = {id(row) for row in keep(rows)}
+        items.extend(row for row in rows if id(row) in kept)
+        if len(items) > limit:
+            return Page(items=items[:limit], next_cursor=_cursor_of(items[limit - 1], order_by))
+        if len(rows) < batch:
+            return Page(items=items, next_cursor=None)
+        read = statement.where(_after(order_by, [getattr(rows[-1], c.key) for c in order_by], descending))
+
+
+def _cursor_of(row: Any, order_by: Sequence[InstrumentedAttribute[Any]]) -> str:
+    return encode_cursor([getattr(row, c.key) for c in order_by])
 
 
 def _after(

@@ -119,6 +119,7 @@ def queue(
                 MatchCandidate.request_society_id == society, MatchCandidate.sighting_society_id == society
             )
         )
+    seals = Seals(crypto, audit, actor)
     page = paginate(
         session,
         statement,
@@ -126,9 +127,9 @@ def queue(
         limit=limit,
         cursor=cursor,
         descending=True,
+        keep=lambda candidates: _visible_candidates(session, seals, actor, candidates),
     )
-    visible = _visible_candidates(session, Seals(crypto, audit, actor), actor, page.items)
-    return Page(items=_views(session, visible, actor), next_cursor=page.next_cursor)
+    return Page(items=_views(session, list(page.items), actor), next_cursor=page.next_cursor)
 
 
 def candidate_detail(

@@ -316,6 +316,28 @@ def test_a_confirmed_pair_restricted_later_stays_with_the_sightings_society_to_w
     assert status == "open"  # the family's search goes on; it never learns why
 
 
+def test_pairs_hidden_from_an_officer_never_leave_a_queue_page_short(
+    client: FlaskClient, border: Border
+) -> None:
+    saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    for day, kept in (("01", False), ("02", True), ("03", False)):  # one Germany may not see
+        registration = {"date": f"2024-05-{day}", "country": "IT"}
+        restrictions = {"no_cross_border": kept, "exclude": []}
+        body = SIGHTING | {"registration": registration, "restrictions": restrictions}
+        saved(client, "/api/v1/sightings", border.it_caseworker, body)
+    assert len(queue(client, border.it_officer)) == 3
+
+    pages, cursor = [], ""
+    while True:
+        page = client.get(f"/api/v1/matches?limit=1{cursor}", headers=border.de_officer).json
+        pages.append(page["items"])
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+
+    assert [len(items) for items in pages] == [1, 1]
+
+
 def audit_actions(app: Flask, object_id: str) -> list[tuple[str, str]]:
     with app.app_context():
         rows = db.session.scalars(

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from rfl import pagination
 from rfl.accounts.models import Society
 from rfl.audit.models import AuditEvent
 from rfl.db import db
@@ -55,6 +56,36 @@ def test_pages_by_a_single_integer_column(app: Flask) -> None:
     assert [event.seq for event in first.items] == [0, 1, 2]
     assert [event.seq for event in second.items] == [3, 4]
     assert second.next_cursor is None
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 150])
+@pytest.mark.parametrize("hidden", [{1, 2, 3}, {0, 5, 6, 7}, {7}, set(range(8))])
+def test_rows_left_out_after_reading_never_leave_a_page_short(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, limit: int, hidden: set[int]
+) -> None:
+    monkeypatch.setattr(pagination, "KEPT_BATCH", 2)  # several reads a page
+    fill_log(app, 8)
+    pages: list[list[int]] = []
+    cursor = None
+    with app.app_context():
+        while True:
+            page = paginate(
+                db.session,
+                sa.select(AuditEvent),
+                order_by=(AuditEvent.seq,),
+                limit=limit,
+                cursor=cursor,
+                keep=lambda events: [event for event in events if event.seq not in hidden],
+            )
+            pages.append([event.seq for event in page.items])
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+
+    shown = [seq for page in pages for seq in page]
+    assert shown == [seq for seq in range(8) if seq not in hidden]
+    assert all(len(page) == limit for page in pages[:-1])  # full until the last
+    assert pages[-1] or len(pages) == 1  # and no empty page at the end
 
 
 @pytest.mark.parametrize(
