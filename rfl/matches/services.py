@@ -403,6 +403,7 @@ def reject(
     """Not the same person (a proposal, or a confirmation still awaiting its second approval)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_REJECT, audit=audit)
     request = _decided_on(session, candidate)
+    was = candidate.status
     _transition(
         session,
         candidate,
@@ -414,7 +415,7 @@ def reject(
             "reject_reason": _seal(crypto, candidate, "reject_reason", reason),
         },
     )
-    _request_follows(session, request, candidate)
+    _request_follows(session, request, candidate, was=was)
     _decided(audit, Action.MATCH_REJECT, actor, candidate, wrote="reject_reason")
     return _views(session, [candidate], actor)[0]
 
@@ -432,6 +433,7 @@ def withdraw(
     """Take back a confirmation; the tracing request is open again (unless already disclosed)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_WITHDRAW, audit=audit)
     request = _decided_on(session, candidate)
+    was = candidate.status
     _transition(
         session,
         candidate,
@@ -443,7 +445,7 @@ def withdraw(
             "withdraw_reason": _seal(crypto, candidate, "withdraw_reason", reason),
         },
     )
-    _request_follows(session, request, candidate)
+    _request_follows(session, request, candidate, was=was)
     _decided(audit, Action.MATCH_WITHDRAW, actor, candidate, wrote="withdraw_reason")
     return _views(session, [candidate], actor)[0]
 
@@ -499,16 +501,19 @@ def _refuse_when_hidden(
         )
 
 
-def _request_follows(session: Session, request: TracingRequest, candidate: MatchCandidate) -> None:
-    """Where the family's tracing request stands after a decision on ``candidate``, its one confirming
-    pair: a confirmation moves an open request to awaiting consent (one closed by the found person's
-    refusal stays closed, one disclosed stays disclosed: the family side learns nothing more), and
-    taking the pair back opens it again, also when that person's refusal had closed it (it was not the
-    sought person: the search goes on, and is proposed for anew)."""
+def _request_follows(
+    session: Session, request: TracingRequest, candidate: MatchCandidate, *, was: MatchStatus | None = None
+) -> None:
+    """Where the family's tracing request stands after a decision on ``candidate`` (``was``: its status
+    before a rejection or withdrawal). A confirmation moves an open request to awaiting consent (one
+    closed by the found person's refusal stays closed, one disclosed stays disclosed: the family side
+    learns nothing more). Taking back the request's confirming pair (at most one) opens it again, also
+    when that person's refusal had closed it (it was not the sought person: the search goes on, and is
+    proposed for anew); rejecting one of its other proposals changes nothing."""
     if candidate.status is MatchStatus.CONFIRMED:
         if request.status is RecordStatus.OPEN:
             request.status = RecordStatus.AWAITING_CONSENT
-    elif candidate.status in (MatchStatus.WITHDRAWN, MatchStatus.REJECTED):
+    elif was in CONFIRMING_STATUSES:
         if request.status is RecordStatus.AWAITING_CONSENT:
             request.status = RecordStatus.OPEN
         elif request.status is RecordStatus.CLOSED and candidate.outcome is MatchOutcome.LOCATED_NO_CONTACT:

@@ -177,6 +177,25 @@ def test_a_request_has_one_confirmed_sighting_until_it_is_withdrawn(
     assert then.json["status"] == "confirmed"
 
 
+def test_rejecting_another_proposal_leaves_the_confirmed_request_awaiting_consent(
+    client: FlaskClient, border: Border
+) -> None:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    later = {"registration": {"date": "2024-05-01", "country": "IT"}}
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING | later)
+    first, second = queue(client, border.de_officer)
+    client.post(f"/api/v1/matches/{first['id']}/confirm", headers=border.de_officer, json={})
+
+    rejected = client.post(
+        f"/api/v1/matches/{second['id']}/reject", headers=border.de_officer, json={"reason": "other man"}
+    )
+
+    assert rejected.json["status"] == "rejected"
+    path = f"/api/v1/tracing-requests/{request['id']}"
+    assert client.get(path, headers=border.de_caseworker).json["status"] == "awaiting_consent"
+
+
 def test_a_third_society_sees_nothing_of_a_pair(
     app: Flask, client: FlaskClient, border: Border, make: Factories
 ) -> None:
