@@ -481,11 +481,13 @@ def locked_tracing_request(session: Session, request_id: uuid.UUID) -> TracingRe
     """The tracing request read anew and locked until the transaction ends. What moves a request
     between workflow statuses (a decision on one of its pairs, a consent) takes this first, so each
     reads the status the one before it committed, never one it read before waiting (PostgreSQL;
-    SQLite lets one writer at a time anyway). Taken before any of its pairs' rows: one order."""
+    SQLite lets one writer at a time anyway). Taken before any of its pairs' rows: one order. The
+    lock is FOR NO KEY UPDATE: a proposal inserting a pair of the request holds the row FOR KEY SHARE
+    (the foreign key) while it updates other pairs, and a plain FOR UPDATE would wait on it (deadlock)."""
     return session.execute(
         sa.select(TracingRequest)
         .where(TracingRequest.id == request_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one()
 

@@ -31,7 +31,8 @@ from rfl.matches.store import current_matcher
 from rfl.matches.worker import drain
 from rfl.outbox import services as outbox
 from rfl.outbox.models import OutboxMessage
-from rfl.records.models import RecordStatus, TracingRequest
+from rfl.records.models import RecordStatus, Sighting, TracingRequest
+from rfl.records.services import locked_tracing_request
 from tests.conftest import Factories, FakeClock, make_settings, unaudited
 from tests.rfl.matches.conftest import seed_pairs
 
@@ -180,6 +181,90 @@ def test_a_confirmation_waiting_on_a_withdrawal_of_the_same_request_leaves_it_aw
         assert db.session.get_one(MatchCandidate, second).status is MatchStatus.CONFIRMED
         assert db.session.get_one(TracingRequest, request_id).status is RecordStatus.AWAITING_CONSENT
     db.engine_of(app).dispose()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("RFL_TEST_DATABASE_URL"), reason="SQLite serialises writers: no row is locked alone"
+)
+def test_a_decision_and_a_proposal_for_the_same_request_do_not_deadlock(
+    throwaway_database_url: str, tmp_path: Path
+) -> None:
+    """A proposal refreshes one of a request's pairs, then inserts another of its pairs (the foreign key
+    holds the request's row FOR KEY SHARE); a decision has locked the request, then updates the first
+    pair. A plain FOR UPDATE on the request made each wait for the other."""
+    app, make = committing_app(throwaway_database_url, tmp_path)
+    germany = make.society("DE", country="DE")
+    seed_pairs(app, make, germany, make.society("IT"))
+    with app.app_context():
+        drain()
+        pair = db.session.scalars(sa.select(MatchCandidate).order_by(MatchCandidate.id)).first()
+        assert pair is not None
+        paired = set(
+            db.session.scalars(
+                sa.select(MatchCandidate.sighting_id).where(
+                    MatchCandidate.tracing_request_id == pair.tracing_request_id
+                )
+            )
+        )
+        other = next(s for s in db.session.scalars(sa.select(Sighting)) if s.id not in paired)
+        first, request_id, another = pair.id, pair.tracing_request_id, (other.id, other.society_id)
+        request_society = pair.request_society_id
+    officer = actor_of(make.user(Role.TRACING_OFFICER, society=germany))
+    refreshed, locked = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def propose() -> None:
+        try:
+            with app.app_context(), db.transaction() as session:
+                session.get_one(MatchCandidate, first).match_weight -= 0.01  # re-scored
+                session.flush()
+                refreshed.set()
+                locked.wait(30)
+                session.add(new_pair(request_id, request_society, *another))
+        except BaseException as error:  # the test reports it below
+            failures.append(error)
+            refreshed.set()
+
+    def confirm() -> None:
+        try:
+            refreshed.wait(30)
+            with app.app_context(), db.transaction() as session:
+                locked_tracing_request(session, request_id)
+                locked.set()
+                crypto, clock = app_services().crypto(session), app_services().clock()
+                services.confirm(session, crypto, officer, first, note=None, now=clock, audit=unaudited)
+        except BaseException as error:
+            failures.append(error)
+            locked.set()
+
+    threads = [threading.Thread(target=propose), threading.Thread(target=confirm)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.engine_of(app).dispose()
+
+    assert failures == []
+
+
+def new_pair(
+    request_id: uuid.UUID, request_society: uuid.UUID, sighting_id: uuid.UUID, sighting_society: uuid.UUID
+) -> MatchCandidate:
+    return MatchCandidate(
+        id=uuid.uuid4(),
+        tracing_request_id=request_id,
+        sighting_id=sighting_id,
+        request_society_id=request_society,
+        sighting_society_id=sighting_society,
+        request_match_version=1,
+        sighting_match_version=1,
+        match_probability=0.9,
+        match_weight=3.0,
+        model_version="test",
+        explanation=[],
+        status=MatchStatus.PROPOSED,
+        subject_id=uuid.uuid4(),
+    )
 
 
 def decide(
