@@ -28,12 +28,13 @@ from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.consent.models import PARTNERS, Consent
 from rfl.crypto import Crypto
 from rfl.errors import Conflict, NotFound, ValidationFailed
-from rfl.identity import Actor, society_id_by_code
+from rfl.identity import Actor, society_codes, society_id_by_code
 from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome, MatchStatus
-from rfl.matches.proposals import supersede
+from rfl.matches.services import close_on_refusal
 from rfl.pagination import Page, paginate
 from rfl.records.models import RecordStatus, Sighting
-from rfl.records.seals import Seals
+from rfl.records.restrictions import Viewer, visible_to
+from rfl.records.seals import Protection, Seals
 from rfl.records.services import locked_tracing_request
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ def record_consent(
     audit: AuditSink,
 ) -> Consent:
     sighting = own_sighting(session, actor, sighting_id, Action.CONSENT_RECORD, audit)
-    match = _check(session, sighting, Seals(crypto, audit, actor).protection(sighting).minor, given, now)
+    protection = Seals(crypto, audit, actor).protection(sighting)
+    match = _check(session, sighting, protection.minor, given, now)
     consent = Consent(
         id=uuid.uuid4(),
         sighting_id=sighting.id,
@@ -93,7 +95,9 @@ def record_consent(
     session.add(consent)
     session.flush()
     if match is not None:
-        _follow_the_decision(session, match, given.decision, audit)
+        _follow_the_decision(session, match, given.decision, audit, seen=(sighting, protection))
+    elif given.decision is not ConsentStatus.GIVEN and given.recipient != PARTNERS:
+        _mark_the_pair(session, sighting.id, uuid.UUID(given.recipient), MatchOutcome.LOCATED_NO_CONTACT)
     audit(
         AuditEntry(
             Action.CONSENT_RECORD,
@@ -247,12 +251,20 @@ def _encrypt_personal(crypto: Crypto, sighting: Sighting, consent: Consent, give
 
 
 def _follow_the_decision(
-    session: Session, match: MatchCandidate, decision: ConsentStatus, audit: AuditSink
+    session: Session,
+    match: MatchCandidate,
+    decision: ConsentStatus,
+    audit: AuditSink,
+    *,
+    seen: tuple[Sighting, Protection],
 ) -> None:
     """Rule 2: a refusal (or a withdrawal) before anything was disclosed closes the family's case and
     hides that the person was found; consent given later opens the way to disclosure again (once the
-    match counts: a minor's awaiting its second approval leaves the request open). After a disclosure
-    the family already knows: a withdrawal only stops further releases (the policy denies)."""
+    match counts: a minor's awaiting its second approval leaves the request open; and not while the
+    sighting's restrictions hide it from the request, rule 10: the family side learns nothing then,
+    and the consent is recorded again once they are lifted). After a disclosure the family already
+    knows: a withdrawal only stops further releases (the policy denies). ``seen``: the sighting and
+    its protection as its seal gives it."""
     request = locked_tracing_request(session, match.tracing_request_id)  # as a match decision does
     session.refresh(match)
     if match.status not in CONFIRMING_STATUSES:
@@ -263,23 +275,32 @@ def _follow_the_decision(
     if request.status is RecordStatus.DISCLOSED:
         return
     if decision is ConsentStatus.GIVEN:
+        sighting, protection = seen
+        code = society_codes(session, {request.society_id})[request.society_id]
+        if not visible_to(sighting, Viewer(request.society_id, code, request.id), protection):
+            return
         if match.outcome is MatchOutcome.LOCATED_NO_CONTACT:
-            match.outcome = None
+            _mark_the_pair(session, match.sighting_id, match.tracing_request_id, None)
+            session.refresh(match)
             confirmed = match.status is MatchStatus.CONFIRMED
             request.status = RecordStatus.AWAITING_CONSENT if confirmed else RecordStatus.OPEN
         return
-    match.outcome = MatchOutcome.LOCATED_NO_CONTACT
-    request.status = RecordStatus.CLOSED
-    # The search ends: the request's other proposals go too, as a closed request's do (left open,
-    # they would wait in the queues of societies that must not learn why none can be confirmed).
-    others = session.scalars(
-        sa.select(MatchCandidate).where(
-            MatchCandidate.tracing_request_id == request.id,
-            MatchCandidate.status == MatchStatus.PROPOSED,
-            MatchCandidate.id != match.id,
-        )
+    close_on_refusal(session, match, request, audit)
+
+
+def _mark_the_pair(
+    session: Session, sighting_id: uuid.UUID, request_id: uuid.UUID, outcome: MatchOutcome | None
+) -> None:
+    """Every row of the pair carries the found person's latest say to the request: a no recorded while
+    no pair is confirmed (it was withdrawn) is carried into a proposal of the pair made again, which is
+    then hidden from the family's side from the start and, once its society confirms it, closes the
+    request (rule 2); a consent given later clears it."""
+    session.execute(
+        sa.update(MatchCandidate)
+        .where(MatchCandidate.sighting_id == sighting_id, MatchCandidate.tracing_request_id == request_id)
+        .values(outcome=outcome, version=MatchCandidate.version + 1)
+        .execution_options(synchronize_session=False)
     )
-    supersede(session, list(others), audit)
 
 
 def _subject(sighting: Sighting) -> Subject:

@@ -33,7 +33,7 @@ from rfl.matches.services import reviewable
 from rfl.pagination import Page, paginate
 from rfl.records.models import RecordStatus, Sighting, TracingRequest
 from rfl.records.seals import Protection, Seals
-from rfl.records.services import SIGHTINGS, read_groups, subject_facts
+from rfl.records.services import SIGHTINGS, locked_tracing_request, read_groups, subject_facts
 
 # What each category releases from the sighting (group, fields); message and fate are not fields.
 RELEASED_FIELDS: dict[Category, tuple[str, tuple[str, ...]]] = {
@@ -61,6 +61,10 @@ def disclose(
 ) -> DisclosureResult:
     """Decide and record one disclosure request (see the module docstring)."""
     match = reviewable(session, crypto, actor, match_id, Action.DISCLOSURE_DENIED, audit=audit)
+    # As a match decision or a consent does: one at a time for a request, each reading the pair and
+    # its consents as the one before it committed them (a withdrawal racing a disclosure).
+    locked_tracing_request(session, match.tracing_request_id)
+    session.refresh(match)
     if actor.society_id != match.request_society_id:
         audit(
             _event(Action.DISCLOSURE_DENIED, actor, match, match.sighting_society_id, outcome=Outcome.DENIED)

@@ -45,7 +45,7 @@ from rfl.audit.entries import Action, AuditEntry, AuditSink
 from rfl.crypto import Crypto
 from rfl.db import dialect_insert, one_of
 from rfl.identity import societies_holding, society_codes
-from rfl.matches.models import OPEN_PAIR, MatchCandidate, MatchStatus
+from rfl.matches.models import CONFIRMING_STATUSES, OPEN_PAIR, MatchCandidate, MatchOutcome, MatchStatus
 from rfl.matches.settings import MatchingSettings
 from rfl.records import indexing
 from rfl.records.models import BlindIndexEntry, RecordMixin, RecordStatus, TracingRequest
@@ -280,6 +280,7 @@ def propose_many(
     live = _live_candidates(session, kind, records)
     for record in records:
         _supersede_outdated(session, kind, record, live[record.id], audit)
+        _release_refused(session, record, live[record.id], audit)
     records = [record for record in records if record.status is not RecordStatus.CLOSED]
     if not records:
         return ProposalReport(0, 0, 0)
@@ -755,12 +756,21 @@ def _refresh(
     """Refresh the record's open candidates its scores (one per pair of ``pairs``, in order) changed
     (returns how many) and add those it has none for to ``new``."""
     open_candidates = _open_candidates(live)
+    # Pairs whose found person said no to the request (recorded on the pair's rows): proposed again,
+    # they carry it, hidden from the family's side (rule 2).
+    refused = {
+        (row.tracing_request_id, row.sighting_id)
+        for row in live
+        if row.outcome is MatchOutcome.LOCATED_NO_CONTACT
+    }
     changed = 0
     for pair, score in zip(pairs, scores, strict=True):
         explanation = [{"field": f.field, "level": f.level, "weight": f.weight} for f in score.explanation]
-        current = open_candidates.get((pair.request.id, pair.sighting.id))
+        key = (pair.request.id, pair.sighting.id)
+        current = open_candidates.get(key)
         if current is None:
-            new.append(_new_candidate(pair, score, model_version, explanation))
+            outcome = MatchOutcome.LOCATED_NO_CONTACT if key in refused else None
+            new.append(_new_candidate(pair, score, model_version, explanation, outcome))
         elif not _same_scoring(current, score, model_version, explanation):
             current.match_probability = score.match_probability
             current.match_weight = score.match_weight
@@ -830,7 +840,11 @@ def _same_scoring(
 
 
 def _new_candidate(
-    pair: Pair, score: Score, model_version: str, explanation: list[dict[str, Any]]
+    pair: Pair,
+    score: Score,
+    model_version: str,
+    explanation: list[dict[str, Any]],
+    outcome: MatchOutcome | None,
 ) -> MatchCandidate:
     return MatchCandidate(
         id=uuid.uuid4(),
@@ -845,6 +859,7 @@ def _new_candidate(
         model_version=model_version,
         explanation=explanation,
         status=MatchStatus.PROPOSED,
+        outcome=outcome,
         subject_id=uuid.uuid4(),
     )
 
@@ -895,6 +910,22 @@ def _supersede_outdated(
         [c for c in live if closed or _record_version(kind, c) < record.match_version],
         audit,
     )
+
+
+def _release_refused(
+    session: Session, record: RecordMixin, live: Sequence[MatchCandidate], audit: AuditSink
+) -> None:
+    """A tracing request its family's side opened again after the found person refused contact (it saw
+    only "closed"): the refused pair is withdrawn, so the search goes on and another sighting can be
+    confirmed (the pair kept confirmed would answer that the request has one: rule 2). The refusal
+    stays in the consent log, and holds if the pair is ever confirmed again."""
+    if not isinstance(record, TracingRequest) or record.status is RecordStatus.CLOSED:
+        return
+    for candidate in live:
+        if candidate.status in CONFIRMING_STATUSES and candidate.outcome is MatchOutcome.LOCATED_NO_CONTACT:
+            candidate.status = MatchStatus.WITHDRAWN
+            audit(_candidate_event(Action.MATCH_WITHDRAW, candidate))
+    session.flush()
 
 
 def _supersede_dropped(

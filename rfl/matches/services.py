@@ -28,12 +28,13 @@ from rfl.crypto import Crypto
 from rfl.errors import Conflict, NotFound, PermissionDenied
 from rfl.identity import Actor, society_codes, society_id_by_code
 from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome, MatchStatus
+from rfl.matches.proposals import supersede
 from rfl.outbox.services import enqueue
 from rfl.pagination import Page, paginate
 from rfl.records.canonical import MATCHED_FIELDS_CHANGED
 from rfl.records.models import RecordStatus, Sighting, TracingRequest
 from rfl.records.restrictions import Viewer, visible_to
-from rfl.records.seals import Seals
+from rfl.records.seals import Protection, Seals
 from rfl.records.services import (
     SIGHTINGS,
     TRACING_REQUESTS,
@@ -146,6 +147,10 @@ def candidate_detail(
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_READ, audit=audit)
     request = session.get_one(TracingRequest, candidate.tracing_request_id)
     sighting = session.get_one(Sighting, candidate.sighting_id)
+    # The reads of a hidden pair's request are its sighting's society's entries: they are audited all
+    # the same, but the request's society must not learn that another looked at its request for a pair.
+    protection = Seals(crypto, audit, actor).protection(sighting)
+    hidden = _hidden_from_the_request(session, candidate, sighting, protection)
     sought = read_identity(crypto, TRACING_REQUESTS, request)
     found = read_identity(crypto, SIGHTINGS, sighting)
     [request_view] = canonical_records(crypto, TRACING_REQUESTS, [request])
@@ -156,13 +161,15 @@ def candidate_detail(
             AuditEntry(
                 Action.MATCH_READ,
                 actor=actor,
-                owner_society_id=record.society_id,
+                owner_society_id=sighting.society_id if hidden else record.society_id,
                 object_type=kind.name,
                 object_id=str(record.id),
                 fields=tuple(f"{kind.person_group}.{name}" for name in shown),
             )
         )
-    enquirer = _enquirer(crypto, actor, request, audit)
+    enquirer = _enquirer(
+        crypto, actor, request, audit, owner=sighting.society_id if hidden else request.society_id
+    )
     identifiers = {
         entry["field"]: entry["level"]
         for entry in candidate.explanation
@@ -177,7 +184,9 @@ def candidate_detail(
     )
 
 
-def _enquirer(crypto: Crypto, actor: Actor, request: TracingRequest, audit: AuditSink) -> dict[str, Any]:
+def _enquirer(
+    crypto: Crypto, actor: Actor, request: TracingRequest, audit: AuditSink, *, owner: uuid.UUID
+) -> dict[str, Any]:
     """Who is looking, as far as the enquirer agreed to be named to the sought person: so the officer
     who asks the found person for consent can say who asks. Without that agreement, nothing."""
     enquirer = read_groups(crypto, TRACING_REQUESTS, request, ["enquirer"]).get("enquirer") or {}
@@ -188,7 +197,7 @@ def _enquirer(crypto: Crypto, actor: Actor, request: TracingRequest, audit: Audi
         AuditEntry(
             Action.MATCH_READ,
             actor=actor,
-            owner_society_id=request.society_id,
+            owner_society_id=owner,
             object_type=TRACING_REQUESTS.name,
             object_id=str(request.id),
             fields=tuple(f"enquirer.{name}" for name in shown),
@@ -342,7 +351,7 @@ def confirm(
             "confirm_note": _seal(crypto, candidate, "confirm_note", note),
         },
     )
-    _request_follows(session, request, candidate)
+    _request_after_confirming(session, request, candidate, audit)
     _decided(audit, Action.MATCH_CONFIRM, actor, candidate, wrote="confirm_note" if note else None)
     return _views(session, [candidate], actor)[0]
 
@@ -385,7 +394,7 @@ def approve(
         values={"status": MatchStatus.CONFIRMED, "approved_by": actor.user_id, "approved_at": now},
         unless=MatchCandidate.approved_by.is_not(None),
     )
-    _request_follows(session, request, candidate)
+    _request_after_confirming(session, request, candidate, audit)
     _decided(audit, Action.MATCH_APPROVE, actor, candidate)
     return _views(session, [candidate], actor)[0]
 
@@ -403,6 +412,7 @@ def reject(
     """Not the same person (a proposal, or a confirmation still awaiting its second approval)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_REJECT, audit=audit)
     request = _decided_on(session, candidate)
+    hidden = _pair_hidden(session, Seals(crypto, audit, actor), candidate)
     was = candidate.status
     _transition(
         session,
@@ -416,7 +426,7 @@ def reject(
         },
     )
     _request_follows(session, request, candidate, was=was)
-    _decided(audit, Action.MATCH_REJECT, actor, candidate, wrote="reject_reason")
+    _decided(audit, Action.MATCH_REJECT, actor, candidate, wrote="reject_reason", hidden=hidden)
     return _views(session, [candidate], actor)[0]
 
 
@@ -433,6 +443,7 @@ def withdraw(
     """Take back a confirmation; the tracing request is open again (unless already disclosed)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_WITHDRAW, audit=audit)
     request = _decided_on(session, candidate)
+    hidden = _pair_hidden(session, Seals(crypto, audit, actor), candidate)
     was = candidate.status
     _transition(
         session,
@@ -446,7 +457,7 @@ def withdraw(
         },
     )
     _request_follows(session, request, candidate, was=was)
-    _decided(audit, Action.MATCH_WITHDRAW, actor, candidate, wrote="withdraw_reason")
+    _decided(audit, Action.MATCH_WITHDRAW, actor, candidate, wrote="withdraw_reason", hidden=hidden)
     return _views(session, [candidate], actor)[0]
 
 
@@ -479,11 +490,26 @@ def _pair_rules(
     sighting = session.get_one(Sighting, candidate.sighting_id)
     # both seals read (a broken one is audited) before either answers
     found, sought = seals.protection(sighting), seals.protection(request)
-    code = society_codes(session, {request.society_id})[request.society_id]
     return _PairRules(
         needs_second_approval=found.minor or found.deceased or sought.minor,
-        hidden_from_the_request=not visible_to(sighting, Viewer(request.society_id, code, request.id), found),
+        hidden_from_the_request=_hidden_from_the_request(session, candidate, sighting, found),
     )
+
+
+def _pair_hidden(session: Session, seals: Seals, candidate: MatchCandidate) -> bool:
+    sighting = session.get_one(Sighting, candidate.sighting_id)
+    return _hidden_from_the_request(session, candidate, sighting, seals.protection(sighting))
+
+
+def _hidden_from_the_request(
+    session: Session, candidate: MatchCandidate, sighting: Sighting, protection: Protection
+) -> bool:
+    """Whether rule 10 hides the pair's sighting from its tracing request (``protection``: the
+    sighting's, through its seal). Such a pair is its sighting's society's alone: its review, its
+    decisions and their audit entries (the request's society must not learn even that it exists)."""
+    society = candidate.request_society_id
+    viewer = Viewer(society, society_codes(session, {society})[society], candidate.tracing_request_id)
+    return not visible_to(sighting, viewer, protection)
 
 
 def _refuse_when_hidden(
@@ -499,6 +525,39 @@ def _refuse_when_hidden(
             "The sighting's restrictions keep it from this tracing request: lift them before the pair"
             " is confirmed."
         )
+
+
+def _request_after_confirming(
+    session: Session, request: TracingRequest, candidate: MatchCandidate, audit: AuditSink
+) -> None:
+    """A pair whose found person said no before it was confirmed (a refusal recorded while the pair was
+    withdrawn; the proposal made again carries the outcome) stays unfound: closed as at a refusal."""
+    if candidate.outcome is MatchOutcome.LOCATED_NO_CONTACT:
+        close_on_refusal(session, candidate, request, audit)
+    else:
+        _request_follows(session, request, candidate)
+
+
+def close_on_refusal(
+    session: Session, match: MatchCandidate, request: TracingRequest, audit: AuditSink
+) -> None:
+    """Rule 2 for the request's confirming pair ``match`` whose found person said no (refused, or
+    withdrew, before anything was disclosed): the family's case is closed and the pair hidden from it,
+    the internal outcome kept. Also when the refusal came first and the pair was confirmed after."""
+    if request.status is RecordStatus.DISCLOSED:
+        return
+    match.outcome = MatchOutcome.LOCATED_NO_CONTACT
+    request.status = RecordStatus.CLOSED
+    # The search ends: the request's other proposals go too, as a closed request's do (left open,
+    # they would wait in the queues of societies that must not learn why none can be confirmed).
+    others = session.scalars(
+        sa.select(MatchCandidate).where(
+            MatchCandidate.tracing_request_id == request.id,
+            MatchCandidate.status == MatchStatus.PROPOSED,
+            MatchCandidate.id != match.id,
+        )
+    )
+    supersede(session, list(others), audit)
 
 
 def _request_follows(
@@ -568,12 +627,24 @@ def _seal(crypto: Crypto, candidate: MatchCandidate, column: str, text: str | No
 
 
 def _decided(
-    audit: AuditSink, action: Action, actor: Actor, candidate: MatchCandidate, *, wrote: str | None = None
+    audit: AuditSink,
+    action: Action,
+    actor: Actor,
+    candidate: MatchCandidate,
+    *,
+    wrote: str | None = None,
+    hidden: bool = False,
 ) -> None:
-    """One entry for each society of the pair: both follow what happens to it (``wrote``: the
-    encrypted note or reason column written, if any)."""
+    """One entry for each society of the pair: both follow what happens to it, unless rule 10 hides it
+    from the request's side (``hidden``; see ``_hidden_from_the_request``). ``wrote``: the encrypted
+    note or reason column written, if any."""
     fields = (wrote,) if wrote else ()
-    for society_id in dict.fromkeys((candidate.request_society_id, candidate.sighting_society_id)):
+    owners = (
+        (candidate.sighting_society_id,)
+        if hidden
+        else (candidate.request_society_id, candidate.sighting_society_id)
+    )
+    for society_id in dict.fromkeys(owners):
         audit(_event(action, actor, candidate, society_id, fields=fields))
 
 

@@ -369,7 +369,7 @@ def test_a_refusal_ends_the_requests_other_proposals_without_telling_why(
 
 
 @pytest.mark.parametrize("decision", ["withdrawn", "refused"])
-def test_a_consent_can_be_withdrawn_after_its_pair_was_withdrawn_and_a_new_confirmation_discloses_nothing(
+def test_a_consent_withdrawn_after_its_pair_was_withdrawn_holds_when_the_pair_is_confirmed_again(
     client: FlaskClient, border: Border, decision: str
 ) -> None:
     case = confirmed_pair(client, border)
@@ -382,13 +382,19 @@ def test_a_consent_can_be_withdrawn_after_its_pair_was_withdrawn_and_a_new_confi
     said_no = consent(client, border, case, decision=decision, scope=[])
     sighting_path = f"/api/v1/sightings/{case['sighting']['id']}"
     patch(client, sighting_path, border.it_caseworker, {"person": {"mother_name": "Fatima"}})  # compared
-    [again] = queue(client, border.de_officer, status="proposed")
-    confirmed = client.post(f"/api/v1/matches/{again['id']}/confirm", headers=border.de_officer, json={})
+    family_sees = queue(client, border.de_officer, status="proposed")
+    [again] = queue(client, border.it_officer, status="proposed")
+    confirmed = client.post(f"/api/v1/matches/{again['id']}/confirm", headers=border.it_officer, json={})
     disclosed = disclose(client, border, case | {"match": again}, "alive_and_well", "contact")
 
     assert said_no.status_code == 201, said_no.json
-    assert confirmed.json["status"] == "confirmed"
-    assert disclosed.status_code == 403
+    # the pair proposed again carries the person's no: hidden from the family's side (rule 2) ...
+    assert family_sees == []
+    assert again["outcome"] == "located_no_contact"
+    # ... and, confirmed by the sighting's society, it closes the request as a refusal does
+    assert confirmed.status_code == 200
+    assert request_status(client, border, case) == "closed"
+    assert disclosed.status_code == 404
     assert "released" not in disclosed.json
     assert "555 0199" not in json.dumps(disclosed.json)
 
@@ -456,3 +462,59 @@ def test_the_logs_filter_by_society_and_refuse_a_filter_they_do_not_know(
     mistyped = client.get("/api/v1/disclosures?outcom=denied", headers=german_auditor)
     assert mistyped.status_code == 422
     assert mistyped.json["errors"]["outcom"] == ["Unknown field."]
+
+
+def test_a_request_opened_again_after_a_refusal_goes_on_searching_without_learning_of_it(
+    client: FlaskClient, border: Border
+) -> None:
+    case = confirmed_pair(client, border)
+    other_day = SIGHTING | {"registration": {"date": "2024-05-01", "country": "IT"}}
+    saved(client, "/api/v1/sightings", border.it_caseworker, other_day)
+    assert consent(client, border, case, decision="refused", scope=[]).status_code == 201
+
+    patch(
+        client, f"/api/v1/tracing-requests/{case['request']['id']}", border.de_caseworker, {"status": "open"}
+    )
+    [again] = queue(client, border.de_officer, status="proposed")
+    confirmed = client.post(f"/api/v1/matches/{again['id']}/confirm", headers=border.de_officer, json={})
+
+    assert confirmed.status_code == 200, confirmed.json  # the refused pair no longer holds the request
+    assert request_status(client, border, case) == "awaiting_consent"
+    [refused] = [m for m in queue(client, border.it_officer) if m["id"] == case["match"]["id"]]
+    assert refused["status"] == "withdrawn"
+    assert refused["outcome"] == "located_no_contact"  # the sighting's society keeps the outcome
+
+
+def test_consent_given_while_restrictions_hide_the_pair_leaves_the_familys_request_closed(
+    client: FlaskClient, border: Border
+) -> None:
+    case = confirmed_pair(client, border)
+    assert consent(client, border, case, decision="refused", scope=[]).status_code == 201
+    sighting_path = f"/api/v1/sightings/{case['sighting']['id']}"
+    patch(client, sighting_path, border.it_caseworker, {"restrictions": {"exclude": ["DE"]}})
+
+    given = consent(client, border, case, scope=["alive_and_well"])
+
+    assert given.status_code == 201
+    assert request_status(client, border, case) == "closed"
+
+
+def test_a_pair_hidden_from_the_familys_society_leaves_no_trace_in_its_audit_log(
+    client: FlaskClient, border: Border, make: Factories
+) -> None:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    kept = SIGHTING | {"restrictions": {"no_cross_border": True, "exclude": []}}
+    saved(client, "/api/v1/sightings", border.it_caseworker, kept)
+    [pair] = queue(client, border.it_officer)
+    assert client.get(f"/api/v1/matches/{pair['id']}", headers=border.it_officer).status_code == 200
+    client.post(f"/api/v1/matches/{pair['id']}/reject", headers=border.it_officer, json={"reason": "no"})
+
+    def seen_by(society: Any) -> list[tuple[str, str]]:
+        auditor = make.actor_headers(Role.AUDITOR, society)
+        events = client.get("/api/v1/audit/events?limit=200", headers=auditor).json["items"]
+        return [(e["action"], e["object_id"]) for e in events if e["action"].startswith("match_candidate")]
+
+    for_germany, for_italy = seen_by(border.germany), seen_by(border.italy)
+    assert not [e for e in for_germany if e[1] in (request["id"], pair["id"])]
+    assert ("match_candidate.read", request["id"]) in for_italy  # audited all the same, as Italy's
+    assert ("match_candidate.reject", pair["id"]) in for_italy
