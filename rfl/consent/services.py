@@ -267,6 +267,10 @@ def _follow_the_decision(
     its protection as its seal gives it."""
     request = locked_tracing_request(session, match.tracing_request_id)  # as a match decision does
     session.refresh(match)
+    if match.status not in CONFIRMING_STATUSES and decision is not ConsentStatus.GIVEN:
+        # the pair was withdrawn or rejected meanwhile: saying no is still recorded, as for such a pair
+        _mark_the_pair(session, match.sighting_id, match.tracing_request_id, MatchOutcome.LOCATED_NO_CONTACT)
+        return
     if match.status not in CONFIRMING_STATUSES:
         raise Conflict(
             "The match was withdrawn or rejected meanwhile.",

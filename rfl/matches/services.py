@@ -336,8 +336,8 @@ def confirm(
 ) -> CandidateView:
     """Confirm a proposed pair. A minor or a deceased person's pair waits for a second officer."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_CONFIRM, audit=audit)
-    request = _decided_on(session, candidate)
-    _refuse_when_closed(request, candidate)
+    request = _decided_on(session, actor, candidate, Action.MATCH_CONFIRM, audit)
+    _refuse_when_closed(session, request, candidate)
     rules = _pair_rules(session, Seals(crypto, audit, actor), request, candidate)
     _refuse_when_hidden(audit, actor, Action.MATCH_CONFIRM, candidate, rules)
     _transition(
@@ -369,7 +369,7 @@ def approve(
     a pair awaiting it, or a confirmed one whose person has since died or been found to be a minor
     (the disclosure policy asks for it then too)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_APPROVE, audit=audit)
-    request = _decided_on(session, candidate)
+    request = _decided_on(session, actor, candidate, Action.MATCH_APPROVE, audit)
     if candidate.confirmed_by == actor.user_id and candidate.status in CONFIRMING_STATUSES:
         audit(
             _event(
@@ -385,7 +385,7 @@ def approve(
     late = candidate.status is MatchStatus.CONFIRMED
     if late and (candidate.approved_by is not None or not rules.needs_second_approval):
         raise Conflict("This match needs no further approval.", current=_state(candidate))
-    _refuse_when_closed(request, candidate)
+    _refuse_when_closed(session, request, candidate)
     _refuse_when_hidden(audit, actor, Action.MATCH_APPROVE, candidate, rules)
     _transition(
         session,
@@ -411,7 +411,7 @@ def reject(
 ) -> CandidateView:
     """Not the same person (a proposal, or a confirmation still awaiting its second approval)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_REJECT, audit=audit)
-    request = _decided_on(session, candidate)
+    request = _decided_on(session, actor, candidate, Action.MATCH_REJECT, audit)
     hidden = _pair_hidden(session, Seals(crypto, audit, actor), candidate)
     was = candidate.status
     _transition(
@@ -442,7 +442,7 @@ def withdraw(
 ) -> CandidateView:
     """Take back a confirmation; the tracing request is open again (unless already disclosed)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_WITHDRAW, audit=audit)
-    request = _decided_on(session, candidate)
+    request = _decided_on(session, actor, candidate, Action.MATCH_WITHDRAW, audit)
     hidden = _pair_hidden(session, Seals(crypto, audit, actor), candidate)
     was = candidate.status
     _transition(
@@ -461,19 +461,28 @@ def withdraw(
     return _views(session, [candidate], actor)[0]
 
 
-def _decided_on(session: Session, candidate: MatchCandidate) -> TracingRequest:
+def _decided_on(
+    session: Session, actor: Actor, candidate: MatchCandidate, action: Action, audit: AuditSink
+) -> TracingRequest:
     """The pair's tracing request, locked for the decision (one decision on a request's pairs at a
-    time, each reading what the one before it committed), and the candidate read anew under it."""
+    time, each reading what the one before it committed), and the candidate read anew under it: a
+    refusal committed while this decision waited hides the pair from the family's side now."""
     request = locked_tracing_request(session, candidate.tracing_request_id)
     session.refresh(candidate)
+    if _refused_contact_hides(actor, candidate):
+        audit(_event(action, actor, candidate, candidate.sighting_society_id, outcome=Outcome.DENIED))
+        raise NotFound("No such match candidate.")
     return request
 
 
-def _refuse_when_closed(request: TracingRequest, candidate: MatchCandidate) -> None:
+def _refuse_when_closed(session: Session, request: TracingRequest, candidate: MatchCandidate) -> None:
     """No one confirms a pair of a case that was closed, except the pair whose found person refused
-    contact (which closed it: rule 2 keeps it closed, and the pair may still be approved)."""
+    contact (which closed it: rule 2 keeps it closed, and the pair may still be approved); nor a pair
+    of a sighting that was closed (its proposals are being superseded)."""
     if request.status is RecordStatus.CLOSED and candidate.outcome is None:
         raise Conflict("The tracing request is closed.", current=_state(candidate))
+    if session.get_one(Sighting, candidate.sighting_id).status is RecordStatus.CLOSED:
+        raise Conflict("The sighting is closed.", current=_state(candidate))
 
 
 @dataclass(frozen=True)

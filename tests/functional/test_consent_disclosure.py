@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -10,12 +11,16 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from rfl.accounts.models import Role
 from rfl.audit.models import AuditEvent
+from rfl.consent import services as consent_services
 from rfl.db import db
 from rfl.disclosures.export import verify_export
 from rfl.extensions import app_services
+from rfl.matches import services as match_services
+from rfl.matches.models import MatchCandidate, MatchOutcome, MatchStatus
 from tests.border import REQUEST, SIGHTING, Border, patch, queue, saved
 from tests.conftest import Factories, FakeClock
 
@@ -518,3 +523,49 @@ def test_a_pair_hidden_from_the_familys_society_leaves_no_trace_in_its_audit_log
     assert not [e for e in for_germany if e[1] in (request["id"], pair["id"])]
     assert ("match_candidate.read", request["id"]) in for_italy  # audited all the same, as Italy's
     assert ("match_candidate.reject", pair["id"]) in for_italy
+
+
+def test_a_refusal_whose_pair_was_withdrawn_meanwhile_is_still_recorded(
+    app: Flask, client: FlaskClient, border: Border, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = confirmed_pair(client, border)
+    match_id = uuid.UUID(case["match"]["id"])
+    locked = consent_services.locked_tracing_request
+
+    def withdrawn_while_waiting(session: Session, request_id: uuid.UUID) -> Any:
+        # another officer's withdrawal, committed while this consent waited for the request's lock
+        session.execute(
+            sa.update(MatchCandidate)
+            .where(MatchCandidate.id == match_id)
+            .values(status=MatchStatus.WITHDRAWN)
+        )
+        return locked(session, request_id)
+
+    monkeypatch.setattr(consent_services, "locked_tracing_request", withdrawn_while_waiting)
+    refused = consent(client, border, case, decision="refused", scope=[])
+
+    assert refused.status_code == 201, refused.json
+    with app.app_context():
+        pair = db.session.get_one(MatchCandidate, match_id)
+        assert pair.outcome is MatchOutcome.LOCATED_NO_CONTACT  # carried if the pair is proposed again
+
+
+def test_a_family_side_decision_that_waited_on_a_refusal_finds_the_pair_gone(
+    client: FlaskClient, border: Border, make: Factories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = minor_pending_approval(client, border)  # confirmed by a German officer, approved by another
+    match_id = uuid.UUID(case["match"]["id"])
+    locked = match_services.locked_tracing_request
+
+    def refused_while_waiting(session: Session, request_id: uuid.UUID) -> Any:
+        # the found person's refusal, committed while this decision waited for the request's lock
+        refusal = sa.update(MatchCandidate).values(outcome=MatchOutcome.LOCATED_NO_CONTACT)
+        session.execute(refusal.where(MatchCandidate.id == match_id))
+        return locked(session, request_id)
+
+    monkeypatch.setattr(match_services, "locked_tracing_request", refused_while_waiting)
+    second = make.actor_headers(Role.TRACING_OFFICER, border.germany)
+    approved = client.post(f"/api/v1/matches/{match_id}/approve", headers=second)
+
+    assert approved.status_code == 404
+    assert "confirmed" not in json.dumps(approved.json)

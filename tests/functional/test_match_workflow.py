@@ -14,7 +14,7 @@ from rfl.accounts.models import Role
 from rfl.audit.models import AuditEvent
 from rfl.db import db
 from rfl.matches.models import MatchCandidate
-from rfl.records.models import RecordStatus, TracingRequest
+from rfl.records.models import RecordStatus, Sighting, TracingRequest
 from tests.border import REQUEST, SIGHTING, Border, patch, queue, saved
 from tests.conftest import Factories
 
@@ -400,3 +400,18 @@ def test_a_pair_of_a_request_closed_before_its_proposals_followed_is_not_confirm
     assert confirmed.status_code == 409
     assert confirmed.json["detail"] == "The tracing request is closed."
     assert confirmed.json["current"]["status"] == "proposed"
+
+
+def test_a_pair_of_a_sighting_closed_before_its_proposals_followed_is_not_confirmed(
+    app: Flask, client: FlaskClient, border: Border
+) -> None:
+    saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    sighting = saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [match] = queue(client, border.de_officer)
+    with app.app_context(), db.transaction() as session:  # closed, its proposals not yet superseded
+        session.get_one(Sighting, uuid.UUID(sighting["id"])).status = RecordStatus.CLOSED
+
+    confirmed = client.post(f"/api/v1/matches/{match['id']}/confirm", headers=border.de_officer, json={})
+
+    assert confirmed.status_code == 409
+    assert confirmed.json["detail"] == "The sighting is closed."
