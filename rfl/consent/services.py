@@ -96,8 +96,6 @@ def record_consent(
     session.flush()
     if match is not None:
         _follow_the_decision(session, match, given.decision, audit, seen=(sighting, protection))
-    elif given.decision is not ConsentStatus.GIVEN and given.recipient != PARTNERS:
-        _mark_the_pair(session, sighting.id, uuid.UUID(given.recipient), MatchOutcome.LOCATED_NO_CONTACT)
     audit(
         AuditEntry(
             Action.CONSENT_RECORD,
@@ -268,9 +266,7 @@ def _follow_the_decision(
     request = locked_tracing_request(session, match.tracing_request_id)  # as a match decision does
     session.refresh(match)
     if match.status not in CONFIRMING_STATUSES and decision is not ConsentStatus.GIVEN:
-        # the pair was withdrawn or rejected meanwhile: saying no is still recorded, as for such a pair
-        _mark_the_pair(session, match.sighting_id, match.tracing_request_id, MatchOutcome.LOCATED_NO_CONTACT)
-        return
+        return  # the pair was withdrawn or rejected meanwhile: saying no is recorded all the same
     if match.status not in CONFIRMING_STATUSES:
         raise Conflict(
             "The match was withdrawn or rejected meanwhile.",
@@ -284,27 +280,11 @@ def _follow_the_decision(
         if not visible_to(sighting, Viewer(request.society_id, code, request.id), protection):
             return
         if match.outcome is MatchOutcome.LOCATED_NO_CONTACT:
-            _mark_the_pair(session, match.sighting_id, match.tracing_request_id, None)
-            session.refresh(match)
+            match.outcome = None
             confirmed = match.status is MatchStatus.CONFIRMED
             request.status = RecordStatus.AWAITING_CONSENT if confirmed else RecordStatus.OPEN
         return
     close_on_refusal(session, match, request, audit)
-
-
-def _mark_the_pair(
-    session: Session, sighting_id: uuid.UUID, request_id: uuid.UUID, outcome: MatchOutcome | None
-) -> None:
-    """Every row of the pair carries the found person's latest say to the request: a no recorded while
-    no pair is confirmed (it was withdrawn) is carried into a proposal of the pair made again, which is
-    then hidden from the family's side from the start and, once its society confirms it, closes the
-    request (rule 2); a consent given later clears it."""
-    session.execute(
-        sa.update(MatchCandidate)
-        .where(MatchCandidate.sighting_id == sighting_id, MatchCandidate.tracing_request_id == request_id)
-        .values(outcome=outcome, version=MatchCandidate.version + 1)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _subject(sighting: Sighting) -> Subject:

@@ -23,7 +23,7 @@ from rfl.disclosures.schemas import (
     DisclosureRequestSchema,
     ExportQuerySchema,
 )
-from rfl.errors import PermissionDenied
+from rfl.errors import NotFound, PermissionDenied
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
 from rfl.http.blueprint import Blueprint
@@ -60,6 +60,9 @@ def disclose(body: dict[str, Any], match_id: uuid.UUID) -> tuple[dict[str, Any],
     result = services.disclose(
         session, app_services().crypto(session), actor, match_id, categories, now=now(), audit=audit
     )
+    if result.disclosure is None:  # the found person said no: to the family's side the pair is gone
+        keep_the_refusal()
+        raise NotFound("No such match candidate.")
     if not result.decision.allowed:
         keep_the_refusal()
         raise DisclosureDenied([reason.value for reason in result.decision.reasons])

@@ -29,9 +29,9 @@ from rfl.disclosures.models import Disclosure, DisclosureOutcome
 from rfl.errors import Conflict, NotFound, PermissionDenied
 from rfl.identity import Actor, society_id_by_code
 from rfl.matches.models import MatchCandidate, MatchOutcome, MatchStatus
-from rfl.matches.services import reviewable
+from rfl.matches.services import close_on_refusal, reviewable
 from rfl.pagination import Page, paginate
-from rfl.records.models import RecordStatus, Sighting, TracingRequest
+from rfl.records.models import RecordStatus, Sighting
 from rfl.records.seals import Protection, Seals
 from rfl.records.services import SIGHTINGS, locked_tracing_request, read_groups, subject_facts
 
@@ -44,7 +44,7 @@ RELEASED_FIELDS: dict[Category, tuple[str, tuple[str, ...]]] = {
 
 @dataclass(frozen=True)
 class DisclosureResult:
-    disclosure: Disclosure
+    disclosure: Disclosure | None  # None: the pair turned out refused (see ``disclose``)
     decision: Decision
     released: dict[str, Any] = field(default_factory=dict)
 
@@ -63,7 +63,7 @@ def disclose(
     match = reviewable(session, crypto, actor, match_id, Action.DISCLOSURE_DENIED, audit=audit)
     # As a match decision or a consent does: one at a time for a request, each reading the pair and
     # its consents as the one before it committed them (a withdrawal racing a disclosure).
-    locked_tracing_request(session, match.tracing_request_id)
+    request = locked_tracing_request(session, match.tracing_request_id)
     session.refresh(match)
     if actor.society_id != match.request_society_id:
         audit(
@@ -87,6 +87,15 @@ def disclose(
     protection = Seals(crypto, audit, actor).protection(sighting)
     subject = subject_facts(crypto, sighting, protection)
     decision = decide_disclosure(_facts(match, subject, records, categories, now))
+    if decision.search_closed_only and request.status is not RecordStatus.DISCLOSED:
+        # The person said no while no pair was confirmed (it was withdrawn), and the pair was confirmed
+        # again: rule 2 as at a refusal, found out now, before anything is recorded for the family's
+        # side to read (the attempt's reasons would say it).
+        close_on_refusal(session, match, request, audit)
+        audit(
+            _event(Action.DISCLOSURE_DENIED, actor, match, match.sighting_society_id, outcome=Outcome.DENIED)
+        )
+        return DisclosureResult(None, decision)
     disclosure = _record(session, actor, match, categories=categories, decision=decision, now=now)
     if not decision.allowed:
         for owner in _owners(match):
@@ -105,7 +114,7 @@ def disclose(
     released = _released(
         crypto, sighting, protection, categories, by_id.get(decision.consent_record_id or "")
     )
-    session.get_one(TracingRequest, match.tracing_request_id).status = RecordStatus.DISCLOSED
+    request.status = RecordStatus.DISCLOSED
     for owner in _owners(match):
         audit(_event(Action.DISCLOSURE_ALLOWED, actor, match, owner, disclosure=disclosure))
     return DisclosureResult(disclosure, decision, released)

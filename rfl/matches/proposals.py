@@ -756,21 +756,12 @@ def _refresh(
     """Refresh the record's open candidates its scores (one per pair of ``pairs``, in order) changed
     (returns how many) and add those it has none for to ``new``."""
     open_candidates = _open_candidates(live)
-    # Pairs whose found person said no to the request (recorded on the pair's rows): proposed again,
-    # they carry it, hidden from the family's side (rule 2).
-    refused = {
-        (row.tracing_request_id, row.sighting_id)
-        for row in live
-        if row.outcome is MatchOutcome.LOCATED_NO_CONTACT
-    }
     changed = 0
     for pair, score in zip(pairs, scores, strict=True):
         explanation = [{"field": f.field, "level": f.level, "weight": f.weight} for f in score.explanation]
-        key = (pair.request.id, pair.sighting.id)
-        current = open_candidates.get(key)
+        current = open_candidates.get((pair.request.id, pair.sighting.id))
         if current is None:
-            outcome = MatchOutcome.LOCATED_NO_CONTACT if key in refused else None
-            new.append(_new_candidate(pair, score, model_version, explanation, outcome))
+            new.append(_new_candidate(pair, score, model_version, explanation))
         elif not _same_scoring(current, score, model_version, explanation):
             current.match_probability = score.match_probability
             current.match_weight = score.match_weight
@@ -844,7 +835,6 @@ def _new_candidate(
     score: Score,
     model_version: str,
     explanation: list[dict[str, Any]],
-    outcome: MatchOutcome | None,
 ) -> MatchCandidate:
     return MatchCandidate(
         id=uuid.uuid4(),
@@ -859,7 +849,6 @@ def _new_candidate(
         model_version=model_version,
         explanation=explanation,
         status=MatchStatus.PROPOSED,
-        outcome=outcome,
         subject_id=uuid.uuid4(),
     )
 
@@ -919,7 +908,7 @@ def _release_refused(
     only "closed"): the refused pair is withdrawn, so the search goes on and another sighting can be
     confirmed (the pair kept confirmed would answer that the request has one: rule 2). The refusal
     stays in the consent log, and holds if the pair is ever confirmed again."""
-    if not isinstance(record, TracingRequest) or record.status is RecordStatus.CLOSED:
+    if not isinstance(record, TracingRequest) or record.status is not RecordStatus.OPEN:
         return
     for candidate in live:
         if candidate.status in CONFIRMING_STATUSES and candidate.outcome is MatchOutcome.LOCATED_NO_CONTACT:

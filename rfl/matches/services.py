@@ -150,7 +150,9 @@ def candidate_detail(
     # The reads of a hidden pair's request are its sighting's society's entries: they are audited all
     # the same, but the request's society must not learn that another looked at its request for a pair.
     protection = Seals(crypto, audit, actor).protection(sighting)
-    hidden = _hidden_from_the_request(session, candidate, sighting, protection)
+    hidden = _kept_from_the_family(
+        _hidden_from_the_request(session, candidate, sighting, protection), candidate
+    )
     sought = read_identity(crypto, TRACING_REQUESTS, request)
     found = read_identity(crypto, SIGHTINGS, sighting)
     [request_view] = canonical_records(crypto, TRACING_REQUESTS, [request])
@@ -351,8 +353,15 @@ def confirm(
             "confirm_note": _seal(crypto, candidate, "confirm_note", note),
         },
     )
-    _request_after_confirming(session, request, candidate, audit)
-    _decided(audit, Action.MATCH_CONFIRM, actor, candidate, wrote="confirm_note" if note else None)
+    _request_follows(session, request, candidate)
+    _decided(
+        audit,
+        Action.MATCH_CONFIRM,
+        actor,
+        candidate,
+        wrote="confirm_note" if note else None,
+        hidden=_kept_from_the_family(rules.hidden_from_the_request, candidate),
+    )
     return _views(session, [candidate], actor)[0]
 
 
@@ -394,8 +403,8 @@ def approve(
         values={"status": MatchStatus.CONFIRMED, "approved_by": actor.user_id, "approved_at": now},
         unless=MatchCandidate.approved_by.is_not(None),
     )
-    _request_after_confirming(session, request, candidate, audit)
-    _decided(audit, Action.MATCH_APPROVE, actor, candidate)
+    _request_follows(session, request, candidate)
+    _decided(audit, Action.MATCH_APPROVE, actor, candidate, hidden=_kept_from_the_family(False, candidate))
     return _views(session, [candidate], actor)[0]
 
 
@@ -412,7 +421,7 @@ def reject(
     """Not the same person (a proposal, or a confirmation still awaiting its second approval)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_REJECT, audit=audit)
     request = _decided_on(session, actor, candidate, Action.MATCH_REJECT, audit)
-    hidden = _pair_hidden(session, Seals(crypto, audit, actor), candidate)
+    hidden = _kept_from_the_family(_pair_hidden(session, Seals(crypto, audit, actor), candidate), candidate)
     was = candidate.status
     _transition(
         session,
@@ -443,7 +452,7 @@ def withdraw(
     """Take back a confirmation; the tracing request is open again (unless already disclosed)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_WITHDRAW, audit=audit)
     request = _decided_on(session, actor, candidate, Action.MATCH_WITHDRAW, audit)
-    hidden = _pair_hidden(session, Seals(crypto, audit, actor), candidate)
+    hidden = _kept_from_the_family(_pair_hidden(session, Seals(crypto, audit, actor), candidate), candidate)
     was = candidate.status
     _transition(
         session,
@@ -510,6 +519,13 @@ def _pair_hidden(session: Session, seals: Seals, candidate: MatchCandidate) -> b
     return _hidden_from_the_request(session, candidate, sighting, seals.protection(sighting))
 
 
+def _kept_from_the_family(hidden_by_rule_10: bool, candidate: MatchCandidate) -> bool:
+    """Whether the pair's audit entries are its sighting's society's alone: rule 10 hides it from the
+    request's side, or the found person refused contact (rule 2: the family's side sees the search
+    closed, and never that another society looked at its request for a pair)."""
+    return hidden_by_rule_10 or candidate.outcome is MatchOutcome.LOCATED_NO_CONTACT
+
+
 def _hidden_from_the_request(
     session: Session, candidate: MatchCandidate, sighting: Sighting, protection: Protection
 ) -> bool:
@@ -534,17 +550,6 @@ def _refuse_when_hidden(
             "The sighting's restrictions keep it from this tracing request: lift them before the pair"
             " is confirmed."
         )
-
-
-def _request_after_confirming(
-    session: Session, request: TracingRequest, candidate: MatchCandidate, audit: AuditSink
-) -> None:
-    """A pair whose found person said no before it was confirmed (a refusal recorded while the pair was
-    withdrawn; the proposal made again carries the outcome) stays unfound: closed as at a refusal."""
-    if candidate.outcome is MatchOutcome.LOCATED_NO_CONTACT:
-        close_on_refusal(session, candidate, request, audit)
-    else:
-        _request_follows(session, request, candidate)
 
 
 def close_on_refusal(

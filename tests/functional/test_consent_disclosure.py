@@ -387,19 +387,18 @@ def test_a_consent_withdrawn_after_its_pair_was_withdrawn_holds_when_the_pair_is
     said_no = consent(client, border, case, decision=decision, scope=[])
     sighting_path = f"/api/v1/sightings/{case['sighting']['id']}"
     patch(client, sighting_path, border.it_caseworker, {"person": {"mother_name": "Fatima"}})  # compared
-    family_sees = queue(client, border.de_officer, status="proposed")
-    [again] = queue(client, border.it_officer, status="proposed")
-    confirmed = client.post(f"/api/v1/matches/{again['id']}/confirm", headers=border.it_officer, json={})
+    [again] = queue(client, border.de_officer, status="proposed")
+    confirmed = client.post(f"/api/v1/matches/{again['id']}/confirm", headers=border.de_officer, json={})
+    status_then = request_status(client, border, case)
     disclosed = disclose(client, border, case | {"match": again}, "alive_and_well", "contact")
 
     assert said_no.status_code == 201, said_no.json
-    # the pair proposed again carries the person's no: hidden from the family's side (rule 2) ...
-    assert family_sees == []
-    assert again["outcome"] == "located_no_contact"
-    # ... and, confirmed by the sighting's society, it closes the request as a refusal does
     assert confirmed.status_code == 200
-    assert request_status(client, border, case) == "closed"
+    assert status_then == "awaiting_consent"  # as for any confirmation: consent is being sought
+    # the first disclosure finds the person's no: to the family's side, only a closed search (rule 2)
     assert disclosed.status_code == 404
+    assert request_status(client, border, case) == "closed"
+    assert queue(client, border.de_officer, status="confirmed") == []
     assert "released" not in disclosed.json
     assert "555 0199" not in json.dumps(disclosed.json)
 
@@ -545,9 +544,8 @@ def test_a_refusal_whose_pair_was_withdrawn_meanwhile_is_still_recorded(
     refused = consent(client, border, case, decision="refused", scope=[])
 
     assert refused.status_code == 201, refused.json
-    with app.app_context():
-        pair = db.session.get_one(MatchCandidate, match_id)
-        assert pair.outcome is MatchOutcome.LOCATED_NO_CONTACT  # carried if the pair is proposed again
+    log = client.get(f"/api/v1/sightings/{case['sighting']['id']}/consents", headers=border.it_officer)
+    assert log.json["items"][-1]["decision"] == "refused"  # it holds when the pair is confirmed again
 
 
 def test_a_family_side_decision_that_waited_on_a_refusal_finds_the_pair_gone(
@@ -569,3 +567,38 @@ def test_a_family_side_decision_that_waited_on_a_refusal_finds_the_pair_gone(
 
     assert approved.status_code == 404
     assert "confirmed" not in json.dumps(approved.json)
+
+
+def test_a_refusal_of_a_pair_never_confirmed_changes_nothing_the_family_side_sees(
+    client: FlaskClient, border: Border
+) -> None:
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    sighting = saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [pair] = queue(client, border.de_officer)
+    case = {"request": request, "sighting": sighting, "match": pair}
+
+    refused = consent(client, border, case, decision="refused", scope=[])
+
+    assert refused.status_code == 201, refused.json
+    assert client.get(f"/api/v1/matches/{pair['id']}", headers=border.de_officer).status_code == 200
+    assert [m["id"] for m in queue(client, border.de_officer)] == [pair["id"]]
+    assert request_status(client, border, case) == "open"
+
+
+def test_a_refused_pairs_review_leaves_no_trace_in_the_familys_audit_log(
+    client: FlaskClient, border: Border, make: Factories
+) -> None:
+    case = confirmed_pair(client, border)
+    consent(client, border, case, decision="refused", scope=[])
+    pair_id = case["match"]["id"]
+
+    assert client.get(f"/api/v1/matches/{pair_id}", headers=border.it_officer).status_code == 200
+    withdrawn = client.post(
+        f"/api/v1/matches/{pair_id}/withdraw", headers=border.it_officer, json={"reason": "x"}
+    )
+    assert withdrawn.status_code == 200
+
+    auditor = make.actor_headers(Role.AUDITOR, border.germany)
+    events = client.get("/api/v1/audit/events?limit=200", headers=auditor).json["items"]
+    after_refusal = [e for e in events if e["action"] in ("match_candidate.read", "match_candidate.withdraw")]
+    assert after_refusal == []
