@@ -33,7 +33,7 @@ from rfl.disclosures.models import Disclosure, DisclosureOutcome
 from rfl.errors import PermissionDenied, ValidationFailed
 from rfl.identity import Actor, Role, is_central_tracing_agency, society_codes, society_ids_by_code
 from rfl.matches.models import MatchCandidate, MatchStatus
-from rfl.records.models import FINAL_STATUSES, Condition, RecordStatus, Sighting, TracingRequest
+from rfl.records.models import FINAL_STATUSES, RESTRICTED, Condition, RecordStatus, Sighting, TracingRequest
 from rfl.reports.periods import Window
 from rfl.reports.sql import days_between, month_of
 from rfl.reports.tables import Table, count_table, duration_table, share_table
@@ -166,6 +166,24 @@ def _either_side(
     if scope.society_id is None:
         return sa.true()
     return sa.or_(requesting == scope.society_id, sighting == scope.society_id)
+
+
+def _pairs_known_to(scope: Scope) -> sa.ColumnElement[bool]:
+    """The match candidates a society's report counts: every pair of its sightings, and the pairs of its
+    requests its side may know of. Not those the found person refused (rule 2: the family's side knows
+    only that the search closed) nor those of a restricted sighting of another society (rule 10; any
+    restriction leaves the pair out: which requests an ``exclude`` list names is not tested per pair)."""
+    if scope.society_id is None:
+        return sa.true()
+    unrestricted = sa.select(Sighting.id).where(
+        sa.or_(Sighting.society_id == scope.society_id, sa.not_(RESTRICTED))
+    )
+    known_to_the_requests = sa.and_(
+        MatchCandidate.request_society_id == scope.society_id,
+        MatchCandidate.outcome.is_(None),
+        MatchCandidate.sighting_id.in_(unrestricted),
+    )
+    return sa.or_(MatchCandidate.sighting_society_id == scope.society_id, known_to_the_requests)
 
 
 class _Counts:
@@ -312,7 +330,7 @@ def _request_durations(counts: _Counts, scope: Scope, threshold: int) -> tuple[T
     )
     first_proposal = (
         sa.select(MatchCandidate.tracing_request_id, sa.func.min(MatchCandidate.created_at))
-        .where(MatchCandidate.tracing_request_id.in_(opened))
+        .where(MatchCandidate.tracing_request_id.in_(opened), _pairs_known_to(scope))
         .group_by(MatchCandidate.tracing_request_id)
     )
     # A match counts as confirmed when its status became confirmed: at the second officer's approval
@@ -320,7 +338,11 @@ def _request_durations(counts: _Counts, scope: Scope, threshold: int) -> tuple[T
     confirmation = sa.select(
         MatchCandidate.tracing_request_id,
         sa.func.coalesce(MatchCandidate.approved_at, MatchCandidate.confirmed_at),
-    ).where(MatchCandidate.tracing_request_id.in_(opened), MatchCandidate.status == MatchStatus.CONFIRMED)
+    ).where(
+        MatchCandidate.tracing_request_id.in_(opened),
+        MatchCandidate.status == MatchStatus.CONFIRMED,
+        _pairs_known_to(scope),
+    )
     disclosure = (
         sa.select(Disclosure.tracing_request_id, sa.func.min(Disclosure.decided_at))
         .where(Disclosure.tracing_request_id.in_(opened), Disclosure.outcome == DisclosureOutcome.ALLOWED)
@@ -355,7 +377,7 @@ def matching(session: Session, scope: Scope, window: Window, threshold: int) -> 
     candidates = _Counts(session, window).per_period(
         MatchCandidate.created_at,
         [MatchCandidate.status],
-        _either_side(MatchCandidate.request_society_id, MatchCandidate.sighting_society_id, scope),
+        _pairs_known_to(scope),
     )
     by_status = _per_period(
         window,
@@ -455,7 +477,7 @@ def flows(session: Session, scope: Scope, window: Window, threshold: int) -> tup
         .where(
             MatchCandidate.status == MatchStatus.CONFIRMED,
             _within(confirmed_at, window),
-            _either_side(*pairs, scope),
+            _pairs_known_to(scope),
         )
         .group_by(*pairs)
     ).all()

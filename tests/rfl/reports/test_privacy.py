@@ -147,3 +147,21 @@ def _mentions_decryption(path: Path) -> bool:
     names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     names |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     return bool(names & {"crypto", "vault", "decrypt", "decrypt_fields", "FieldVault", "sealer"})
+
+
+@pytest.mark.parametrize(("society", "counted"), [("DE", 0), ("IT", 1)])
+def test_a_pair_kept_from_the_requests_society_is_not_counted_for_it(
+    app: Any, client: FlaskClient, border: Border, society: str, counted: int
+) -> None:
+    """Rule 10 in the figures too: a pair of a sighting kept from other borders is Italy's alone."""
+    saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    kept = SIGHTING | {"restrictions": {"no_cross_border": True, "exclude": []}}
+    saved(client, "/api/v1/sightings", border.it_caseworker, kept)
+    assert len(queue(client, border.it_officer)) == 1
+
+    with app.app_context(), db.transaction() as session:
+        window = Window(date(2026, 1, 1), date(2027, 12, 31), Granularity.YEAR)
+        query = ReportQuery(ReportName.MATCHING, society, window, "json")
+        report = run_report(session, None, query, threshold=1, audit=unaudited)
+
+    assert report.table("candidates_by_status").figure("total", "total") == Figure(counted)
