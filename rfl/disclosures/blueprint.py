@@ -51,9 +51,10 @@ def disclose(body: dict[str, Any], match_id: uuid.UUID) -> tuple[dict[str, Any],
     By a tracing officer of the request's society. The consent policy decides, all or nothing: if any
     requested category is not covered (no confirmed match, no second approval for a minor or a deceased
     person, no consent in force for this request, withdrawn, refused, expired, outside the scope),
-    nothing is released and the answer is 403 listing every reason. The fate of a deceased person
-    (`fate` alone) needs no consent. Allowed: 201 with exactly the released data, decrypted now, and
-    the request becomes `disclosed`. Either way the attempt is recorded and audited.
+    nothing is released and the answer is 403 listing every reason (of a pair not confirmed, only
+    that: nothing of the found person). The fate of a deceased person (`fate` alone) needs no
+    consent. Allowed: 201 with exactly the released data, decrypted now, and the request becomes
+    `disclosed`. Either way the attempt is recorded and audited.
     """
     session, actor = db.session, current_actor()
     categories = frozenset(Category(category) for category in body["categories"])

@@ -11,6 +11,7 @@ attempt is recorded and audited for both societies.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from privacy import Category, Decision, DisclosureFacts, MatchFacts, SubjectFacts, decide_disclosure
+from privacy import Category, Decision, DisclosureFacts, MatchFacts, Reason, SubjectFacts, decide_disclosure
 from privacy import MatchStatus as PolicyMatchStatus
 from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.consent import services as consent
@@ -28,7 +29,7 @@ from rfl.crypto import Crypto
 from rfl.disclosures.models import Disclosure, DisclosureOutcome
 from rfl.errors import Conflict, NotFound, PermissionDenied
 from rfl.identity import Actor, society_id_by_code
-from rfl.matches.models import MatchCandidate, MatchOutcome, MatchStatus
+from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome, MatchStatus
 from rfl.matches.services import close_on_refusal, reviewable
 from rfl.pagination import Page, paginate
 from rfl.records.models import RecordStatus, Sighting
@@ -87,7 +88,13 @@ def disclose(
     protection = Seals(crypto, audit, actor).protection(sighting)
     subject = subject_facts(crypto, sighting, protection)
     decision = decide_disclosure(_facts(match, subject, records, categories, now))
-    if decision.search_closed_only and request.status is not RecordStatus.DISCLOSED:
+    if match.status not in CONFIRMING_STATUSES:
+        # Of a pair not confirmed the family's side learns that alone, never what the found person
+        # said (a no recorded while the pair was withdrawn or only proposed: rule 2).
+        decision = dataclasses.replace(
+            decision, reasons=(Reason.MATCH_NOT_CONFIRMED,), uncovered=frozenset(), search_closed_only=False
+        )
+    elif decision.search_closed_only and request.status is not RecordStatus.DISCLOSED:
         # The person said no while no pair was confirmed (it was withdrawn), and the pair was confirmed
         # again: rule 2 as at a refusal, found out now, before anything is recorded for the family's
         # side to read (the attempt's reasons would say it).

@@ -143,7 +143,8 @@ def test_no_disclosure_before_a_confirmed_match(client: FlaskClient, border: Bor
 
     assert premature_consent.status_code == 422
     assert denied.status_code == 403
-    assert set(denied.json["reasons"]) >= {"match_not_confirmed", "no_consent"}
+    # of a pair not confirmed the family's side learns that alone, nothing of the found person
+    assert denied.json["reasons"] == ["match_not_confirmed"]
 
 
 def test_a_refusal_closes_the_case_and_the_family_side_never_learns_more(
@@ -544,8 +545,14 @@ def test_a_refusal_whose_pair_was_withdrawn_meanwhile_is_still_recorded(
     refused = consent(client, border, case, decision="refused", scope=[])
 
     assert refused.status_code == 201, refused.json
-    log = client.get(f"/api/v1/sightings/{case['sighting']['id']}/consents", headers=border.it_officer)
-    assert log.json["items"][-1]["decision"] == "refused"  # it holds when the pair is confirmed again
+    monkeypatch.undo()
+    # it holds when the pair is proposed and confirmed again
+    sighting_path = f"/api/v1/sightings/{case['sighting']['id']}"
+    patch(client, sighting_path, border.it_caseworker, {"person": {"mother_name": "Fatima"}})
+    [again] = queue(client, border.de_officer, status="proposed")
+    client.post(f"/api/v1/matches/{again['id']}/confirm", headers=border.de_officer, json={})
+    assert disclose(client, border, case | {"match": again}, "alive_and_well").status_code == 404
+    assert request_status(client, border, case) == "closed"
 
 
 def test_a_family_side_decision_that_waited_on_a_refusal_finds_the_pair_gone(
@@ -602,3 +609,29 @@ def test_a_refused_pairs_review_leaves_no_trace_in_the_familys_audit_log(
     events = client.get("/api/v1/audit/events?limit=200", headers=auditor).json["items"]
     after_refusal = [e for e in events if e["action"] in ("match_candidate.read", "match_candidate.withdraw")]
     assert after_refusal == []
+
+
+@pytest.mark.parametrize("pair_is", ["proposed", "withdrawn"])
+def test_a_disclosure_asked_of_a_pair_not_confirmed_says_only_that_whatever_the_person_said(
+    client: FlaskClient, border: Border, pair_is: str
+) -> None:
+    case = confirmed_pair(client, border) if pair_is == "withdrawn" else None
+    if case is not None:
+        path = f"/api/v1/matches/{case['match']['id']}/withdraw"
+        assert client.post(path, headers=border.it_officer, json={"reason": "x"}).status_code == 200
+    else:
+        request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+        sighting = saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+        [pair] = queue(client, border.de_officer)
+        case = {"request": request, "sighting": sighting, "match": pair}
+    other_day = SIGHTING | {"registration": {"date": "2024-05-01", "country": "IT"}}
+    saved(client, "/api/v1/sightings", border.it_caseworker, other_day)  # the search goes on with it
+    assert consent(client, border, case, decision="refused", scope=[]).status_code == 201
+    status_before = request_status(client, border, case)
+
+    asked = disclose(client, border, case, "alive_and_well")
+
+    assert asked.status_code == 403
+    assert asked.json["reasons"] == ["match_not_confirmed"]  # as without the refusal: rule 2
+    assert request_status(client, border, case) == status_before == "open"
+    assert len(queue(client, border.de_officer, status="proposed")) >= 1
