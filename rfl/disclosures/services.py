@@ -88,13 +88,11 @@ def disclose(
     protection = Seals(crypto, audit, actor).protection(sighting)
     subject = subject_facts(crypto, sighting, protection)
     decision = decide_disclosure(_facts(match, subject, records, categories, now))
-    if match.status not in CONFIRMING_STATUSES:
-        # Of a pair not confirmed the family's side learns that alone, never what the found person
-        # said (a no recorded while the pair was withdrawn or only proposed: rule 2).
-        decision = dataclasses.replace(
-            decision, reasons=(Reason.MATCH_NOT_CONFIRMED,), uncovered=frozenset(), search_closed_only=False
-        )
-    elif decision.search_closed_only and request.status is not RecordStatus.DISCLOSED:
+    if (
+        decision.search_closed_only
+        and match.status in CONFIRMING_STATUSES
+        and request.status is not RecordStatus.DISCLOSED
+    ):
         # The person said no while no pair was confirmed (it was withdrawn), and the pair was confirmed
         # again: rule 2 as at a refusal, found out now, before anything is recorded for the family's
         # side to read (the attempt's reasons would say it).
@@ -103,6 +101,13 @@ def disclose(
             _event(Action.DISCLOSURE_DENIED, actor, match, match.sighting_society_id, outcome=Outcome.DENIED)
         )
         return DisclosureResult(None, decision)
+    if match.status is not MatchStatus.CONFIRMED:
+        # Of a pair not (yet) confirmed the family's side learns that alone, never what the found
+        # person said nor that they are a minor or dead (rules 2 to 4): the policy's other reasons
+        # would say it.
+        decision = dataclasses.replace(
+            decision, reasons=(Reason.MATCH_NOT_CONFIRMED,), uncovered=frozenset(), search_closed_only=False
+        )
     disclosure = _record(session, actor, match, categories=categories, decision=decision, now=now)
     if not decision.allowed:
         for owner in _owners(match):

@@ -385,7 +385,8 @@ def matching(session: Session, scope: Scope, window: Window, threshold: int) -> 
         "candidates_by_status",
         "Match candidates the matcher proposed in each period (a pair proposed again after a record "
         "changed counts again), by their status now; with a society, the pairs where it holds the "
-        "request or the sighting. The row total is the number proposed.",
+        "sighting, or the request unless the found person refused contact or the sighting's "
+        "restrictions keep it from that side. The row total is the number proposed.",
         column_dimension="status",
         columns=(s.value for s in MatchStatus),
         counts=candidates,

@@ -227,6 +227,7 @@ def test_the_fate_of_a_deceased_person_needs_no_consent_but_two_officers(
     more = disclose(client, border, case, "fate", "whereabouts")
 
     assert before.status_code == 403
+    assert before.json["reasons"] == ["match_not_confirmed"]  # not yet that the person died (rule 4)
     assert fate.status_code == 201
     assert fate.json["released"] == {"fate": "deceased"}
     assert more.status_code == 403

@@ -165,3 +165,31 @@ def test_a_pair_kept_from_the_requests_society_is_not_counted_for_it(
         report = run_report(session, None, query, threshold=1, audit=unaudited)
 
     assert report.table("candidates_by_status").figure("total", "total") == Figure(counted)
+
+
+@pytest.mark.parametrize(("society", "counted"), [("DE", 0), ("IT", 1)])
+def test_a_pair_whose_found_person_refused_is_not_counted_for_the_family_side(
+    app: Any, client: FlaskClient, border: Border, society: str, counted: int
+) -> None:
+    """Rule 2 in the figures too: the family's side knows only that its search closed."""
+    request = saved(client, "/api/v1/tracing-requests", border.de_caseworker, REQUEST)
+    saved(client, "/api/v1/sightings", border.it_caseworker, SIGHTING)
+    [pair] = queue(client, border.de_officer)
+    client.post(f"/api/v1/matches/{pair['id']}/confirm", headers=border.de_officer, json={})
+    refusal = {
+        "decision": "refused",
+        "scope": [],
+        "method": "oral",
+        "recipient_tracing_request_id": request["id"],
+    }
+    refused = client.post(
+        f"/api/v1/sightings/{pair['sighting_id']}/consents", headers=border.it_officer, json=refusal
+    )
+    assert refused.status_code == 201
+
+    with app.app_context(), db.transaction() as session:
+        window = Window(date(2026, 1, 1), date(2027, 12, 31), Granularity.YEAR)
+        query = ReportQuery(ReportName.MATCHING, society, window, "json")
+        report = run_report(session, None, query, threshold=1, audit=unaudited)
+
+    assert report.table("candidates_by_status").figure("total", "total") == Figure(counted)
