@@ -206,9 +206,7 @@ def _check(
         # Saying no is always possible (rule 1: withdrawal is one call), also once the pair was
         # withdrawn: a consent left standing would let a later confirmation of the pair disclose.
         refusing = given.decision is not ConsentStatus.GIVEN
-        if match is None and not (
-            refusing and _paired(session, sighting, given.recipient, tuple(MatchStatus))
-        ):
+        if match is None and not (refusing and _paired(session, sighting, given.recipient, ALL_STATUSES)):
             errors["recipient_tracing_request_id"] = [
                 "Must be a tracing request confirmed as matching this sighting"
                 " (a refusal or withdrawal: one ever proposed for it)."

@@ -491,7 +491,7 @@ def _refuse_when_closed(session: Session, request: TracingRequest, candidate: Ma
     if request.status is RecordStatus.CLOSED and candidate.outcome is None:
         raise Conflict("The tracing request is closed.", current=_state(candidate))
     if session.get_one(Sighting, candidate.sighting_id).status is RecordStatus.CLOSED:
-        raise Conflict("The sighting is closed.", current=_state(candidate))
+        raise Conflict("This pair can no longer be confirmed.", current=_state(candidate))  # nothing of why
 
 
 @dataclass(frozen=True)

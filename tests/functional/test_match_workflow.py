@@ -414,4 +414,4 @@ def test_a_pair_of_a_sighting_closed_before_its_proposals_followed_is_not_confir
     confirmed = client.post(f"/api/v1/matches/{match['id']}/confirm", headers=border.de_officer, json={})
 
     assert confirmed.status_code == 409
-    assert confirmed.json["detail"] == "The sighting is closed."
+    assert confirmed.json["detail"] == "This pair can no longer be confirmed."
