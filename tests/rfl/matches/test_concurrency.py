@@ -36,6 +36,11 @@ from rfl.records.services import locked_tracing_request
 from tests.conftest import Factories, FakeClock, make_settings, unaudited
 from tests.rfl.matches.conftest import seed_pairs
 
+# SQLite serialises writers: no row is ever locked alone there.
+ONLY_POSTGRESQL = pytest.mark.skipif(
+    not os.environ.get("RFL_TEST_DATABASE_URL"), reason="SQLite serialises writers: no row is locked alone"
+)
+
 
 def decide_at_once(app: object, decisions: list[tuple[Actor, str, uuid.UUID]]) -> list[str]:
     """Run each (officer, decision, candidate) in its own thread and connection, released together."""
@@ -183,9 +188,7 @@ def test_a_confirmation_waiting_on_a_withdrawal_of_the_same_request_leaves_it_aw
     db.engine_of(app).dispose()
 
 
-@pytest.mark.skipif(
-    not os.environ.get("RFL_TEST_DATABASE_URL"), reason="SQLite serialises writers: no row is locked alone"
-)
+@ONLY_POSTGRESQL
 def test_a_decision_and_a_proposal_for_the_same_request_do_not_deadlock(
     throwaway_database_url: str, tmp_path: Path
 ) -> None:
@@ -344,9 +347,7 @@ def test_a_pair_proposed_from_both_sides_at_once_is_stored_once_and_neither_prop
     db.engine_of(app).dispose()
 
 
-@pytest.mark.skipif(
-    not os.environ.get("RFL_TEST_DATABASE_URL"), reason="SQLite serialises writers: no row is locked alone"
-)
+@ONLY_POSTGRESQL
 def test_a_drain_leaves_a_message_another_worker_holds_and_does_the_rest(
     throwaway_database_url: str, tmp_path: Path
 ) -> None:
