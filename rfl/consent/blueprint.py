@@ -24,6 +24,7 @@ from rfl.db import db
 from rfl.extensions import app_services
 from rfl.http.auth import current_actor, require_roles
 from rfl.http.blueprint import Blueprint
+from rfl.http.idempotency import idempotent
 from rfl.identity import Actor, Role, society_codes
 
 blp = Blueprint("consent", __name__, url_prefix="/api/v1", description="Consent of found persons")
@@ -51,10 +52,23 @@ def _codes(actor: Actor) -> dict[uuid.UUID, str]:
     return society_codes(db.session, [actor.society_id])
 
 
+def _recorded(view: ConsentView, actor: Actor) -> tuple[dict[str, Any], int, dict[str, str]]:
+    location = url_for("consent.list_for_sighting", sighting_id=view.consent.sighting_id)
+    return _view(view, _codes(actor)), 201, {"Location": location}
+
+
+def _consent_for_replay(
+    session: Any, actor: Actor, consent_id: uuid.UUID
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    view = services.read_consent(session, app_services().crypto(session), actor, consent_id, audit=audit)
+    return _recorded(view, actor)
+
+
 @blp.route("/sightings/<uuid:sighting_id>/consents", methods=["POST"])
 @require_roles(Role.TRACING_OFFICER)
 @blp.arguments(ConsentInputSchema)
 @blp.response(201, ConsentSchema)
+@idempotent(_consent_for_replay)
 def record(body: dict[str, Any], sighting_id: uuid.UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Record the found person's consent (given, refused or withdrawn).
 
@@ -82,9 +96,7 @@ def record(body: dict[str, Any], sighting_id: uuid.UUID) -> tuple[dict[str, Any]
         session, app_services().crypto(session), actor, sighting_id, given, now=now(), audit=audit
     )
     personal = {name: body[name] for name in services.PERSONAL_COLUMNS if body.get(name)}
-    view = ConsentView(consent, True, personal)
-    location = url_for("consent.list_for_sighting", sighting_id=sighting_id)
-    return _view(view, _codes(actor)), 201, {"Location": location}
+    return _recorded(ConsentView(consent, True, personal), actor)
 
 
 @blp.route("/sightings/<uuid:sighting_id>/consents", methods=["GET"])

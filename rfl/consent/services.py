@@ -366,25 +366,35 @@ def consents_of_sighting(
     rows = session.scalars(
         sa.select(Consent).where(Consent.sighting_id == sighting.id).order_by(Consent.recorded_at, Consent.id)
     ).all()
-    views = []
-    for consent in rows:
-        sealed = seal_verifies(crypto, consent)
-        # An erased person's details went with their key: the terms stay, nothing else is left.
-        personal = (
-            {} if sighting.found_erased_at is not None else _decrypt_personal(crypto, sighting, consent)
+    return [_read(crypto, actor, sighting, consent, audit) for consent in rows]
+
+
+def read_consent(
+    session: Session, crypto: Crypto, actor: Actor, consent_id: uuid.UUID, *, audit: AuditSink
+) -> ConsentView:
+    """One consent record, as ``consents_of_sighting`` shows it (a retried recording's first result)."""
+    consent = session.get_one(Consent, consent_id)
+    sighting = own_sighting(session, actor, consent.sighting_id, Action.CONSENT_READ, audit)
+    return _read(crypto, actor, sighting, consent, audit)
+
+
+def _read(
+    crypto: Crypto, actor: Actor, sighting: Sighting, consent: Consent, audit: AuditSink
+) -> ConsentView:
+    sealed = seal_verifies(crypto, consent)
+    # An erased person's details went with their key: the terms stay, nothing else is left.
+    personal = {} if sighting.found_erased_at is not None else _decrypt_personal(crypto, sighting, consent)
+    audit(
+        AuditEntry(
+            Action.CONSENT_READ,
+            actor=actor,
+            owner_society_id=sighting.society_id,
+            object_type="consent",
+            object_id=str(consent.id),
+            fields=tuple(sorted(personal)),
         )
-        views.append(ConsentView(consent, sealed, personal))
-        audit(
-            AuditEntry(
-                Action.CONSENT_READ,
-                actor=actor,
-                owner_society_id=sighting.society_id,
-                object_type="consent",
-                object_id=str(consent.id),
-                fields=tuple(sorted(personal)),
-            )
-        )
-    return views
+    )
+    return ConsentView(consent, sealed, personal)
 
 
 def _decrypt_personal(crypto: Crypto, sighting: Sighting, consent: Consent) -> dict[str, str]:

@@ -54,7 +54,9 @@ def disclose(body: dict[str, Any], match_id: uuid.UUID) -> tuple[dict[str, Any],
     nothing is released and the answer is 403 listing every reason (of a pair not confirmed, only
     that: nothing of the found person). The fate of a deceased person (`fate` alone) needs no
     consent. Allowed: 201 with exactly the released data, decrypted now, and the request becomes
-    `disclosed`. Either way the attempt is recorded and audited.
+    `disclosed`. Either way the attempt is recorded and audited. Not replayed on retry (no
+    Idempotency-Key): each request is decided anew, so a retry never releases what a consent
+    withdrawn meanwhile no longer covers.
     """
     session, actor = db.session, current_actor()
     categories = frozenset(Category(category) for category in body["categories"])

@@ -40,6 +40,9 @@ IDEMPOTENCY_KEY = {
 }
 # Operations that answer 429 when their rate limit is reached.
 RATE_LIMITED = {("post", "/api/v1/auth/token")}
+# Creating operations a retry must not replay: a disclosure is decided anew each time (its first answer
+# replayed would release again what a consent withdrawn meanwhile no longer covers).
+DECIDED_ANEW = {("post", "/api/v1/matches/{match_id}/disclosures")}
 
 
 class StandardResponses(BasePlugin):
@@ -49,7 +52,7 @@ class StandardResponses(BasePlugin):
         for method, operation in (operations or {}).items():
             for status in sorted(expected_errors(method, path or "", operation)):
                 _add_response(operation, status)
-            for header in expected_headers(method, operation):
+            for header in expected_headers(method, path or "", operation):
                 operation.setdefault("parameters", []).append(header)
 
 
@@ -70,10 +73,10 @@ def expected_errors(method: str, path: str, operation: dict[str, Any]) -> set[in
     return statuses
 
 
-def expected_headers(method: str, operation: dict[str, Any]) -> list[dict[str, Any]]:
+def expected_headers(method: str, path: str, operation: dict[str, Any]) -> list[dict[str, Any]]:
     if method == "patch":
         return [IF_MATCH]
-    if _creates(method, operation) and operation.get("security"):
+    if _creates(method, operation) and operation.get("security") and (method, path) not in DECIDED_ANEW:
         return [IDEMPOTENCY_KEY]
     return []
 

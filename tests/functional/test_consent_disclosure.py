@@ -636,3 +636,26 @@ def test_a_disclosure_asked_of_a_pair_not_confirmed_says_only_that_whatever_the_
     assert asked.json["reasons"] == ["match_not_confirmed"]  # as without the refusal: rule 2
     assert request_status(client, border, case) == status_before == "open"
     assert len(queue(client, border.de_officer, status="proposed")) >= 1
+
+
+def test_a_retried_consent_recording_returns_the_first_record(client: FlaskClient, border: Border) -> None:
+    case = confirmed_pair(client, border)
+    body = {
+        "decision": "given",
+        "scope": ["alive_and_well"],
+        "method": "oral",
+        "note": "asked at the reception centre",
+        "recipient_tracing_request_id": case["request"]["id"],
+    }
+    path = f"/api/v1/sightings/{case['sighting']['id']}/consents"
+    headers = border.it_officer | {"Idempotency-Key": "poor-connection-1"}
+
+    first = client.post(path, headers=headers, json=body)
+    again = client.post(path, headers=headers, json=body)
+    other_body = client.post(path, headers=headers, json=body | {"scope": ["whereabouts"]})
+
+    assert first.status_code == again.status_code == 201
+    assert again.json == first.json
+    assert again.headers["Location"] == first.headers["Location"]
+    assert other_body.status_code == 422  # the key was used for another recording
+    assert len(client.get(path, headers=border.it_officer).json["items"]) == 1
