@@ -28,12 +28,11 @@ from rfl.audit.entries import Action, AuditEntry, AuditSink, Outcome
 from rfl.consent.models import PARTNERS, Consent
 from rfl.crypto import Crypto
 from rfl.errors import Conflict, NotFound, ValidationFailed
-from rfl.identity import Actor, society_codes, society_id_by_code
+from rfl.identity import Actor, society_id_by_code
 from rfl.matches.models import CONFIRMING_STATUSES, MatchCandidate, MatchOutcome, MatchStatus
-from rfl.matches.services import close_on_refusal
+from rfl.matches.services import close_on_refusal, hidden_from_the_request
 from rfl.pagination import Page, paginate
 from rfl.records.models import RecordStatus, Sighting
-from rfl.records.restrictions import Viewer, visible_to
 from rfl.records.seals import Protection, Seals
 from rfl.records.services import locked_tracing_request
 
@@ -274,8 +273,7 @@ def _follow_the_decision(
         return
     if decision is ConsentStatus.GIVEN:
         sighting, protection = seen
-        code = society_codes(session, {request.society_id})[request.society_id]
-        if not visible_to(sighting, Viewer(request.society_id, code, request.id), protection):
+        if hidden_from_the_request(session, match, sighting, protection):
             return
         if match.outcome is MatchOutcome.LOCATED_NO_CONTACT:
             match.outcome = None

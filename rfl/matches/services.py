@@ -151,7 +151,7 @@ def candidate_detail(
     # the same, but the request's society must not learn that another looked at its request for a pair.
     protection = Seals(crypto, audit, actor).protection(sighting)
     hidden = _kept_from_the_family(
-        _hidden_from_the_request(session, candidate, sighting, protection), candidate
+        hidden_from_the_request(session, candidate, sighting, protection), candidate
     )
     sought = read_identity(crypto, TRACING_REQUESTS, request)
     found = read_identity(crypto, SIGHTINGS, sighting)
@@ -360,7 +360,6 @@ def confirm(
         actor,
         candidate,
         wrote="confirm_note" if note else None,
-        hidden=_kept_from_the_family(rules.hidden_from_the_request, candidate),
     )
     return _views(session, [candidate], actor)[0]
 
@@ -404,7 +403,7 @@ def approve(
         unless=MatchCandidate.approved_by.is_not(None),
     )
     _request_follows(session, request, candidate)
-    _decided(audit, Action.MATCH_APPROVE, actor, candidate, hidden=_kept_from_the_family(False, candidate))
+    _decided(audit, Action.MATCH_APPROVE, actor, candidate)
     return _views(session, [candidate], actor)[0]
 
 
@@ -421,7 +420,7 @@ def reject(
     """Not the same person (a proposal, or a confirmation still awaiting its second approval)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_REJECT, audit=audit)
     request = _decided_on(session, actor, candidate, Action.MATCH_REJECT, audit)
-    hidden = _kept_from_the_family(_pair_hidden(session, Seals(crypto, audit, actor), candidate), candidate)
+    hidden = _pair_hidden(session, Seals(crypto, audit, actor), candidate)
     was = candidate.status
     _transition(
         session,
@@ -452,7 +451,7 @@ def withdraw(
     """Take back a confirmation; the tracing request is open again (unless already disclosed)."""
     candidate = reviewable(session, crypto, actor, candidate_id, Action.MATCH_WITHDRAW, audit=audit)
     request = _decided_on(session, actor, candidate, Action.MATCH_WITHDRAW, audit)
-    hidden = _kept_from_the_family(_pair_hidden(session, Seals(crypto, audit, actor), candidate), candidate)
+    hidden = _pair_hidden(session, Seals(crypto, audit, actor), candidate)
     was = candidate.status
     _transition(
         session,
@@ -510,13 +509,13 @@ def _pair_rules(
     found, sought = seals.protection(sighting), seals.protection(request)
     return _PairRules(
         needs_second_approval=found.minor or found.deceased or sought.minor,
-        hidden_from_the_request=_hidden_from_the_request(session, candidate, sighting, found),
+        hidden_from_the_request=hidden_from_the_request(session, candidate, sighting, found),
     )
 
 
 def _pair_hidden(session: Session, seals: Seals, candidate: MatchCandidate) -> bool:
     sighting = session.get_one(Sighting, candidate.sighting_id)
-    return _hidden_from_the_request(session, candidate, sighting, seals.protection(sighting))
+    return hidden_from_the_request(session, candidate, sighting, seals.protection(sighting))
 
 
 def _kept_from_the_family(hidden_by_rule_10: bool, candidate: MatchCandidate) -> bool:
@@ -526,7 +525,7 @@ def _kept_from_the_family(hidden_by_rule_10: bool, candidate: MatchCandidate) ->
     return hidden_by_rule_10 or candidate.outcome is MatchOutcome.LOCATED_NO_CONTACT
 
 
-def _hidden_from_the_request(
+def hidden_from_the_request(
     session: Session, candidate: MatchCandidate, sighting: Sighting, protection: Protection
 ) -> bool:
     """Whether rule 10 hides the pair's sighting from its tracing request (``protection``: the
@@ -649,13 +648,14 @@ def _decided(
     wrote: str | None = None,
     hidden: bool = False,
 ) -> None:
-    """One entry for each society of the pair: both follow what happens to it, unless rule 10 hides it
-    from the request's side (``hidden``; see ``_hidden_from_the_request``). ``wrote``: the encrypted
-    note or reason column written, if any."""
+    """One entry for each society of the pair: both follow what happens to it, unless it is kept from
+    the request's side (``hidden``: by rule 10, see ``hidden_from_the_request``; or by the found
+    person's refusal, see ``_kept_from_the_family``). ``wrote``: the encrypted note or reason column
+    written, if any."""
     fields = (wrote,) if wrote else ()
     owners = (
         (candidate.sighting_society_id,)
-        if hidden
+        if _kept_from_the_family(hidden, candidate)
         else (candidate.request_society_id, candidate.sighting_society_id)
     )
     for society_id in dict.fromkeys(owners):
